@@ -1,0 +1,136 @@
+"""Feedback-alignment layers: ``nn.Linear`` / ``nn.Conv2d`` whose backward uses a feedback B.
+
+They keep the forward module's parameters and API, so optimisers, ``state_dict`` and
+``load_state_dict`` work unchanged; B's fixed part, its scale, seed and step counter are buffers,
+so saving and loading a model keeps the feedback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from spikefa.errors import SpikefaError
+from spikefa.rules.feedback import FeedbackKind, effective_feedback, get_kind, init_fixed
+from spikefa.rules.functions import FAConv2dFunction, FALinearFunction
+
+
+class FeedbackMixin:
+    """Shared state of FA layers: the kind, the fixed part of B, its scale, seed and step."""
+
+    weight: nn.Parameter
+    training: bool
+    feedback_kind: FeedbackKind
+    exact_backward: bool
+
+    def _init_feedback(self, kind: str, seed: int, scale: float | None, dist: str) -> None:
+        self.feedback_kind = get_kind(kind)
+        self.exact_backward = False  # diagnostics flip this to get backprop's gradient
+        w = self.weight.detach()
+        s = float(w.float().std()) if scale is None else float(scale)
+        if not s > 0:
+            raise SpikefaError(f"feedback scale must be > 0, got {s}")
+        reg = nn.Module.register_buffer
+        reg(self, "feedback_scale", torch.tensor(s, dtype=w.dtype, device=w.device))  # type: ignore[arg-type]
+        reg(self, "feedback_seed", torch.tensor(int(seed), dtype=torch.int64))  # type: ignore[arg-type]
+        reg(self, "feedback_step", torch.zeros((), dtype=torch.int64))  # type: ignore[arg-type]
+        fixed = init_fixed(self.feedback_kind, tuple(w.shape), int(seed), dist)
+        reg(self, "feedback_fixed", None if fixed is None else fixed.to(w.device, w.dtype))  # type: ignore[arg-type]
+
+    def feedback_matrix(self) -> torch.Tensor:
+        """The B this step's backward uses (shaped like the weight)."""
+        if self.exact_backward:
+            return self.weight.detach()
+        return effective_feedback(
+            self.feedback_kind,
+            self.feedback_fixed,  # type: ignore[attr-defined]
+            self.weight.detach(),
+            float(self.feedback_scale),  # type: ignore[attr-defined]
+            int(self.feedback_seed),  # type: ignore[attr-defined]
+            int(self.feedback_step),  # type: ignore[attr-defined]
+        )
+
+    def _advance(self) -> None:
+        if self.training and torch.is_grad_enabled():
+            self.feedback_step += 1  # type: ignore[attr-defined]
+
+    def _feedback_repr(self) -> str:
+        return f"feedback={self.feedback_kind.name}"
+
+
+class FALinear(FeedbackMixin, nn.Linear):
+    """Linear layer trained by feedback alignment with feedback kind ``feedback``."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, *, feedback: str = "random",
+                 seed: int = 0, scale: float | None = None, dist: str = "gaussian", **kw: Any) -> None:
+        nn.Linear.__init__(self, in_features, out_features, bias, **kw)
+        if not self.weight.is_meta:  # a meta shell gets its feedback once real weights arrive
+            self._init_feedback(feedback, seed, scale, dist)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b = self.feedback_matrix()
+        self._advance()
+        return FALinearFunction.apply(x, self.weight, self.bias, b)
+
+    def extra_repr(self) -> str:
+        return f"{nn.Linear.extra_repr(self)}, {self._feedback_repr()}"
+
+
+def _int_padding(conv: nn.Conv2d) -> list[int]:
+    if conv.padding_mode != "zeros":
+        raise SpikefaError(f"FAConv2d supports padding_mode='zeros' only, got {conv.padding_mode!r}")
+    if isinstance(conv.padding, str):
+        if conv.padding == "valid":
+            return [0, 0]
+        if any(k % 2 == 0 for k in conv.kernel_size):
+            raise SpikefaError("FAConv2d with padding='same' needs odd kernel sizes; give integer padding")
+        return [conv.dilation[i] * (conv.kernel_size[i] // 2) for i in range(2)]
+    return list(conv.padding)
+
+
+class FAConv2d(FeedbackMixin, nn.Conv2d):
+    """2-D convolution trained by feedback alignment; B has the weight's shape."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+                 dilation: Any = 1, groups: int = 1, bias: bool = True, *, feedback: str = "random",
+                 seed: int = 0, scale: float | None = None, dist: str = "gaussian", **kw: Any) -> None:
+        nn.Conv2d.__init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, **kw)
+        self._pad = _int_padding(self)
+        if not self.weight.is_meta:
+            self._init_feedback(feedback, seed, scale, dist)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b = self.feedback_matrix()
+        self._advance()
+        return FAConv2dFunction.apply(
+            x, self.weight, self.bias, b, list(self.stride), self._pad, list(self.dilation), self.groups
+        )
+
+    def extra_repr(self) -> str:
+        return f"{nn.Conv2d.extra_repr(self)}, {self._feedback_repr()}"
+
+
+FA_LAYERS: dict[type[nn.Module], type[nn.Module]] = {nn.Linear: FALinear, nn.Conv2d: FAConv2d}
+
+
+def fa_layer_from(module: nn.Module, feedback: str, seed: int, scale: float | None = None,
+                  dist: str = "gaussian") -> nn.Module:
+    """An FA twin of a plain ``nn.Linear``/``nn.Conv2d`` sharing its parameter objects."""
+    w = module.weight
+    if isinstance(module, nn.Linear):
+        new: nn.Module = FALinear(module.in_features, module.out_features, module.bias is not None,
+                                  feedback=feedback, seed=seed, scale=scale, dist=dist, device="meta")
+    elif isinstance(module, nn.Conv2d):
+        new = FAConv2d(module.in_channels, module.out_channels, module.kernel_size, module.stride,
+                       module.padding, module.dilation, module.groups, module.bias is not None,
+                       feedback=feedback, seed=seed, scale=scale, dist=dist, padding_mode=module.padding_mode,
+                       device="meta")
+    else:
+        raise SpikefaError(f"feedback alignment needs nn.Linear or nn.Conv2d, got {type(module).__name__}")
+    new.weight = w
+    new.bias = module.bias
+    new._init_feedback(feedback, seed, scale, dist)  # type: ignore[operator]  # re-init on the real weight
+    new.train(module.training)
+    return new

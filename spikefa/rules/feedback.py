@@ -1,0 +1,115 @@
+"""Feedback kinds: how the matrix B that carries the error backwards is made.
+
+One registry serves FA (B plays the role of the layer's own weight W, same shape) and DFA
+(B plays the role of the product of the downstream forward weights, shape ``[classes, *h]``).
+``reference`` below is that tensor: W for FA, W_L ⋯ W_{l+1} for DFA. Sign-congruent kinds read
+its sign at every step, so they follow sign changes of the forward weights.
+
+- ``random``            fixed Gaussian (or uniform) B, std = scale (Lillicrap et al. 2016).
+- ``random-sign``       fixed random magnitude |R|, sign of the reference at every step
+                        (frSF, Liao et al. 2016; Moskovitz et al. 2018).
+- ``binary``            fixed random ±scale (Liao et al. 2016).
+- ``sign``              sign of the reference, uniform magnitude ``scale`` (uSF: sign symmetry,
+                        Liao et al. 2016; Xiao et al. 2018).
+- ``batch-random-sign`` magnitude redrawn every step (from a generator seeded by the layer's
+                        seed and the step number, so ranks and resumed runs agree), sign of the
+                        reference (brSF, Liao et al. 2016).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from spikefa.errors import SpikefaError
+
+Init = Callable[[tuple[int, ...], torch.Generator, str], torch.Tensor]
+
+
+def _standard(shape: tuple[int, ...], gen: torch.Generator, dist: str) -> torch.Tensor:
+    """Unit-variance draws, Gaussian or uniform on [-√3, √3]."""
+    if dist == "gaussian":
+        return torch.randn(shape, generator=gen)
+    if dist == "uniform":
+        return (torch.rand(shape, generator=gen) * 2.0 - 1.0) * (3.0**0.5)
+    raise SpikefaError(f"feedback distribution {dist!r} is unknown: use 'gaussian' or 'uniform'")
+
+
+def _binary(shape: tuple[int, ...], gen: torch.Generator, dist: str) -> torch.Tensor:
+    del dist
+    return torch.randint(0, 2, shape, generator=gen).float() * 2.0 - 1.0
+
+
+@dataclass(frozen=True)
+class FeedbackKind:
+    """One way of making B; ``init`` draws the fixed part (None when there is none)."""
+
+    name: str
+    description: str
+    init: Init | None
+    sign_congruent: bool
+    redraw_every_step: bool = False
+
+
+FEEDBACK_KINDS: dict[str, FeedbackKind] = {
+    k.name: k
+    for k in (
+        FeedbackKind("random", "fixed random B (Gaussian or uniform)", _standard, False),
+        FeedbackKind("random-sign", "fixed random magnitude, sign of the forward weights (frSF)", _standard, True),
+        FeedbackKind("binary", "fixed random ±1 (scaled)", _binary, False),
+        FeedbackKind("sign", "sign of the forward weights, uniform magnitude (uSF, sign symmetry)", None, True),
+        FeedbackKind(
+            "batch-random-sign",
+            "magnitude redrawn every batch, sign of the forward weights (brSF)",
+            None,
+            True,
+            redraw_every_step=True,
+        ),
+    )
+}
+
+
+def get_kind(name: str) -> FeedbackKind:
+    """Look a kind up by name, with an error that lists the known ones."""
+    try:
+        return FEEDBACK_KINDS[name]
+    except KeyError:
+        known = ", ".join(FEEDBACK_KINDS)
+        raise SpikefaError(f"feedback kind {name!r} is unknown: use one of {known}") from None
+
+
+def derive_seed(seed: int, index: int) -> int:
+    """An independent, reproducible seed for layer ``index`` of a run seeded with ``seed``."""
+    return (int(seed) * 0x9E3779B1 + int(index) * 0x85EBCA77 + 0x27D4EB2F) % (2**62)
+
+
+def init_fixed(kind: FeedbackKind, shape: tuple[int, ...], seed: int, dist: str = "gaussian") -> torch.Tensor | None:
+    """The fixed random part of B for a layer (unit scale), or None for kinds that have none."""
+    if kind.init is None:
+        return None
+    gen = torch.Generator().manual_seed(seed)
+    return kind.init(tuple(shape), gen, dist)
+
+
+def effective_feedback(
+    kind: FeedbackKind,
+    fixed: torch.Tensor | None,
+    reference: torch.Tensor | None,
+    scale: float,
+    seed: int = 0,
+    step: int = 0,
+) -> torch.Tensor:
+    """The B used at this step, from the fixed part and (for sign kinds) the reference's sign."""
+    if kind.redraw_every_step:
+        assert reference is not None
+        gen = torch.Generator().manual_seed(derive_seed(seed, step + 1))
+        mag = torch.randn(reference.shape, generator=gen).abs().to(reference.device, reference.dtype)
+        return mag * torch.sign(reference) * scale
+    if kind.sign_congruent:
+        assert reference is not None
+        sign = torch.sign(reference.detach())
+        return sign * scale if fixed is None else fixed.abs() * sign * scale
+    assert fixed is not None
+    return fixed * scale

@@ -1,0 +1,89 @@
+"""Custom autograd Functions: forward as usual, backward with a substitute for the weights.
+
+Only the error path changes: the weight gradient of a layer is always (error) × (its input),
+so ``grad_weight`` is exact and ``grad_input`` uses the feedback tensor B in W's place
+(Lillicrap et al. 2016, eq. 1-2). ``DFAInject`` adds the direct feedback of Nøkland (2016, eq. 3).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+class FALinearFunction(torch.autograd.Function):
+    """y = x Wᵀ + b; backward sends δ·B (not δ·W) to the input."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, feedback: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x, feedback)
+        ctx.has_bias = bias is not None
+        return F.linear(x, weight, bias)
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x, feedback = ctx.saved_tensors
+        grad_x = grad_out.matmul(feedback.to(grad_out.dtype)) if ctx.needs_input_grad[0] else None
+        g2 = grad_out.reshape(-1, grad_out.shape[-1])
+        grad_w = g2.t().matmul(x.reshape(-1, x.shape[-1])) if ctx.needs_input_grad[1] else None
+        grad_b = g2.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
+        return grad_x, grad_w, grad_b, None
+
+
+class FAConv2dFunction(torch.autograd.Function):
+    """y = conv2d(x, W, b); backward sends the transposed convolution of δ with B to the input."""
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        x: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor | None,
+        feedback: torch.Tensor,
+        stride: Sequence[int],
+        padding: Sequence[int],
+        dilation: Sequence[int],
+        groups: int,
+    ) -> torch.Tensor:
+        ctx.save_for_backward(x, feedback)
+        ctx.conf = (list(stride), list(padding), list(dilation), groups, bias is not None)
+        return F.conv2d(x, weight, bias, stride, padding, dilation, groups)
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x, feedback = ctx.saved_tensors
+        stride, padding, dilation, groups, has_bias = ctx.conf
+        mask = [ctx.needs_input_grad[0], ctx.needs_input_grad[1], has_bias and ctx.needs_input_grad[2]]
+        # The weight gradient does not depend on the weight, so one native call with B in W's
+        # place gives the feedback-aligned input gradient and the exact weight/bias gradients.
+        gx, gw, gb = torch.ops.aten.convolution_backward(
+            grad_out, x, feedback.to(grad_out.dtype), [feedback.shape[0]] if has_bias else None,
+            stride, padding, dilation, False, [0, 0], groups, mask,
+        )
+        return gx, gw, gb, None, None, None, None, None
+
+
+class DFAInject(torch.autograd.Function):
+    """Identity on the output; in backward, hidden output h_l receives e·B_l (Nøkland 2016).
+
+    ``e`` is the gradient of the loss with respect to the network output, so any loss works.
+    Call as ``DFAInject.apply(output, feedbacks, *hidden)`` with ``feedbacks[l]`` shaped
+    ``[classes, *hidden[l].shape[1:]]``.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, output: torch.Tensor, feedbacks: Sequence[torch.Tensor], *hidden: torch.Tensor) -> torch.Tensor:
+        ctx.feedbacks = [b.detach() for b in feedbacks]
+        ctx.shapes = [h.shape for h in hidden]
+        return output.view_as(output)
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        e = grad_out.reshape(grad_out.shape[0], -1)
+        grads = [
+            e.matmul(b.reshape(b.shape[0], -1).to(e.dtype)).reshape(shape)
+            for b, shape in zip(ctx.feedbacks, ctx.shapes)
+        ]
+        return (grad_out, None, *grads)
