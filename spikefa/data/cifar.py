@@ -65,9 +65,7 @@ def find_cifar_dir(directory: Path) -> Path:
     )
 
 
-def load_cifar10(
-    data_dir: str | os.PathLike[str] | None = None, val_size: int | None = None
-) -> DataSplits:
+def load_cifar10(data_dir: str | os.PathLike[str] | None = None, val_size: int | None = None) -> DataSplits:
     """CIFAR-10 splits 40,000 / 10,000 / 10,000 by default (val = the last 10,000 of the 50,000)."""
     directory = find_cifar_dir(resolve_data_dir("cifar10", data_dir))
     batches = [read_cifar_batch(directory / n) for n in TRAIN_FILES]

@@ -41,7 +41,7 @@ def md5_file(path: str | os.PathLike[str]) -> str:
 
 def _stream(url: str, handle: IO[bytes], label: str, progress: bool) -> None:
     """Copy the body at `url` into `handle`, with a tqdm byte counter."""
-    with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:  # noqa: S310 - http(s) mirrors
+    with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
         total = int(response.headers.get("Content-Length") or 0) or None
         with tqdm(total=total, unit="B", unit_scale=True, desc=label, disable=not progress) as bar:
             for chunk in iter(lambda: response.read(CHUNK), b""):
@@ -51,12 +51,12 @@ def _stream(url: str, handle: IO[bytes], label: str, progress: bool) -> None:
 
 def _try_mirror(url: str, target: Path, md5: str, progress: bool) -> str | None:
     """Download `url` to `target` atomically if its md5 matches; return None or why it failed."""
-    handle = tempfile.NamedTemporaryFile(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".part", delete=False
-    )
-    tmp = Path(handle.name)
+    tmp: Path | None = None
     try:
-        with handle:
+        with tempfile.NamedTemporaryFile(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".part", delete=False
+        ) as handle:
+            tmp = Path(handle.name)
             _stream(url, handle, target.name, progress)
         got = md5_file(tmp)
         if got != md5:
@@ -70,7 +70,8 @@ def _try_mirror(url: str, target: Path, md5: str, progress: bool) -> str | None:
     except (OSError, ValueError) as exc:  # timeouts, resets, malformed URLs
         return f"{type(exc).__name__}: {exc}"
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
 
 
 def fetch_file(name: str, md5: str, mirrors: Sequence[str], dest: Path, progress: bool = True) -> Path:

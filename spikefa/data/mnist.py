@@ -105,9 +105,7 @@ def load_idx_dataset(
     )
 
 
-def load_mnist(
-    data_dir: str | os.PathLike[str] | None = None, val_size: int | None = None
-) -> DataSplits:
+def load_mnist(data_dir: str | os.PathLike[str] | None = None, val_size: int | None = None) -> DataSplits:
     """MNIST splits 50,000 / 10,000 / 10,000 (train / val = last 10,000 of train / test)."""
     return load_idx_dataset("mnist", resolve_data_dir("mnist", data_dir), val_size, MNIST_CLASSES)
 

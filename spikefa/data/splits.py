@@ -32,7 +32,9 @@ class DataSplits:
 
     def __post_init__(self) -> None:
         if len(self.input_shape) != 3 or any(int(d) <= 0 for d in self.input_shape):
-            raise DataError(f"{self.name}: input_shape {self.input_shape} must be three positive ints (C, H, W)")
+            raise DataError(
+                f"{self.name}: input_shape {self.input_shape} must be three positive ints (C, H, W)"
+            )
         if self.num_classes < 1:
             raise DataError(f"{self.name}: num_classes {self.num_classes} must be at least 1")
         if self.classes is not None and len(self.classes) != self.num_classes:

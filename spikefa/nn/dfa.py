@@ -62,7 +62,7 @@ class DFAFeedback(nn.Module):
         self.register_buffer("fixed", init_fixed(self.kind, shape, seed, dist))
 
     def matrix(self, reference: torch.Tensor | None) -> torch.Tensor:
-        return effective_feedback(self.kind, self.fixed, reference, float(self.scale), int(self.seed), int(self.step))
+        return effective_feedback(self.kind, self.fixed, reference, self.scale, self.seed, self.step)
 
     def extra_repr(self) -> str:
         return f"kind={self.kind.name}"

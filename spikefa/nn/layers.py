@@ -47,9 +47,9 @@ class FeedbackMixin:
             self.feedback_kind,
             self.feedback_fixed,  # type: ignore[attr-defined]
             self.weight.detach(),
-            float(self.feedback_scale),  # type: ignore[attr-defined]
-            int(self.feedback_seed),  # type: ignore[attr-defined]
-            int(self.feedback_step),  # type: ignore[attr-defined]
+            self.feedback_scale,  # type: ignore[attr-defined]
+            self.feedback_seed,  # type: ignore[attr-defined]
+            self.feedback_step,  # type: ignore[attr-defined]
         )
 
     def _advance(self) -> None:

@@ -97,14 +97,17 @@ def effective_feedback(
     kind: FeedbackKind,
     fixed: torch.Tensor | None,
     reference: torch.Tensor | None,
-    scale: float,
-    seed: int = 0,
-    step: int = 0,
+    scale: float | torch.Tensor,
+    seed: int | torch.Tensor = 0,
+    step: int | torch.Tensor = 0,
 ) -> torch.Tensor:
-    """The B used at this step, from the fixed part and (for sign kinds) the reference's sign."""
+    """The B used at this step, from the fixed part and (for sign kinds) the reference's sign.
+
+    ``seed`` and ``step`` are read (a device sync for tensors) only by kinds that redraw.
+    """
     if kind.redraw_every_step:
         assert reference is not None
-        gen = torch.Generator().manual_seed(derive_seed(seed, step + 1))
+        gen = torch.Generator().manual_seed(derive_seed(int(seed), int(step) + 1))
         mag = torch.randn(reference.shape, generator=gen).abs().to(reference.device, reference.dtype)
         return mag * torch.sign(reference) * scale
     if kind.sign_congruent:

@@ -206,7 +206,11 @@ def test_dfa_on_conv_trains_and_cuts_graph() -> None:
     signed = spikefa.convert(net, "dfa", "sign", input_shape=(1, 8, 8), seed=1)  # flattened conv output: fine
     assert torch.equal(torch.sign(signed.feedback_matrix(0)), torch.sign(signed.downstream_product(0)))
     dfa = spikefa.convert(net, "dfa", input_shape=(1, 8, 8))
-    assert isinstance(dfa, DFASequential) and dfa.feedback[0].fixed.shape == (4, 3, 4, 4)
+    assert isinstance(dfa, DFASequential) and dfa.feedback[0].fixed.shape == (4, 48)  # block ends in Flatten
+    conv_dfa = spikefa.convert(two_conv, "dfa", input_shape=(1, 8, 8))
+    assert conv_dfa.feedback[0].fixed.shape == (4, 2, 8, 8)  # a full-size projection onto the map
+    F.cross_entropy(conv_dfa(torch.randn(3, 1, 8, 8)), torch.randint(0, 4, (3,))).backward()
+    assert conv_dfa.blocks[0][0].weight.grad.abs().sum() > 0
     x = torch.randn(6, 1, 8, 8)
     out = dfa(x)
     # the cut: block 1's input is a leaf (detached), so no error flows through its weights

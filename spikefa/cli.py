@@ -1,0 +1,214 @@
+"""``spikefa ...``: argument parsing only; every subcommand calls the library.
+
+User errors (unknown rule, bad value, missing file) print one line and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from spikefa.errors import SpikefaError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage + error)
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _seeds(text: str) -> list[int]:
+    """``3`` -> [0, 1, 2]; ``0,4,7`` -> [0, 4, 7]."""
+    try:
+        if "," in text:
+            return [int(s) for s in text.split(",") if s]
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds {text!r} is not a count or a list of ints") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--seeds {text!r} must be >= 1")
+    return list(range(n))
+
+
+def _positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
+    return v
+
+
+def _train_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", help="folder with the dataset files (else $SPIKEFA_DATA, else the user cache)")
+    p.add_argument("--epochs", type=_positive)
+    p.add_argument("--batch-size", type=_positive)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--optimizer", choices=["adam", "sgd"])
+    p.add_argument("--schedule", choices=["constant", "cosine"])
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--limit-train", type=_positive, help="use only the first N training examples")
+    p.add_argument("--align-every", type=int, help="log alignment angles every N steps (0: off)")
+    p.add_argument("--device", help="cpu, cuda or auto (default cpu)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _overrides(a: argparse.Namespace) -> dict[str, object]:
+    return {"data_dir": a.data_dir, "epochs": a.epochs, "batch_size": a.batch_size, "lr": a.lr,
+            "optimizer": a.optimizer, "schedule": a.schedule, "weight_decay": a.weight_decay,
+            "limit_train": a.limit_train, "align_every": a.align_every, "device": a.device}
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from spikefa.train import resolve_config, resume, train
+
+    if a.resume:
+        summary = resume(a.resume, epochs=a.epochs, progress=not a.no_progress)
+        out = a.resume
+    else:
+        missing = [f"--{k}" for k in ("model", "rule", "dataset", "out") if getattr(a, k) is None]
+        if missing:
+            raise SpikefaError(f"spikefa train needs {', '.join(missing)} (or --resume RUN_DIR)")
+        ov = _overrides(a)
+        config = resolve_config(a.model, a.rule, a.dataset, feedback=a.feedback, seed=a.seed, **ov)
+        summary = train(config, a.out, progress=not a.no_progress)
+        out = a.out
+    print(f"test accuracy {100 * summary['test_accuracy']:.2f} %  val {100 * summary['val_accuracy']:.2f} %  "
+          f"({summary['epochs']} epochs, {summary['seconds']:.1f} s) -> {out}")
+    return 0
+
+
+def cmd_compare(a: argparse.Namespace) -> int:
+    from spikefa.train.compare import protocol_text, run_grid, write_report
+
+    variants = [v for v in a.rules.split(",") if v]
+    summaries = run_grid(a.model, variants, a.dataset, a.seeds, a.out, progress=not a.no_progress, **_overrides(a))
+    title = f"{a.model} on {a.dataset}: " + ", ".join(variants)
+    print(write_report(summaries, a.out, title, protocol_text(summaries, a.out)))
+    print(f"-> {Path(a.out) / 'table.md'}, {Path(a.out) / 'curves.png'}")
+    return 0
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    from spikefa.train.demo import run_demo
+
+    print(run_demo(a.out, epochs=a.epochs, seeds=a.seeds, progress=not a.no_progress))
+    return 0
+
+
+def cmd_bench_rules(a: argparse.Namespace) -> int:
+    from spikefa.train.bench import bench_rules, write_bench
+
+    shape = tuple(int(s) for s in a.input_shape.split("x"))
+    if len(shape) != 3:
+        raise SpikefaError(f"--input-shape {a.input_shape!r} must be CxHxW, e.g. 1x28x28")
+    result = bench_rules(a.model, [v for v in a.rules.split(",") if v], a.batch_size, shape,  # type: ignore[arg-type]
+                         a.classes, rounds=a.rounds, steps=a.steps, device=a.device)
+    print(write_bench(result, a.out))
+    return 0
+
+
+def cmd_data_download(a: argparse.Namespace) -> int:
+    from spikefa.data import download_dataset
+
+    mirrors = [a.mirror] if a.mirror else None
+    path = download_dataset(a.name, a.data_dir, mirrors=mirrors, progress=not a.no_progress)
+    print(f"{a.name} -> {path}")
+    return 0
+
+
+def cmd_list(a: argparse.Namespace) -> int:
+    from spikefa.catalog import list_cards
+    from spikefa.data import DATASETS
+    from spikefa.rules import FEEDBACK_KINDS, RULES
+
+    tables = {
+        "rules": {n: f"{r.summary} ({r.reference})" for n, r in RULES.items()},
+        "feedback": {n: k.description for n, k in FEEDBACK_KINDS.items()},
+        "models": {n: "" for n in list_cards()},
+        "datasets": {n: d.description for n, d in DATASETS.items()},
+    }
+    for name, text in tables[a.what].items():
+        print(f"{name:22s} {text}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from spikefa._version import __version__
+
+    p = _Parser(prog="spikefa", description="Biologically plausible learning rules for rate-coded and spiking networks.")
+    p.add_argument("--version", action="version", version=f"spikefa {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train one network with one rule into a run directory")
+    t.add_argument("--model", help="model card name or path (spikefa list models)")
+    t.add_argument("--rule", help="learning rule (spikefa list rules)")
+    t.add_argument("--feedback", help="feedback kind for fa/dfa (spikefa list feedback)")
+    t.add_argument("--dataset", help="dataset name (spikefa list datasets)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", help="run directory to create")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    _train_options(t)
+    t.set_defaults(func=cmd_train)
+
+    c = sub.add_parser("compare", help="a grid of rules × seeds: Markdown table and learning-curve PNG")
+    c.add_argument("--model", required=True)
+    c.add_argument("--rules", default="bp,fa,dfa,sign", help="comma list; rule:feedback picks a kind, e.g. fa:binary")
+    c.add_argument("--dataset", default="digits")
+    c.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="a count (3) or a list (0,4,7)")
+    c.add_argument("--out", required=True)
+    _train_options(c)
+    c.set_defaults(func=cmd_compare)
+
+    d = sub.add_parser("demo", help="the main job: every rule on the embedded digits data (about a minute)")
+    d.add_argument("--out", default="runs/demo")
+    d.add_argument("--epochs", type=_positive, default=20)
+    d.add_argument("--seeds", type=_seeds, default=[0, 1, 2])
+    d.add_argument("--no-progress", action="store_true")
+    d.set_defaults(func=cmd_demo)
+
+    b = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True, parser_class=_Parser)
+    br = b.add_parser("rules", help="step time and memory of each rule vs backprop, one run")
+    br.add_argument("--model", default="mlp-2x800-tanh")
+    br.add_argument("--rules", default="bp,fa,sign,dfa")
+    br.add_argument("--batch-size", type=_positive, default=128)
+    br.add_argument("--input-shape", default="1x28x28")
+    br.add_argument("--classes", type=_positive, default=10)
+    br.add_argument("--rounds", type=_positive, default=7)
+    br.add_argument("--steps", type=_positive, default=30)
+    br.add_argument("--device", default="cpu")
+    br.add_argument("--out", default="runs/bench")
+    br.set_defaults(func=cmd_bench_rules)
+
+    dd = sub.add_parser("data", help="datasets").add_subparsers(dest="data", required=True, parser_class=_Parser)
+    dl = dd.add_parser("download", help="fetch a dataset from its canonical mirrors, checksum-verified")
+    dl.add_argument("name")
+    dl.add_argument("--data-dir", help="destination root (else $SPIKEFA_DATA, else the user cache)")
+    dl.add_argument("--mirror", help="try this base URL instead of the canonical mirrors")
+    dl.add_argument("--no-progress", action="store_true")
+    dl.set_defaults(func=cmd_data_download)
+
+    ls = sub.add_parser("list", help="list rules, feedback kinds, model cards or datasets")
+    ls.add_argument("what", choices=["rules", "feedback", "models", "datasets"])
+    ls.set_defaults(func=cmd_list)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except SpikefaError as exc:
+        print(f"spikefa: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("spikefa: interrupted; the last epoch's checkpoint is kept (continue with --resume)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""Build a plain torch network from a model card, with weights drawn from a seeded generator.
+
+The network is made of ordinary modules (Linear, Conv2d, BatchNorm2d, activations, pools) in a
+flat ``nn.Sequential`` so that a rule converter can walk it. Modules are constructed on the meta
+device, so construction never draws from the global RNG, then materialised on CPU and
+initialised from a ``torch.Generator`` with PyTorch's default scheme: Linear/Conv2d weights and
+biases ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (kaiming-uniform with a=sqrt(5)), BatchNorm
+weight 1 and bias 0. Same seed -> same bits.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from spikefa.errors import ConfigError
+from spikefa.nn.card import LeNetArch, MLPArch, ModelCard, ResNetArch
+
+Shape = tuple[int, int, int]
+Builder = Callable[[Any, Shape, int], nn.Sequential]
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+POOLS: dict[str, type[nn.Module]] = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
+
+
+def build_mlp(arch: MLPArch, input_shape: Shape, num_classes: int) -> nn.Sequential:
+    """Flatten, (Linear, activation) per hidden width, Linear read-out."""
+    layers: list[nn.Module] = [nn.Flatten()]
+    width = math.prod(input_shape)
+    for hidden in arch.hidden:
+        layers += [nn.Linear(width, hidden, bias=arch.bias), ACTIVATIONS[arch.activation]()]
+        width = hidden
+    layers.append(nn.Linear(width, num_classes, bias=arch.bias))
+    return nn.Sequential(*layers)
+
+
+def build_lenet(arch: LeNetArch, input_shape: Shape, num_classes: int) -> nn.Sequential:
+    """(Conv same-padded, activation, 2x2 pool) per channel count, Flatten, MLP head.
+
+    A pool is skipped when it would shrink a spatial side below 1 (tiny inputs such as 1x1).
+    """
+    channels, height, width = input_shape
+    layers: list[nn.Module] = []
+    for out in arch.channels:
+        k = arch.kernel_size
+        layers += [nn.Conv2d(channels, out, k, padding=k // 2), ACTIVATIONS[arch.activation]()]
+        if height >= 2 and width >= 2:
+            layers.append(POOLS[arch.pool](2))
+            height, width = height // 2, width // 2
+        channels = out
+    layers.append(nn.Flatten())
+    features = channels * height * width
+    for hidden in arch.hidden:
+        layers += [nn.Linear(features, hidden), ACTIVATIONS[arch.activation]()]
+        features = hidden
+    layers.append(nn.Linear(features, num_classes))
+    return nn.Sequential(*layers)
+
+
+def _conv_bn(c_in: int, c_out: int, kernel: int, stride: int, batch_norm: bool) -> list[nn.Module]:
+    conv = nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, bias=not batch_norm)
+    return [conv, nn.BatchNorm2d(c_out)] if batch_norm else [conv]
+
+
+class BasicBlock(nn.Module):
+    """He et al. (2016) basic block: relu(conv3x3-BN-ReLU-conv3x3-BN (x) + shortcut(x)).
+
+    The shortcut is the identity, or a 1x1 strided conv (+BN) projection when the shape changes.
+    """
+
+    def __init__(self, c_in: int, c_out: int, stride: int, batch_norm: bool) -> None:
+        super().__init__()
+        self.main = nn.Sequential(*_conv_bn(c_in, c_out, 3, stride, batch_norm), nn.ReLU(),
+                                  *_conv_bn(c_out, c_out, 3, 1, batch_norm))
+        project = stride != 1 or c_in != c_out
+        self.shortcut = nn.Sequential(*_conv_bn(c_in, c_out, 1, stride, batch_norm)
+                                      if project else [])
+        self.act = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.act(self.main(x) + self.shortcut(x))
+        return out
+
+
+def build_resnet(arch: ResNetArch, input_shape: Shape, num_classes: int) -> nn.Sequential:
+    """CIFAR ResNet (He et al. 2016, sec. 4.2): 3x3 stem, stages of BasicBlocks (stride 2 at the
+    start of every stage after the first), global average pool, Linear."""
+    layers: list[nn.Module] = [*_conv_bn(input_shape[0], arch.widths[0], 3, 1, arch.batch_norm),
+                               nn.ReLU()]
+    channels = arch.widths[0]
+    for stage, width in enumerate(arch.widths):
+        for block in range(arch.blocks_per_stage):
+            stride = 2 if stage > 0 and block == 0 else 1
+            layers.append(BasicBlock(channels, width, stride, arch.batch_norm))
+            channels = width
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes)]
+    return nn.Sequential(*layers)
+
+
+# card.arch -> builder; the keys match `spikefa.nn.card.ARCH_SCHEMAS` (a test checks).
+ARCHITECTURES: dict[str, Builder] = {"mlp": build_mlp, "lenet": build_lenet,
+                                     "resnet": build_resnet}
+
+
+def _init_fan_in_uniform(module: nn.Module, generator: torch.Generator) -> None:
+    """PyTorch's default Linear/Conv2d init, drawn from `generator`."""
+    weight: torch.Tensor = module.weight  # type: ignore[assignment]
+    bound = 1.0 / math.sqrt(weight[0].numel())
+    weight.uniform_(-bound, bound, generator=generator)
+    if module.bias is not None:
+        module.bias.uniform_(-bound, bound, generator=generator)  # type: ignore[operator]
+
+
+def _init_batch_norm(module: nn.Module, generator: torch.Generator) -> None:
+    module.reset_parameters()  # type: ignore[operator]  # weight 1, bias 0, stats reset; no RNG
+
+
+INITIALISERS: dict[type[nn.Module], Callable[[nn.Module, torch.Generator], None]] = {
+    nn.Linear: _init_fan_in_uniform,
+    nn.Conv2d: _init_fan_in_uniform,
+    nn.BatchNorm2d: _init_batch_norm,
+}
+
+
+def _initialise(model: nn.Module, seed: int) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            init = INITIALISERS.get(type(module))
+            if init is not None:
+                init(module, generator)
+            elif next(module.parameters(recurse=False), None) is not None or \
+                    next(module.buffers(recurse=False), None) is not None:
+                raise TypeError(f"no initialiser for {type(module).__name__}; add it to "
+                                "INITIALISERS")
+
+
+def _check_args(input_shape: tuple[int, ...], num_classes: int, seed: int) -> Shape:
+    shape = tuple(input_shape)
+    if len(shape) != 3 or not all(isinstance(d, int) and d > 0 for d in shape):
+        raise ConfigError(f"input_shape = {input_shape!r} is not allowed; expected "
+                          "(channels, height, width) of positive integers")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ConfigError(f"num_classes = {num_classes!r} is not allowed; expected an integer >= 1")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ConfigError(f"seed = {seed!r} is not allowed; expected an integer")
+    return shape
+
+
+def build(card: ModelCard, input_shape: tuple[int, int, int], num_classes: int,
+          seed: int = 0) -> nn.Sequential:
+    """The card's network for inputs of shape (C, H, W) and `num_classes` outputs, on CPU.
+
+    Weights come from ``torch.Generator().manual_seed(seed)``; the global RNG is not used.
+    """
+    shape = _check_args(input_shape, num_classes, seed)
+    builder = ARCHITECTURES.get(card.arch)
+    if builder is None:
+        raise ConfigError(f"{card.source or card.name}: arch = {card.arch!r} is not allowed; "
+                          f"expected one of: {', '.join(sorted(ARCHITECTURES))}")
+    with torch.device("meta"):
+        model = builder(card.architecture, shape, num_classes)
+    model.to_empty(device="cpu")
+    _initialise(model, seed)
+    return model

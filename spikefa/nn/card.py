@@ -1,0 +1,321 @@
+"""Model cards: frozen, validated descriptions of a named network and its training presets.
+
+A card is DATA (``models/*.toml``, read through `spikefa.catalog`); this module defines the schema
+and turns a parsed TOML mapping into a `ModelCard`. Every dataclass validates itself on
+construction; `parse_card` adds the file and the TOML section to the message, so a bad card
+fails with one line naming the file, the key, the value and what is allowed. No torch here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import typing
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from spikefa.errors import ConfigError
+
+Activation = Literal["relu", "tanh", "sigmoid"]
+Pool = Literal["max", "avg"]
+Optimizer = Literal["adam", "sgd"]
+Schedule = Literal["constant", "cosine"]
+
+_RULE_NAME = re.compile(r"[a-z][a-z0-9_-]*")
+
+
+class FieldError(ConfigError):
+    """One field holds a bad value; `located` adds the file and the section it came from."""
+
+    def __init__(self, key: str, value: object, allowed: str) -> None:
+        self.key, self.value, self.allowed = key, value, allowed
+        super().__init__(f"{key} = {_show(value)} is not allowed; expected {allowed}")
+
+    def located(self, source: str, section: str) -> ConfigError:
+        """The same message, prefixed with the file and the dotted key (``defaults.lr``)."""
+        return ConfigError(
+            f"{source}: {_dotted(section, self.key)} = {_show(self.value)} is not allowed; "
+            f"expected {self.allowed}"
+        )
+
+
+def _show(value: object) -> str:
+    """A value as a TOML file would spell it (``true``, ``[800, -1]``, ``'relu'``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return repr(value)
+
+
+def _dotted(section: str, key: str) -> str:
+    return f"{section}.{key}" if section else key
+
+
+# ---------------------------------------------------------------- type checks from annotations
+
+
+def _matches(value: object, hint: Any) -> bool:
+    """Whether `value` has the type `hint` names (the few types a card can hold)."""
+    if typing.get_origin(hint) is Literal:
+        return isinstance(value, str) and value in typing.get_args(hint)
+    if typing.get_origin(hint) is tuple:  # tuple[int, ...]
+        item = typing.get_args(hint)[0]
+        return isinstance(value, tuple) and all(_matches(v, item) for v in value)
+    if hint is float:
+        real = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return real and math.isfinite(value)  # type: ignore[arg-type]
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint in (bool, str):
+        return isinstance(value, hint)
+    raise TypeError(f"card fields cannot have type {hint!r}")  # a bug in this module
+
+
+def _describe(hint: Any) -> str:
+    if typing.get_origin(hint) is Literal:
+        return "one of " + ", ".join(repr(v) for v in typing.get_args(hint))
+    if typing.get_origin(hint) is tuple:
+        return f"a list of {_describe(typing.get_args(hint)[0])}s"
+    names = {float: "a finite number", int: "an integer", bool: "true or false", str: "a string"}
+    return names[hint]
+
+
+def _normalise_and_check(obj: Any, skip: tuple[str, ...] = ()) -> None:
+    """Turn lists into tuples and ints into floats where the annotation says so, then type-check."""
+    for name, hint in typing.get_type_hints(type(obj)).items():
+        if name in skip:
+            continue
+        value = getattr(obj, name)
+        if typing.get_origin(hint) is tuple and isinstance(value, list):
+            value = tuple(value)
+        elif hint is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        object.__setattr__(obj, name, value)
+        if not _matches(value, hint):
+            raise FieldError(name, value, _describe(hint))
+
+
+def _require(key: str, value: object, ok: bool, allowed: str) -> None:
+    if not ok:
+        raise FieldError(key, value, allowed)
+
+
+def _positive_ints(key: str, values: tuple[int, ...], non_empty: bool) -> None:
+    ok = all(v > 0 for v in values) and (bool(values) or not non_empty)
+    _require(key, values, ok, "a non-empty list of positive integers" if non_empty
+             else "a list of positive integers")
+
+
+# ---------------------------------------------------------------- the schema
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainPreset:
+    """Optimiser and schedule for one training run; ``normalize`` standardises inputs with the
+    train split's mean and std."""
+
+    optimizer: Optimizer
+    lr: float
+    batch_size: int
+    epochs: int
+    weight_decay: float
+    momentum: float
+    schedule: Schedule
+    normalize: bool
+
+    def __post_init__(self) -> None:
+        _normalise_and_check(self)
+        _require("lr", self.lr, self.lr > 0, "a number > 0")
+        _require("batch_size", self.batch_size, self.batch_size > 0, "an integer > 0")
+        _require("epochs", self.epochs, self.epochs > 0, "an integer > 0")
+        _require("weight_decay", self.weight_decay, self.weight_decay >= 0, "a number >= 0")
+        _require("momentum", self.momentum, 0 <= self.momentum < 1, "a number in [0, 1)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MLPArch:
+    """Fully connected net: Flatten, then Linear+activation per hidden width, then a Linear
+    read-out. An empty ``hidden`` is a linear classifier."""
+
+    hidden: tuple[int, ...]
+    activation: Activation
+    bias: bool
+
+    def __post_init__(self) -> None:
+        _normalise_and_check(self)
+        _positive_ints("hidden", self.hidden, non_empty=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeNetArch:
+    """LeNet-style conv net (LeCun et al. 1998): per channel count a same-padded conv, the
+    activation and a 2x2 pool; then fully connected hidden layers and a read-out."""
+
+    channels: tuple[int, ...]
+    kernel_size: int
+    hidden: tuple[int, ...]
+    activation: Activation
+    pool: Pool
+
+    def __post_init__(self) -> None:
+        _normalise_and_check(self)
+        _positive_ints("channels", self.channels, non_empty=True)
+        k = self.kernel_size
+        _require("kernel_size", k, k >= 1 and k % 2 == 1,
+                 "an odd integer >= 1 (padding k//2 keeps the spatial size)")
+        _positive_ints("hidden", self.hidden, non_empty=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResNetArch:
+    """CIFAR-style ResNet (He et al. 2016, sec. 4.2): 3x3 stem, one stage of BasicBlocks per
+    width (stride 2 at each stage after the first), global average pool, Linear."""
+
+    widths: tuple[int, ...]
+    blocks_per_stage: int
+    batch_norm: bool
+
+    def __post_init__(self) -> None:
+        _normalise_and_check(self)
+        _positive_ints("widths", self.widths, non_empty=True)
+        _require("blocks_per_stage", self.blocks_per_stage, self.blocks_per_stage >= 1,
+                 "an integer >= 1")
+
+
+ArchSpec = MLPArch | LeNetArch | ResNetArch
+
+# arch name -> its schema; `spikefa.nn.build.ARCHITECTURES` holds a builder for each name.
+ARCH_SCHEMAS: dict[str, type[ArchSpec]] = {"mlp": MLPArch, "lenet": LeNetArch, "resnet": ResNetArch}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelCard:
+    """A named network: architecture, the rule it is meant for, and training presets per rule.
+
+    ``presets`` holds each rule's full preset (its overrides already merged over ``defaults``).
+    """
+
+    name: str
+    arch: str
+    architecture: ArchSpec
+    default_rule: str
+    defaults: TrainPreset
+    presets: Mapping[str, TrainPreset] = field(default_factory=dict, hash=False)
+    description: str = ""
+    reference: str = ""
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        _normalise_and_check(self, skip=("architecture", "defaults", "presets"))
+        _require("name", self.name, bool(self.name.strip()), "a non-empty string")
+        _require("arch", self.arch, self.arch in ARCH_SCHEMAS, _one_of(ARCH_SCHEMAS))
+        schema = ARCH_SCHEMAS[self.arch]
+        _require("architecture", self.architecture, isinstance(self.architecture, schema),
+                 f"a {schema.__name__} for arch {self.arch!r}")
+        _require("default_rule", self.default_rule, _is_rule_name(self.default_rule),
+                 "a rule name (lower-case letters, digits, '_' or '-')")
+        _require("defaults", self.defaults, isinstance(self.defaults, TrainPreset),
+                 "a TrainPreset")
+        for rule, preset in self.presets.items():
+            _require("presets", rule, _is_rule_name(rule), "rule names as keys")
+            _require(f"presets.{rule}", preset, isinstance(preset, TrainPreset), "a TrainPreset")
+        object.__setattr__(self, "presets", MappingProxyType(dict(self.presets)))
+
+    def preset(self, rule: str) -> TrainPreset:
+        """The training preset for `rule`: ``defaults`` with that rule's overrides applied."""
+        return self.presets.get(rule, self.defaults)
+
+
+def _is_rule_name(value: object) -> bool:
+    return isinstance(value, str) and _RULE_NAME.fullmatch(value) is not None
+
+
+def _one_of(names: Mapping[str, object] | tuple[str, ...]) -> str:
+    return "one of " + ", ".join(repr(n) for n in sorted(names))
+
+
+# ---------------------------------------------------------------- parsing a TOML mapping
+
+
+@contextmanager
+def _located(source: str, section: str) -> Iterator[None]:
+    try:
+        yield
+    except FieldError as err:
+        raise err.located(source, section) from None
+
+
+def _keys(cls: type, exclude: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
+    """(allowed, required) keys of a dataclass, in declaration order."""
+    fields = [f for f in dataclasses.fields(cls) if f.name not in exclude]
+    required = [f.name for f in fields
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    return [f.name for f in fields], required
+
+
+def _check_keys(table: Mapping[str, Any], allowed: list[str], required: list[str],
+                where: tuple[str, str]) -> None:
+    source, section = where
+    for key, value in table.items():
+        if key not in allowed:
+            raise ConfigError(f"{source}: unknown key {_dotted(section, key)!r} = {_show(value)}; "
+                              f"allowed keys: {', '.join(allowed)}")
+    for key in required:
+        if key not in table:
+            raise ConfigError(f"{source}: missing required key {_dotted(section, key)!r} "
+                              f"(no value given); required keys: {', '.join(required)}")
+
+
+def _table(value: object, source: str, section: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{source}: {section} = {_show(value)} is not allowed; "
+                          f"expected a table [{section}]")
+    return value
+
+
+def _parse_section(cls: type, value: object, source: str, section: str) -> Any:
+    """Build dataclass `cls` from the table at `section`; every field is required."""
+    table = _table(value, source, section)
+    allowed, required = _keys(cls)
+    _check_keys(table, allowed, required, (source, section))
+    with _located(source, section):
+        return cls(**table)
+
+
+def _parse_presets(value: object, defaults: TrainPreset, source: str) -> dict[str, TrainPreset]:
+    """Each ``[presets.<rule>]`` table overrides some keys of ``[defaults]``."""
+    allowed, _ = _keys(TrainPreset)
+    merged: dict[str, TrainPreset] = {}
+    for rule, overrides in _table(value, source, "presets").items():
+        section = f"presets.{rule}"
+        if not _is_rule_name(rule):
+            raise ConfigError(f"{source}: presets key {rule!r} is not allowed; expected a rule "
+                              "name (lower-case letters, digits, '_' or '-')")
+        table = _table(overrides, source, section)
+        _check_keys(table, allowed, [], (source, section))
+        with _located(source, section):
+            merged[rule] = dataclasses.replace(defaults, **table)
+    return merged
+
+
+def parse_card(mapping: Mapping[str, Any], source: str) -> ModelCard:
+    """Validate a parsed TOML card (`source` names its file in error messages)."""
+    allowed, required = _keys(ModelCard, exclude=("source",))
+    _check_keys(mapping, allowed, required, (source, ""))
+    arch = mapping["arch"]
+    if not isinstance(arch, str) or arch not in ARCH_SCHEMAS:
+        raise ConfigError(f"{source}: arch = {_show(arch)} is not allowed; expected "
+                          f"{_one_of(ARCH_SCHEMAS)}")
+    architecture = _parse_section(ARCH_SCHEMAS[arch], mapping["architecture"], source,
+                                  "architecture")
+    defaults = _parse_section(TrainPreset, mapping["defaults"], source, "defaults")
+    presets = _parse_presets(mapping.get("presets", {}), defaults, source)
+    fields = {k: v for k, v in mapping.items() if k not in ("architecture", "defaults", "presets")}
+    with _located(source, ""):
+        return ModelCard(**fields, architecture=architecture, defaults=defaults, presets=presets,
+                         source=source)

@@ -1,0 +1,234 @@
+"""A training run in a run directory: config.json, metrics.csv, summary.json, checkpoint.pt, plots.
+
+The checkpoint (written atomically after every epoch) holds the model with its feedback
+matrices, the optimiser, the shuffling generator and the global RNG, so ``resume`` continues a
+crashed run to the same final weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from spikefa.data import load_dataset
+from spikefa.errors import SpikefaError
+from spikefa.rules.registry import convert, get_rule, resolve_feedback
+from spikefa.train.checkpoint import atomic_write_text, load_checkpoint, save_checkpoint, write_json
+from spikefa.train.config import RunConfig, lr_at
+from spikefa.train.ddp import DistInfo, barrier, init_from_env, unwrap, wrap
+from spikefa.train.loop import evaluate, train_epoch
+
+CHECKPOINT = "checkpoint.pt"
+
+
+def resolve_config(model: str, rule: str, dataset: str, **overrides: Any) -> RunConfig:
+    """The card's preset for ``rule``, with every non-None override applied on top."""
+    from spikefa.catalog import load_card
+
+    card = load_card(model)
+    r = get_rule(rule)
+    preset = card.preset(rule)
+    base = {k: getattr(preset, k) for k in ("optimizer", "lr", "batch_size", "epochs", "weight_decay",
+                                            "momentum", "schedule", "normalize")}
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    base["feedback"] = resolve_feedback(r, base.get("feedback"))
+    return RunConfig(model=model, rule=rule, dataset=dataset, **base)
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """Splits ready for training: standardised (when asked) and on the run's device."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    input_shape: tuple[int, int, int]
+    num_classes: int
+
+
+def prepare_data(config: RunConfig, device: str = "cpu") -> Prepared:
+    """Load the splits, keep ``limit_train`` examples, standardise with training statistics."""
+    data = load_dataset(config.dataset, config.data_dir)
+    x_train, y_train = data.x_train, data.y_train
+    if config.limit_train is not None:
+        x_train, y_train = x_train[: config.limit_train], y_train[: config.limit_train]
+    xs = [x_train, data.x_val, data.x_test]
+    if config.normalize:
+        mean = x_train.mean(dim=(0, 2, 3), keepdim=True)
+        std = x_train.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+        xs = [(x - mean) / std for x in xs]
+    xs = [x.to(device) for x in xs]
+    ys = [t.to(device) for t in (y_train, data.y_val, data.y_test)]
+    return Prepared(xs[0], ys[0], xs[1], ys[1], xs[2], ys[2], data.input_shape, data.num_classes)
+
+
+def make_model(config: RunConfig, input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
+    """Build the card's network from the run seed and convert it to the run's rule."""
+    from spikefa.catalog import load_card
+    from spikefa.nn.build import build
+
+    net = build(load_card(config.model), input_shape, num_classes, seed=config.seed)
+    return convert(net, config.rule, config.feedback, seed=config.seed, input_shape=input_shape)
+
+
+def make_optimizer(config: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+
+
+def _write_metrics(path: Path, history: list[dict[str, Any]]) -> None:
+    keys: list[str] = []
+    for row in history:
+        keys += [k for k in row if k not in keys]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=keys)
+    writer.writeheader()
+    writer.writerows(history)
+    atomic_write_text(path, buf.getvalue())
+
+
+def _summary(config: RunConfig, history: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    last = history[-1]
+    best = max(history, key=lambda r: r["val_accuracy"])
+    return {
+        "model": config.model, "rule": config.rule, "feedback": config.feedback, "dataset": config.dataset,
+        "seed": config.seed, "epochs": last["epoch"], "seconds": round(seconds, 3),
+        "test_accuracy": last["test_accuracy"], "val_accuracy": last["val_accuracy"],
+        "train_loss": last["train_loss"], "best_val_epoch": best["epoch"],
+        "best_val_accuracy": best["val_accuracy"], "test_accuracy_at_best_val": best["test_accuracy"],
+    }
+
+
+def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resume: bool = False,
+          on_epoch: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Train ``config`` into ``out_dir`` (or continue it when ``resume``); returns the summary."""
+    out = Path(out_dir)
+    ckpt_path = out / CHECKPOINT
+    if not resume and ckpt_path.exists():
+        raise SpikefaError(f"{out}: already holds a run; pass --resume to continue it or choose another --out")
+    info = init_from_env(_device(config.device))
+    data = prepare_data(config, info.device)
+    model = make_model(config, data.input_shape, data.num_classes).to(info.device)
+    optimizer = make_optimizer(config, model)
+    gen = torch.Generator().manual_seed(config.seed)
+    torch.manual_seed(config.seed)
+    history: list[dict[str, Any]] = []
+    start, step, spent = 0, 0, 0.0
+    if resume:
+        state = load_checkpoint(ckpt_path)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        gen.set_state(state["shuffle_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        history, start, step, spent = state["history"], state["epoch"], state["step"], state["seconds"]
+    if info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "config.json", config.to_dict())
+    ddp_model = wrap(model, info)
+    bar = _progress_bar(config, data, start, progress and info.is_main)
+    for epoch in range(start, config.epochs):
+        t0 = time.perf_counter()
+        stats = train_epoch(ddp_model, optimizer, data.x_train, data.y_train, batch_size=config.batch_size,
+                            gen=gen, info=info, lr_of=lambda e: lr_at(config, e), epoch=epoch,
+                            align_every=config.align_every, step0=step, on_step=bar.step)
+        step += stats.steps
+        spent += time.perf_counter() - t0
+        row = _epoch_row(model, data, epoch, stats.loss, lr_at(config, epoch + 1), spent, stats.angles)
+        history.append(row)
+        bar.epoch(row)
+        if info.is_main:
+            _save(out, config, model, optimizer, gen, history, epoch + 1, step, spent)
+        if on_epoch is not None:
+            on_epoch(row)
+        barrier(info)
+    bar.close()
+    summary = _summary(config, history, spent)
+    if info.is_main:
+        write_json(out / "summary.json", summary)
+        from spikefa.train.plots import plot_run
+
+        plot_run(out, history, title=f"{config.model} · {config.rule}" + (f" ({config.feedback})" if config.feedback else ""))
+    return summary
+
+
+def resume(out_dir: str | Path, *, epochs: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """Continue the run in ``out_dir`` from its last checkpoint (optionally to more epochs)."""
+    out = Path(out_dir)
+    cfg_path = out / "config.json"
+    if not cfg_path.is_file():
+        raise SpikefaError(f"{out}: no config.json here; --resume needs a run directory made by `spikefa train`")
+    config = RunConfig.from_dict(json.loads(cfg_path.read_text()), source=str(cfg_path))
+    if epochs is not None:
+        config = replace(config, epochs=epochs)
+    return train(config, out, progress=progress, resume=True)
+
+
+def _device(name: str) -> str:
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise SpikefaError(f"device {name!r} asked for but no CUDA device is available; use --device cpu")
+    return name
+
+
+def _epoch_row(model: nn.Module, data: Prepared, epoch: int, loss: float, lr: float, seconds: float,
+               angles: dict[str, float]) -> dict[str, Any]:
+    net = unwrap(model)
+    val_acc, val_loss = evaluate(net, data.x_val, data.y_val)
+    test_acc, _ = evaluate(net, data.x_test, data.y_test)
+    row: dict[str, Any] = {"epoch": epoch + 1, "train_loss": round(loss, 6), "val_loss": round(val_loss, 6),
+                           "val_accuracy": round(val_acc, 6), "test_accuracy": round(test_acc, 6),
+                           "lr": lr, "seconds": round(seconds, 3)}
+    row.update({k: round(v, 3) for k, v in sorted(angles.items())})
+    return row
+
+
+def _save(out: Path, config: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer,
+          gen: torch.Generator, history: list[dict[str, Any]], epoch: int, step: int, seconds: float) -> None:
+    from spikefa._version import __version__
+
+    save_checkpoint(out / CHECKPOINT, {
+        "version": __version__, "config": config.to_dict(), "epoch": epoch, "step": step, "seconds": seconds,
+        "model": model.state_dict(), "optimizer": optimizer.state_dict(), "shuffle_rng": gen.get_state(),
+        "torch_rng": torch.get_rng_state(), "history": history,
+    })
+    _write_metrics(out / "metrics.csv", history)
+
+
+class _Bar:
+    """A tqdm bar over all steps of the run (a no-op when progress is off)."""
+
+    def __init__(self, total: int, initial: int, desc: str, enabled: bool) -> None:
+        from tqdm.auto import tqdm
+
+        self._bar = tqdm(total=total, initial=initial, desc=desc, unit="step", disable=not enabled,
+                         dynamic_ncols=True, leave=True)
+
+    def step(self, loss: float) -> None:
+        self._bar.update(1)
+        if loss == loss:
+            self._bar.set_postfix_str(f"loss {loss:.4f}", refresh=False)
+
+    def epoch(self, row: dict[str, Any]) -> None:
+        self._bar.set_postfix_str(f"epoch {row['epoch']} loss {row['train_loss']:.4f} val {row['val_accuracy']:.4f}")
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def _progress_bar(config: RunConfig, data: Prepared, start: int, enabled: bool) -> _Bar:
+    per_epoch = -(-len(data.x_train) // config.batch_size)
+    desc = f"{config.rule}" + (f":{config.feedback}" if config.feedback and config.rule != "sign" else "")
+    return _Bar(per_epoch * config.epochs, per_epoch * start, desc, enabled)
