@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="the main job: every rule on the embedded digits data (about a minute)")
     d.add_argument("--out", default="runs/demo")
-    d.add_argument("--epochs", type=_positive, default=20)
+    d.add_argument("--epochs", type=_positive, default=15)
     d.add_argument("--seeds", type=_seeds, default=[0, 1, 2])
     d.add_argument("--no-progress", action="store_true")
     d.set_defaults(func=cmd_demo)

@@ -57,7 +57,8 @@ def test_wheel_contains_every_card_and_profile(wheel: Path) -> None:
 
 def test_installed_wheel_finds_its_cards(wheel: Path, tmp_path: Path) -> None:
     prefix = tmp_path / "prefix"
-    _pip("install", "--no-deps", "--no-compile", "-q", "--prefix", str(prefix), str(wheel),
+    # --ignore-installed: without it pip uninstalls the developer's own (editable) spikefa first
+    _pip("install", "--no-deps", "--no-compile", "--ignore-installed", "-q", "--prefix", str(prefix), str(wheel),
          cwd=tmp_path)
     site = sysconfig.get_path("purelib", vars={"base": str(prefix), "platbase": str(prefix)})
     script = (

@@ -59,7 +59,7 @@ class DFAFeedback(nn.Module):
         self.register_buffer("scale", torch.tensor(float(scale)))
         self.register_buffer("seed", torch.tensor(int(seed), dtype=torch.int64))
         self.register_buffer("step", torch.zeros((), dtype=torch.int64))
-        self.register_buffer("fixed", init_fixed(self.kind, shape, seed, dist))
+        self.register_buffer("fixed", init_fixed(self.kind, shape, seed, dist, scale))
 
     def matrix(self, reference: torch.Tensor | None) -> torch.Tensor:
         return effective_feedback(self.kind, self.fixed, reference, self.scale, self.seed, self.step)

@@ -36,7 +36,7 @@ class FeedbackMixin:
         reg(self, "feedback_scale", torch.tensor(s, dtype=w.dtype, device=w.device))  # type: ignore[arg-type]
         reg(self, "feedback_seed", torch.tensor(int(seed), dtype=torch.int64))  # type: ignore[arg-type]
         reg(self, "feedback_step", torch.zeros((), dtype=torch.int64))  # type: ignore[arg-type]
-        fixed = init_fixed(self.feedback_kind, tuple(w.shape), int(seed), dist)
+        fixed = init_fixed(self.feedback_kind, tuple(w.shape), int(seed), dist, s)
         reg(self, "feedback_fixed", None if fixed is None else fixed.to(w.device, w.dtype))  # type: ignore[arg-type]
 
     def feedback_matrix(self) -> torch.Tensor:

@@ -85,12 +85,14 @@ def derive_seed(seed: int, index: int) -> int:
     return (int(seed) * 0x9E3779B1 + int(index) * 0x85EBCA77 + 0x27D4EB2F) % (2**62)
 
 
-def init_fixed(kind: FeedbackKind, shape: tuple[int, ...], seed: int, dist: str = "gaussian") -> torch.Tensor | None:
-    """The fixed random part of B for a layer (unit scale), or None for kinds that have none."""
+def init_fixed(kind: FeedbackKind, shape: tuple[int, ...], seed: int, dist: str = "gaussian",
+               scale: float = 1.0) -> torch.Tensor | None:
+    """The fixed random part of B for a layer, already multiplied by ``scale`` (None for kinds
+    without one), so fixed kinds cost nothing per step."""
     if kind.init is None:
         return None
     gen = torch.Generator().manual_seed(seed)
-    return kind.init(tuple(shape), gen, dist)
+    return kind.init(tuple(shape), gen, dist) * scale
 
 
 def effective_feedback(
@@ -101,7 +103,7 @@ def effective_feedback(
     seed: int | torch.Tensor = 0,
     step: int | torch.Tensor = 0,
 ) -> torch.Tensor:
-    """The B used at this step, from the fixed part and (for sign kinds) the reference's sign.
+    """The B used at this step, from the fixed part (pre-scaled) and, for sign kinds, the reference's sign.
 
     ``seed`` and ``step`` are read (a device sync for tensors) only by kinds that redraw.
     """
@@ -113,6 +115,6 @@ def effective_feedback(
     if kind.sign_congruent:
         assert reference is not None
         sign = torch.sign(reference.detach())
-        return sign * scale if fixed is None else fixed.abs() * sign * scale
+        return sign * scale if fixed is None else fixed.abs() * sign
     assert fixed is not None
-    return fixed * scale
+    return fixed

@@ -18,7 +18,8 @@ class FALinearFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, feedback: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(x, feedback)
+        # B is kept only when an error must travel to the input (not for a first layer)
+        ctx.save_for_backward(x, feedback if x.requires_grad else None)
         ctx.has_bias = bias is not None
         return F.linear(x, weight, bias)
 
@@ -47,7 +48,8 @@ class FAConv2dFunction(torch.autograd.Function):
         dilation: Sequence[int],
         groups: int,
     ) -> torch.Tensor:
-        ctx.save_for_backward(x, feedback)
+        ctx.save_for_backward(x, feedback if x.requires_grad else feedback.new_empty(0))
+        ctx.weight_shape = list(weight.shape)
         ctx.conf = (list(stride), list(padding), list(dilation), groups, bias is not None)
         return F.conv2d(x, weight, bias, stride, padding, dilation, groups)
 
@@ -56,6 +58,8 @@ class FAConv2dFunction(torch.autograd.Function):
         x, feedback = ctx.saved_tensors
         stride, padding, dilation, groups, has_bias = ctx.conf
         mask = [ctx.needs_input_grad[0], ctx.needs_input_grad[1], has_bias and ctx.needs_input_grad[2]]
+        if not mask[0]:  # B was not kept; only its shape matters to the weight gradient
+            feedback = feedback.new_zeros(()).expand(ctx.weight_shape)
         # The weight gradient does not depend on the weight, so one native call with B in W's
         # place gives the feedback-aligned input gradient and the exact weight/bias gradients.
         gx, gw, gb = torch.ops.aten.convolution_backward(

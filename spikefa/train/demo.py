@@ -17,7 +17,7 @@ def demo_variants() -> list[str]:
     return ["bp", "sign", *[f"fa:{k}" for k in kinds], *[f"dfa:{k}" for k in FEEDBACK_KINDS]]
 
 
-def run_demo(out_dir: str | Path, epochs: int = 20, seeds: Sequence[int] = (0, 1, 2), progress: bool = True) -> str:
+def run_demo(out_dir: str | Path, epochs: int = 15, seeds: Sequence[int] = (0, 1, 2), progress: bool = True) -> str:
     """Train the grid on digits (no data files needed) and write table.md, curves.png, results.json."""
     summaries = run_grid(DEMO_MODEL, demo_variants(), "digits", list(seeds), out_dir, progress=progress,
                          epochs=epochs, align_every=10)

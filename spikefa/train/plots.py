@@ -61,13 +61,15 @@ def plot_comparison(path: Path, curves: Mapping[str, Sequence[Sequence[float]]],
     import numpy as np
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    for label, runs in curves.items():
+    colors = plt.get_cmap("tab20").colors
+    for i, (label, runs) in enumerate(curves.items()):
         n = min(len(r) for r in runs)
         arr = 100 * np.array([r[:n] for r in runs], dtype=float)
         x = np.arange(1, n + 1)
         mean, std = arr.mean(0), arr.std(0)
-        ax.plot(x, mean, label=label)
-        ax.fill_between(x, mean - std, mean + std, alpha=0.2)
+        style = "--" if label.startswith("dfa") else "-"
+        ax.plot(x, mean, style, label=label, color=colors[(2 * i) % 20 + (2 * i) // 20 % 2])
+        ax.fill_between(x, mean - std, mean + std, alpha=0.15, color=colors[(2 * i) % 20 + (2 * i) // 20 % 2])
     ax.set(xlabel="epoch", ylabel=f"{metric} (%)", title=title)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()

@@ -65,7 +65,13 @@ def test_preset_merges_rule_overrides_over_defaults(name: str) -> None:
         preset = card.preset(rule)
         assert isinstance(preset, TrainPreset)
         assert preset.batch_size == card.defaults.batch_size
-    assert card.preset("fa").lr == 5e-4 and card.preset("bp").lr == card.defaults.lr
+    import dataclasses
+    import tomllib
+
+    raw = tomllib.loads(open(card.source, "rb").read().decode())
+    for rule, overrides in raw.get("presets", {}).items():
+        expected = dataclasses.replace(card.defaults, **overrides)
+        assert card.preset(rule) == expected
     assert card.preset("some-rule-without-overrides") == card.defaults
 
 

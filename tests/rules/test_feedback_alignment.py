@@ -46,7 +46,7 @@ def grads(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tens
 def set_feedback_to_weights(model: nn.Module) -> None:
     for m in model.modules():
         if isinstance(m, (FALinear, FAConv2d)):
-            m.feedback_fixed.copy_(m.weight.detach() / m.feedback_scale)
+            m.feedback_fixed.copy_(m.weight.detach())
 
 
 @pytest.mark.parametrize("make,shape", [(mlp, (12,)), (lambda: SkipNet(), (2, 6, 6))])
@@ -88,7 +88,7 @@ def test_dfa_with_b_equal_w2_is_backprop_hidden_gradient() -> None:
     dfa_src.load_state_dict(ref.state_dict())
     dfa = spikefa.convert(dfa_src, "dfa", "random", seed=0)
     fb = dfa.feedback[0]
-    fb.fixed.copy_(ref[2].weight.detach() / fb.scale)
+    fb.fixed.copy_(ref[2].weight.detach())
     x, y = torch.randn(5, 6), torch.randint(0, 4, (5,))
     for g_dfa, g_bp in zip(grads(dfa, x, y), grads(ref, x, y)):
         torch.testing.assert_close(g_dfa, g_bp, atol=1e-6, rtol=1e-6)

@@ -1,0 +1,81 @@
+"""The CLI: user errors are one line and exit code 2; commands write what they promise."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from spikefa.cli import main
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse exits by itself
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["train", "--model", "mlp-1x800-tanh", "--rule", "nope", "--dataset", "digits", "--out", "X"], "rule 'nope'"),
+    (["train", "--model", "mlp-1x800-tanh", "--rule", "sign", "--feedback", "random", "--dataset", "digits",
+      "--out", "X"], "does not take feedback"),
+    (["train", "--model", "no-such-card", "--rule", "fa", "--dataset", "digits", "--out", "X"], "no-such-card"),
+    (["train", "--model", "mlp-1x800-tanh", "--rule", "fa", "--dataset", "mnist", "--data-dir", "/nonexistent/dir",
+      "--out", "X"], "/nonexistent/dir"),
+    (["train", "--model", "mlp-1x800-tanh", "--rule", "fa", "--dataset", "digits", "--out", "X", "--epochs", "0"],
+     "must be >= 1"),
+    (["train", "--resume", "/nonexistent/run"], "/nonexistent/run"),
+    (["train", "--rule", "fa"], "needs --model"),
+    (["compare", "--model", "mlp-1x800-tanh", "--rules", "bp,zz", "--out", "X"], "rule 'zz'"),
+    (["bench", "rules", "--input-shape", "28x28"], "CxHxW"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_user_errors_are_one_line_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         argv: list[str], needle: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert needle in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "X").exists()  # nothing half-written
+
+
+def test_train_then_resume_from_cli(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    common = ["--limit-train", "128", "--batch-size", "32", "--no-progress"]
+    code, out, _ = run_cli(capsys, "train", "--model", "mlp-1x800-tanh", "--rule", "dfa", "--dataset", "digits",
+                           "--epochs", "1", "--out", str(run), *common)
+    assert code == 0 and "test accuracy" in out
+    code, _, err = run_cli(capsys, "train", "--model", "mlp-1x800-tanh", "--rule", "dfa", "--dataset", "digits",
+                           "--epochs", "1", "--out", str(run), *common)
+    assert code == 2 and "--resume" in err
+    code, out, _ = run_cli(capsys, "train", "--resume", str(run), "--epochs", "2", "--no-progress")
+    assert code == 0
+    assert json.loads((run / "summary.json").read_text())["epochs"] == 2
+
+
+def test_list_and_version(capsys: pytest.CaptureFixture[str]) -> None:
+    for what, name in [("rules", "dfa"), ("feedback", "batch-random-sign"), ("models", "lenet"), ("datasets", "mnist")]:
+        code, out, _ = run_cli(capsys, "list", what)
+        assert code == 0 and name in out
+    code, out, _ = run_cli(capsys, "--version")
+    assert code == 0 and "spikefa" in out
+
+
+def test_console_script_runs() -> None:
+    result = subprocess.run([sys.executable, "-m", "spikefa.cli", "list", "rules"], capture_output=True, text=True)
+    assert result.returncode == 0 and "sign" in result.stdout
+
+
+def test_demo_fast(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, _ = run_cli(capsys, "demo", "--out", str(tmp_path), "--epochs", "1", "--seeds", "1", "--no-progress")
+    assert code == 0
+    table = (tmp_path / "table.md").read_text()
+    assert "| bp |" in table and "| dfa:batch-random-sign |" in table and "| sign |" in table
+    assert (tmp_path / "curves.png").is_file()

@@ -1,0 +1,101 @@
+"""The harness: run-directory contents, crash-and-resume to identical weights, grids, benchmarks."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from spikefa.errors import SpikefaError
+from spikefa.train import resolve_config, resume, train
+from spikefa.train.bench import bench_rules, write_bench
+from spikefa.train.compare import parse_variant, run_grid, write_report, protocol_text
+from spikefa.train.demo import demo_variants
+
+FAST = dict(limit_train=192, batch_size=32, align_every=2)
+
+
+def test_run_directory_holds_everything(tmp_path: Path) -> None:
+    config = resolve_config("mlp-1x800-tanh", "fa", "digits", epochs=2, **FAST)
+    summary = train(config, tmp_path / "run", progress=False)
+    run = tmp_path / "run"
+    for name in ("config.json", "metrics.csv", "summary.json", "checkpoint.pt", "curves.png", "alignment.png"):
+        assert (run / name).is_file(), name
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert {"train_loss", "val_accuracy", "test_accuracy", "layer0.update_angle", "layer0.feedback_angle"} <= set(rows[0])
+    saved = json.loads((run / "summary.json").read_text())
+    assert saved == summary
+    assert {"test_accuracy", "val_accuracy", "epochs", "seconds"} <= set(saved) and saved["epochs"] == 2
+    assert json.loads((run / "config.json").read_text())["feedback"] == "random"
+    assert 0.0 <= saved["test_accuracy"] <= 1.0
+
+
+@pytest.mark.parametrize("rule,feedback", [("fa", "batch-random-sign"), ("dfa", "random"), ("sign", None)])
+def test_resume_reaches_the_same_weights(tmp_path: Path, rule: str, feedback: str | None) -> None:
+    config = resolve_config("mlp-1x800-tanh", rule, "digits", feedback=feedback, epochs=3, **FAST)
+    train(config, tmp_path / "whole", progress=False)
+    with pytest.raises(_Crash):  # the process dies after epoch 1's checkpoint
+        train(config, tmp_path / "crashed", progress=False, on_epoch=_crash_after(1))
+    resume(tmp_path / "crashed", progress=False)
+    a = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=False)
+    b = torch.load(tmp_path / "crashed" / "checkpoint.pt", weights_only=False)
+    assert a["epoch"] == b["epoch"] == 3
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+    assert [r["train_loss"] for r in a["history"]] == [r["train_loss"] for r in b["history"]]
+
+
+class _Crash(Exception):
+    pass
+
+
+def _crash_after(n: int):  # type: ignore[no-untyped-def]
+    def hook(row: dict) -> None:  # type: ignore[type-arg]
+        if row["epoch"] == n:
+            raise _Crash
+
+    return hook
+
+
+def test_existing_run_is_not_overwritten(tmp_path: Path) -> None:
+    config = resolve_config("mlp-1x800-tanh", "bp", "digits", epochs=1, **FAST)
+    train(config, tmp_path / "r", progress=False)
+    before = (tmp_path / "r" / "checkpoint.pt").read_bytes()
+    with pytest.raises(SpikefaError, match="already holds a run"):
+        train(config, tmp_path / "r", progress=False)
+    assert (tmp_path / "r" / "checkpoint.pt").read_bytes() == before
+
+
+def test_compare_grid_table_and_reuse(tmp_path: Path) -> None:
+    summaries = run_grid("mlp-1x800-tanh", ["bp", "fa:binary"], "digits", [0, 1], tmp_path, progress=False,
+                         epochs=1, **FAST)
+    table = write_report(summaries, tmp_path, "t", protocol_text(summaries, tmp_path))
+    assert "| bp | 2 |" in table and "| fa:binary | 2 |" in table and "Protocol:" in table
+    assert (tmp_path / "curves.png").is_file() and (tmp_path / "results.json").is_file()
+    stamp = (tmp_path / "runs" / "bp-seed0" / "summary.json").stat().st_mtime_ns
+    run_grid("mlp-1x800-tanh", ["bp"], "digits", [0], tmp_path, progress=False, epochs=1, **FAST)
+    assert (tmp_path / "runs" / "bp-seed0" / "summary.json").stat().st_mtime_ns == stamp  # reused
+
+
+def test_variants_parse_and_demo_covers_every_rule() -> None:
+    assert parse_variant("fa:sign") == ("fa", "sign") and parse_variant("dfa") == ("dfa", "random")
+    with pytest.raises(SpikefaError):
+        parse_variant("sign:random")
+    from spikefa.rules import FEEDBACK_KINDS, RULES
+
+    variants = demo_variants()
+    assert {parse_variant(v)[0] for v in variants} == set(RULES)
+    assert {parse_variant(v)[1] for v in variants if v.startswith("dfa")} == set(FEEDBACK_KINDS)
+
+
+def test_bench_reports_ratios(tmp_path: Path) -> None:
+    result = bench_rules("mlp-2x800-tanh", ["bp", "fa", "dfa"], batch_size=8, input_shape=(1, 8, 8), rounds=1, steps=2)
+    rows = {r["rule"]: r for r in result["rows"]}
+    assert rows["bp"]["time_ratio"] == 1.0 and rows["fa"]["time_ratio"] > 0
+    assert rows["dfa"]["saved_bytes"] < rows["bp"]["saved_bytes"]  # the cut graph keeps less for backward
+    text = write_bench(result, tmp_path)
+    assert "| dfa |" in text and (tmp_path / "bench_rules.json").is_file()
