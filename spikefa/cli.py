@@ -43,6 +43,17 @@ def _positive(text: str) -> int:
     return v
 
 
+def _rule_options(pairs: Sequence[str] | None) -> dict[str, str]:
+    """``["beta=0.1", "hebbian=oja"]`` -> {"beta": "0.1", "hebbian": "oja"} (the rule checks values)."""
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SpikefaError(f"--opt {pair!r} must look like key=value (spikefa list rules shows each rule's options)")
+        out[key.strip().replace("-", "_")] = value.strip()
+    return out
+
+
 def _train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="folder with the dataset files (else $SPIKEFA_DATA, else the user cache)")
     p.add_argument("--epochs", type=_positive)
@@ -74,9 +85,13 @@ def cmd_train(a: argparse.Namespace) -> int:
         if missing:
             raise SpikefaError(f"spikefa train needs {', '.join(missing)} (or --resume RUN_DIR)")
         ov = _overrides(a)
-        config = resolve_config(a.model, a.rule, a.dataset, feedback=a.feedback, seed=a.seed, **ov)
+        config = resolve_config(a.model, a.rule, a.dataset, feedback=a.feedback, seed=a.seed,
+                                rule_options=_rule_options(a.opt), **ov)
         summary = train(config, a.out, progress=not a.no_progress)
         out = a.out
+    if summary["diverged"]:
+        print(f"spikefa: stopped: {summary['diverged']} -> {out}", file=sys.stderr)
+        return 1
     print(f"test accuracy {100 * summary['test_accuracy']:.2f} %  val {100 * summary['val_accuracy']:.2f} %  "
           f"({summary['epochs']} epochs, {summary['seconds']:.1f} s) -> {out}")
     return 0
@@ -97,6 +112,24 @@ def cmd_demo(a: argparse.Namespace) -> int:
     from spikefa.train.demo import run_demo
 
     print(run_demo(a.out, epochs=a.epochs, seeds=a.seeds, progress=not a.no_progress))
+    return 0
+
+
+def cmd_reproduce(a: argparse.Namespace) -> int:
+    from spikefa.experiments.fa_hebbian import EXPERIMENTS, Settings, reproduce
+
+    only = [k for k in a.only.split(",") if k] if a.only else None
+    for key in only or []:
+        if key not in EXPERIMENTS:
+            raise SpikefaError(f"--only {key!r} is not an experiment: use some of {', '.join(EXPERIMENTS)}")
+    epochs, seeds, limit = a.epochs, a.seeds, a.limit_train
+    if a.fast:  # the smoke-sized protocol: a slice of the training set, one seed, few epochs
+        epochs, seeds, limit = epochs or 2, seeds or [0], limit or 2000
+    datasets = [(a.dataset, a.data_dir)] + ([("cifar10", a.cifar_dir)] if a.cifar_dir else [])
+    for name, data_dir in datasets:
+        settings = Settings(name, data_dir, epochs, tuple(seeds or [0, 1, 2]), a.device, limit)
+        reproduce(a.out, settings, only, workers=a.workers, progress=not a.no_progress)
+        print(f"{name}: -> {Path(a.out) / name / 'report.md'}")
     return 0
 
 
@@ -127,7 +160,8 @@ def cmd_list(a: argparse.Namespace) -> int:
     from spikefa.rules import FEEDBACK_KINDS, RULES
 
     tables = {
-        "rules": {n: f"{r.summary} ({r.reference})" for n, r in RULES.items()},
+        "rules": {n: f"{r.summary} ({r.reference})" + "".join(
+            f"\n{'':22s}   option {k} = {o.default!r}: {o.help}" for k, o in r.options.items()) for n, r in RULES.items()},
         "feedback": {n: k.description for n, k in FEEDBACK_KINDS.items()},
         "models": {n: "" for n in list_cards()},
         "datasets": {n: d.description for n, d in DATASETS.items()},
@@ -152,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", help="run directory to create")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    t.add_argument("--opt", action="append", metavar="KEY=VALUE", help="a rule option, e.g. --opt beta=0.01 (repeatable)")
     _train_options(t)
     t.set_defaults(func=cmd_train)
 
@@ -170,6 +205,22 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seeds", type=_seeds, default=[0, 1, 2])
     d.add_argument("--no-progress", action="store_true")
     d.set_defaults(func=cmd_demo)
+
+    rp = sub.add_parser("reproduce", help="regenerate a published comparison as tables and plots")
+    rp.add_argument("experiment", choices=["fa-hebbian"])
+    rp.add_argument("--dataset", default="mnist")
+    rp.add_argument("--data-dir", help="folder with the dataset's files")
+    rp.add_argument("--cifar-dir", help="also run on CIFAR-10 from this binary-batch folder")
+    rp.add_argument("--epochs", type=_positive)
+    rp.add_argument("--seeds", type=_seeds)
+    rp.add_argument("--limit-train", type=_positive)
+    rp.add_argument("--fast", action="store_true", help="2 epochs, 1 seed, 2,000 training images (a smoke run)")
+    rp.add_argument("--only", help="comma list of experiment keys (default: all)")
+    rp.add_argument("--workers", type=_positive, default=1)
+    rp.add_argument("--device", default="cpu")
+    rp.add_argument("--out", default="runs/fa-hebbian")
+    rp.add_argument("--no-progress", action="store_true")
+    rp.set_defaults(func=cmd_reproduce)
 
     b = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True, parser_class=_Parser)
     br = b.add_parser("rules", help="step time and memory of each rule vs backprop, one run")

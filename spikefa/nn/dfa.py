@@ -24,6 +24,7 @@ from torch import nn
 from spikefa.errors import SpikefaError
 from spikefa.rules.feedback import derive_seed, effective_feedback, get_kind, init_fixed
 from spikefa.rules.functions import DFAInject
+from spikefa.rules.hebbian import hebb
 
 TRAINABLE = (nn.Linear, nn.Conv2d)
 
@@ -110,6 +111,16 @@ class DFASequential(nn.Module):
             s = float(nxt.float().std()) if scale is None else float(scale)
             fbs.append(DFAFeedback(feedback, (classes, *shape), derive_seed(seed, i), s, dist))
         self.feedback = nn.ModuleList(fbs)
+        self.plastic_lr = 0.0  # > 0: B_l learns by Hebb's rule on (h_l, output) (HL x DFA)
+
+    def _learn_feedback(self, hidden: list[torch.Tensor], out: torch.Tensor) -> None:
+        """ΔB_l = η · o h_lᵀ (batch mean): B_l drifts toward the output-hidden correlation,
+        which for a linear map o = W h is W·E[h hᵀ], sign-congruent with W."""
+        with torch.no_grad():
+            o = out.detach().reshape(out.shape[0], -1)
+            for fb, h in zip(self.feedback, hidden):
+                dB = hebb(h.detach().reshape(h.shape[0], -1), o).view_as(fb.fixed)
+                fb.fixed = fb.fixed + self.plastic_lr * dB
 
     def _check_linear_chain(self, shapes: list[tuple[int, ...]]) -> None:
         for b, shape in zip(list(self.blocks)[1:], shapes[:-1]):
@@ -147,4 +158,6 @@ class DFASequential(nn.Module):
         feedbacks = [self.feedback_matrix(i) for i in range(len(hidden))]
         for fb in self.feedback:
             fb.step += 1
+        if self.plastic_lr:
+            self._learn_feedback(hidden, out)
         return DFAInject.apply(out, feedbacks, *hidden)

@@ -15,6 +15,7 @@ from torch import nn
 from spikefa.errors import SpikefaError
 from spikefa.rules.feedback import FeedbackKind, effective_feedback, get_kind, init_fixed
 from spikefa.rules.functions import FAConv2dFunction, FALinearFunction
+from spikefa.rules.hebbian import hebbian_term
 
 
 class FeedbackMixin:
@@ -52,6 +53,25 @@ class FeedbackMixin:
             self.feedback_step,  # type: ignore[attr-defined]
         )
 
+    plastic: str | None = None
+    plastic_lr: float = 0.0
+
+    def make_plastic(self, kind: str, lr: float) -> None:
+        """Let B learn by Hebb's or Oja's rule on the layer's (input, linear output) (HL x FA)."""
+        if getattr(self, "feedback_fixed", None) is None or self.feedback_kind.sign_congruent:
+            raise SpikefaError(f"plastic feedback needs a fixed B: use feedback 'random' or 'binary', "
+                               f"not {self.feedback_kind.name!r}")
+        if not isinstance(self, nn.Linear):
+            raise SpikefaError("plastic feedback is implemented for nn.Linear layers only")
+        self.plastic, self.plastic_lr = kind, float(lr)
+
+    def _learn_feedback(self, x: torch.Tensor, out: torch.Tensor) -> None:
+        if self.plastic and self.training and torch.is_grad_enabled():
+            with torch.no_grad():
+                fixed = self.feedback_fixed  # type: ignore[attr-defined]
+                x2, y2 = x.detach().reshape(-1, x.shape[-1]), out.detach().reshape(-1, out.shape[-1])
+                self.feedback_fixed = fixed + self.plastic_lr * hebbian_term(self.plastic, x2, y2, fixed)
+
     def _advance(self) -> None:
         if self.training and torch.is_grad_enabled():
             self.feedback_step += 1  # type: ignore[attr-defined]
@@ -72,7 +92,9 @@ class FALinear(FeedbackMixin, nn.Linear):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b = self.feedback_matrix()
         self._advance()
-        return FALinearFunction.apply(x, self.weight, self.bias, b)
+        out = FALinearFunction.apply(x, self.weight, self.bias, b)
+        self._learn_feedback(x, out)
+        return out
 
     def extra_repr(self) -> str:
         return f"{nn.Linear.extra_repr(self)}, {self._feedback_repr()}"

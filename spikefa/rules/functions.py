@@ -85,7 +85,7 @@ class DFAInject(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        e = grad_out.reshape(grad_out.shape[0], -1)
+        e = grad_out.flatten(1)
         grads = [
             e.matmul(b.reshape(b.shape[0], -1).to(e.dtype)).reshape(shape)
             for b, shape in zip(ctx.feedbacks, ctx.shapes)

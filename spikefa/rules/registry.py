@@ -6,44 +6,33 @@ trained with the user's own ``loss.backward(); optimizer.step()`` and any loss.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Mapping
 
 from torch import nn
 
 from spikefa.errors import SpikefaError
 from spikefa.rules.feedback import FEEDBACK_KINDS, derive_seed
-
-Converter = Callable[[nn.Module, str | None, int, "tuple[int, ...] | None", "float | None", str], nn.Module]
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A learning rule: its name, the paper, allowed feedback kinds and its converter."""
-
-    name: str
-    summary: str
-    reference: str
-    feedbacks: tuple[str, ...]
-    default_feedback: str | None
-    apply: Converter
+from spikefa.rules.local import local_rules
+from spikefa.rules.spec import Option, Request, Rule
 
 
-def _bp(model: nn.Module, feedback: str | None, seed: int, input_shape: tuple[int, ...] | None,
-        scale: float | None, dist: str) -> nn.Module:
+
+def _bp(model: nn.Module, req: Request) -> nn.Module:
     return model
 
 
-def _fa(model: nn.Module, feedback: str | None, seed: int, input_shape: tuple[int, ...] | None,
-        scale: float | None, dist: str) -> nn.Module:
+def _fa(model: nn.Module, req: Request) -> nn.Module:
     from spikefa.nn.layers import FA_LAYERS, fa_layer_from
 
-    assert feedback is not None
+    assert req.feedback is not None
+    plastic = req.options.get("plastic", "none")
     targets = [(n, m) for n, m in model.named_modules() if type(m) in FA_LAYERS]
     if not targets:
         raise SpikefaError("feedback alignment found no nn.Linear or nn.Conv2d layer to convert")
     for index, (name, module) in enumerate(targets):
-        new = fa_layer_from(module, feedback, derive_seed(seed, index), scale, dist)
+        new = fa_layer_from(module, req.feedback, derive_seed(req.seed, index), req.scale, req.dist)
+        if plastic != "none":
+            new.make_plastic(plastic, req.options["plastic_lr"])  # type: ignore[operator]
         if not name:
             return new
         parent_name, _, attr = name.rpartition(".")
@@ -51,29 +40,43 @@ def _fa(model: nn.Module, feedback: str | None, seed: int, input_shape: tuple[in
     return model
 
 
-def _dfa(model: nn.Module, feedback: str | None, seed: int, input_shape: tuple[int, ...] | None,
-         scale: float | None, dist: str) -> nn.Module:
+def _dfa(model: nn.Module, req: Request) -> nn.Module:
     from spikefa.nn.dfa import DFASequential, split_blocks
 
-    assert feedback is not None
+    assert req.feedback is not None
     if not isinstance(model, nn.Sequential):
         raise SpikefaError(
             f"DFA needs a flat nn.Sequential model, got {type(model).__name__}: "
             "build it with spikefa.build(card) or nn.Sequential"
         )
-    return DFASequential(split_blocks(model), feedback, seed, input_shape, scale, dist)
+    if req.options.get("plastic") == "oja":
+        raise SpikefaError("DFA feedback cannot learn by Oja's rule: Oja's rule needs B shaped like W "
+                           "([n_l, n_l-1]) but DFA's B_l is [classes, n_l]; use plastic=hebb")
+    net = DFASequential(split_blocks(model), req.feedback, req.seed, req.input_shape, req.scale, req.dist)
+    if req.options.get("plastic", "none") != "none":
+        if net.feedback_kind.init is None or net.feedback_kind.sign_congruent:
+            raise SpikefaError(f"plastic feedback needs a fixed B: use feedback 'random' or 'binary', "
+                               f"not {req.feedback!r}")
+        net.plastic_lr = float(req.options["plastic_lr"])
+    return net
 
 
 _ALL = tuple(FEEDBACK_KINDS)
+_PLASTIC_LR = Option(1e-4, float, "learning rate of the feedback matrices' Hebbian update")
 
 RULES: dict[str, Rule] = {
     r.name: r
     for r in (
         Rule("bp", "backpropagation (the reference)", "Rumelhart et al. 1986", (), None, _bp),
-        Rule("fa", "feedback alignment: fixed feedback B in place of Wᵀ", "Lillicrap et al. 2016", _ALL, "random", _fa),
+        Rule("fa", "feedback alignment: fixed feedback B in place of Wᵀ", "Lillicrap et al. 2016", _ALL, "random", _fa,
+             {"plastic": Option("none", ("none", "hebb", "oja"), "train B by Hebb's or Oja's rule (HL x FA)"),
+              "plastic_lr": _PLASTIC_LR}),
         Rule("sign", "sign symmetry: B = sign(W), uniform magnitude", "Liao et al. 2016; Xiao et al. 2018",
              ("sign",), "sign", _fa),
-        Rule("dfa", "direct feedback alignment: output error broadcast by fixed B_l", "Nøkland 2016", _ALL, "random", _dfa),
+        Rule("dfa", "direct feedback alignment: output error broadcast by fixed B_l", "Nøkland 2016", _ALL, "random", _dfa,
+             {"plastic": Option("none", ("none", "hebb", "oja"), "train B_l by Hebb's rule (HL x DFA)"),
+              "plastic_lr": _PLASTIC_LR}),
+        *local_rules(),
     )
 }
 
@@ -98,16 +101,28 @@ def resolve_feedback(rule: Rule, feedback: str | None) -> str | None:
     return feedback
 
 
+def resolve_options(rule: Rule, options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The rule's defaults updated by ``options``, each checked; unknown keys are errors."""
+    given = dict(options or {})
+    unknown = sorted(set(given) - set(rule.options))
+    if unknown:
+        allowed = ", ".join(rule.options) or "none"
+        raise SpikefaError(f"rule {rule.name!r} has no option {unknown[0]!r}; its options: {allowed}")
+    return {k: (o.parse(rule.name, k, given[k]) if k in given else o.default) for k, o in rule.options.items()}
+
+
 def convert(model: nn.Module, rule: str = "fa", feedback: str | None = None, seed: int = 0, *,
             input_shape: tuple[int, ...] | None = None, scale: float | None = None,
-            dist: str = "gaussian") -> nn.Module:
+            dist: str = "gaussian", options: Mapping[str, Any] | None = None) -> nn.Module:
     """Make ``model`` learn by ``rule``; returns the converted model (layers replaced in place).
 
     ``feedback`` picks the feedback kind (see ``spikefa.rules.FEEDBACK_KINDS``); every layer
     draws an independent B from ``seed``. DFA on convolutional models needs ``input_shape``.
+    ``options`` are the rule's own (``spikefa list rules``), e.g. ``{"beta": 0.01}`` for ``sum``.
     """
     r = get_rule(rule)
     kind = resolve_feedback(r, feedback)
     if dist not in ("gaussian", "uniform"):
         raise SpikefaError(f"feedback distribution {dist!r} is unknown: use 'gaussian' or 'uniform'")
-    return r.apply(model, kind, int(seed), input_shape, scale, dist)
+    opts = resolve_options(r, options)
+    return r.apply(model, Request(kind, int(seed), input_shape, scale, dist, opts))

@@ -40,9 +40,9 @@ def _make(model_name: str, variant: str, input_shape: tuple[int, int, int], clas
     from spikefa.rules.registry import convert
     from spikefa.train.compare import parse_variant
 
-    rule, feedback = parse_variant(variant)
+    rule, feedback, options = parse_variant(variant)
     net = build(load_card(model_name), input_shape, classes, seed=0)
-    return convert(net, rule, feedback, seed=0, input_shape=input_shape).to(device)
+    return convert(net, rule, feedback, seed=0, input_shape=input_shape, options=options).to(device)
 
 
 def bench_rules(model: str = "mlp-2x800-tanh", variants: Sequence[str] = ("bp", "fa", "sign", "dfa"),

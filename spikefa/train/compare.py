@@ -11,22 +11,35 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from spikefa.errors import SpikefaError
-from spikefa.rules.registry import get_rule, resolve_feedback
+from spikefa.rules.registry import get_rule, resolve_feedback, resolve_options
 from spikefa.train.checkpoint import atomic_write_text, write_json
 from spikefa.train.plots import plot_comparison
 from spikefa.train.run import CHECKPOINT, resolve_config, train
 
 
-def parse_variant(spec: str) -> tuple[str, str | None]:
-    """``"fa:binary"`` -> ("fa", "binary"); ``"bp"`` -> ("bp", None); checked against the registries."""
-    rule, _, feedback = spec.strip().partition(":")
+def parse_variant(spec: str) -> tuple[str, str | None, dict[str, Any]]:
+    """``"fa:binary+plastic=hebb"`` -> ("fa", "binary", {"plastic": "hebb"}); ``"bp"`` ->
+    ("bp", None, {}); rule, feedback and options are checked against the registries."""
+    head, *pairs = spec.strip().split("+")
+    rule, _, feedback = head.partition(":")
     r = get_rule(rule)
-    return rule, resolve_feedback(r, feedback or None)
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SpikefaError(f"variant {spec!r}: option {pair!r} must look like key=value")
+        options[key] = value
+    resolve_options(r, options)
+    return rule, resolve_feedback(r, feedback or None), options
 
 
-def variant_label(rule: str, feedback: str | None) -> str:
-    default = get_rule(rule).default_feedback
-    return rule if feedback in (None, default) or rule == "sign" else f"{rule}:{feedback}"
+def variant_label(spec: str) -> str:
+    """The variant as written, without a feedback kind that is the rule's default."""
+    rule, feedback, _ = parse_variant(spec)
+    head, *pairs = spec.strip().split("+")
+    if feedback == get_rule(rule).default_feedback:
+        head = rule
+    return "+".join([head, *pairs])
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -37,25 +50,31 @@ def run_grid(model: str, variants: Sequence[str], dataset: str, seeds: Sequence[
              progress: bool = True, **overrides: Any) -> list[dict[str, Any]]:
     """Train every variant with every seed under ``out_dir/runs``; returns the run summaries."""
     out = Path(out_dir)
-    parsed = [parse_variant(v) for v in variants]
+    parsed = [(v, *parse_variant(v)) for v in variants]
     if not parsed:
         raise SpikefaError("--rules is empty: give at least one rule, e.g. --rules bp,fa")
     summaries = []
-    for rule, feedback in parsed:
-        label = variant_label(rule, feedback)
+    for spec, rule, feedback, options in parsed:
+        label = variant_label(spec)
         for seed in seeds:
-            run_dir = out / "runs" / f"{label.replace(':', '-')}-seed{seed}"
-            summaries.append(_one(model, rule, feedback, dataset, seed, run_dir, label, progress, overrides))
+            run_dir = out / "runs" / f"{run_name(label)}-seed{seed}"
+            summaries.append(_one(model, (rule, feedback, options), dataset, seed, run_dir, label, progress, overrides))
     return summaries
 
 
-def _one(model: str, rule: str, feedback: str | None, dataset: str, seed: int, run_dir: Path, label: str,
-         progress: bool, overrides: dict[str, Any]) -> dict[str, Any]:
+def run_name(label: str) -> str:
+    """A folder name for a variant label."""
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in label)
+
+
+def _one(model: str, variant: tuple[str, str | None, dict[str, Any]], dataset: str, seed: int, run_dir: Path,
+         label: str, progress: bool, overrides: dict[str, Any]) -> dict[str, Any]:
+    rule, feedback, options = variant
     done = run_dir / "summary.json"
     if done.is_file():
         summary = json.loads(done.read_text())
     else:
-        config = resolve_config(model, rule, dataset, feedback=feedback, seed=seed, **overrides)
+        config = resolve_config(model, rule, dataset, feedback=feedback, seed=seed, rule_options=options, **overrides)
         summary = train(config, run_dir, progress=progress, resume=(run_dir / CHECKPOINT).is_file())
     summary["variant"] = label
     summary["run_dir"] = str(run_dir)
@@ -66,8 +85,35 @@ def _one(model: str, rule: str, feedback: str | None, dataset: str, seed: int, r
 def _curve(metrics: Path) -> list[float]:
     import csv
 
+    if not metrics.is_file():
+        return []
     with metrics.open() as fh:
         return [float(r["test_accuracy"]) for r in csv.DictReader(fh)]
+
+
+def summarise_runs(label: str, runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Mean ± std over seeds; diverged runs are counted and named, never averaged in silently."""
+    ok = [r for r in runs if not r.get("diverged")]
+    bad = [r for r in runs if r.get("diverged")]
+    row: dict[str, Any] = {"variant": label, "seeds": len(runs), "diverged": len(bad),
+                           "diverged_why": [r["diverged"] for r in bad],
+                           "epochs": max(r["epochs"] for r in runs), "seconds": statistics.fmean(r["seconds"] for r in runs)}
+    if ok:
+        row["test_mean"], row["test_std"] = mean_std([100 * r["test_accuracy"] for r in ok])
+        row["val_mean"], row["val_std"] = mean_std([100 * r["val_accuracy"] for r in ok])
+    return row
+
+
+def table_row(row: dict[str, Any]) -> str:
+    """One Markdown row: accuracies, or how many seeds diverged and where the first stopped."""
+    if "test_mean" in row:
+        test = f"{row['test_mean']:.2f} ± {row['test_std']:.2f}"
+        val = f"{row['val_mean']:.2f} ± {row['val_std']:.2f}"
+    else:
+        test = val = "—"
+    if row["diverged"]:
+        test += f" ({row['diverged']}/{row['seeds']} diverged: {row['diverged_why'][0]})"
+    return f"| {row['variant']} | {row['seeds']} | {test} | {val} | {row['epochs']} | {row['seconds']:.1f} |"
 
 
 def write_report(summaries: list[dict[str, Any]], out_dir: str | Path, title: str, protocol: str) -> str:
@@ -81,13 +127,9 @@ def write_report(summaries: list[dict[str, Any]], out_dir: str | Path, title: st
              "|---|---:|---:|---:|---:|---:|"]
     rows = []
     for label, runs in by_variant.items():
-        tm, ts = mean_std([100 * r["test_accuracy"] for r in runs])
-        vm, vs = mean_std([100 * r["val_accuracy"] for r in runs])
-        secs = statistics.fmean(r["seconds"] for r in runs)
-        lines.append(f"| {label} | {len(runs)} | {tm:.2f} ± {ts:.2f} | {vm:.2f} ± {vs:.2f} | "
-                     f"{runs[0]['epochs']} | {secs:.1f} |")
-        rows.append({"variant": label, "seeds": len(runs), "test_mean": tm, "test_std": ts, "val_mean": vm,
-                     "val_std": vs, "epochs": runs[0]["epochs"], "seconds": secs})
+        row = summarise_runs(label, runs)
+        lines.append(table_row(row))
+        rows.append(row)
     table = "\n".join(lines) + "\n"
     atomic_write_text(out / "table.md", table)
     write_json(out / "results.json", {"title": title, "protocol": protocol, "rows": rows,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Mapping
 
 from spikefa.errors import ConfigError
@@ -19,6 +19,7 @@ class RunConfig:
     rule: str
     dataset: str
     feedback: str | None = None
+    rule_options: Mapping[str, Any] = field(default_factory=dict)
     data_dir: str | None = None
     epochs: int = 10
     seed: int = 0
@@ -50,7 +51,9 @@ class RunConfig:
             raise ConfigError(f"limit_train must be >= 1, got {self.limit_train}")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["rule_options"] = dict(self.rule_options)
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "config") -> "RunConfig":
@@ -61,10 +64,15 @@ class RunConfig:
         return cls(**dict(data))
 
 
-def lr_at(config: RunConfig, epoch: float) -> float:
-    """Learning rate at a (fractional) epoch: constant, or cosine decay to zero at the end."""
+def lr_factor(config: RunConfig, epoch: float) -> float:
+    """Multiplier of every group's base learning rate at a (fractional) epoch: 1, or cosine to 0."""
     if config.schedule == "constant":
-        return config.lr
+        return 1.0
     import math
 
-    return 0.5 * config.lr * (1.0 + math.cos(math.pi * min(epoch / config.epochs, 1.0)))
+    return 0.5 * (1.0 + math.cos(math.pi * min(epoch / config.epochs, 1.0)))
+
+
+def lr_at(config: RunConfig, epoch: float) -> float:
+    """The main learning rate at a (fractional) epoch."""
+    return config.lr * lr_factor(config, epoch)

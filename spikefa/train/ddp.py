@@ -1,9 +1,9 @@
 """Distributed data parallel on an existing engine: ``torchrun`` + ``torch.distributed``.
 
 Every rank draws the same global batch order and takes its contiguous share of each global
-batch; DDP averages gradients, so with equal shares a step equals one process on the whole
-global batch. Feedback matrices are drawn from the run's seed, hence identical on every rank
-(and DDP also broadcasts rank 0's buffers at every forward).
+batch; DDP averages gradients, so with each rank's loss weighted by its share (``share_weight``)
+a step equals one process on the whole global batch. Feedback matrices are drawn from the run's
+seed, hence identical on every rank (and DDP also broadcasts rank 0's buffers at every forward).
 """
 
 from __future__ import annotations
@@ -60,6 +60,24 @@ def shard(batch_indices: torch.Tensor, info: DistInfo) -> torch.Tensor:
     if info.world <= 1:
         return batch_indices
     return torch.tensor_split(batch_indices, info.world)[info.rank]
+
+
+def share_weight(local: int, total: int, info: DistInfo) -> float:
+    """Factor on this rank's mean loss so that DDP's gradient average is the global batch mean.
+
+    Shares differ by one example when a global batch does not divide by the world size (and are
+    empty when it is smaller than the world size); ``local * world / total`` weighs them fairly.
+    """
+    return 1.0 if info.world <= 1 else local * info.world / total
+
+
+def sum_over_ranks(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    """``value`` summed over all ranks, on every rank (``value`` itself in one process)."""
+    if info.world <= 1:
+        return value
+    total = value.detach().clone()
+    dist.all_reduce(total)
+    return total
 
 
 def barrier(info: DistInfo) -> None:

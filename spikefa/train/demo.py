@@ -12,9 +12,11 @@ DEMO_MODEL = "mlp-1x800-tanh"
 
 
 def demo_variants() -> list[str]:
-    """Backprop, sign symmetry, and FA and DFA with every feedback kind."""
+    """Backprop, sign symmetry, FA and DFA with every feedback kind, and the Hebbian family."""
     kinds = [k for k in FEEDBACK_KINDS if k != "sign"]
-    return ["bp", "sign", *[f"fa:{k}" for k in kinds], *[f"dfa:{k}" for k in FEEDBACK_KINDS]]
+    hebbian = ["hebb+threshold=true+gradient_sparsity=true", "oja+threshold=true+gradient_sparsity=true",
+               "sum+beta=0.001", "hebbian-descent", "fa+plastic=hebb", "dfa+plastic=hebb"]
+    return ["bp", "sign", *[f"fa:{k}" for k in kinds], *[f"dfa:{k}" for k in FEEDBACK_KINDS], *hebbian]
 
 
 def run_demo(out_dir: str | Path, epochs: int = 15, seeds: Sequence[int] = (0, 1, 2), progress: bool = True) -> str:

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spikefa.rules.alignment import measure_alignment
-from spikefa.train.ddp import DistInfo, shard, unwrap
+from spikefa.train.ddp import DistInfo, shard, share_weight, sum_over_ranks, unwrap
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -26,7 +26,25 @@ class EpochStats:
 
 
 class DivergenceError(RuntimeError):
-    """Training produced a non-finite loss."""
+    """Weights or the loss became non-finite or exploded (the known failure of Hebb's rule)."""
+
+
+EXPLODE_AT = 1e6
+
+
+def check_weights(model: nn.Module, step: int, rule: str) -> None:
+    """Stop at the first step where a weight or feedback matrix is non-finite or above EXPLODE_AT."""
+    named = [(n, t) for n, t in unwrap(model).named_parameters()]
+    named += [(n, t) for n, t in unwrap(model).named_buffers() if t.is_floating_point()]
+    if not named:
+        return
+    peaks = torch.stack([t.detach().abs().max() if t.numel() else t.new_zeros(()) for _, t in named])
+    worst = float(peaks.nan_to_num(nan=float("inf")).max())
+    if worst < EXPLODE_AT:
+        return
+    i = int(peaks.nan_to_num(nan=float("inf")).argmax())
+    what = "non-finite" if not torch.isfinite(peaks[i]) else f"exploding (|w| = {float(peaks[i]):.3g})"
+    raise DivergenceError(f"rule {rule}: {named[i][0]} became {what} at step {step}")
 
 
 @torch.no_grad()
@@ -48,7 +66,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
 def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, *,
                 batch_size: int, gen: torch.Generator, info: DistInfo, lr_of: Callable[[float], float],
                 epoch: int, align_every: int = 0, step0: int = 0, on_step: Callable[[float], None] | None = None,
-                loss_fn: LossFn = F.cross_entropy) -> EpochStats:
+                loss_fn: LossFn = F.cross_entropy, rule_name: str = "") -> EpochStats:
     """Shuffle with ``gen`` (same order on every rank), take this rank's share, step the optimiser."""
     model.train()
     order = torch.randperm(len(x), generator=gen)
@@ -59,20 +77,23 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Ten
     for i, idx in enumerate(batches):
         local = shard(idx, info).to(x.device)
         xb, yb = x[local], y[local]
+        factor = lr_of(epoch + i / len(batches))
         for group in optimizer.param_groups:
-            group["lr"] = lr_of(epoch + i / len(batches))
+            group["lr"] = group.get("base_lr", group["lr"]) * factor
         if align_every and info.is_main and (step0 + i) % align_every == 0:
             for k, v in measure_alignment(unwrap(model), loss_fn, xb, yb).items():
                 angle_sums[k] += v
                 angle_counts[k] += 1
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(xb), yb)
-        loss.backward()
+        out = model(xb)
+        loss = loss_fn(out, yb) if len(local) else out.sum() * 0.0  # an empty share still joins the all-reduce
+        (loss * share_weight(len(local), len(idx), info)).backward()
         optimizer.step()
-        loss_sum += loss.detach()
+        check_weights(model, step0 + i + 1, rule_name)
+        loss_sum += loss.detach() * (len(local) / len(idx))
         if on_step is not None:
             on_step(float(loss.detach()) if (i % 20 == 0) else float("nan"))
-    mean = float(loss_sum) / max(len(batches), 1)
+    mean = float(sum_over_ranks(loss_sum, info)) / max(len(batches), 1)
     if not torch.isfinite(torch.tensor(mean)):
-        raise DivergenceError(f"training loss became {mean} in epoch {epoch + 1}")
+        raise DivergenceError(f"rule {rule_name}: training loss became {mean} in epoch {epoch + 1}")
     return EpochStats(mean, len(batches), {k: angle_sums[k] / angle_counts[k] for k in angle_sums})

@@ -63,6 +63,9 @@ def plot_comparison(path: Path, curves: Mapping[str, Sequence[Sequence[float]]],
     fig, ax = plt.subplots(figsize=(7, 4.2))
     colors = plt.get_cmap("tab20").colors
     for i, (label, runs) in enumerate(curves.items()):
+        runs = [r for r in runs if r]
+        if not runs:
+            continue
         n = min(len(r) for r in runs)
         arr = 100 * np.array([r[:n] for r in runs], dtype=float)
         x = np.arange(1, n + 1)

@@ -20,11 +20,11 @@ from torch import nn
 
 from spikefa.data import load_dataset
 from spikefa.errors import SpikefaError
-from spikefa.rules.registry import convert, get_rule, resolve_feedback
+from spikefa.rules.registry import convert, get_rule, resolve_feedback, resolve_options
 from spikefa.train.checkpoint import atomic_write_text, load_checkpoint, save_checkpoint, write_json
-from spikefa.train.config import RunConfig, lr_at
+from spikefa.train.config import RunConfig, lr_at, lr_factor
 from spikefa.train.ddp import DistInfo, barrier, init_from_env, unwrap, wrap
-from spikefa.train.loop import evaluate, train_epoch
+from spikefa.train.loop import DivergenceError, evaluate, train_epoch
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -40,6 +40,7 @@ def resolve_config(model: str, rule: str, dataset: str, **overrides: Any) -> Run
                                             "momentum", "schedule", "normalize")}
     base.update({k: v for k, v in overrides.items() if v is not None})
     base["feedback"] = resolve_feedback(r, base.get("feedback"))
+    base["rule_options"] = resolve_options(r, base.get("rule_options"))
     return RunConfig(model=model, rule=rule, dataset=dataset, **base)
 
 
@@ -79,13 +80,44 @@ def make_model(config: RunConfig, input_shape: tuple[int, int, int], num_classes
     from spikefa.nn.build import build
 
     net = build(load_card(config.model), input_shape, num_classes, seed=config.seed)
-    return convert(net, config.rule, config.feedback, seed=config.seed, input_shape=input_shape)
+    return convert(net, config.rule, config.feedback, seed=config.seed, input_shape=input_shape,
+                   options=config.rule_options)
 
 
 def make_optimizer(config: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
+    """The run's optimiser for gradient-trained parameters; parameters a local rule owns (marked
+    ``_spikefa_local_lr``) step by plain SGD at that rate, so the rule's own dynamics show."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    local = [p for p in params if hasattr(p, "_spikefa_local_lr")]
+    grad = [p for p in params if not hasattr(p, "_spikefa_local_lr")]
+    groups: list[dict[str, Any]] = [{"params": grad, "base_lr": config.lr}] if grad else []
+    for lr in sorted({p._spikefa_local_lr for p in local}):  # type: ignore[attr-defined]
+        same = [p for p in local if p._spikefa_local_lr == lr]  # type: ignore[attr-defined]
+        groups.append({"params": same, "lr": lr, "base_lr": lr, "local": True, "weight_decay": 0.0, "momentum": 0.0})
+    if config.optimizer == "adam" and not local:
+        return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
     if config.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+        return _AdamWithSGDGroups(groups, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+
+
+class _AdamWithSGDGroups(torch.optim.Adam):
+    """Adam for gradient-trained groups; groups marked ``local`` take a plain SGD step."""
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:  # type: ignore[override]
+        local = [g for g in self.param_groups if g.get("local")]
+        saved = [g["params"] for g in local]
+        for g in local:
+            for p in g["params"]:
+                if p.grad is not None:
+                    p.add_(p.grad, alpha=-g["lr"])
+            g["params"] = []
+        try:
+            return super().step(closure)
+        finally:
+            for g, ps in zip(local, saved):
+                g["params"] = ps
 
 
 def _write_metrics(path: Path, history: list[dict[str, Any]]) -> None:
@@ -99,16 +131,21 @@ def _write_metrics(path: Path, history: list[dict[str, Any]]) -> None:
     atomic_write_text(path, buf.getvalue())
 
 
-def _summary(config: RunConfig, history: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
-    last = history[-1]
-    best = max(history, key=lambda r: r["val_accuracy"])
-    return {
+def _summary(config: RunConfig, history: list[dict[str, Any]], seconds: float,
+             diverged: str | None = None) -> dict[str, Any]:
+    """What a run reached; a diverged run reports its last good epoch (or None) and why it stopped."""
+    out: dict[str, Any] = {
         "model": config.model, "rule": config.rule, "feedback": config.feedback, "dataset": config.dataset,
-        "seed": config.seed, "epochs": last["epoch"], "seconds": round(seconds, 3),
-        "test_accuracy": last["test_accuracy"], "val_accuracy": last["val_accuracy"],
-        "train_loss": last["train_loss"], "best_val_epoch": best["epoch"],
-        "best_val_accuracy": best["val_accuracy"], "test_accuracy_at_best_val": best["test_accuracy"],
+        "rule_options": dict(config.rule_options), "seed": config.seed, "seconds": round(seconds, 3),
+        "diverged": diverged, "epochs": 0, "test_accuracy": None, "val_accuracy": None, "train_loss": None,
     }
+    if history:
+        last = history[-1]
+        best = max(history, key=lambda r: r["val_accuracy"])
+        out.update(epochs=last["epoch"], test_accuracy=last["test_accuracy"], val_accuracy=last["val_accuracy"],
+                   train_loss=last["train_loss"], best_val_epoch=best["epoch"],
+                   best_val_accuracy=best["val_accuracy"], test_accuracy_at_best_val=best["test_accuracy"])
+    return out
 
 
 def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resume: bool = False,
@@ -138,11 +175,18 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resu
         write_json(out / "config.json", config.to_dict())
     ddp_model = wrap(model, info)
     bar = _progress_bar(config, data, start, progress and info.is_main)
+    diverged = None
     for epoch in range(start, config.epochs):
         t0 = time.perf_counter()
-        stats = train_epoch(ddp_model, optimizer, data.x_train, data.y_train, batch_size=config.batch_size,
-                            gen=gen, info=info, lr_of=lambda e: lr_at(config, e), epoch=epoch,
-                            align_every=config.align_every, step0=step, on_step=bar.step)
+        try:
+            stats = train_epoch(ddp_model, optimizer, data.x_train, data.y_train, batch_size=config.batch_size,
+                                gen=gen, info=info, lr_of=lambda e: lr_factor(config, e), epoch=epoch,
+                                align_every=config.align_every, step0=step, on_step=bar.step,
+                                rule_name=config.rule)
+        except DivergenceError as exc:  # keep the last good checkpoint, say where it broke
+            kept = f"last good checkpoint: epoch {epoch}" if epoch else "no checkpoint (diverged in epoch 1)"
+            diverged = f"{exc}; {kept}"
+            break
         step += stats.steps
         spent += time.perf_counter() - t0
         row = _epoch_row(model, data, epoch, stats.loss, lr_at(config, epoch + 1), spent, stats.angles)
@@ -154,7 +198,7 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resu
             on_epoch(row)
         barrier(info)
     bar.close()
-    summary = _summary(config, history, spent)
+    summary = _summary(config, history, spent, diverged)
     if info.is_main:
         write_json(out / "summary.json", summary)
         from spikefa.train.plots import plot_run

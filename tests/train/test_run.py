@@ -82,13 +82,16 @@ def test_compare_grid_table_and_reuse(tmp_path: Path) -> None:
 
 
 def test_variants_parse_and_demo_covers_every_rule() -> None:
-    assert parse_variant("fa:sign") == ("fa", "sign") and parse_variant("dfa") == ("dfa", "random")
+    assert parse_variant("fa:sign") == ("fa", "sign", {}) and parse_variant("dfa") == ("dfa", "random", {})
+    assert parse_variant("sum+beta=0.1+hebbian=oja") == ("sum", None, {"beta": "0.1", "hebbian": "oja"})
+    with pytest.raises(SpikefaError, match="no option 'gamma'"):
+        parse_variant("sum+gamma=1")
     with pytest.raises(SpikefaError):
         parse_variant("sign:random")
     from spikefa.rules import FEEDBACK_KINDS, RULES
 
     variants = demo_variants()
-    assert {parse_variant(v)[0] for v in variants} == set(RULES)
+    assert {parse_variant(v)[0] for v in variants} == set(RULES)  # the demo shows every rule
     assert {parse_variant(v)[1] for v in variants if v.startswith("dfa")} == set(FEEDBACK_KINDS)
 
 

@@ -1,0 +1,97 @@
+"""Markdown report and one PNG per experiment, from the runs' summaries and configs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from spikefa.train.checkpoint import atomic_write_text, write_json
+from spikefa.train.compare import summarise_runs
+from spikefa.train.plots import _pyplot
+
+
+def _protocol(configs: list[dict[str, Any]]) -> str:
+    first = configs[0]
+    per = sorted({f"{c['rule']}: {c['optimizer']} lr {c['lr']:g} wd {c['weight_decay']:g}" for c in configs})
+    return (f"Protocol: dataset `{first['dataset']}`, batch {first['batch_size']}, {first['epochs']} epochs, "
+            f"{first['schedule']} schedule, inputs standardised: {first['normalize']}, training examples: "
+            f"{first['limit_train'] or 'all'} (validation split held out of the training set); test accuracy "
+            f"after the last epoch; Hebbian layers step by plain SGD at their local_lr. Optimisers (model-card "
+            f"presets): {'; '.join(per)}.")
+
+
+def _plot(path: Path, exp: Any, rows: list[dict[str, Any]]) -> None:
+    plt = _pyplot()
+    if plt is None:
+        return
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(rows)), 4.2))
+    if exp.plot == "beta":
+        bp = next((r for r in rows if r["variant"] == "bp" and "test_mean" in r), None)
+        for h in ("hebb", "oja"):
+            pts = [(float(r["variant"].split("beta=")[1].split("+")[0]), r) for r in rows
+                   if r["variant"].startswith("sum") and f"hebbian={h}" in r["variant"] and "test_mean" in r]
+            if pts:
+                pts.sort()
+                ax.errorbar([b for b, _ in pts], [r["test_mean"] for _, r in pts], [r["test_std"] for _, r in pts],
+                            marker="o", capsize=3, label=f"sum rule ({h})")
+        if bp:
+            ax.axhline(bp["test_mean"], color="black", ls="--", lw=1, label="backprop")
+        ax.set(xscale="log", xlabel="beta", ylabel="test accuracy (%)")
+        ax.legend()
+    else:
+        labels = [f"{r['model']}\n{r['variant']}" if r.get("show_model") else r["variant"] for r in rows]
+        means = [r.get("test_mean", 0.0) for r in rows]
+        ax.bar(range(len(rows)), means, yerr=[r.get("test_std", 0.0) for r in rows], capsize=3,
+               color=["#bbbbbb" if "test_mean" not in r else ("#444444" if r["variant"] == "bp" else "#3b75af")
+                      for r in rows])
+        for i, r in enumerate(rows):
+            if r["diverged"]:
+                ax.text(i, 1, f"{r['diverged']}/{r['seeds']}\ndiverged", ha="center", fontsize=7, color="red")
+        ax.set_xticks(range(len(rows)), labels, rotation=60, ha="right", fontsize=7)
+        finite = [m for m in means if m > 0]
+        ax.set(ylabel="test accuracy (%)", ylim=(max(0.0, min(finite, default=0) - 5), 100))
+    ax.set_title(exp.title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_experiment_report(out: Path, experiments: Sequence[Any], settings: Any,
+                            by_dir: Mapping[str, dict[str, Any]], jobs: Mapping[str, tuple[Any, ...]]) -> str:
+    """report.md (one section, table and PNG per experiment) and results.json under ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    lines = ["# Feedback alignment vs Hebbian variants (`spikefa reproduce fa-hebbian`)", "",
+             f"Seeds: {', '.join(map(str, settings.seeds))}. Mean ± std of test accuracy (%) over seeds. "
+             "A diverged run is counted and named, never averaged in.", ""]
+    everything = {}
+    for exp in experiments:
+        multi_model = len({m for m, _ in exp.pairs}) > 1
+        rows, configs = [], []
+        for model, variant in exp.pairs:
+            dirs = [d for d, j in jobs.items() if j[0] == model and j[1] == variant]
+            runs = [by_dir[d] for d in dirs]
+            configs += [json.loads((Path(d) / "config.json").read_text()) for d in dirs if (Path(d) / "config.json").is_file()]
+            row = summarise_runs(variant, runs)
+            row.update(model=model, show_model=multi_model)
+            rows.append(row)
+        png = out / f"{exp.key}.png"
+        _plot(png, exp, rows)
+        lines += [f"## {exp.title}", "", _protocol(configs) if configs else "", ""]
+        if exp.note:
+            lines += [exp.note, ""]
+        lines += ["| model | variant | seeds | test accuracy (%) | val accuracy (%) | epochs | seconds per run |",
+                  "|---|---|---:|---:|---:|---:|---:|"]
+        for r in rows:
+            test = f"{r['test_mean']:.2f} ± {r['test_std']:.2f}" if "test_mean" in r else "—"
+            val = f"{r['val_mean']:.2f} ± {r['val_std']:.2f}" if "val_mean" in r else "—"
+            if r["diverged"]:
+                test += f" ({r['diverged']}/{r['seeds']} diverged: {r['diverged_why'][0]})"
+            lines.append(f"| {r['model']} | {r['variant']} | {r['seeds']} | {test} | {val} | {r['epochs']} | "
+                         f"{r['seconds']:.1f} |")
+        lines += ["", f"![{exp.key}]({png.name})", ""]
+        everything[exp.key] = rows
+    text = "\n".join(lines) + "\n"
+    atomic_write_text(out / "report.md", text)
+    write_json(out / "results.json", everything)
+    return text

@@ -1,0 +1,104 @@
+"""Local and mixed rules for the registry: HebbNet (Hebb / Oja), the sum rule, Hebbian descent.
+
+- ``hebb`` / ``oja``  HebbNet training (Gupta et al. 2021): hidden layers by Hebb's rule
+  ΔW = η·y·xᵀ or Oja's rule Δw = η·y·(x − y·w), the output layer by gradient descent. Options
+  ``threshold`` (updated activation threshold) and ``gradient_sparsity`` with fraction ``p``
+  (default 0.3) give the +T and +T+GS variants. Hidden layers step with plain SGD at
+  ``local_lr`` (an adaptive optimiser would hide the rule's own dynamics, runaway growth included).
+- ``sum``  the sum rule: update = backprop gradient + β · Hebbian term (Hebb or Oja), every layer.
+- ``hebbian-descent``  Melchior & Wiskott (2019): ΔW = −η·(x − μ)·(h − t)ᵀ, f' dropped, the input
+  centred by its running mean μ. With cross-entropy on logits, h − t is softmax − one-hot. The
+  hidden layer of a two-layer net receives the output error through the transposed output
+  weights (f' dropped there too). ``mode``: full (all layers), partial1 (hidden frozen),
+  partial2 (output frozen); ``factor``: centred, or oja (Oja's rule replaces the centred input).
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from spikefa.errors import SpikefaError
+from spikefa.rules.spec import Option, Request, Rule
+
+_ACTIVATIONS = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU, nn.GELU, nn.ELU, nn.Softplus)
+
+
+def _blocks(model: nn.Module, rule: str) -> list[nn.Sequential]:
+    from spikefa.nn.dfa import split_blocks
+
+    if not isinstance(model, nn.Sequential):
+        raise SpikefaError(f"rule {rule!r} needs a flat nn.Sequential model, got {type(model).__name__}")
+    return split_blocks(model)
+
+
+def _hebbnet(kind: str):  # type: ignore[no-untyped-def]
+    def convert(model: nn.Module, req: Request) -> nn.Module:
+        from spikefa.nn.local import BlockPlan, LocalSequential
+
+        blocks = _blocks(model, kind)
+        o = req.options
+        if not 0 < o["p"] <= 1:
+            raise SpikefaError(f"rule {kind!r} option p={o['p']} must be in (0, 1]")
+        p = o["p"] if o["gradient_sparsity"] else 1.0
+        hidden = BlockPlan("hebbian", kind, threshold=o["threshold"], sparsity=p)
+        plans = [hidden] * (len(blocks) - 1) + [BlockPlan("gd")]
+        return LocalSequential(blocks, plans, local_lr=o["local_lr"], normalize=o["normalize"])
+
+    return convert
+
+
+def _sum(model: nn.Module, req: Request) -> nn.Module:
+    from spikefa.nn.local import BlockPlan, LocalSequential
+
+    blocks = _blocks(model, "sum")
+    plan = BlockPlan("sum", req.options["hebbian"], beta=req.options["beta"])
+    return LocalSequential(blocks, [plan] * len(blocks))
+
+
+def _hebbian_descent(model: nn.Module, req: Request) -> nn.Module:
+    from spikefa.nn.local import HebbianDescentLinear, StraightThrough
+
+    if not isinstance(model, nn.Sequential):
+        raise SpikefaError(f"rule 'hebbian-descent' needs a flat nn.Sequential model, got {type(model).__name__}")
+    linears = [i for i, m in enumerate(model) if isinstance(m, nn.Linear)]
+    if len(linears) < 1 or any(isinstance(m, nn.Conv2d) for m in model):
+        raise SpikefaError("rule 'hebbian-descent' takes fully connected (nn.Linear) networks; use an mlp card")
+    mode, factor = req.options["mode"], req.options["factor"]
+    frozen = {"full": set(), "partial1": set(linears[:-1]), "partial2": {linears[-1]}}[mode]
+    for i, m in enumerate(list(model)):
+        if isinstance(m, nn.Linear):
+            if i in frozen:
+                for p in m.parameters():
+                    p.requires_grad_(False)
+            else:
+                model[i] = HebbianDescentLinear(m, factor)
+        elif isinstance(m, _ACTIVATIONS):
+            model[i] = StraightThrough(m)
+    return model
+
+
+_HEBBNET_OPTIONS = {
+    "threshold": Option(False, bool, "HebbNet +T: post activity relu(y − θ), θ a running mean per unit"),
+    "gradient_sparsity": Option(False, bool, "HebbNet +GS: update only the fraction p of entries with largest |ΔW|"),
+    "p": Option(0.3, float, "the fraction of weight entries updated per step under gradient sparsity"),
+    "local_lr": Option(1e-3, float, "SGD learning rate of the Hebbian (hidden) layers"),
+    "normalize": Option(False, bool, "rescale each Hebbian unit's weights to unit norm before every step"),
+}
+
+
+def local_rules() -> list[Rule]:
+    """The Hebbian-family rules, in registry order."""
+    return [
+        Rule("hebb", "HebbNet: hidden layers by Hebb's rule, output by gradient descent", "Hebb 1949; Gupta et al. 2021",
+             (), None, _hebbnet("hebb"), _HEBBNET_OPTIONS),
+        Rule("oja", "HebbNet with Oja's rule in the hidden layers", "Oja 1982; Gupta et al. 2021",
+             (), None, _hebbnet("oja"), _HEBBNET_OPTIONS),
+        Rule("sum", "sum rule: backprop gradient + beta x Hebbian term", "the FA vs Hebbian study we reproduce",
+             (), None, _sum,
+             {"beta": Option(0.01, float, "weight of the Hebbian term"),
+              "hebbian": Option("hebb", ("hebb", "oja"), "which Hebbian term")}),
+        Rule("hebbian-descent", "Hebbian descent: -(x - mu)(h - t)^T, f' dropped", "Melchior & Wiskott 2019",
+             (), None, _hebbian_descent,
+             {"mode": Option("full", ("full", "partial1", "partial2"), "which layers learn"),
+              "factor": Option("centred", ("centred", "oja"), "centred input, or Oja's rule in its place")}),
+    ]
