@@ -122,12 +122,12 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
     for key in only or []:
         if key not in EXPERIMENTS:
             raise SpikefaError(f"--only {key!r} is not an experiment: use some of {', '.join(EXPERIMENTS)}")
-    epochs, seeds, limit = a.epochs, a.seeds, a.limit_train
-    if a.fast:  # the smoke-sized protocol: a slice of the training set, one seed, few epochs
-        epochs, seeds, limit = epochs or 2, seeds or [0], limit or 2000
+    epochs, seeds, limit, limit_eval = a.epochs, a.seeds, a.limit_train, None
+    if a.fast:  # the smoke-sized protocol: slices of the data, one seed, few epochs
+        epochs, seeds, limit, limit_eval = epochs or 2, seeds or [0], limit or 2000, 2000
     datasets = [(a.dataset, a.data_dir)] + ([("cifar10", a.cifar_dir)] if a.cifar_dir else [])
     for name, data_dir in datasets:
-        settings = Settings(name, data_dir, epochs, tuple(seeds or [0, 1, 2]), a.device, limit)
+        settings = Settings(name, data_dir, epochs, tuple(seeds or [0, 1, 2]), a.device, limit, limit_eval)
         reproduce(a.out, settings, only, workers=a.workers, progress=not a.no_progress)
         print(f"{name}: -> {Path(a.out) / name / 'report.md'}")
     return 0
@@ -214,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--epochs", type=_positive)
     rp.add_argument("--seeds", type=_seeds)
     rp.add_argument("--limit-train", type=_positive)
-    rp.add_argument("--fast", action="store_true", help="2 epochs, 1 seed, 2,000 training images (a smoke run)")
+    rp.add_argument("--fast", action="store_true", help="2 epochs, 1 seed, 2,000 training and 2,000 val/test images (a smoke run)")
     rp.add_argument("--only", help="comma list of experiment keys (default: all)")
     rp.add_argument("--workers", type=_positive, default=1)
     rp.add_argument("--device", default="cpu")

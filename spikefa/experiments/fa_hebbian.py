@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Sequence
@@ -93,6 +94,7 @@ class Settings:
     seeds: tuple[int, ...]
     device: str = "cpu"
     limit_train: int | None = None
+    limit_eval: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -111,8 +113,17 @@ def _run_one(job: tuple[str, str, int, Settings, str]) -> dict[str, Any]:
     rule, feedback, options = parse_variant(variant)
     config = resolve_config(model, rule, s.dataset, feedback=feedback, rule_options=options, seed=seed,
                             data_dir=s.data_dir, epochs=s.epochs, device=s.device, limit_train=s.limit_train,
-                            align_every=0, **s.extra)
-    return train(config, run_dir, progress=False, resume=(Path(run_dir) / CHECKPOINT).is_file())
+                            limit_eval=s.limit_eval, align_every=0, **s.extra)
+    return train(config, run_dir, progress=False, resume=(Path(run_dir) / CHECKPOINT).is_file(),
+                 splits=_splits(s.dataset, s.data_dir))
+
+
+@lru_cache(maxsize=2)
+def _splits(dataset: str, data_dir: str | None) -> Any:
+    """Each process reads a dataset once for all its runs (the files do not change meanwhile)."""
+    from spikefa.data import load_dataset
+
+    return load_dataset(dataset, data_dir)
 
 
 def reproduce(out_dir: str | Path, settings: Settings, only: Sequence[str] | None = None, workers: int = 1,

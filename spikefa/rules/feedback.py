@@ -110,11 +110,12 @@ def effective_feedback(
     if kind.redraw_every_step:
         assert reference is not None
         gen = torch.Generator().manual_seed(derive_seed(int(seed), int(step) + 1))
-        mag = torch.randn(reference.shape, generator=gen).abs().to(reference.device, reference.dtype)
-        return mag * torch.sign(reference) * scale
-    if kind.sign_congruent:
+        mag = torch.randn(reference.shape, generator=gen).to(reference.device, reference.dtype)
+        return torch.copysign(mag * scale, reference.detach())
+    if kind.sign_congruent:  # copysign: one kernel (a weight of exactly 0 counts as positive)
         assert reference is not None
-        sign = torch.sign(reference.detach())
-        return sign * scale if fixed is None else fixed.abs() * sign
+        ref = reference.detach()
+        magnitude = fixed if fixed is not None else torch.as_tensor(scale, dtype=ref.dtype, device=ref.device)
+        return torch.copysign(magnitude, ref)
     assert fixed is not None
     return fixed

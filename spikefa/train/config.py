@@ -32,6 +32,7 @@ class RunConfig:
     normalize: bool = True
     align_every: int = 100
     limit_train: int | None = None
+    limit_eval: int | None = None
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -47,8 +48,10 @@ class RunConfig:
             raise ConfigError(f"weight_decay must be >= 0 and momentum in [0, 1), got {self.weight_decay}, {self.momentum}")
         if self.align_every < 0:
             raise ConfigError(f"align_every must be >= 0 (0 turns alignment logging off), got {self.align_every}")
-        if self.limit_train is not None and self.limit_train < 1:
-            raise ConfigError(f"limit_train must be >= 1, got {self.limit_train}")
+        for key in ("limit_train", "limit_eval"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                raise ConfigError(f"{key} must be >= 1, got {value}")
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from spikefa.data import load_dataset
+from spikefa.data import DataSplits, load_dataset
 from spikefa.errors import SpikefaError
 from spikefa.rules.registry import convert, get_rule, resolve_feedback, resolve_options
 from spikefa.train.checkpoint import atomic_write_text, load_checkpoint, save_checkpoint, write_json
@@ -58,19 +58,21 @@ class Prepared:
     num_classes: int
 
 
-def prepare_data(config: RunConfig, device: str = "cpu") -> Prepared:
-    """Load the splits, keep ``limit_train`` examples, standardise with training statistics."""
-    data = load_dataset(config.dataset, config.data_dir)
+def prepare_data(config: RunConfig, device: str = "cpu", splits: DataSplits | None = None) -> Prepared:
+    """Load the splits (unless given), keep ``limit_train`` training and ``limit_eval`` validation
+    and test examples (smoke runs), standardise with training statistics."""
+    data = splits if splits is not None else load_dataset(config.dataset, config.data_dir)
     x_train, y_train = data.x_train, data.y_train
     if config.limit_train is not None:
         x_train, y_train = x_train[: config.limit_train], y_train[: config.limit_train]
-    xs = [x_train, data.x_val, data.x_test]
+    n_eval = config.limit_eval
+    xs = [x_train, data.x_val[:n_eval], data.x_test[:n_eval]]
     if config.normalize:
         mean = x_train.mean(dim=(0, 2, 3), keepdim=True)
         std = x_train.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
         xs = [(x - mean) / std for x in xs]
     xs = [x.to(device) for x in xs]
-    ys = [t.to(device) for t in (y_train, data.y_val, data.y_test)]
+    ys = [t.to(device) for t in (y_train, data.y_val[:n_eval], data.y_test[:n_eval])]
     return Prepared(xs[0], ys[0], xs[1], ys[1], xs[2], ys[2], data.input_shape, data.num_classes)
 
 
@@ -149,14 +151,15 @@ def _summary(config: RunConfig, history: list[dict[str, Any]], seconds: float,
 
 
 def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resume: bool = False,
-          on_epoch: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+          on_epoch: Callable[[dict[str, Any]], None] | None = None,
+          splits: DataSplits | None = None) -> dict[str, Any]:
     """Train ``config`` into ``out_dir`` (or continue it when ``resume``); returns the summary."""
     out = Path(out_dir)
     ckpt_path = out / CHECKPOINT
     if not resume and ckpt_path.exists():
         raise SpikefaError(f"{out}: already holds a run; pass --resume to continue it or choose another --out")
     info = init_from_env(_device(config.device))
-    data = prepare_data(config, info.device)
+    data = prepare_data(config, info.device, splits)
     model = make_model(config, data.input_shape, data.num_classes).to(info.device)
     optimizer = make_optimizer(config, model)
     gen = torch.Generator().manual_seed(config.seed)
