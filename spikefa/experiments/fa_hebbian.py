@@ -99,14 +99,11 @@ class Settings:
 
 
 def _run_one(job: tuple[str, str, int, Settings, str]) -> dict[str, Any]:
-    import torch
-
     from spikefa.train import resolve_config, train
     from spikefa.train.compare import parse_variant
     from spikefa.train.run import CHECKPOINT
 
     model, variant, seed, s, run_dir = job
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     done = Path(run_dir) / "summary.json"
     if done.is_file():
         return json.loads(done.read_text())
