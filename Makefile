@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade "pip>=23.2"
 	$(PIP) torch==2.13.0
-	$(PIP) -e ".[plot,test]"
+	$(PIP) -e ".[all,test]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,0 +1,102 @@
+"""Spike encoders: static inputs in [0, 1] -> time-major spike or current trains [T, B, ...].
+
+Each encoder is a frozen dataclass validated on construction whose call takes the randomness
+explicitly (`torch.Generator`), so the same generator state gives the same spikes.
+
+- rate, Bernoulli: S[t] ~ Bernoulli(gain·x), independently per step (snnTorch ``spikegen.rate``).
+- rate, Poisson: spike counts per step ~ Poisson(gain·x), clipped to 1 (a spike per step at most).
+- latency: one spike per input at t = round((T − 1)·(1 − x)) (linear code, brighter = earlier);
+  inputs below ``min_value`` never spike.
+- direct: the value itself as an input current at every step (the first layer integrates it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import torch
+
+from spikefa.errors import ConfigError
+
+
+class Encoder(Protocol):
+    time_steps: int
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor: ...
+
+
+def _check_steps(name: str, time_steps: int) -> None:
+    if isinstance(time_steps, bool) or not isinstance(time_steps, int) or time_steps < 1:
+        raise ConfigError(f"{name} encoder: time_steps = {time_steps!r} is not allowed; expected an integer >= 1")
+
+
+def _check_unit(name: str, x: torch.Tensor) -> None:
+    if x.numel() and (x.min() < 0 or x.max() > 1):
+        raise ConfigError(f"{name} encoder: inputs must lie in [0, 1], got [{x.min():g}, {x.max():g}]")
+
+
+@dataclass(frozen=True)
+class RateEncoder:
+    """Rate code: probability (Bernoulli) or mean count (Poisson) gain·x per step."""
+
+    time_steps: int
+    gain: float = 1.0
+    kind: Literal["bernoulli", "poisson"] = "bernoulli"
+
+    def __post_init__(self) -> None:
+        _check_steps("rate", self.time_steps)
+        if not 0 < self.gain <= 1:
+            raise ConfigError(f"rate encoder: gain = {self.gain!r} is not allowed; expected a number in (0, 1]")
+        if self.kind not in ("bernoulli", "poisson"):
+            raise ConfigError(f"rate encoder: kind = {self.kind!r} is not allowed; expected 'bernoulli' or 'poisson'")
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        _check_unit("rate", x)
+        p = (self.gain * x).unsqueeze(0).expand(self.time_steps, *x.shape)
+        if self.kind == "bernoulli":
+            u = torch.rand(p.shape, generator=generator, device=x.device, dtype=x.dtype)
+            return (u < p).to(x.dtype)
+        return torch.poisson(p.contiguous(), generator=generator).clamp_(max=1.0)
+
+
+@dataclass(frozen=True)
+class LatencyEncoder:
+    """Time-to-first-spike code, linear in intensity: x = 1 fires at t = 0, x -> min_value at T − 1."""
+
+    time_steps: int
+    min_value: float = 0.01
+
+    def __post_init__(self) -> None:
+        _check_steps("latency", self.time_steps)
+        if not 0 <= self.min_value < 1:
+            raise ConfigError(f"latency encoder: min_value = {self.min_value!r} is not allowed; expected [0, 1)")
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        _check_unit("latency", x)
+        t_fire = torch.round((self.time_steps - 1) * (1 - x)).long()
+        steps = torch.arange(self.time_steps, device=x.device).view(-1, *([1] * x.ndim))
+        return ((steps == t_fire.unsqueeze(0)) & (x > self.min_value).unsqueeze(0)).to(x.dtype)
+
+
+@dataclass(frozen=True)
+class DirectEncoder:
+    """The input itself as a constant current at every step."""
+
+    time_steps: int
+
+    def __post_init__(self) -> None:
+        _check_steps("direct", self.time_steps)
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return x.unsqueeze(0).expand(self.time_steps, *x.shape).contiguous()
+
+
+ENCODERS = {"rate": RateEncoder, "latency": LatencyEncoder, "direct": DirectEncoder}
+
+
+def make_encoder(kind: str, time_steps: int, **kwargs: object) -> Encoder:
+    """The encoder registered as `kind` (rate, latency, direct)."""
+    if kind not in ENCODERS:
+        raise ConfigError(f"encoder = {kind!r} is not allowed; expected one of {', '.join(ENCODERS)}")
+    return ENCODERS[kind](time_steps, **kwargs)  # type: ignore[arg-type]

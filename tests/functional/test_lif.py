@@ -1,0 +1,48 @@
+"""The pure LIF step against snnTorch's Leaky (two formulations), and its validation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from spikefa.errors import ConfigError
+from spikefa.functional.lif import LIFParams, lif_run
+
+snntorch = pytest.importorskip("snntorch")
+
+
+@pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
+def test_lif_matches_snntorch_leaky(reset: str) -> None:
+    g = torch.Generator().manual_seed(0)
+    currents = torch.rand(60, 4, 7, generator=g) * 0.8  # float32: snnTorch keeps beta as a float32 tensor
+    params = LIFParams(beta=0.9, threshold=1.0, reset=reset)
+    spikes, mems = lif_run(currents, params)
+    leaky = snntorch.Leaky(beta=0.9, threshold=1.0, reset_mechanism=reset)
+    mem = torch.zeros(4, 7)
+    for t in range(60):
+        spk, mem = leaky(currents[t], mem)
+        assert torch.equal(spk, spikes[t]), f"spikes differ at step {t}"
+        assert torch.equal(mem, mems[t]), f"membrane differs at step {t}"
+    assert spikes.sum() > 20  # the case exercises resets
+
+
+def test_surrogate_gradient_matches_snntorch_atan() -> None:
+    x = torch.linspace(-1, 1, 41, dtype=torch.float64)
+    a = x.clone().requires_grad_(True)
+    lif_run(a.view(1, -1), LIFParams(beta=0.5, threshold=1e-9))[0].sum().backward()
+    b = x.clone().requires_grad_(True)
+    snntorch.surrogate.atan()(b - 1e-9).sum().backward()
+    torch.testing.assert_close(a.grad, b.grad)
+
+
+@pytest.mark.parametrize("kwargs, key", [({"beta": 1.5}, "beta"), ({"beta": 0.9, "threshold": 0}, "threshold"),
+                                         ({"beta": 0.9, "reset": "soft"}, "reset"), ({"beta": 0.9, "dt": -1}, "dt")])
+def test_bad_params_name_the_key(kwargs: dict, key: str) -> None:
+    with pytest.raises(ConfigError, match=key):
+        LIFParams(**kwargs)
+
+
+def test_tau_from_beta() -> None:
+    import math
+
+    assert LIFParams(beta=math.exp(-1 / 20), dt=1.0).tau_mem == pytest.approx(20.0)
