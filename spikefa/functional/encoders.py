@@ -13,6 +13,7 @@ explicitly (`torch.Generator`), so the same generator state gives the same spike
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Literal, Protocol
 
 import torch
@@ -24,6 +25,14 @@ class Encoder(Protocol):
     time_steps: int
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor: ...
+
+    def steps(self, x: torch.Tensor, generator: torch.Generator | None = None) -> Iterator[torch.Tensor]: ...
+
+
+def _stacked(encoder: Encoder, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """The whole train [T, B, ...]: by definition the stack of `steps`, so a learner that draws
+    one step at a time (constant memory in T) sees the same spikes."""
+    return torch.stack(list(encoder.steps(x, generator)))
 
 
 def _check_steps(name: str, time_steps: int) -> None:
@@ -52,12 +61,17 @@ class RateEncoder:
             raise ConfigError(f"rate encoder: kind = {self.kind!r} is not allowed; expected 'bernoulli' or 'poisson'")
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return _stacked(self, x, generator)
+
+    def steps(self, x: torch.Tensor, generator: torch.Generator | None = None) -> Iterator[torch.Tensor]:
         _check_unit("rate", x)
-        p = (self.gain * x).unsqueeze(0).expand(self.time_steps, *x.shape)
-        if self.kind == "bernoulli":
-            u = torch.rand(p.shape, generator=generator, device=x.device, dtype=x.dtype)
-            return (u < p).to(x.dtype)
-        return torch.poisson(p.contiguous(), generator=generator).clamp_(max=1.0)
+        p = self.gain * x
+        for _ in range(self.time_steps):
+            if self.kind == "bernoulli":
+                u = torch.rand(p.shape, generator=generator, device=x.device, dtype=x.dtype)
+                yield (u < p).to(x.dtype)
+            else:
+                yield torch.poisson(p, generator=generator).clamp_(max=1.0)
 
 
 @dataclass(frozen=True)
@@ -73,10 +87,14 @@ class LatencyEncoder:
             raise ConfigError(f"latency encoder: min_value = {self.min_value!r} is not allowed; expected [0, 1)")
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return _stacked(self, x, generator)
+
+    def steps(self, x: torch.Tensor, generator: torch.Generator | None = None) -> Iterator[torch.Tensor]:
         _check_unit("latency", x)
         t_fire = torch.round((self.time_steps - 1) * (1 - x)).long()
-        steps = torch.arange(self.time_steps, device=x.device).view(-1, *([1] * x.ndim))
-        return ((steps == t_fire.unsqueeze(0)) & (x > self.min_value).unsqueeze(0)).to(x.dtype)
+        fires = x > self.min_value
+        for t in range(self.time_steps):
+            yield ((t_fire == t) & fires).to(x.dtype)
 
 
 @dataclass(frozen=True)
@@ -89,7 +107,11 @@ class DirectEncoder:
         _check_steps("direct", self.time_steps)
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return x.unsqueeze(0).expand(self.time_steps, *x.shape).contiguous()
+        return _stacked(self, x, generator)
+
+    def steps(self, x: torch.Tensor, generator: torch.Generator | None = None) -> Iterator[torch.Tensor]:
+        for _ in range(self.time_steps):
+            yield x
 
 
 ENCODERS = {"rate": RateEncoder, "latency": LatencyEncoder, "direct": DirectEncoder}

@@ -152,12 +152,22 @@ def _check_args(input_shape: tuple[int, ...], num_classes: int, seed: int) -> Sh
 
 
 def build(card: ModelCard, input_shape: tuple[int, int, int], num_classes: int,
-          seed: int = 0) -> nn.Sequential:
-    """The card's network for inputs of shape (C, H, W) and `num_classes` outputs, on CPU.
+          seed: int = 0) -> nn.Module:
+    """The card's network for inputs of shape (C, H, W) and `num_classes` outputs, on CPU: a flat
+    ``nn.Sequential`` for rate-coded cards, a `SpikingNet` (inputs [T, B, C, H, W]) for spiking ones.
 
     Weights come from ``torch.Generator().manual_seed(seed)``; the global RNG is not used.
     """
     shape = _check_args(input_shape, num_classes, seed)
+    if card.spiking:
+        from spikefa.nn.spiking import SYNAPSE_BUILDERS, SpikingNet
+
+        with torch.device("meta"):
+            synapses = nn.Sequential(*SYNAPSE_BUILDERS[card.arch](card.architecture, shape, num_classes))
+        synapses.to_empty(device="cpu")
+        _initialise(synapses, seed)
+        assert card.neuron is not None  # a spiking card always has one (validated)
+        return SpikingNet(list(synapses), card.neuron)
     builder = ARCHITECTURES.get(card.arch)
     if builder is None:
         raise ConfigError(f"{card.source or card.name}: arch = {card.arch!r} is not allowed; "

@@ -187,10 +187,77 @@ class ResNetArch:
                  "an integer >= 1")
 
 
-ArchSpec = MLPArch | LeNetArch | ResNetArch
+@dataclass(frozen=True, kw_only=True)
+class SpikingMLPArch:
+    """Spiking fully connected net: per hidden width a Linear synapse and a LIF layer, then a
+    Linear synapse into a LIF output layer (classes read out by spike count)."""
+
+    hidden: tuple[int, ...]
+    bias: bool
+
+    def __post_init__(self) -> None:
+        _normalise_and_check(self)
+        _positive_ints("hidden", self.hidden, non_empty=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpikingLeNetArch:
+    """Spiking LeNet: per channel count a same-padded conv, a 2x2 pool of the currents and a LIF
+    layer; then fully connected LIF layers and a LIF output layer."""
+
+    channels: tuple[int, ...]
+    kernel_size: int
+    hidden: tuple[int, ...]
+    pool: Pool
+
+    def __post_init__(self) -> None:
+        _normalise_and_check(self)
+        _positive_ints("channels", self.channels, non_empty=True)
+        k = self.kernel_size
+        _require("kernel_size", k, k >= 1 and k % 2 == 1,
+                 "an odd integer >= 1 (padding k//2 keeps the spatial size)")
+        _positive_ints("hidden", self.hidden, non_empty=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NeuronSpec:
+    """LIF neurons of a spiking card, stated explicitly: β per step, threshold, reset mode
+    (subtract, zero or none: snnTorch semantics), dt in ms, and the surrogate gradient."""
+
+    beta: float
+    threshold: float
+    reset: Literal["subtract", "zero", "none"]
+    dt: float
+    surrogate: Literal["atan", "fast-sigmoid"] = "atan"
+
+    def __post_init__(self) -> None:
+        _normalise_and_check(self)
+        _require("beta", self.beta, 0 <= self.beta <= 1, "a number in [0, 1]")
+        _require("threshold", self.threshold, self.threshold > 0, "a number > 0")
+        _require("dt", self.dt, self.dt > 0, "a number of ms > 0")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EncoderSpec:
+    """How a static input becomes a spike train: rate (Bernoulli), latency or direct current,
+    over ``time_steps`` steps of the neuron's dt."""
+
+    kind: Literal["rate", "latency", "direct"]
+    time_steps: int
+    gain: float = 1.0
+
+    def __post_init__(self) -> None:
+        _normalise_and_check(self)
+        _require("time_steps", self.time_steps, self.time_steps >= 1, "an integer >= 1")
+        _require("gain", self.gain, 0 < self.gain <= 1, "a number in (0, 1]")
+
+
+ArchSpec = MLPArch | LeNetArch | ResNetArch | SpikingMLPArch | SpikingLeNetArch
 
 # arch name -> its schema; `spikefa.nn.build.ARCHITECTURES` holds a builder for each name.
-ARCH_SCHEMAS: dict[str, type[ArchSpec]] = {"mlp": MLPArch, "lenet": LeNetArch, "resnet": ResNetArch}
+ARCH_SCHEMAS: dict[str, type[ArchSpec]] = {"mlp": MLPArch, "lenet": LeNetArch, "resnet": ResNetArch,
+                                           "snn-mlp": SpikingMLPArch, "snn-lenet": SpikingLeNetArch}
+SPIKING_ARCHS = ("snn-mlp", "snn-lenet")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -206,12 +273,14 @@ class ModelCard:
     default_rule: str
     defaults: TrainPreset
     presets: Mapping[str, TrainPreset] = field(default_factory=dict, hash=False)
+    neuron: NeuronSpec | None = None
+    encoder: EncoderSpec | None = None
     description: str = ""
     reference: str = ""
     source: str = ""
 
     def __post_init__(self) -> None:
-        _normalise_and_check(self, skip=("architecture", "defaults", "presets"))
+        _normalise_and_check(self, skip=("architecture", "defaults", "presets", "neuron", "encoder"))
         _require("name", self.name, bool(self.name.strip()), "a non-empty string")
         _require("arch", self.arch, self.arch in ARCH_SCHEMAS, _one_of(ARCH_SCHEMAS))
         schema = ARCH_SCHEMAS[self.arch]
@@ -225,6 +294,17 @@ class ModelCard:
             _require("presets", rule, _is_rule_name(rule), "rule names as keys")
             _require(f"presets.{rule}", preset, isinstance(preset, TrainPreset), "a TrainPreset")
         object.__setattr__(self, "presets", MappingProxyType(dict(self.presets)))
+        spiking = self.arch in SPIKING_ARCHS
+        for key, kind in (("neuron", NeuronSpec), ("encoder", EncoderSpec)):
+            value = getattr(self, key)
+            _require(key, value, isinstance(value, kind) if spiking else value is None,
+                     f"a [{key}] table for spiking arch {self.arch!r}" if spiking
+                     else f"no [{key}] table: arch {self.arch!r} is not spiking")
+
+    @property
+    def spiking(self) -> bool:
+        """Whether the card describes a spiking (LIF) network."""
+        return self.arch in SPIKING_ARCHS
 
     def preset(self, rule: str) -> TrainPreset:
         """The training preset for `rule`: ``defaults`` with that rule's overrides applied."""
@@ -315,7 +395,10 @@ def parse_card(mapping: Mapping[str, Any], source: str) -> ModelCard:
                                   "architecture")
     defaults = _parse_section(TrainPreset, mapping["defaults"], source, "defaults")
     presets = _parse_presets(mapping.get("presets", {}), defaults, source)
-    fields = {k: v for k, v in mapping.items() if k not in ("architecture", "defaults", "presets")}
+    sections = {key: _parse_section(kind, mapping[key], source, key)
+                for key, kind in (("neuron", NeuronSpec), ("encoder", EncoderSpec)) if key in mapping}
+    skip = ("architecture", "defaults", "presets", "neuron", "encoder")
+    fields = {k: v for k, v in mapping.items() if k not in skip}
     with _located(source, ""):
         return ModelCard(**fields, architecture=architecture, defaults=defaults, presets=presets,
-                         source=source)
+                         source=source, **sections)

@@ -49,14 +49,18 @@ def exact_mode(model: nn.Module) -> Iterator[None]:
 
 @contextmanager
 def preserved_buffers(model: nn.Module) -> Iterator[None]:
-    """Restore every buffer (BN statistics, step counters) on exit."""
+    """Restore every buffer (BN statistics, step counters, a neuron's last state) on exit."""
     saved = {n: b.detach().clone() for n, b in model.named_buffers()}
     try:
         yield
     finally:
         with torch.no_grad():
             for n, b in model.named_buffers():
-                b.copy_(saved[n])
+                if b.shape == saved[n].shape:
+                    b.copy_(saved[n])
+                else:  # a buffer replaced by one of another shape (snnTorch's Leaky.mem)
+                    owner, _, attr = n.rpartition(".")
+                    setattr(model.get_submodule(owner) if owner else model, attr, saved[n])
 
 
 def _grads(model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor,

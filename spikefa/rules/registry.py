@@ -16,7 +16,6 @@ from spikefa.rules.local import local_rules
 from spikefa.rules.spec import Option, Request, Rule
 
 
-
 def _bp(model: nn.Module, req: Request) -> nn.Module:
     return model
 
@@ -44,6 +43,14 @@ def _dfa(model: nn.Module, req: Request) -> nn.Module:
     from spikefa.nn.dfa import DFASequential, split_blocks
 
     assert req.feedback is not None
+    from spikefa.nn.spiking import SpikingNet
+
+    if isinstance(model, SpikingNet):
+        from spikefa.nn.online import OnlineDFA
+
+        if req.options.get("plastic", "none") != "none":
+            raise SpikefaError("plastic feedback is not offered for online DFA on spiking networks; use plastic=none")
+        return OnlineDFA(model, req.feedback, req.seed, req.scale, req.dist, req.options["error_every"])
     if not isinstance(model, nn.Sequential):
         raise SpikefaError(
             f"DFA needs a flat nn.Sequential model, got {type(model).__name__}: "
@@ -75,7 +82,8 @@ RULES: dict[str, Rule] = {
              ("sign",), "sign", _fa),
         Rule("dfa", "direct feedback alignment: output error broadcast by fixed B_l", "Nøkland 2016", _ALL, "random", _dfa,
              {"plastic": Option("none", ("none", "hebb", "oja"), "train B_l by Hebb's rule (HL x DFA)"),
-              "plastic_lr": _PLASTIC_LR}),
+              "plastic_lr": _PLASTIC_LR,
+              "error_every": Option(1, int, "spiking networks (online DFA): broadcast the error every k time steps")}),
         *local_rules(),
     )
 }

@@ -85,9 +85,12 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Ten
                 angle_sums[k] += v
                 angle_counts[k] += 1
         optimizer.zero_grad(set_to_none=True)
-        out = model(xb)
-        loss = loss_fn(out, yb) if len(local) else out.sum() * 0.0  # an empty share still joins the all-reduce
-        (loss * share_weight(len(local), len(idx), info)).backward()
+        online = getattr(unwrap(model), "local_step", None)
+        loss = online(xb, yb) if online is not None else None  # an online learner sets its own .grad
+        if loss is None:
+            out = model(xb)
+            loss = loss_fn(out, yb) if len(local) else out.sum() * 0.0  # an empty share still joins the all-reduce
+            (loss * share_weight(len(local), len(idx), info)).backward()
         optimizer.step()
         check_weights(model, step0 + i + 1, rule_name)
         loss_sum += loss.detach() * (len(local) / len(idx))

@@ -81,9 +81,19 @@ def make_model(config: RunConfig, input_shape: tuple[int, int, int], num_classes
     from spikefa.catalog import load_card
     from spikefa.nn.build import build
 
-    net = build(load_card(config.model), input_shape, num_classes, seed=config.seed)
-    return convert(net, config.rule, config.feedback, seed=config.seed, input_shape=input_shape,
-                   options=config.rule_options)
+    card = load_card(config.model)
+    net = build(card, input_shape, num_classes, seed=config.seed)
+    model = convert(net, config.rule, config.feedback, seed=config.seed, input_shape=input_shape,
+                    options=config.rule_options)
+    if card.spiking:
+        from spikefa.functional.encoders import make_encoder
+        from spikefa.nn.online import EncodedSNN
+
+        assert card.encoder is not None
+        encoder = make_encoder(card.encoder.kind, card.encoder.time_steps, **(
+            {"gain": card.encoder.gain} if card.encoder.kind == "rate" else {}))
+        model = EncodedSNN(model, encoder, seed=config.seed)
+    return model
 
 
 def make_optimizer(config: RunConfig, model: nn.Module) -> torch.optim.Optimizer:

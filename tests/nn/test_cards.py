@@ -78,8 +78,15 @@ def test_preset_merges_rule_overrides_over_defaults(name: str) -> None:
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
 @pytest.mark.parametrize("name", CARDS)
 def test_card_builds_and_runs_forward(name: str, shape: tuple[int, int, int]) -> None:
-    model = build(load_card(name), shape, num_classes=10, seed=0)
-    out = model(torch.rand(3, *shape))
+    card = load_card(name)
+    model = build(card, shape, num_classes=10, seed=0)
+    if card.spiking:  # time-major spikes in, class scores out; the synapses are plain modules
+        from spikefa.nn.spiking import scores
+
+        out = scores(model(torch.rand(4, 3, *shape).round()))
+        model = nn.Sequential(*model.synapses)
+    else:
+        out = model(torch.rand(3, *shape))
     assert out.shape == (3, 10) and torch.isfinite(out).all()
     assert isinstance(model, nn.Sequential)
     leaves = [m for m in model.modules()
@@ -142,7 +149,10 @@ def test_mlp_is_a_flat_sequential_with_biases() -> None:
 
 
 def test_registries_agree() -> None:
-    assert set(ARCHITECTURES) == set(ARCH_SCHEMAS)
+    from spikefa.nn.spiking import SYNAPSE_BUILDERS
+
+    assert set(ARCHITECTURES) | set(SYNAPSE_BUILDERS) == set(ARCH_SCHEMAS)
+    assert not set(ARCHITECTURES) & set(SYNAPSE_BUILDERS)
     assert set(ACTIVATIONS) == set(typing.get_args(Activation))
     assert set(POOLS) == set(typing.get_args(Pool))
 

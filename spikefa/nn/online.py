@@ -1,0 +1,165 @@
+"""Online learners for spiking networks: a learning step that walks forward in time once, keeps
+only the current state (membranes, traces), and never builds a graph across time steps.
+
+``EncodedSNN`` turns a spiking network into a classifier of static inputs [B, C, H, W] (drawn
+through the card's encoder, one step at a time) or of binned events [B, T, C, H, W]; its
+``local_step(x, y)`` lets an online learner train without ``loss.backward()``.
+
+``OnlineDFA`` (Nøkland 2016's direct feedback alignment, made online with eligibility traces as in
+e-prop, Bellec et al. 2020): at every k-th step the output error e[t] = softmax(U_L[t]) − onehot(y)
+is broadcast to hidden layer l through a fixed B_l [classes, n_l]; the update of W_l accumulates
+
+    ΔW_l ∝ −Σ_t ((e[t] B_l) ⊙ σ'(U_l[t] − θ))ᵀ · x̄_l[t],    x̄_l[t] = β·x̄_l[t−1] + x_l[t]
+
+(x̄: the presynaptic trace, i.e. ∂U/∂W with the reset ignored; σ': the surrogate derivative). The
+output layer uses e[t] itself with its own presynaptic trace. Memory is constant in T.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spikefa.errors import SpikefaError
+from spikefa.functional.encoders import Encoder
+from spikefa.functional.lif import SURROGATES, LIFState, lif_step
+from spikefa.nn.dfa import DFAFeedback
+from spikefa.nn.spiking import SpikeRecord, SpikingNet, scores
+from spikefa.rules.feedback import derive_seed
+
+
+def linear_of(synapse: nn.Module) -> nn.Linear:
+    """The Linear inside a synapse (``Linear`` or ``Sequential(Flatten, Linear)``)."""
+    found = [m for m in synapse.modules() if isinstance(m, nn.Linear)]
+    if len(found) != 1 or any(isinstance(m, nn.Conv2d) for m in synapse.modules()):
+        raise SpikefaError("online learners take fully connected spiking networks (an snn-mlp card); "
+                           f"got a synapse {synapse}")
+    return found[0]
+
+
+class OnlineDFA(nn.Module):
+    """A SpikingNet (MLP) trained by online DFA; ``forward`` is the network's own (inference)."""
+
+    def __init__(self, net: SpikingNet, feedback: str = "random", seed: int = 0, scale: float | None = None,
+                 dist: str = "gaussian", error_every: int = 1) -> None:
+        super().__init__()
+        if error_every < 1:
+            raise SpikefaError(f"online DFA error_every={error_every} must be >= 1")
+        self.net, self.error_every = net, int(error_every)
+        self.layers = [linear_of(s) for s in net.synapses]
+        classes = self.layers[-1].out_features
+        fbs = []
+        for i, layer in enumerate(self.layers[:-1]):
+            nxt = self.layers[i + 1].weight.detach()
+            s = float(nxt.float().std()) if scale is None else float(scale)
+            fbs.append(DFAFeedback(feedback, (classes, layer.out_features), derive_seed(seed, i), s, dist))
+        self.feedback = nn.ModuleList(fbs)
+
+    def forward(self, x: Iterable[torch.Tensor]) -> SpikeRecord:
+        return self.net(x)  # type: ignore[no-any-return]
+
+    def feedback_matrix(self, index: int) -> torch.Tensor:
+        """B_l [classes, n_l]; sign-congruent kinds follow sign(W_L ⋯ W_{l+1})."""
+        fb = self.feedback[index]
+        ref = None
+        if fb.kind.sign_congruent:
+            ref = self.layers[-1].weight.detach()
+            for layer in reversed(self.layers[index + 1:-1]):
+                ref = ref.matmul(layer.weight.detach())
+        return fb.matrix(ref)
+
+    @torch.no_grad()
+    def local_step(self, steps: Iterable[torch.Tensor], y: torch.Tensor) -> torch.Tensor:
+        """Walk the sequence once, accumulate −ΔW into ``.grad`` of the network's own weights,
+        return the mean cross-entropy of the broadcast errors (for logging)."""
+        lif, surrogate = self.net.lif, SURROGATES[self.net.neuron.surrogate]
+        fbs = [self.feedback_matrix(i) for i in range(len(self.feedback))]
+        for fb in self.feedback:
+            fb.step += 1
+        grads_w = [torch.zeros_like(m.weight) for m in self.layers]
+        grads_b = [torch.zeros_like(m.bias) if m.bias is not None else None for m in self.layers]
+        states: list[LIFState | None] = [None] * len(self.layers)
+        traces: list[torch.Tensor | None] = [None] * len(self.layers)
+        bias_trace = torch.zeros(())
+        onehot = F.one_hot(y, self.layers[-1].out_features).to(self.layers[-1].weight.dtype)
+        loss, broadcasts, t = torch.zeros((), device=y.device), 0, 0
+        for t, x_t in enumerate(steps, start=1):
+            h = x_t.flatten(1)
+            bias_trace = lif[0].beta * bias_trace + 1.0
+            for i, (layer, p) in enumerate(zip(self.layers, lif)):
+                traces[i] = h if traces[i] is None else p.beta * traces[i] + h
+                current = F.linear(h, layer.weight, layer.bias)
+                state = states[i] if states[i] is not None else LIFState(torch.zeros_like(current))
+                h, states[i] = lif_step(current, state, p)
+            if t % self.error_every == 0:
+                mem_out = states[-1].mem  # type: ignore[union-attr]
+                err = torch.softmax(mem_out, 1) - onehot
+                loss += F.cross_entropy(mem_out, y)
+                broadcasts += 1
+                deltas = [(err @ fb) * surrogate(s.mem - p.threshold)  # type: ignore[union-attr]
+                          for fb, s, p in zip(fbs, states, lif)] + [err]
+                for i, delta in enumerate(deltas):
+                    grads_w[i] += delta.t() @ traces[i]  # type: ignore[operator]
+                    if grads_b[i] is not None:
+                        grads_b[i] += delta.sum(0) * bias_trace  # type: ignore[operator]
+        if not broadcasts:
+            raise SpikefaError(f"online DFA: error_every={self.error_every} is longer than the {t} time steps")
+        norm = 1.0 / (broadcasts * max(len(y), 1))
+        for layer, gw, gb in zip(self.layers, grads_w, grads_b):
+            _accumulate(layer.weight, gw * norm)
+            if gb is not None:
+                _accumulate(layer.bias, gb * norm)  # type: ignore[arg-type]
+        return loss / broadcasts
+
+
+def _accumulate(param: torch.Tensor, grad: torch.Tensor) -> None:
+    """Add to ``param.grad`` (the rule owns this parameter; gradients of others are untouched)."""
+    param.grad = grad.clone() if param.grad is None else param.grad + grad
+
+
+class EncodedSNN(nn.Module):
+    """A classifier over static inputs or binned events, wrapping a spiking network or learner.
+
+    Static inputs [B, C, H, W] in [0, 1] are encoded one step at a time with a generator seeded
+    from ``seed``: training draws continue one stream (saved with the model), evaluation redraws
+    from a fixed seed so every evaluation sees the same spikes. Events [B, T, C, H, W] (uint8
+    counts or floats) are used as they are, clipped to one spike per bin.
+    """
+
+    def __init__(self, net: nn.Module, encoder: Encoder, seed: int = 0) -> None:
+        super().__init__()
+        self.net, self.encoder, self.seed = net, encoder, int(seed)
+        self._gen: torch.Generator | None = None
+        self._gen_state: torch.Tensor | None = None
+
+    def _steps(self, x: torch.Tensor) -> Iterable[torch.Tensor]:
+        if x.ndim == 5:  # binned events [B, T, C, H, W]
+            return (x.transpose(0, 1) > 0).to(torch.float32)
+        if self.training:
+            if self._gen is None or self._gen.device != x.device:
+                self._gen = torch.Generator(device=x.device).manual_seed(derive_seed(self.seed, 1001))
+                if self._gen_state is not None:
+                    self._gen.set_state(self._gen_state)
+            gen = self._gen
+        else:
+            gen = torch.Generator(device=x.device).manual_seed(derive_seed(self.seed, 1002))
+        return self.encoder.steps(x, gen)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return scores(self.net(self._steps(x)))
+
+    def local_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
+        """One online learning step when the wrapped learner has one (else None: use backward)."""
+        step = getattr(self.net, "local_step", None)
+        return None if step is None else step(self._steps(x), y)
+
+    def get_extra_state(self) -> dict[str, Any]:
+        state = self._gen.get_state() if self._gen is not None else self._gen_state
+        return {"seed": self.seed, "generator": state}
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        self.seed, self._gen_state, self._gen = int(state["seed"]), state["generator"], None
