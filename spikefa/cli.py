@@ -145,6 +145,24 @@ def cmd_bench_rules(a: argparse.Namespace) -> int:
     return 0
 
 
+def _steps_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must list integers >= 1")
+    return values
+
+
+def cmd_bench_spiking(a: argparse.Namespace) -> int:
+    from spikefa.train.bench_spiking import bench_spiking, write_bench_spiking
+
+    result = bench_spiking(a.model, a.batch_size, a.time_steps, a.timed_steps, a.rounds, a.steps, a.device)
+    print(write_bench_spiking(result, a.out))
+    return 0
+
+
 def cmd_data_download(a: argparse.Namespace) -> int:
     from spikefa.data import download_dataset
 
@@ -234,6 +252,16 @@ def build_parser() -> argparse.ArgumentParser:
     br.add_argument("--device", default="cpu")
     br.add_argument("--out", default="runs/bench")
     br.set_defaults(func=cmd_bench_rules)
+    bs = b.add_parser("spiking", help="online DFA vs surrogate-gradient BPTT: step time and peak memory vs T")
+    bs.add_argument("--model", default="snn-1x800-lif")
+    bs.add_argument("--batch-size", type=_positive, default=128)
+    bs.add_argument("--time-steps", type=_steps_list, default=[10, 25, 50, 100], help="T values for the memory table")
+    bs.add_argument("--timed-steps", type=_positive, default=25, help="T at which time per step is compared")
+    bs.add_argument("--rounds", type=_positive, default=5)
+    bs.add_argument("--steps", type=_positive, default=3)
+    bs.add_argument("--device", default="cpu")
+    bs.add_argument("--out", default="runs/bench-spiking")
+    bs.set_defaults(func=cmd_bench_spiking)
 
     dd = sub.add_parser("data", help="datasets").add_subparsers(dest="data", required=True, parser_class=_Parser)
     dl = dd.add_parser("download", help="fetch a dataset from its canonical mirrors, checksum-verified")

@@ -1,0 +1,50 @@
+"""Spiking cards through the harness: BPTT and online DFA learn, resume is exact, bench runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from spikefa.train import resolve_config, resume, train
+from spikefa.train.bench_spiking import bench_spiking, write_bench_spiking
+
+FAST = dict(limit_train=320, batch_size=32, align_every=0)
+
+
+@pytest.mark.parametrize("rule", ["bp", "dfa", "sign"])
+def test_spiking_rules_learn_digits(tmp_path: Path, rule: str) -> None:
+    config = resolve_config("snn-1x800-lif", rule, "digits", epochs=2, lr=2e-3, **FAST)
+    summary = train(config, tmp_path / rule, progress=False)
+    assert summary["diverged"] is None
+    assert summary["test_accuracy"] > 0.5  # chance is 0.1
+
+
+def test_online_dfa_resume_reaches_the_same_weights(tmp_path: Path) -> None:
+    config = resolve_config("snn-1x800-lif", "dfa", "digits", epochs=2, limit_train=96, batch_size=32)
+    train(config, tmp_path / "whole", progress=False)
+
+    def crash(row: dict) -> None:  # type: ignore[type-arg]
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "crashed", progress=False, on_epoch=crash)
+    resume(tmp_path / "crashed", progress=False)
+    a = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "crashed" / "checkpoint.pt", weights_only=False)["model"]
+    tensors = [k for k, v in a.items() if isinstance(v, torch.Tensor)]
+    assert tensors and all(torch.equal(a[k], b[k]) for k in tensors)
+    assert torch.equal(a["_extra_state"]["generator"], b["_extra_state"]["generator"])
+
+
+def test_bench_spiking_reports_ratio_and_flat_online_memory(tmp_path: Path) -> None:
+    result = bench_spiking(batch_size=8, time_steps=(4, 16), timed_steps=4, rounds=1, steps=1,
+                           input_shape=(1, 8, 8))
+    text = write_bench_spiking(result, tmp_path)
+    assert result["time_ratio"] > 0 and "online-dfa" in text
+    mem = result["memory_bytes"]
+    assert mem["bptt"]["16"] > 1.5 * mem["bptt"]["4"]  # the graph across time grows with T
+    assert mem["online-dfa"]["16"] <= 1.2 * mem["online-dfa"]["4"]  # online state does not
+    assert json.loads((tmp_path / "bench_spiking.json").read_text())["card"] == "snn-1x800-lif"
