@@ -20,6 +20,7 @@ OUTPUTS = {
     "03_train_and_resume.py": [f"{run}/{name}" for run in ("uninterrupted", "interrupted")
                                for name in ("checkpoint.pt", "config.json", "metrics.csv", "summary.json")],
     "04_save_and_load_feedback.py": ["fa.pt", "dfa.pt"],
+    "05_spiking_online_dfa.py": ["results.json"],
 }
 
 
