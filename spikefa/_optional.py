@@ -15,7 +15,7 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "onnx": ("export", "ONNX export"),
     "onnxruntime": ("export", "ONNX verification"),
     "nir": ("export", "NIR export"),
-    "snntorch": ("spiking", "spiking networks"),
+    "nirtorch": ("export", "NIR import into snnTorch"),
 }
 
 

@@ -172,17 +172,26 @@ def cmd_data_download(a: argparse.Namespace) -> int:
     return 0
 
 
+def _card_line(name: str) -> str:
+    from spikefa.catalog import load_card
+
+    card = load_card(name)
+    return f"[{card.arch}] {card.description}"
+
+
 def cmd_list(a: argparse.Namespace) -> int:
     from spikefa.catalog import list_cards
     from spikefa.data import DATASETS
+    from spikefa.data.events import EVENT_DATASETS
     from spikefa.rules import FEEDBACK_KINDS, RULES
 
     tables = {
         "rules": {n: f"{r.summary} ({r.reference})" + "".join(
             f"\n{'':22s}   option {k} = {o.default!r}: {o.help}" for k, o in r.options.items()) for n, r in RULES.items()},
         "feedback": {n: k.description for n, k in FEEDBACK_KINDS.items()},
-        "models": {n: "" for n in list_cards()},
-        "datasets": {n: d.description for n, d in DATASETS.items()},
+        "models": {n: _card_line(n) for n in list_cards()},
+        "datasets": {**{n: d.description for n, d in DATASETS.items()},
+                     **{n: f"[events] {d.description}" for n, d in EVENT_DATASETS.items()}},
     }
     for name, text in tables[a.what].items():
         print(f"{name:22s} {text}")
@@ -274,6 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="list rules, feedback kinds, model cards or datasets")
     ls.add_argument("what", choices=["rules", "feedback", "models", "datasets"])
     ls.set_defaults(func=cmd_list)
+    from spikefa.export.cli import add_parser as add_export_parser
+
+    add_export_parser(sub)
     return p
 
 

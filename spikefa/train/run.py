@@ -61,19 +61,36 @@ class Prepared:
 def prepare_data(config: RunConfig, device: str = "cpu", splits: DataSplits | None = None) -> Prepared:
     """Load the splits (unless given), keep ``limit_train`` training and ``limit_eval`` validation
     and test examples (smoke runs), standardise with training statistics."""
-    data = splits if splits is not None else load_dataset(config.dataset, config.data_dir)
+    data = splits if splits is not None else _load(config)
     x_train, y_train = data.x_train, data.y_train
     if config.limit_train is not None:
         x_train, y_train = x_train[: config.limit_train], y_train[: config.limit_train]
     n_eval = config.limit_eval
     xs = [x_train, data.x_val[:n_eval], data.x_test[:n_eval]]
-    if config.normalize:
+    if config.normalize and x_train.is_floating_point():  # binned events (uint8) stay spikes
         mean = x_train.mean(dim=(0, 2, 3), keepdim=True)
         std = x_train.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
         xs = [(x - mean) / std for x in xs]
     xs = [x.to(device) for x in xs]
     ys = [t.to(device) for t in (y_train, data.y_val[:n_eval], data.y_test[:n_eval])]
     return Prepared(xs[0], ys[0], xs[1], ys[1], xs[2], ys[2], data.input_shape, data.num_classes)
+
+
+def _load(config: RunConfig) -> Any:
+    """DataSplits of images, or EventSplits [N, T, C, H, W] binned at the spiking card's T."""
+    from spikefa.data.events import EVENT_DATASETS, load_event_dataset
+
+    if config.dataset not in EVENT_DATASETS:
+        return load_dataset(config.dataset, config.data_dir)
+    from spikefa.catalog import load_card
+
+    card = load_card(config.model)
+    if not card.spiking or card.encoder is None:
+        raise SpikefaError(f"dataset {config.dataset!r} holds events: train it with a spiking card "
+                           f"(spikefa list models, arch snn-*), not {config.model!r}")
+    limits = [n for n in (config.limit_train, config.limit_eval) if n is not None]
+    return load_event_dataset(config.dataset, config.data_dir, time_steps=card.encoder.time_steps,
+                              limit=max(limits) if limits else None, progress=True)
 
 
 def make_model(config: RunConfig, input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
@@ -206,7 +223,8 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resu
         history.append(row)
         bar.epoch(row)
         if info.is_main:
-            _save(out, config, model, optimizer, gen, history, epoch + 1, step, spent)
+            _save(out, config, model, optimizer, gen, history, epoch + 1, step, spent,
+                  {"input_shape": list(data.input_shape), "num_classes": data.num_classes})
         if on_epoch is not None:
             on_epoch(row)
         barrier(info)
@@ -253,10 +271,11 @@ def _epoch_row(model: nn.Module, data: Prepared, epoch: int, loss: float, lr: fl
 
 
 def _save(out: Path, config: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer,
-          gen: torch.Generator, history: list[dict[str, Any]], epoch: int, step: int, seconds: float) -> None:
+          gen: torch.Generator, history: list[dict[str, Any]], epoch: int, step: int, seconds: float,
+          shapes: dict[str, Any]) -> None:
     from spikefa._version import __version__
 
-    save_checkpoint(out / CHECKPOINT, {
+    save_checkpoint(out / CHECKPOINT, {**shapes,
         "version": __version__, "config": config.to_dict(), "epoch": epoch, "step": step, "seconds": seconds,
         "model": model.state_dict(), "optimizer": optimizer.state_dict(), "shuffle_rng": gen.get_state(),
         "torch_rng": torch.get_rng_state(), "history": history,

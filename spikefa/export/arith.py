@@ -1,0 +1,138 @@
+"""Integer arithmetic of the vendor-neutral LIF step, shared by the simulator and mirrored by the
+ONNX and C writers (their tests hold them to it spike for spike).
+
+In state units (one real scale per layer or per neuron, shared by weight, bias, threshold and
+state), one step of an integer LIF neuron is
+
+    r[t] = U[t-1] > θ                                     (reset from the previous step)
+    U[t] = sat(D(U[t-1]) + I[t] − r[t]·θ)                 reset "subtract"
+    U[t] = sat((r[t] ? 0 : D(U[t-1])) + I[t])             reset "zero"
+    S[t] = U[t] > θ,     I[t] = Σ_j (w_ij << e)·S_j[t] + b_i
+
+which is `spikefa.functional.lif.lif_step` with β·U replaced by the decay encoding D:
+
+- ``multiplier``  D(U) = round(U·m / 2^bits), m = round(β·2^bits)  (Loihi: m = 4096 − δ, bits 12)
+- ``shift``       D(U) = U − floor(U / 2^k),  β̂ = 1 − 2^−k          (Xylo's bit-shift decay)
+- ``none``        D(U) = U,                   β̂ = 1                 (integrate-and-fire)
+
+and ``round`` one of floor (an arithmetic right shift), toward-zero (Loihi: sign·(|x| >> bits))
+or nearest (half up). ``sat`` clamps to ±(2^(state_bits−1) − 1) or wraps two's complement.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from spikefa.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DecayCode:
+    """One layer's decay encoding: kind, its integer parameter (m or k), fraction bits, rounding."""
+
+    kind: str
+    value: int
+    bits: int = 0
+    rounding: str = "floor"
+
+    def __post_init__(self) -> None:
+        if self.kind not in DECAY_STEPS:
+            raise ConfigError(f"decay kind = {self.kind!r} is not allowed; expected one of: {', '.join(DECAY_STEPS)}")
+
+    @property
+    def beta(self) -> float:
+        """The decay factor the code represents (β̂)."""
+        return BETAS[self.kind](self)
+
+
+def _beta_multiplier(code: DecayCode) -> float:
+    return code.value / 2**code.bits
+
+
+def _beta_shift(code: DecayCode) -> float:
+    return 1.0 - 2.0 ** -code.value
+
+
+BETAS: dict[str, Callable[[DecayCode], float]] = {
+    "multiplier": _beta_multiplier, "shift": _beta_shift, "none": lambda code: 1.0,
+}
+
+
+def tau(beta: float, dt: float) -> float:
+    """Membrane time constant −dt / ln β in the unit of dt (inf for β = 1, 0 for β = 0)."""
+    if beta >= 1.0:
+        return math.inf
+    return 0.0 if beta <= 0.0 else -dt / math.log(beta)
+
+
+def _log_tau_error(beta_hat: float, beta: float) -> float:
+    t, t_hat = tau(beta, 1.0), tau(beta_hat, 1.0)
+    if math.isinf(t) or math.isinf(t_hat):
+        return 0.0 if t == t_hat else math.inf
+    if t == 0.0 or t_hat == 0.0:
+        return 0.0 if t == t_hat else math.inf
+    return abs(math.log(t_hat / t))
+
+
+def encode_decay(beta: float, kind: str, bits: int = 12, rounding: str = "floor",
+                 shift_max: int = 15) -> DecayCode:
+    """The code nearest to β: m = round(β·2^bits), or the shift k whose τ is nearest in ratio."""
+    if kind == "multiplier":
+        return DecayCode(kind, int(min(max(round(beta * 2**bits), 0), 2**bits)), bits, rounding)
+    if kind == "shift":
+        k = min(range(1, shift_max + 1), key=lambda k: _log_tau_error(1.0 - 2.0**-k, beta))
+        return DecayCode(kind, k, 0, "floor")
+    return DecayCode(kind, 0, 0, rounding)
+
+
+# ---------------------------------------------------------------- integer operations (int64 tensors)
+
+
+def _round_shift(x: torch.Tensor, bits: int, rounding: str) -> torch.Tensor:
+    """x / 2^bits rounded as named (x int64)."""
+    d = 2**bits
+    if rounding == "floor":
+        return torch.div(x, d, rounding_mode="floor")
+    if rounding == "toward-zero":
+        return torch.div(x, d, rounding_mode="trunc")
+    return torch.div(x + d // 2, d, rounding_mode="floor")  # nearest, half up
+
+
+def _decay_multiplier(u: torch.Tensor, code: DecayCode) -> torch.Tensor:
+    return _round_shift(u * code.value, code.bits, code.rounding)
+
+
+def _decay_shift(u: torch.Tensor, code: DecayCode) -> torch.Tensor:
+    return u - torch.div(u, 2**code.value, rounding_mode="floor")
+
+
+DECAY_STEPS: dict[str, Callable[[torch.Tensor, DecayCode], torch.Tensor]] = {
+    "multiplier": _decay_multiplier, "shift": _decay_shift, "none": lambda u, code: u,
+}
+
+
+def saturate(u: torch.Tensor, state_bits: int, overflow: str) -> torch.Tensor:
+    """Clamp to ±(2^(bits−1) − 1), or wrap two's complement modulo 2^bits."""
+    half = 2 ** (state_bits - 1)
+    if overflow == "wrap":
+        return torch.remainder(u + half, 2 * half) - half
+    return u.clamp(-(half - 1), half - 1)
+
+
+def int_lif_step(current: torch.Tensor, u: torch.Tensor, threshold: torch.Tensor, code: DecayCode,
+                 reset: str, state_bits: int, overflow: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """One integer LIF step (module docstring); returns (spikes int64 0/1, new state)."""
+    fired = u > threshold
+    decayed = DECAY_STEPS[code.kind](u, code)
+    if reset == "subtract":
+        new = decayed + current - fired.to(u.dtype) * threshold
+    elif reset == "zero":
+        new = torch.where(fired, torch.zeros_like(decayed), decayed) + current
+    else:
+        new = decayed + current
+    new = saturate(new, state_bits, overflow)
+    return (new > threshold).to(torch.int64), new

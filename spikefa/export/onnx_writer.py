@@ -1,0 +1,181 @@
+"""ONNX writer: one time step of the integer network, built node by node with ``onnx.helper``.
+
+Inputs ``spikes_in`` (float32 [B, in], 0/1) and ``state{i}`` (int32 [B, n_i], int64 beyond 32
+state bits); outputs ``spikes{i}`` (float32 0/1) and ``state{i}_next`` for every layer, so a host
+loop (`run_onnx`) carries the state from step to step.
+
+Weights are int8 initialisers behind ``DequantizeLinear`` (the QDQ pattern) with scale 2^e and
+zero point 0: the dequantised weight is already in state units, because the layer's real scale is
+shared by weight, bias, threshold and state and never enters the arithmetic (it is kept in the
+model's ``metadata_props``). The spike-weight product is exact in float32 (|Σ w·2^e| < 2^24 is
+checked), then the state update runs in int64: bias, decay by `Mul` and an exact floor division
+``(x − Mod(x, 2^k)) / 2^k`` (ONNX has no arithmetic right shift on signed integers), reset, and
+saturation by Min/Max — the same steps as `spikefa.export.arith.int_lif_step`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from spikefa._optional import require
+from spikefa.export.check import ExportRefused
+from spikefa.export.quantize import QLayer, QuantizedNet
+from spikefa.export.simulate import run_int
+from spikefa.export.writers import Verification, count_mismatches
+
+MODEL = "model.onnx"
+OPSET = 17
+
+
+class _Builder:
+    """Collects nodes and initialisers; names are unique per layer prefix."""
+
+    def __init__(self) -> None:
+        self.oh = require("onnx").helper
+        self.nodes: list[Any] = []
+        self.inits: list[Any] = []
+
+    def const(self, name: str, value: np.ndarray) -> str:
+        self.inits.append(require("onnx").numpy_helper.from_array(value, name))
+        return name
+
+    def op(self, kind: str, inputs: list[str], out: str, **attrs: Any) -> str:
+        self.nodes.append(self.oh.make_node(kind, inputs, [out], name=out, **attrs))
+        return out
+
+
+def _floor_div(b: _Builder, x: str, bits: int, p: str) -> str:
+    d = b.const(f"{p}_d", np.array(2**bits, np.int64))
+    rem = b.op("Mod", [x, d], f"{p}_rem", fmod=0)  # sign of the divisor: 0 <= rem < d
+    return b.op("Div", [b.op("Sub", [x, rem], f"{p}_exact"), d], f"{p}_q")
+
+
+def _decay(b: _Builder, u: str, q: QLayer, p: str) -> str:
+    code = q.decay
+    if code.kind == "none":
+        return u
+    if code.kind == "shift":
+        return b.op("Sub", [u, _floor_div(b, u, code.value, f"{p}_sh")], f"{p}_decayed")
+    prod = b.op("Mul", [u, b.const(f"{p}_m", np.array(code.value, np.int64))], f"{p}_um")
+    if code.rounding == "floor":
+        return _floor_div(b, prod, code.bits, f"{p}_dec")
+    if code.rounding == "nearest":
+        half = b.const(f"{p}_half", np.array(2 ** (code.bits - 1), np.int64))
+        return _floor_div(b, b.op("Add", [prod, half], f"{p}_umh"), code.bits, f"{p}_dec")
+    mag = _floor_div(b, b.op("Abs", [prod], f"{p}_abs"), code.bits, f"{p}_dec")  # toward zero
+    return b.op("Mul", [b.op("Sign", [prod], f"{p}_sign"), mag], f"{p}_decayed")
+
+
+def _saturate(b: _Builder, x: str, qnet: QuantizedNet, p: str) -> str:
+    half = 2 ** (qnet.state_bits - 1)
+    if qnet.overflow == "wrap":
+        shifted = b.op("Add", [x, b.const(f"{p}_h", np.array(half, np.int64))], f"{p}_wa")
+        mod = b.op("Mod", [shifted, b.const(f"{p}_2h", np.array(2 * half, np.int64))], f"{p}_wm", fmod=0)
+        return b.op("Sub", [mod, f"{p}_h"], f"{p}_sat")
+    top = b.op("Min", [x, b.const(f"{p}_hi", np.array(half - 1, np.int64))], f"{p}_min")
+    return b.op("Max", [top, b.const(f"{p}_lo", np.array(-(half - 1), np.int64))], f"{p}_sat")
+
+
+def _layer(b: _Builder, qnet: QuantizedNet, i: int, x: str, state_type: int) -> tuple[str, str]:
+    onnx = require("onnx")
+    q, p = qnet.layers[i], f"l{i}"
+    w = b.const(f"{p}_w_q", q.weight.T.numpy().astype(np.int8))
+    w_f = b.op("DequantizeLinear", [w, b.const(f"{p}_w_scale", np.array(2.0**q.weight_shift, np.float32)),
+                                    b.const(f"{p}_w_zero", np.array(0, np.int8))], f"{p}_w")
+    cur = b.op("Cast", [b.op("MatMul", [x, w_f], f"{p}_mm")], f"{p}_mm64", to=onnx.TensorProto.INT64)
+    cur = b.op("Add", [cur, b.const(f"{p}_bias", q.bias.numpy().astype(np.int64))], f"{p}_cur")
+    u = b.op("Cast", [f"state{i}"], f"{p}_u", to=onnx.TensorProto.INT64)
+    theta = b.const(f"{p}_theta", q.threshold.numpy().astype(np.int64))
+    fired = b.op("Greater", [u, theta], f"{p}_fired")
+    decayed = _decay(b, u, q, p)
+    if q.reset == "subtract":
+        r = b.op("Cast", [fired], f"{p}_r", to=onnx.TensorProto.INT64)
+        pre = b.op("Sub", [b.op("Add", [decayed, cur], f"{p}_acc"), b.op("Mul", [r, theta], f"{p}_rt")], f"{p}_pre")
+    elif q.reset == "zero":
+        kept = b.op("Where", [fired, b.const(f"{p}_zero", np.array(0, np.int64)), decayed], f"{p}_kept")
+        pre = b.op("Add", [kept, cur], f"{p}_pre")
+    else:
+        pre = b.op("Add", [decayed, cur], f"{p}_pre")
+    new = _saturate(b, pre, qnet, p)
+    b.op("Cast", [new], f"state{i}_next", to=state_type)
+    spikes = b.op("Cast", [b.op("Greater", [new, theta], f"{p}_s")], f"spikes{i}", to=onnx.TensorProto.FLOAT)
+    return spikes, f"state{i}_next"
+
+
+def _check(qnet: QuantizedNet) -> None:
+    problems = []
+    for i, q in enumerate(qnet.layers):
+        if qnet.bits > 8:
+            problems.append(f"layer {i}: {qnet.bits}-bit weights do not fit the int8 QDQ initialisers")
+        if float(q.weight.abs().sum(dim=1).max()) >= 2**24:
+            problems.append(f"layer {i}: |sum w| >= 2^24 is not exact in the float32 MatMul")
+    if problems:
+        raise ExportRefused(f"{qnet.profile.name} (onnx)", problems)
+
+
+def build_model(qnet: QuantizedNet, meta: dict[str, Any] | None = None) -> Any:
+    """The `onnx.ModelProto` of one time step."""
+    onnx = require("onnx")
+    _check(qnet)
+    oh, b = onnx.helper, _Builder()
+    state_type = onnx.TensorProto.INT32 if qnet.state_bits <= 32 else onnx.TensorProto.INT64
+    inputs = [oh.make_tensor_value_info("spikes_in", onnx.TensorProto.FLOAT, ["batch", qnet.in_features])]
+    outputs = []
+    x = "spikes_in"
+    for i, q in enumerate(qnet.layers):
+        n = int(q.weight.shape[0])
+        inputs.append(oh.make_tensor_value_info(f"state{i}", state_type, ["batch", n]))
+        x, _ = _layer(b, qnet, i, x, state_type)
+        outputs += [oh.make_tensor_value_info(f"spikes{i}", onnx.TensorProto.FLOAT, ["batch", n]),
+                    oh.make_tensor_value_info(f"state{i}_next", state_type, ["batch", n])]
+    graph = oh.make_graph(b.nodes, "spikefa_lif_step", inputs, outputs, b.inits)
+    model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", OPSET)], producer_name="spikefa")
+    model.ir_version = 8
+    props = {"spikefa.profile": qnet.profile.name, "spikefa.weight_bits": str(qnet.bits),
+             "spikefa.dt_ms": repr(qnet.dt), "spikefa.state_bits": str(qnet.state_bits),
+             "spikefa.layers": json.dumps([{"unit": q.unit.tolist(), "weight_shift": q.weight_shift,
+                                            "reset": q.reset, "decay": q.decay.__dict__} for q in qnet.layers]),
+             "spikefa.meta": json.dumps(meta or {}, default=str)}
+    onnx.helper.set_model_props(model, props)
+    onnx.checker.check_model(model)
+    return model
+
+
+def write(qnet: QuantizedNet, out_dir: Path, meta: dict[str, Any]) -> list[Path]:
+    """Write ``model.onnx`` into `out_dir`."""
+    onnx = require("onnx")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    onnx.save(build_model(qnet, meta), str(out_dir / MODEL))
+    return [out_dir / MODEL]
+
+
+def run_onnx(path: Path, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Every layer's spikes [T, B, n] from running the one-step model over x [T, B, ...]."""
+    ort = require("onnxruntime")
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    h = x.reshape(x.shape[0], x.shape[1], -1).numpy().astype(np.float32)
+    state_inputs = [i for i in sess.get_inputs() if i.name.startswith("state")]
+    states = {i.name: np.zeros((h.shape[1], i.shape[1]), np.int32 if i.type == "tensor(int32)" else np.int64)
+              for i in state_inputs}
+    names = [o.name for o in sess.get_outputs()]
+    spikes: list[list[np.ndarray]] = [[] for _ in state_inputs]
+    for x_t in h:
+        outs = dict(zip(names, sess.run(names, {"spikes_in": x_t, **states})))
+        for k in range(len(state_inputs)):
+            spikes[k].append(outs[f"spikes{k}"])
+            states[f"state{k}"] = outs[f"state{k}_next"]
+    return tuple(torch.from_numpy(np.stack(s)) for s in spikes)
+
+
+def verify(qnet: QuantizedNet, out_dir: Path, spikes: torch.Tensor) -> Verification:
+    """onnxruntime against the integer simulator, every layer's spikes."""
+    got = run_onnx(out_dir / MODEL, spikes)
+    want = run_int(qnet, spikes).spikes
+    return Verification("onnx", "integer simulator (spikefa.export.simulate.run_int)",
+                        sum(count_mismatches(g, w) for g, w in zip(got, want)), sum(int(w.numel()) for w in want),
+                        "onnxruntime CPUExecutionProvider, every layer")

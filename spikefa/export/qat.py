@@ -1,0 +1,198 @@
+"""Quantisation-aware training: fake quantisation with a straight-through estimator.
+
+`prepare_qat` registers ``torch.nn.utils.parametrize`` parametrizations on every ``nn.Linear``
+(any subclass: FA, sign symmetry, Hebbian descent) inside a network, in place:
+
+- ``weight`` → Ŵ = W + (q(W) − W).detach(): the forward pass sees the profile's grid (the same
+  grid `spikefa.export.quantize` uses, so PTQ after QAT is lossless on the weights), the backward
+  pass the identity, so every gradient-substitute rule (backprop, FA, sign symmetry, DFA) trains
+  the float master weight through its own backward.
+- ``bias`` → the same state grid (the bias is rounded to the layer's state unit).
+- optionally the fixed feedback matrices (FA's ``feedback_fixed``, DFA's ``fixed``) onto a
+  symmetric grid of the same bits;
+- the snnTorch ``Leaky`` neurons of a `SpikingNet` get the target's decay β̂ (restored by
+  `remove_qat`; ``net.lif`` is left as the card says) and, with ``state=True``, a ``state_quant``
+  that floors U to the state unit after each step: the integer simulator's rounding for floor
+  decays (online learners that step `lif_step` themselves see the weight grid only).
+
+Local rules that write weights (STDP, Hebb) must add to the float master weight,
+``master_weight(layer)``, or assign ``layer.weight = layer.weight + dw``: the assignment goes
+through ``right_inverse``, which keeps the sub-LSB residual, so updates smaller than one grid
+step accumulate instead of vanishing. An in-place ``layer.weight.add_()`` would only change a
+temporary. Call `prepare_qat` after the rule converter (it replaces modules) and before building
+the optimiser (the trainable tensor becomes ``parametrizations.weight.original``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+from spikefa.export.arith import encode_decay
+from spikefa.export.profile import Profile
+from spikefa.export.quantize import _round, layer_grid
+
+_FEEDBACK_BUFFERS = ("feedback_fixed", "fixed")
+
+
+class _Grid:
+    """The layer's grid, computed from the current float weight: weight step and state unit."""
+
+    def __init__(self, profile: Profile, theta: float | None) -> None:
+        self.profile, self.theta = profile, theta
+        self.unit: torch.Tensor | None = None
+
+    def steps(self, w: torch.Tensor, bias: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(weight step [out], state unit [out]) for weights `w`, without gradient."""
+        b = None if bias is None else bias.detach().double()
+        e, _, unit = layer_grid(w.detach().double(), self.theta, self.profile, b)
+        self.unit = unit.to(w.dtype)
+        return (unit * 2**e).to(w.dtype), self.unit
+
+
+class FakeQuantWeight(nn.Module):
+    """Ŵ = W + (q(W) − W).detach() on the profile's grid; right_inverse keeps the residual."""
+
+    def __init__(self, grid: _Grid) -> None:
+        super().__init__()
+        self.grid = grid
+        self.residual: torch.Tensor | None = None
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        fmt = self.grid.profile.weights
+        lo, hi = fmt.levels()
+        step, _ = self.grid.steps(w)
+        if fmt.bits == 1:
+            q = torch.where(w >= 0, 1.0, -1.0).to(w.dtype) * step[:, None]
+        else:
+            q = _round(w.detach() / step[:, None], fmt.rounding).clamp(lo, hi) * step[:, None]
+        self.residual = (w - q).detach()
+        return w + (q - w).detach()
+
+    def right_inverse(self, value: torch.Tensor) -> torch.Tensor:
+        """Assigning Ŵ + ΔW stores W + ΔW (the residual below one grid step survives)."""
+        if self.residual is None or self.residual.shape != value.shape:
+            return value
+        return value + self.residual
+
+
+class FakeQuantBias(nn.Module):
+    """b̂ on the layer's state unit (read from the weight's grid), straight-through."""
+
+    def __init__(self, grid: _Grid) -> None:
+        super().__init__()
+        self.grid = grid
+
+    def forward(self, b: torch.Tensor) -> torch.Tensor:
+        unit = self.grid.unit
+        bits = self.grid.profile.bias.bits
+        if unit is None or bits == 0:
+            return b if bits else b - b.detach()
+        top = 2 ** (bits - 1) - 1
+        q = _round(b.detach() / unit, self.grid.profile.weights.rounding).clamp(-top, top) * unit
+        return b + (q - b).detach()
+
+    def right_inverse(self, value: torch.Tensor) -> torch.Tensor:
+        return value
+
+
+class FakeQuantFeedback(nn.Module):
+    """A fixed feedback matrix on a symmetric grid of `bits` bits (max-abs scale)."""
+
+    def __init__(self, bits: int) -> None:
+        super().__init__()
+        self.bits = bits
+
+    def forward(self, b: torch.Tensor) -> torch.Tensor:
+        if self.bits == 1:
+            return torch.where(b >= 0, 1.0, -1.0).to(b.dtype) * b.abs().mean()
+        top = 2 ** (self.bits - 1) - 1
+        step = b.abs().max().clamp_min(1e-30) / top
+        return torch.round(b / step).clamp(-top, top) * step
+
+    def right_inverse(self, value: torch.Tensor) -> torch.Tensor:
+        return value
+
+
+class StateQuant:
+    """snnTorch ``state_quant``: U floored to the state unit and saturated, straight-through. A
+    relative tolerance of 1e-6 absorbs float32 error; it is below a Q15 decay's 2^-15 granularity
+    for states under ~30 units, so larger states may floor one unit differently (training only)."""
+
+    def __init__(self, grid: _Grid, state_bits: int) -> None:
+        self.grid, self.top = grid, 2 ** (state_bits - 1) - 1
+
+    def __call__(self, mem: torch.Tensor) -> torch.Tensor:
+        unit = self.grid.unit
+        if unit is None:
+            return mem
+        u = unit.to(mem.dtype)
+        v = mem.detach() / u
+        q = torch.floor(v + 1e-6 * (1 + v.abs())).clamp(-self.top, self.top) * u
+        return mem + (q - mem).detach()
+
+
+def _thresholds(net: nn.Module) -> dict[int, float]:
+    """id(Linear) -> threshold of its LIF layer, for a SpikingNet."""
+    out: dict[int, float] = {}
+    for syn, lif in zip(getattr(net, "synapses", ()), getattr(net, "lif", ())):
+        for m in syn.modules():
+            if isinstance(m, nn.Linear):
+                out[id(m)] = float(lif.threshold)
+    return out
+
+
+def prepare_qat(net: nn.Module, profile: Profile, bits: int | None = None, *, feedback: bool = False,
+                state: bool = True) -> nn.Module:
+    """Fake-quantise `net` in place for `profile` (weights of `bits` bits); returns `net`."""
+    prof = profile.with_bits(bits)
+    thetas = _thresholds(net)
+    grids: dict[int, _Grid] = {}
+    for m in list(net.modules()):
+        if isinstance(m, nn.Linear) and not parametrize.is_parametrized(m, "weight"):
+            grid = _Grid(prof, thetas.get(id(m)))
+            grids[id(m)] = grid
+            parametrize.register_parametrization(m, "weight", FakeQuantWeight(grid))
+            if m.bias is not None:
+                parametrize.register_parametrization(m, "bias", FakeQuantBias(grid))
+        if feedback:
+            for name in _FEEDBACK_BUFFERS:
+                if isinstance(getattr(m, name, None), torch.Tensor) and not parametrize.is_parametrized(m, name):
+                    parametrize.register_parametrization(m, name, FakeQuantFeedback(prof.weights.bits))
+    if hasattr(net, "synapses") and hasattr(net, "neurons"):
+        n = prof.neuron
+        for syn, neuron, lif in zip(net.synapses, net.neurons, getattr(net, "lif", ())):
+            beta = getattr(neuron, "beta", None)
+            if isinstance(beta, torch.Tensor):  # train with the decay the target will run (β̂)
+                neuron._spikefa_beta_float = beta.detach().clone()
+                code = encode_decay(float(lif.beta), n.decay, n.decay_bits, n.decay_rounding, n.decay_shift_max)
+                with torch.no_grad():
+                    beta.fill_(code.beta)
+            linear = next((m for m in syn.modules() if isinstance(m, nn.Linear)), None)
+            if state and linear is not None and hasattr(neuron, "state_quant"):
+                neuron.state_quant = StateQuant(grids[id(linear)], n.state_bits)
+    return net
+
+
+def master_weight(layer: nn.Module, name: str = "weight") -> torch.Tensor:
+    """The float tensor an optimiser or a local rule should update (the parametrization's original)."""
+    if parametrize.is_parametrized(layer, name):
+        return getattr(layer.parametrizations, name).original  # type: ignore[no-any-return]
+    return getattr(layer, name)  # type: ignore[no-any-return]
+
+
+def remove_qat(net: nn.Module, bake: bool = True) -> nn.Module:
+    """Remove the fake quantisation in place; `bake` keeps the quantised values as the weights."""
+    for m in list(net.modules()):
+        for name in ("weight", "bias", *_FEEDBACK_BUFFERS):
+            if parametrize.is_parametrized(m, name):
+                parametrize.remove_parametrizations(m, name, leave_parametrized=bake)
+        if isinstance(getattr(m, "state_quant", None), StateQuant):
+            m.state_quant = False
+        original = getattr(m, "_spikefa_beta_float", None)
+        if original is not None:
+            with torch.no_grad():
+                m.beta.copy_(original)  # type: ignore[operator]
+            del m._spikefa_beta_float
+    return net

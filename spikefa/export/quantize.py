@@ -1,0 +1,265 @@
+"""Post-training quantisation of a LIF network onto a profile's integers.
+
+A spiking layer computes U = β·U + W·x + b − r·θ and compares U with θ. Dividing the whole
+equation by one positive number s (a layer's or a neuron's state unit) changes nothing the layer
+computes, so the weight, the bias, the threshold and the state are scaled **together**: scaling
+only the weights would change which neurons fire. Per neuron i (per layer for per-tensor scales)
+
+    weight mantissa  w = clamp(round(W / (s·2^e)))        (weight in state units: w << e)
+    bias             b = clamp(round(b / (s·2^eb))) << eb
+    threshold        θ = round(θ / (s·2^ts)) << ts         (ts: the profile's fixed threshold shift)
+    decay            β → its encoding (`spikefa.export.arith.encode_decay`)
+
+The weight exponent e is the largest the profile allows that keeps the threshold within its bits
+and a quarter of the state range (more state resolution, so decays round less). For per-tensor and
+per-channel scales, s is nudged up so that θ/s is an integer: the threshold is then exact and no
+weight clips because of the nudge; power-of-two scales keep s = 2^k and report the threshold error.
+For 2–4 bit weights the clipping point is searched (least squared error, as in TWN for ternary).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from spikefa.export.arith import DecayCode, encode_decay, tau
+from spikefa.export.network import DenseLayer, dense_layers
+from spikefa.export.profile import Profile
+
+_CLIP_RATIOS = torch.linspace(0.3, 1.0, 36, dtype=torch.float64)
+
+
+@dataclass(frozen=True, eq=False)
+class QLayer:
+    """One layer in integers; `unit` is the real value of one state unit, per neuron."""
+
+    weight: torch.Tensor  # int64 [out, in]: mantissas
+    weight_shift: int  # e: weight in state units = weight << e
+    bias: torch.Tensor  # int64 [out], state units (= mantissa << bias_shift)
+    bias_shift: int
+    threshold: torch.Tensor  # int64 [out], state units
+    unit: torch.Tensor  # float64 [out]
+    decay: DecayCode
+    reset: str
+    beta: float  # the float network's β (the code's β̂ is decay.beta)
+    dt: float
+
+    @property
+    def weight_state(self) -> torch.Tensor:
+        """Weights in state units (int64)."""
+        return self.weight * 2**self.weight_shift
+
+
+@dataclass(frozen=True)
+class LayerReport:
+    """What quantising one layer cost."""
+
+    layer: int
+    weight_shift: int
+    weight_clipped: float  # fraction of weights saturated at the mantissa range
+    weight_max_error: float  # max |W − Ŵ|, real units
+    weight_rel_error: float  # ‖W − Ŵ‖ / ‖W‖
+    bias_clipped: float
+    bias_max_error: float
+    threshold_rel_error: float  # max |θ − θ̂| / θ
+    threshold_int: tuple[int, int]  # (min, max) integer threshold, state units
+    beta: float
+    beta_hat: float
+    tau: float  # τ_mem, ms
+    tau_hat: float
+    tau_rel_error: float  # τ̂/τ − 1: what the decay encoding does to the time constant
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True, eq=False)
+class QuantizedNet:
+    """A network in a profile's integers, with the per-layer report."""
+
+    layers: tuple[QLayer, ...]
+    profile: Profile
+    bits: int
+    state_bits: int
+    overflow: str
+    report: tuple[LayerReport, ...]
+
+    @property
+    def in_features(self) -> int:
+        return int(self.layers[0].weight.shape[1])
+
+    @property
+    def dt(self) -> float:
+        return self.layers[0].dt
+
+
+def _amax(x: torch.Tensor) -> float:
+    """max |x| (0 for an empty tensor)."""
+    return float(x.abs().max()) if x.numel() else 0.0
+
+
+def _round(x: torch.Tensor, rounding: str) -> torch.Tensor:
+    return torch.round(x) if rounding == "half-even" else torch.sign(x) * torch.floor(x.abs() + 0.5)
+
+
+def _quant(w: torch.Tensor, step: torch.Tensor, lo: int, hi: int, rounding: str) -> torch.Tensor:
+    return _round(w / step, rounding).clamp(lo, hi)
+
+
+def weight_step(w: torch.Tensor, lo: int, hi: int, per_channel: bool, rounding: str) -> torch.Tensor:
+    """The raw weight grid step per output neuron [out]: max|W|/hi (bits ≥ 5), else the clipping
+    point with least squared error."""
+    amax = w.abs().amax(dim=1) if per_channel else w.abs().max().expand(w.shape[0])
+    amax = torch.where(amax > 0, amax, torch.ones_like(amax))
+    if hi >= 15:
+        return amax / hi
+    best, best_err = amax / hi, torch.full_like(amax, math.inf)
+    for ratio in _CLIP_RATIOS:
+        step = amax * ratio / hi
+        err = ((_quant(w, step[:, None], lo, hi, rounding) * step[:, None] - w) ** 2)
+        err = err.sum(dim=1) if per_channel else err.sum().expand(w.shape[0])
+        better = err < best_err
+        best, best_err = torch.where(better, step, best), torch.where(better, err, best_err)
+    return best
+
+
+def _exponent(raw: torch.Tensor, theta: float, profile: Profile, bias: torch.Tensor | None) -> tuple[int, torch.Tensor]:
+    """(e, threshold mantissa per neuron, floored) for the largest weight exponent that keeps the
+    threshold within its bits and a quarter of the state range, and the bias within its range."""
+    n, b = profile.neuron, profile.bias
+    ts = n.threshold_shift
+    cap = max(min(n.threshold_max, (n.state_range[1] // 4) >> ts), 1)
+    b_top = (2 ** (b.bits - 1) - 1) * 2 ** b.exponent[1] if b.bits else math.inf
+    b_max = _amax(bias) if bias is not None else 0.0
+    lo, hi = profile.weights.exponent
+    for e in range(hi, lo - 1, -1):
+        unit = raw / 2**e
+        mant = torch.floor(theta / unit / 2**ts)
+        if bool((mant >= 1).all()) and bool((mant <= cap).all()) and (e == lo or b_max <= b_top * float(unit.min())):
+            return e, mant
+    e = hi if bool((torch.floor(theta / (raw / 2**hi) / 2**ts) < 1).any()) else lo
+    return e, torch.floor(theta / (raw / 2**e) / 2**ts).clamp(1, cap)
+
+
+def _grid_error(w: torch.Tensor, step: torch.Tensor, fmt: Any, per_channel: bool) -> torch.Tensor:
+    lo, hi = fmt.levels()
+    q = torch.where(w >= 0, 1.0, -1.0).to(w.dtype) if fmt.bits == 1 else _quant(w, step[:, None], lo, hi, fmt.rounding)
+    err = ((q * step[:, None] - w) ** 2)
+    return err.sum(dim=1) if per_channel else err.sum().expand(w.shape[0])
+
+
+def layer_grid(w: torch.Tensor, theta: float | None, profile: Profile,
+               bias: torch.Tensor | None = None) -> tuple[int, torch.Tensor, torch.Tensor]:
+    """(weight exponent e, threshold mantissa [out], state unit [out]) of one layer; the weight
+    step is unit·2^e. Without a threshold (a rate-coded layer) the unit is the raw weight step."""
+    fmt, n = profile.weights, profile.neuron
+    lo, hi = fmt.levels()
+    per_channel = fmt.scale == "per-channel"
+    if fmt.bits == 1:
+        mean = w.abs().mean(dim=1) if per_channel else w.abs().mean().expand(w.shape[0])
+        raw = torch.where(mean > 0, mean, torch.ones_like(mean))
+    else:
+        raw = weight_step(w, lo, hi, per_channel, fmt.rounding)
+    if fmt.scale == "power-of-two":
+        raw = torch.pow(2.0, torch.ceil(torch.log2(raw)))
+    if theta is None:
+        return 0, torch.ones_like(raw), raw
+    e, mant = _exponent(raw, theta, profile, bias)
+    scale = 2**n.threshold_shift
+    if fmt.scale == "power-of-two":
+        unit = raw / 2**e
+        return e, _round(theta / unit / scale, "half-even").clamp(1, n.threshold_max), unit
+    if hi >= 15:  # 5+ bits: the max-abs grid, never clip
+        return e, mant, theta / (mant * scale)
+    up = (mant + 1).clamp(max=n.threshold_max)  # a finer grid may fit low-bit weights better
+    err_floor = _grid_error(w, theta / (mant * scale) * 2**e, fmt, per_channel)
+    err_up = _grid_error(w, theta / (up * scale) * 2**e, fmt, per_channel)
+    mant = torch.where(err_up < err_floor, up, mant)
+    return e, mant, theta / (mant * scale)
+
+
+def _bias(b: torch.Tensor, unit: torch.Tensor, profile: Profile, rounding: str) -> tuple[torch.Tensor, int, float]:
+    """(bias in state units, bias exponent, clipped fraction)."""
+    bits = profile.bias.bits
+    if bits == 0:
+        return torch.zeros_like(b, dtype=torch.int64), 0, float((b != 0).double().mean()) if b.numel() else 0.0
+    top = 2 ** (bits - 1) - 1
+    units = b / unit
+    lo, hi = profile.bias.exponent
+    eb = next((e for e in range(lo, hi + 1) if _amax(_round(units / 2**e, rounding)) <= top), hi)
+    raw = _round(units / 2**eb, rounding)
+    clipped = float((raw.abs() > top).double().mean()) if b.numel() else 0.0
+    return raw.clamp(-top, top).to(torch.int64) * 2**eb, eb, clipped
+
+
+def quantize_layer(layer: DenseLayer, profile: Profile, index: int = 0) -> tuple[QLayer, LayerReport]:
+    """One `DenseLayer` in the profile's integers, with its report."""
+    fmt, n = profile.weights, profile.neuron
+    lo, hi = fmt.levels()
+    w, theta = layer.weight, float(layer.lif.threshold)
+    binary = fmt.bits == 1
+    e, mant, unit = layer_grid(w, theta, profile, layer.bias if layer.has_bias else None)
+    step = unit * 2**e
+    scaled = w / step[:, None]
+    q = torch.where(w >= 0, 1.0, -1.0) if binary else _round(scaled, fmt.rounding).clamp(lo, hi)
+    bias, eb, bias_clipped = _bias(layer.bias, unit, profile, fmt.rounding)
+    threshold = (mant * 2**n.threshold_shift).to(torch.int64)
+    code = encode_decay(layer.lif.beta, n.decay, n.decay_bits, n.decay_rounding, n.decay_shift_max)
+    qlayer = QLayer(q.to(torch.int64), e, bias, eb, threshold, unit, code, layer.lif.reset,
+                    float(layer.lif.beta), float(layer.lif.dt))
+    w_hat = q * step[:, None]
+    t, t_hat = tau(layer.lif.beta, layer.lif.dt), tau(code.beta, layer.lif.dt)
+    report = LayerReport(
+        layer=index, weight_shift=e,
+        weight_clipped=0.0 if binary else float((scaled.abs() > hi + 0.5).double().mean()),
+        weight_max_error=float(_amax(w - w_hat)),
+        weight_rel_error=float((w - w_hat).norm() / w.norm().clamp_min(1e-30)),
+        bias_clipped=bias_clipped,
+        bias_max_error=float(_amax(layer.bias - bias.double() * unit)),
+        threshold_rel_error=float(((threshold.double() * unit - theta).abs() / theta).max()),
+        threshold_int=(int(threshold.min()), int(threshold.max())),
+        beta=float(layer.lif.beta), beta_hat=code.beta, tau=t, tau_hat=t_hat,
+        tau_rel_error=_ratio_error(t, t_hat))
+    return qlayer, report
+
+
+def _ratio_error(t: float, t_hat: float) -> float:
+    if t == t_hat:
+        return 0.0
+    if math.isinf(t) or t == 0:
+        return math.inf
+    return t_hat / t - 1.0
+
+
+def quantize(net: nn.Module | Sequence[DenseLayer], profile: Profile, bits: int | None = None) -> QuantizedNet:
+    """Post-training quantisation of a `SpikingNet` (or its dense layers) onto `profile`, with
+    weight mantissas of `bits` bits (default: the profile's). Raises `ExportRefused` with every
+    violation when the network cannot be read as dense LIF layers."""
+    from spikefa.export.check import ExportRefused
+
+    prof = profile.with_bits(bits)
+    if isinstance(net, nn.Module):
+        layers, problems = dense_layers(net)
+        if problems:
+            raise ExportRefused(prof.name, problems)
+    else:
+        layers = list(net)
+    pairs = [quantize_layer(layer, prof, i) for i, layer in enumerate(layers)]
+    return QuantizedNet(tuple(p[0] for p in pairs), prof, prof.weights.bits, prof.neuron.state_bits,
+                        prof.neuron.overflow, tuple(p[1] for p in pairs))
+
+
+def report_table(qnet: QuantizedNet) -> str:
+    """The per-layer report as a Markdown table."""
+    head = ("| layer | e | weights clipped | max |ΔW| | ‖ΔW‖/‖W‖ | bias clipped | θ int | θ error "
+            "| β → β̂ | τ → τ̂ (ms) | τ error |\n|---|---|---|---|---|---|---|---|---|---|---|")
+    rows = [f"| {r.layer} | {r.weight_shift} | {100 * r.weight_clipped:.2f} % | {r.weight_max_error:.3g} "
+            f"| {r.weight_rel_error:.3g} | {100 * r.bias_clipped:.2f} % | {r.threshold_int[0]}–{r.threshold_int[1]} "
+            f"| {r.threshold_rel_error:.2g} | {r.beta:.4g} → {r.beta_hat:.4g} | {r.tau:.3g} → {r.tau_hat:.3g} "
+            f"| {100 * r.tau_rel_error:+.1f} % |" for r in qnet.report]
+    return "\n".join([head, *rows])

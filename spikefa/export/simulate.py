@@ -1,0 +1,126 @@
+"""Simulators over time-major spike inputs [T, B, ...]: the float LIF network (before or after
+quantisation) and the bit-exact integer simulator, the reference every artefact is held against.
+
+Both run layer by layer (a feed-forward net needs the whole spike train of layer l before layer
+l+1), which is the same computation as stepping all layers per time step, and batches every
+layer's synaptic currents into one matrix product.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+
+from spikefa.export.arith import int_lif_step
+from spikefa.export.network import DenseLayer
+from spikefa.export.quantize import QuantizedNet, _amax
+
+_EXACT = 2.0**52  # float64 holds every integer below this exactly
+
+
+class Record(NamedTuple):
+    """Spikes of every layer ([T, B, n_l] each) and the output layer's membrane [T, B, classes]
+    (state units for the integer simulator, real units for the float ones)."""
+
+    spikes: tuple[torch.Tensor, ...]
+    mem: torch.Tensor
+
+    @property
+    def out(self) -> torch.Tensor:
+        return self.spikes[-1]
+
+
+@dataclass(frozen=True, eq=False)
+class FloatLayer:
+    """A float LIF layer: I = W·x + b; per-neuron threshold; β; reset mode."""
+
+    weight: torch.Tensor
+    bias: torch.Tensor
+    threshold: torch.Tensor
+    beta: float
+    reset: str
+
+
+def float_layers(layers: Sequence[DenseLayer], dtype: torch.dtype = torch.float32) -> list[FloatLayer]:
+    """The unquantised network as `FloatLayer`s."""
+    return [FloatLayer(l.weight.to(dtype), l.bias.to(dtype), torch.full((l.size,), float(l.lif.threshold), dtype=dtype),
+                       float(l.lif.beta), l.lif.reset) for l in layers]
+
+
+def dequantize(qnet: QuantizedNet, dtype: torch.dtype = torch.float32) -> list[FloatLayer]:
+    """The quantised network in real units (what the NIR graph holds): Ŵ = (w << e)·s, b̂ = b·s,
+    θ̂ = θ·s, β̂ the decay code's β. Integer rounding of the decay and saturation are left out."""
+    out = []
+    for q in qnet.layers:
+        unit = q.unit
+        out.append(FloatLayer((q.weight_state.double() * unit[:, None]).to(dtype), (q.bias.double() * unit).to(dtype),
+                              (q.threshold.double() * unit).to(dtype), q.decay.beta, q.reset))
+    return out
+
+
+def _flat(x: torch.Tensor) -> torch.Tensor:
+    if x.ndim < 2:
+        raise ValueError(f"spike input must be time-major [T, B, ...], got shape {tuple(x.shape)}")
+    return x.reshape(x.shape[0], x.shape[1], -1)
+
+
+def run_float(layers: Sequence[FloatLayer], x: torch.Tensor) -> Record:
+    """The float LIF network (semantics of `spikefa.functional.lif.lif_step`, per-neuron θ)."""
+    h = _flat(x).to(layers[0].weight.dtype)
+    spikes: list[torch.Tensor] = []
+    mem = torch.empty(0)
+    for layer in layers:
+        currents = h @ layer.weight.T + layer.bias
+        u = torch.zeros_like(currents[0])
+        theta, beta = layer.threshold, torch.tensor(layer.beta, dtype=currents.dtype)
+        out, mems = [], []
+        for current in currents:
+            r = (u > theta).to(u.dtype)
+            if layer.reset == "subtract":
+                u = beta * u + current - r * theta
+            elif layer.reset == "zero":
+                u = beta * (1 - r) * u + current
+            else:
+                u = beta * u + current
+            out.append((u > theta).to(u.dtype))
+            mems.append(u)
+        h = torch.stack(out)
+        spikes.append(h)
+        mem = torch.stack(mems)
+    return Record(tuple(spikes), mem)
+
+
+def run_int(qnet: QuantizedNet, x: torch.Tensor) -> Record:
+    """The bit-exact integer simulator of `qnet` on binary spikes x [T, B, ...] (int64 states)."""
+    h = _flat(x)
+    if h.numel() and not bool(((h == 0) | (h == 1)).all()):
+        raise ValueError("the integer simulator takes binary spikes (0/1) as input")
+    spikes: list[torch.Tensor] = []
+    mem = torch.empty(0, dtype=torch.int64)
+    for q in qnet.layers:
+        w = q.weight_state
+        if _amax(w.abs().sum(dim=1)) + _amax(q.bias) >= _EXACT:
+            raise ValueError("synaptic sums exceed the exact float64 range; lower the weight exponent")
+        currents = torch.round(h.to(torch.float64) @ w.T.to(torch.float64)).to(torch.int64) + q.bias
+        u = torch.zeros_like(currents[0])
+        out, mems = [], []
+        for current in currents:
+            s, u = int_lif_step(current, u, q.threshold, q.decay, q.reset, qnet.state_bits, qnet.overflow)
+            out.append(s)
+            mems.append(u)
+        h = torch.stack(out)
+        spikes.append(h)
+        mem = torch.stack(mems)
+    return Record(tuple(spikes), mem)
+
+
+def output_scores(record: Record, unit: torch.Tensor | None = None) -> torch.Tensor:
+    """Class scores [B, classes] as `spikefa.nn.spiking.scores`: spike count, ties broken by the
+    summed membrane squashed into (0, 1); `unit` converts integer membranes to real units."""
+    if unit is None:  # a float record: the same arithmetic as the SpikingNet's own scores
+        return record.out.sum(0) + torch.sigmoid(record.mem.sum(0))
+    mem = record.mem.to(torch.float64) * unit
+    return record.out.to(torch.float64).sum(0) + torch.sigmoid(mem.sum(0))

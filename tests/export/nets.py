@@ -1,0 +1,48 @@
+"""Tiny spiking networks and hand-made profiles for the export tests (no data, no training)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import nn
+
+from spikefa.export.profile import Profile, load_profile, parse_profile
+from spikefa.nn.card import NeuronSpec
+from spikefa.nn.spiking import SpikingNet
+
+
+def tiny_net(sizes: tuple[int, ...] = (20, 16, 5), *, beta: float = 0.9, reset: str = "subtract",
+             gain: float = 3.0, seed: int = 0, bias: bool = True) -> SpikingNet:
+    """Flatten+Linear, Linear, ... LIF layers with seeded weights; `gain` makes it spike."""
+    gen = torch.Generator().manual_seed(seed)
+    spec = NeuronSpec(beta=beta, threshold=1.0, reset=reset, dt=1.0, surrogate="atan")
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        lin = nn.Linear(a, b, bias=bias)
+        with torch.no_grad():
+            lin.weight.copy_((torch.rand(b, a, generator=gen) * 2 - 1) * gain / a**0.5)
+            if bias:
+                lin.bias.copy_((torch.rand(b, generator=gen) * 2 - 1) * 0.1)
+        layers.append(nn.Sequential(nn.Flatten(), lin) if i == 0 else lin)
+    return SpikingNet(layers, spec)
+
+
+def spikes(t: int, b: int, n: int, rate: float = 0.3, seed: int = 1) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    return (torch.rand(t, b, n, generator=gen) < rate).to(torch.float32)
+
+
+def variant(base: str, **sections: dict[str, Any]) -> Profile:
+    """A shipped profile with some keys replaced, e.g. variant("int8-edge", neuron={"state_bits": 10})."""
+    from spikefa.catalog import find_file, read_toml
+
+    data = copy.deepcopy(read_toml(find_file(base, "hardware")))
+    for section, keys in sections.items():
+        data.setdefault(section, {}).update(keys)
+    return parse_profile(data, f"<{base} variant>")
+
+
+def profile(name: str) -> Profile:
+    return load_profile(name)

@@ -1,0 +1,112 @@
+"""The constraint checker lists every violation; the CLI refuses with all of them and exit code 2;
+``from_run_dir`` rebuilds a run; ``spikefa export`` writes and verifies every artefact."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from spikefa.catalog import find_card
+from spikefa.errors import SpikefaError
+from spikefa.export.check import ExportRefused, check
+from spikefa.export.cli import add_parser
+from spikefa.export.network import from_run_dir, spiking_core
+from spikefa.train.config import RunConfig
+from spikefa.train.run import make_model
+
+from .nets import profile, spikes, tiny_net
+
+
+def test_every_violation_is_listed() -> None:
+    net = tiny_net((784, 800, 10), gain=1.0)
+    xylo = check(net, profile("xylo-audio2"))
+    assert xylo == ["network: 784 inputs > xylo-audio2's 16", "network: 10 output neurons > xylo-audio2's 8"]
+    speck = check(net, profile("speck"), bits=6)
+    assert speck[0].startswith("weights: 6-bit weights are not offered")
+    assert sum("neuron model 'lif'" in v for v in speck) == 2
+    assert any("layer 0: 627200 synapses > speck's 65536 per layer" in v for v in speck)
+    zero = tiny_net(reset="zero")
+    assert any("reset 'zero' is not supported" in v for v in check(zero, profile("xylo-audio2")))
+    assert check(tiny_net(), profile("loihi2")) == []
+
+
+def _cli(argv: list[str]) -> tuple[int, str]:
+    """What spikefa.cli.main does with a SpikefaError: one line, exit code 2."""
+    parser = argparse.ArgumentParser(prog="spikefa")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args)), ""
+    except SpikefaError as exc:
+        return 2, f"spikefa: error: {exc}"
+
+
+def _run_dir(tmp: Path, net_sizes: tuple[int, ...] = (6, 8, 4)) -> Path:
+    """A run directory as `spikefa train` writes it: a tiny spiking card, config.json, checkpoint.pt."""
+    card = find_card("snn-1x800-lif").read_text().replace("hidden = [800]", f"hidden = {list(net_sizes[1:-1])}")
+    card_path = tmp / "snn-tiny.toml"
+    card_path.write_text(card.replace('name = "snn-1x800-lif"', 'name = "snn-tiny"'))
+    run = tmp / "run"
+    run.mkdir()
+    config = {"model": str(card_path), "rule": "bp", "dataset": "digits", "normalize": False}
+    (run / "config.json").write_text(json.dumps(config))
+    shape = (1, 1, net_sizes[0])
+    model = make_model(RunConfig.from_dict(config), shape, net_sizes[-1])
+    spiking_core(model).load_state_dict(tiny_net(net_sizes, gain=4.0).state_dict())  # type: ignore[union-attr]
+    torch.save({"model": model.state_dict(), "input_shape": list(shape), "num_classes": net_sizes[-1]},
+               run / "checkpoint.pt")
+    return run
+
+
+def test_from_run_dir_rebuilds_the_network(tmp_path: Path) -> None:
+    run = _run_dir(tmp_path)
+    net, meta = from_run_dir(run)
+    x = spikes(6, 2, 6).reshape(6, 2, 1, 2, 3)
+    with torch.no_grad():
+        assert torch.equal(net(x).spikes, tiny_net((6, 8, 4), gain=4.0)(x).spikes)
+    assert meta["model"].endswith("snn-tiny.toml") and meta["num_classes"] == 4
+    with pytest.raises(SpikefaError, match="no config.json"):
+        from_run_dir(tmp_path)
+
+
+def test_cli_refuses_with_the_full_list_and_exit_2(tmp_path: Path) -> None:
+    run = _run_dir(tmp_path, (20, 30, 10))
+    code, err = _cli(["export", str(run), "--target", "xylo-audio2", "--out", str(tmp_path / "x")])
+    assert code == 2 and "\n" not in err
+    assert "2 violations: network: 20 inputs > xylo-audio2's 16; network: 10 output neurons > xylo-audio2's 8" in err
+    assert not (tmp_path / "x").exists()
+    code, err = _cli(["export", str(run), "--target", "nowhere", "--out", str(tmp_path / "x")])
+    assert code == 2 and "unknown hardware profile 'nowhere'" in err
+    assert _cli(["export", str(run), "--out", "o"])[0] == 2
+
+
+def test_cli_exports_and_verifies_every_artefact(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = _run_dir(tmp_path)
+    out = tmp_path / "edge"
+    code, err = _cli(["export", str(run), "--target", "int8-edge", "--out", str(out)])
+    assert (code, err) == (0, "")
+    summary = json.loads((out / "export.json").read_text())
+    assert summary["ok"] and {v["format"] for v in summary["verification"]} == {"onnx", "nir", "c"}
+    for name in ("model.onnx", "model.nir", "model.nir.json", "spikefa_model.h", "spikefa_main.c", "report.md"):
+        assert (out / name).is_file()
+    assert "onnx: agrees with the integer simulator" in capsys.readouterr().out
+
+
+def test_export_refused_is_a_spikefa_error() -> None:
+    err = ExportRefused("t", ["a", "b"])
+    assert isinstance(err, SpikefaError) and str(err) == "cannot export to 't': 2 violations: a; b"
+
+
+def test_cli_sweep_on_the_bundled_digits(tmp_path: Path) -> None:
+    run = _run_dir(tmp_path, (64, 12, 10))  # digits: 8x8 inputs, 10 classes, no files to fetch
+    code, err = _cli(["export", "sweep", str(run), "--targets", "int8-edge,xylo-audio2", "--bits", "8,4",
+                      "--out", str(tmp_path / "sweep"), "--limit", "60"])
+    assert (code, err) == (0, "")
+    table = (tmp_path / "sweep" / "sweep.md").read_text()
+    assert "| int8-edge | 8 |" in table and "refused: network: 64 inputs > xylo-audio2's 16" in table
+    assert (tmp_path / "sweep" / "sweep.png").stat().st_size > 0
+    assert _cli(["export", "sweep", str(run), "--bits", "8,x", "--targets", "loihi2", "--out", "o"])[0] == 2
