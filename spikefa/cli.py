@@ -71,7 +71,8 @@ def _train_options(p: argparse.ArgumentParser) -> None:
 def _overrides(a: argparse.Namespace) -> dict[str, object]:
     return {"data_dir": a.data_dir, "epochs": a.epochs, "batch_size": a.batch_size, "lr": a.lr,
             "optimizer": a.optimizer, "schedule": a.schedule, "weight_decay": a.weight_decay,
-            "limit_train": a.limit_train, "align_every": a.align_every, "device": a.device}
+            "limit_train": a.limit_train, "align_every": a.align_every, "device": a.device,
+            "qat": getattr(a, "qat", None)}
 
 
 def cmd_train(a: argparse.Namespace) -> int:
@@ -128,7 +129,8 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
     datasets = [(a.dataset, a.data_dir)] + ([("cifar10", a.cifar_dir)] if a.cifar_dir else [])
     for name, data_dir in datasets:
         settings = Settings(name, data_dir, epochs, tuple(seeds or [0, 1, 2]), a.device, limit, limit_eval)
-        reproduce(a.out, settings, only, workers=a.workers, progress=not a.no_progress)
+        variants = [v for v in a.variants.split(",") if v] if a.variants else None
+        reproduce(a.out, settings, only, workers=a.workers, progress=not a.no_progress, variants=variants)
         print(f"{name}: -> {Path(a.out) / name / 'report.md'}")
     return 0
 
@@ -211,6 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--feedback", help="feedback kind for fa/dfa (spikefa list feedback)")
     t.add_argument("--dataset", help="dataset name (spikefa list datasets)")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--qat", metavar="PROFILE[:BITS]",
+                   help="spiking cards: train through a hardware profile's fake quantisation (e.g. int8-edge:4)")
     t.add_argument("--out", help="run directory to create")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
     t.add_argument("--opt", action="append", metavar="KEY=VALUE", help="a rule option, e.g. --opt beta=0.01 (repeatable)")
@@ -243,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--limit-train", type=_positive)
     rp.add_argument("--fast", action="store_true", help="2 epochs, 1 seed, 2,000 training and 2,000 val/test images (a smoke run)")
     rp.add_argument("--only", help="comma list of experiment keys (default: all)")
+    rp.add_argument("--variants", help="comma list of variants: keep only these rows (e.g. to give them more seeds)")
     rp.add_argument("--workers", type=_positive, default=1)
     rp.add_argument("--device", default="cpu")
     rp.add_argument("--out", default="runs/fa-hebbian")
@@ -283,9 +288,11 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="list rules, feedback kinds, model cards or datasets")
     ls.add_argument("what", choices=["rules", "feedback", "models", "datasets"])
     ls.set_defaults(func=cmd_list)
+    from spikefa.crosscheck.cli import add_parser as add_crosscheck_parser
     from spikefa.export.cli import add_parser as add_export_parser
 
     add_export_parser(sub)
+    add_crosscheck_parser(sub)
     return p
 
 

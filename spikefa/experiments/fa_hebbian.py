@@ -136,12 +136,25 @@ def _splits(dataset: str, data_dir: str | None) -> Any:
 
 
 def reproduce(out_dir: str | Path, settings: Settings, only: Sequence[str] | None = None, workers: int = 1,
-              progress: bool = True) -> str:
-    """Run the selected experiments (all by default) and write report.md, one table and PNG each."""
+              progress: bool = True, variants: Sequence[str] | None = None) -> str:
+    """Run the selected experiments (all by default) and write report.md, one table and PNG each.
+
+    ``variants`` keeps only those rows (e.g. the ones a target is stated for, with more seeds).
+    """
+    from dataclasses import replace
+
     from spikefa.train.compare import run_name
 
     out = Path(out_dir)
     chosen = [EXPERIMENTS[k] for k in (only or EXPERIMENTS)]
+    if variants is not None:
+        keep = set(variants)
+        chosen = [replace(e, pairs=tuple(p for p in e.pairs if p[1] in keep)) for e in chosen]
+        chosen = [e for e in chosen if e.pairs]
+        if not chosen:
+            from spikefa.errors import SpikefaError
+
+            raise SpikefaError(f"--variants {', '.join(variants)}: no experiment row has these variants")
     jobs: dict[str, tuple[str, str, int, Settings, str]] = {}
     for exp in chosen:
         for model, variant in exp.pairs:

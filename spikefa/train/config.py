@@ -34,6 +34,7 @@ class RunConfig:
     limit_train: int | None = None
     limit_eval: int | None = None
     device: str = "cpu"
+    qat: str | None = None  # "PROFILE[:BITS]": train through the target's fake quantisation
 
     def __post_init__(self) -> None:
         positive = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr}
@@ -48,6 +49,10 @@ class RunConfig:
             raise ConfigError(f"weight_decay must be >= 0 and momentum in [0, 1), got {self.weight_decay}, {self.momentum}")
         if self.align_every < 0:
             raise ConfigError(f"align_every must be >= 0 (0 turns alignment logging off), got {self.align_every}")
+        if self.qat is not None:
+            name, _, bits = self.qat.partition(":")
+            if not name or (bits and not bits.isdigit()):
+                raise ConfigError(f"qat {self.qat!r} must be PROFILE or PROFILE:BITS, e.g. int8-edge:4")
         for key in ("limit_train", "limit_eval"):
             value = getattr(self, key)
             if value is not None and value < 1:

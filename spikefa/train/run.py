@@ -102,6 +102,14 @@ def make_model(config: RunConfig, input_shape: tuple[int, int, int], num_classes
     net = build(card, input_shape, num_classes, seed=config.seed)
     model = convert(net, config.rule, config.feedback, seed=config.seed, input_shape=input_shape,
                     options=config.rule_options)
+    if config.qat:
+        if not card.spiking:
+            raise SpikefaError(f"--qat needs a spiking card (arch snn-*), not {config.model!r}")
+        from spikefa.export import load_profile, prepare_qat
+
+        name, _, bits = config.qat.partition(":")
+        prepare_qat(net, load_profile(name), int(bits) if bits else None,
+                    feedback=config.rule in ("fa", "dfa"))
     if card.spiking:
         from spikefa.functional.encoders import make_encoder
         from spikefa.nn.online import EncodedSNN

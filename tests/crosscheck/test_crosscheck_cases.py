@@ -1,0 +1,100 @@
+"""spikefa against Brian2 on the quick case set, and proof that the cross-check can fail.
+
+The quick set (every case marked quick: each STDP scenario in mode brian2, two scenarios for each
+other mode, the LIF cases) runs once per module. SPIKEFA_CROSSCHECK_LONG=1 also runs the long cases.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+
+import pytest
+
+pytest.importorskip("brian2")
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pyparsing 3.2 inside brian2 2.9
+
+from spikefa.crosscheck import CASES, QUICK, CaseResult, Settings, run_case, run_cases  # noqa: E402
+from spikefa.crosscheck.reference import lif_code, stdp_code  # noqa: E402
+from spikefa.errors import SpikefaError  # noqa: E402
+from spikefa.functional.lif import LIFParams  # noqa: E402
+from spikefa.functional.stdp import STDP_MODES, STDPParams  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def quick() -> dict[str, CaseResult]:
+    return {r.name: r for r in run_cases()}
+
+
+def test_every_enforced_record_passes(quick: dict[str, CaseResult]) -> None:
+    bad = [r for res in quick.values() for r in res.records if r.failed]
+    assert not bad, bad
+
+
+def test_brian2_mode_matches_brian2_to_1e_9_w_max(quick: dict[str, CaseResult]) -> None:
+    names = [n for n in quick if n.startswith("stdp/brian2/")]
+    assert len(names) >= 8
+    for name in names:
+        (rec,) = [r for r in quick[name].records if r.quantity == "weight"]
+        assert rec.enforced and rec.max_abs <= 1e-9 * 0.75, rec  # w_max = 0.75 in every case
+
+
+def test_lif_spike_times_identical(quick: dict[str, CaseResult]) -> None:
+    lif = [r for n, res in quick.items() if n.startswith("lif/") for r in res.records if r.quantity == "spike_times"]
+    assert len(lif) >= 5 and all(r.max_abs == 0 for r in lif)
+    assert all("0 reference spikes" not in r.note for r in lif)  # every case does spike
+
+
+def test_every_mode_is_checked_and_its_distance_reported(quick: dict[str, CaseResult]) -> None:
+    for mode in STDP_MODES:
+        assert any(n.startswith(f"stdp/{mode}/") for n in quick), mode
+        if mode == "brian2":
+            continue
+        info = [r for n, res in quick.items() if n.startswith(f"stdp/{mode}/") for r in res.records if not r.enforced]
+        assert info and all(r.note for r in info)
+        assert any(not r.passed for r in info), f"{mode} never differs from Brian2's documented synapse"
+
+
+def test_window_and_drift_against_closed_forms(quick: dict[str, CaseResult]) -> None:
+    window = {r.quantity: r for r in quick["stdp/brian2/window"].records}
+    assert window["window"].passed and window["window[brian2]"].passed
+    (drift,) = [r for r in quick["stdp/brian2/drift"].records if r.quantity == "drift"]
+    assert drift.passed and drift.max_rel < 0.05
+    assert json.dumps(drift.as_json())  # plain Python types only
+
+
+@pytest.mark.parametrize("case, mutate", [
+    ("stdp/brian2/poisson-40hz", lambda p: replace(p, a_minus=-p.a_minus)),        # sign flipped
+    ("stdp/brian2/poisson-40hz", lambda p: replace(p, tau_pre=1.1 * p.tau_pre)),   # τ off by 10 %
+    ("stdp/brian2/same-step", lambda p: replace(p, order="post-first")),           # post before pre
+    ("stdp/brian2/window", lambda p: replace(p, tau_post=1.1 * p.tau_post)),
+    ("stdp/nearest-hard/poisson-120hz", lambda p: replace(p, traces="all-to-all")),
+    ("lif/subtract", lambda p: replace(p, reset="zero")),
+], ids=["sign", "tau", "order", "window-tau", "nearest-vs-all", "lif-reset"])
+def test_a_wrong_variant_fails(case: str, mutate) -> None:
+    result = run_case(case, Settings(mutate=mutate))
+    assert result.failed
+    failing = [r for r in result.records if r.failed]
+    assert all(r.first_step is not None or r.quantity == "drift" for r in failing)
+
+
+def test_brian2_mode_model_is_the_documentation_example() -> None:
+    code = stdp_code(STDPParams.from_mode("brian2"))
+    assert code["on_pre"] == "Apre += dApre\nw = clip(w + Apost, wmin, wmax)"
+    assert code["on_post"] == "Apost += dApost\nw = clip(w + Apre, wmin, wmax)"
+    assert "(event-driven)" in code["model"] and code["end"] == ""
+    assert lif_code(LIFParams(beta=0.9))["method"] == "exact"
+
+
+def test_registry_and_unknown_case() -> None:
+    assert set(QUICK) <= set(CASES) and any(not c.quick for c in CASES.values())
+    with pytest.raises(SpikefaError, match="no/such"):
+        run_case("no/such")
+
+
+@pytest.mark.skipif(not os.environ.get("SPIKEFA_CROSSCHECK_LONG"), reason="set SPIKEFA_CROSSCHECK_LONG=1 (minutes)")
+def test_long_cases() -> None:
+    for name, case in CASES.items():
+        if not case.quick:
+            assert not run_case(name).failed, name
