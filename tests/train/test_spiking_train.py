@@ -11,19 +11,19 @@ import torch
 from spikefa.train import resolve_config, resume, train
 from spikefa.train.bench_spiking import bench_spiking, write_bench_spiking
 
-FAST = dict(limit_train=320, batch_size=32, align_every=0)
+FAST = dict(limit_train=768, limit_eval=96, batch_size=32, align_every=0)
 
 
 @pytest.mark.parametrize("rule", ["bp", "dfa", "sign"])
 def test_spiking_rules_learn_digits(tmp_path: Path, rule: str) -> None:
-    config = resolve_config("snn-1x800-lif", rule, "digits", epochs=2, lr=2e-3, **FAST)
+    config = resolve_config("snn-1x800-lif", rule, "digits", epochs=3, lr=2e-3, **FAST)
     summary = train(config, tmp_path / rule, progress=False)
     assert summary["diverged"] is None
     assert summary["test_accuracy"] > 0.5  # chance is 0.1
 
 
 def test_online_dfa_resume_reaches_the_same_weights(tmp_path: Path) -> None:
-    config = resolve_config("snn-1x800-lif", "dfa", "digits", epochs=2, limit_train=96, batch_size=32)
+    config = resolve_config("snn-1x800-lif", "dfa", "digits", epochs=2, limit_train=64, limit_eval=32, batch_size=32)
     train(config, tmp_path / "whole", progress=False)
 
     def crash(row: dict) -> None:  # type: ignore[type-arg]
