@@ -37,11 +37,12 @@ from spikefa.nn.stdp import DiehlCookNet, DiehlCookParams, ThreeFactorParams
 from spikefa.train.checkpoint import write_json
 from spikefa.train.unsupervised import train_diehl_cook, train_stdp_readout, train_three_factor
 
-DC_PARAMS = DiehlCookParams(n_exc=400, inhibition=120.0)
+DC_PARAMS = DiehlCookParams(n_exc=400)  # 250 ms at 128 Hz, inhibition 120 mV: see spikefa.nn.stdp.diehl_cook
 FEATURE_CANDIDATES: list[dict[str, Any]] = [
-    {},
+    {},  # the training constants: hard winner-take-all
     {"inhibition": 0.0, "one_spike": False},
     {"inhibition": 5.0, "one_spike": False},
+    {"inhibition": 10.0, "one_spike": False},
 ]
 TF_PARAMS = ThreeFactorParams(n_hidden=400)
 
@@ -71,7 +72,7 @@ def stage_readout(a: argparse.Namespace, data: Any, net: DiehlCookNet, results: 
     selection = []
     for candidate in FEATURE_CANDIDATES:
         s = train_stdp_readout(data, net, feature_params=candidate, limit_train=a.select_train,
-                               readout_epochs=a.readout_epochs, seed=a.seed, progress=not a.quiet)
+                               readout_epochs=a.readout_epochs, seed=a.seed, test=False, progress=not a.quiet)
         selection.append({"feature_params": candidate, "val_accuracy": s["val_accuracy"],
                           "seconds": s["feature_seconds"] + s["readout_seconds"]})
     best = max(selection, key=lambda r: r["val_accuracy"])["feature_params"]
@@ -91,21 +92,55 @@ def stage_three_factor(a: argparse.Namespace, data: Any, out: Path, results: dic
         results[key] = summary
 
 
-def write_readme(out: Path, results: dict[str, Any], command: str) -> None:
-    rows = []
-    for key, title in (("diehl_cook", "Diehl & Cook, all-activity vote"),
-                       ("stdp_readout", "STDP features + delta-rule readout"),
-                       ("three_factor", "three-factor STDP hidden layer + delta readout"),
-                       ("three_factor_control_lr0", "control: same, hidden learning rate 0")):
-        s = results.get(key)
-        if s is None:
-            continue
-        seconds = sum(v for k, v in s.items() if k.endswith("_seconds") and isinstance(v, int | float))
-        rows.append(f"| {title} | {100 * s['val_accuracy']:.2f} | {100 * s['test_accuracy']:.2f} | {seconds:.0f} |")
-    text = "# STDP networks on MNIST\n\nProduced by\n\n    " + command + "\n\n"
-    text += "| network | val % | test % | seconds |\n| --- | --- | --- | --- |\n" + "\n".join(rows) + "\n\n"
-    text += "Settings, selection and timings in full: `results.json`.\n"
-    (out / "README.md").write_text(text)
+TITLES = {"diehl_cook": "Diehl & Cook, 400 excitatory, all-activity vote",
+          "stdp_readout": "STDP features (same layer) + delta-rule readout",
+          "three_factor": "three-factor STDP hidden layer + delta-rule readout",
+          "three_factor_control_lr0": "control: same, hidden learning rate 0"}
+
+
+def _seconds(s: dict[str, Any]) -> float:
+    return float(sum(v for k, v in s.items() if k.endswith("_seconds") and isinstance(v, int | float)))
+
+
+def write_readme(out: Path, results: dict[str, Any]) -> None:
+    """README.md from results.json: the command, the figures, the settings."""
+    lines = ["# STDP networks on MNIST", "", "Produced by (one seed, CPU):", "",
+             "    OMP_NUM_THREADS=1 " + results.get("command", "python benchmarks/diehl_cook_mnist.py"), "",
+             "| network | val % | test % | seconds |", "| --- | --- | --- | --- |"]
+    for key, title in TITLES.items():
+        if key in results:
+            r = results[key]
+            lines.append(f"| {title} | {100 * r['val_accuracy']:.2f} | {100 * r['test_accuracy']:.2f} | "
+                         f"{_seconds(r):.0f} |")
+    lines += ["", "Seconds: training + label assignment + evaluation (features + readout for the readout row, "
+              "which reuses the trained Diehl & Cook layer).", ""]
+    if "diehl_cook" in results:
+        r = results["diehl_cook"]
+        st = r["settings"]
+        lines += ["## Diehl & Cook", "", f"{st['n_train']} training images x {st['epochs']} epoch(s), batch "
+                  f"{st['batch_size']} (exclusive firing within a batch), labels from {r['label_samples']} training "
+                  f"images; train {r['train_seconds']} s, labels {r['label_seconds']} s, val {r['val_seconds']} s, "
+                  f"test {r['test_seconds']} s; {r['unassigned']} neurons never fired.", "",
+                  "Constants: " + ", ".join(f"{k}={v}" for k, v in st["params"].items()), ""]
+    if "stdp_readout" in results:
+        r = results["stdp_readout"]
+        lines += ["## STDP features + readout", "", "Feature-time constants chosen on validation "
+                  f"({results.get('select_train')} training images each):", "",
+                  "| feature constants | val % |", "| --- | --- |"]
+        for row in r.get("selection", []):
+            lines.append(f"| {row['feature_params'] or 'as trained'} | {100 * row['val_accuracy']:.2f} |")
+        lines += ["", f"Chosen: {r['feature_params'] or 'as trained'}; readout epoch {r['readout_epoch']} "
+                  f"(of the validation curve), lr {r['readout_lr']}, weight decay {r['readout_weight_decay']}; "
+                  f"features {r['feature_seconds']} s, readout {r['readout_seconds']} s.", ""]
+    for key in ("three_factor", "three_factor_control_lr0"):
+        if key in results:
+            r = results[key]
+            lines += [f"## {TITLES[key]}", "", f"{r['settings']['n_train']} images x {r['settings']['epochs']} "
+                      f"epoch(s), train {r['train_seconds']} s. Constants: "
+                      + ", ".join(f"{k}={v}" for k, v in r["settings"]["params"].items()), ""]
+    env = results.get("environment", {})
+    lines += ["Environment: " + ", ".join(f"{k} {v}" for k, v in env.items()), ""]
+    (out / "README.md").write_text("\n".join(lines))
 
 
 def main() -> int:
@@ -141,10 +176,12 @@ def main() -> int:
         stage_three_factor(a, data, out, results)
     results["environment"] = {"torch": torch.__version__, "python": platform.python_version(),
                               "threads": a.threads, "cpu_count": os.cpu_count(), "machine": platform.machine()}
-    results["command"] = "python " + " ".join(sys.argv)
+    results["command"] = "python " + " ".join(sys.argv)  # the last call; stages reuse earlier results
     results["wall_seconds_this_call"] = round(time.perf_counter() - start, 1)
     write_json(out / "results.json", results)
-    write_readme(out, results, results["command"])
+    results["select_train"] = a.select_train
+    write_json(out / "results.json", results)
+    write_readme(out, results)
     return 0
 
 

@@ -23,6 +23,8 @@ from spikefa.train.checkpoint import load_checkpoint, save_checkpoint
 
 
 def _subset(x: torch.Tensor, y: torch.Tensor, limit: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    if limit == 0:  # internal: an empty split
+        return x[:0], y[:0]
     if limit is not None and limit < 1:
         raise SpikefaError(f"limit = {limit!r} is not allowed; expected a positive number of samples or None")
     return (x, y) if limit is None else (x[:limit], y[:limit])
@@ -92,20 +94,20 @@ def responses(net: torch.nn.Module, x: torch.Tensor, seed: int, batch_size: int 
               desc: str = "responses") -> torch.Tensor:
     """Spike counts of a network without learning ([N, neurons]), with a fixed evaluation seed."""
     gen = torch.Generator().manual_seed(derive_seed(seed, 2))
-    out = []
+    out = [torch.zeros(0, int(getattr(net, "weight").shape[0]))]
     bar = _bar(len(x), 0, desc, progress)
     for i in range(0, len(x), batch_size):
         if isinstance(net, DiehlCookNet):
             out.append(net.present(x[i:i + batch_size], gen, learn=False))
         else:
             out.append(net.run(x[i:i + batch_size], gen)[0])  # type: ignore[operator]
-        bar.update(len(out[-1]))
+        bar.update(len(x[i:i + batch_size]))
     bar.close()
     return torch.cat(out)
 
 
-def _accuracy(pred: torch.Tensor, y: torch.Tensor) -> float:
-    return float((pred == y).float().mean()) if len(y) else float("nan")
+def _accuracy(pred: torch.Tensor, y: torch.Tensor) -> float | None:
+    return float((pred == y).float().mean()) if len(y) else None
 
 
 def train_diehl_cook(splits: DataSplits, params: DiehlCookParams | None = None, *, epochs: int = 1,
@@ -165,7 +167,7 @@ def fit_readout(features: dict[str, torch.Tensor], labels: dict[str, torch.Tenso
             readout.learn(features["train"][idx], labels["train"][idx], lr, weight_decay)
         val = _accuracy(readout(features["val"]).argmax(1), labels["val"])
         curve.append(round(val, 4))
-        if val > best[0]:
+        if val is not None and val > best[0]:
             best = (val, epoch, {k: v.clone() for k, v in readout.state_dict().items()})
     readout.load_state_dict(best[2])
     return readout, {"val_accuracy": best[0], "test_accuracy": _accuracy(readout(features["test"]).argmax(1),
@@ -176,17 +178,18 @@ def fit_readout(features: dict[str, torch.Tensor], labels: dict[str, torch.Tenso
 
 def train_stdp_readout(splits: DataSplits, net: DiehlCookNet, *, feature_params: dict[str, Any] | None = None,
                        limit_train: int | None = None, limit_eval: int | None = None, readout_epochs: int = 30,
-                       lr: float = 0.05, weight_decay: float = 1e-4, seed: int = 0,
+                       lr: float = 0.05, weight_decay: float = 1e-4, seed: int = 0, test: bool = True,
                        progress: bool = True) -> dict[str, Any]:
     """STDP features + delta-rule readout: the spike counts of a trained Diehl & Cook layer
     (optionally simulated with other constants, e.g. weaker inhibition, via ``feature_params``;
-    W and θ stay as learned) feed a softmax readout trained on the labels."""
+    W and θ stay as learned) feed a softmax readout trained on the labels. ``test=False`` skips
+    the test split (for choosing settings on validation)."""
     features_net = net
     if feature_params:
         features_net = DiehlCookNet(DiehlCookParams(**{**net.params.as_dict(), **feature_params}), net.num_classes)
         features_net.load_state_dict(net.state_dict())
     features, labels, seconds = {}, {}, {}
-    for split, limit in (("train", limit_train), ("val", limit_eval), ("test", limit_eval)):
+    for split, limit in (("train", limit_train), ("val", limit_eval), ("test", limit_eval if test else 0)):
         x, y = _subset(getattr(splits, f"x_{split}"), getattr(splits, f"y_{split}"), limit)
         start = time.perf_counter()
         features[split] = responses(features_net, x, seed + {"train": 5, "val": 6, "test": 7}[split],

@@ -337,7 +337,7 @@ def test_three_factor_net_zero_error_leaves_weights_and_its_own_buffers_only() -
 
 def test_three_factor_net_update_equals_the_direct_formula() -> None:
     p = ThreeFactorParams(n_input=12, n_hidden=5, num_classes=3, time_ms=25.0, max_rate_hz=300.0, w_init_std=0.4,
-                          lr=0.2, lr_readout=0.1, tau_elig=15.0, a_minus=-0.3)
+                          lr=0.2, lr_readout=0.1, tau_elig=15.0, a_minus=-0.3, keep_row_norm=False)
     net = ThreeFactorNet(p)
     x = torch.rand(2, 12, generator=torch.Generator().manual_seed(0))
     y = torch.tensor([1, 2])
@@ -348,6 +348,11 @@ def test_three_factor_net_update_equals_the_direct_formula() -> None:
     elig = stdp_eligibility(trains_[0].double(), trains_[1].double(), p.stdp, p.dt, p.tau_elig)
     expected = w0.double() + three_factor_delta((e @ b).double(), elig, p.lr)
     torch.testing.assert_close(net.weight.double(), expected, rtol=1e-4, atol=1e-5)
+    # with synaptic scaling on, the same update is followed by a rescale to the initial row norms
+    scaled = ThreeFactorNet(ThreeFactorParams(**{**p.as_dict(), "keep_row_norm": True}))  # type: ignore[arg-type]
+    scaled.learn(x, y, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(scaled.weight.norm(dim=1), w0.norm(dim=1))
+    torch.testing.assert_close(scaled.weight, net.weight * (w0.norm(dim=1) / net.weight.norm(dim=1))[:, None])
 
 
 def test_delta_readout_learns_a_separable_problem() -> None:

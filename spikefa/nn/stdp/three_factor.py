@@ -141,6 +141,7 @@ class ThreeFactorParams:
     lr: float = 1e-3
     lr_readout: float = 0.05
     weight_decay: float = 0.0
+    keep_row_norm: bool = True
     feedback_scale: float = 1.0
     seed: int = 0
 
@@ -191,6 +192,7 @@ class ThreeFactorNet(nn.Module):
         gen = torch.Generator().manual_seed(derive_seed(p.seed, 0))
         weight = torch.randn(p.n_input, p.n_hidden, generator=gen) * p.w_init_std
         self.register_buffer("weight", weight.t())  # column-major [hidden, in]: rows of the input side
+        self.register_buffer("row_norm", self.weight.norm(dim=1))
         self.feedback = DFAFeedback("random", (p.num_classes, p.n_hidden), derive_seed(p.seed, 1),
                                     p.feedback_scale, "gaussian")
         self.readout = DeltaReadout(p.n_hidden, p.num_classes)
@@ -242,6 +244,8 @@ class ThreeFactorNet(nn.Module):
         if p.weight_decay:
             self.weight.mul_(1.0 - p.lr * p.weight_decay)
         self.weight.add_(delta)
+        if p.keep_row_norm:  # synaptic scaling: every hidden neuron keeps its initial ‖W_j‖₂
+            self.weight.mul_((self.row_norm / self.weight.norm(dim=1).clamp(min=1e-12))[:, None])
         self.seen += x.shape[0]
         return e
 
