@@ -151,6 +151,16 @@ class MLPArch:
         _positive_ints("hidden", self.hidden, non_empty=False)
 
 
+def _check_conv_stack(arch: Any) -> None:
+    """The checks a LeNet-style schema (rate-coded or spiking) shares: channels, kernel, hidden."""
+    _normalise_and_check(arch)
+    _positive_ints("channels", arch.channels, non_empty=True)
+    k = arch.kernel_size
+    _require("kernel_size", k, k >= 1 and k % 2 == 1,
+             "an odd integer >= 1 (padding k//2 keeps the spatial size)")
+    _positive_ints("hidden", arch.hidden, non_empty=False)
+
+
 @dataclass(frozen=True, kw_only=True)
 class LeNetArch:
     """LeNet-style conv net (LeCun et al. 1998): per channel count a same-padded conv, the
@@ -163,12 +173,7 @@ class LeNetArch:
     pool: Pool
 
     def __post_init__(self) -> None:
-        _normalise_and_check(self)
-        _positive_ints("channels", self.channels, non_empty=True)
-        k = self.kernel_size
-        _require("kernel_size", k, k >= 1 and k % 2 == 1,
-                 "an odd integer >= 1 (padding k//2 keeps the spatial size)")
-        _positive_ints("hidden", self.hidden, non_empty=False)
+        _check_conv_stack(self)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -211,12 +216,7 @@ class SpikingLeNetArch:
     pool: Pool
 
     def __post_init__(self) -> None:
-        _normalise_and_check(self)
-        _positive_ints("channels", self.channels, non_empty=True)
-        k = self.kernel_size
-        _require("kernel_size", k, k >= 1 and k % 2 == 1,
-                 "an odd integer >= 1 (padding k//2 keeps the spatial size)")
-        _positive_ints("hidden", self.hidden, non_empty=False)
+        _check_conv_stack(self)
 
 
 @dataclass(frozen=True, kw_only=True)
