@@ -160,7 +160,8 @@ def _steps_list(text: str) -> list[int]:
 def cmd_bench_spiking(a: argparse.Namespace) -> int:
     from spikefa.train.bench_spiking import bench_spiking, write_bench_spiking
 
-    result = bench_spiking(a.model, a.batch_size, a.time_steps, a.timed_steps, a.rounds, a.steps, a.device)
+    result = bench_spiking(a.model, a.batch_size, a.time_steps, a.timed_steps, a.rounds, a.steps, a.device,
+                           error_every=a.error_every)
     print(write_bench_spiking(result, a.out))
     return 0
 
@@ -271,6 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--batch-size", type=_positive, default=128)
     bs.add_argument("--time-steps", type=_steps_list, default=[10, 25, 50, 100], help="T values for the memory table")
     bs.add_argument("--timed-steps", type=_positive, default=25, help="T at which time per step is compared")
+    bs.add_argument("--error-every", type=_steps_list, default=[1, 5],
+                    help="online DFA broadcast periods k to time (comma-separated)")
     bs.add_argument("--rounds", type=_positive, default=5)
     bs.add_argument("--steps", type=_positive, default=3)
     bs.add_argument("--device", default="cpu")

@@ -13,6 +13,11 @@ is broadcast to hidden layer l through a fixed B_l [classes, n_l]; the update of
 
 (x̄: the presynaptic trace, i.e. ∂U/∂W with the reset ignored; σ': the surrogate derivative). The
 output layer uses e[t] itself with its own presynaptic trace. Memory is constant in T.
+
+Cost per time step: the forward matmul plus, at broadcast steps, one outer product per layer,
+accumulated in place (``addmm_``), with membranes and traces updated in place. BPTT pays the
+forward, the same outer products in its backward pass, and the graph. Broadcasting every k steps
+(``error_every``) divides the outer products by k; ``spikefa bench spiking`` measures both.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from torch import nn
 
 from spikefa.errors import SpikefaError
 from spikefa.functional.encoders import Encoder
-from spikefa.functional.lif import SURROGATES, LIFState, lif_step
+from spikefa.functional.lif import SURROGATES, lif_step_
 from spikefa.nn.dfa import DFAFeedback
 from spikefa.nn.spiking import SpikeRecord, SpikingNet, scores
 from spikefa.rules.feedback import derive_seed
@@ -82,30 +87,36 @@ class OnlineDFA(nn.Module):
             fb.step += 1
         grads_w = [torch.zeros_like(m.weight) for m in self.layers]
         grads_b = [torch.zeros_like(m.bias) if m.bias is not None else None for m in self.layers]
-        states: list[LIFState | None] = [None] * len(self.layers)
-        traces: list[torch.Tensor | None] = [None] * len(self.layers)
-        bias_trace = torch.zeros(())
+        mems: list[torch.Tensor] = []  # membranes and last spikes, updated in place (no graph)
+        spikes: list[torch.Tensor] = []
+        traces: list[torch.Tensor] = []  # presynaptic traces x̄_l
+        bias_trace = 0.0
         onehot = F.one_hot(y, self.layers[-1].out_features).to(self.layers[-1].weight.dtype)
         loss, broadcasts, t = torch.zeros((), device=y.device), 0, 0
         for t, x_t in enumerate(steps, start=1):
             h = x_t.flatten(1)
             bias_trace = lif[0].beta * bias_trace + 1.0
             for i, (layer, p) in enumerate(zip(self.layers, lif)):
-                traces[i] = h if traces[i] is None else p.beta * traces[i] + h
+                if t == 1:
+                    traces.append(h.clone())
+                else:
+                    traces[i].mul_(p.beta).add_(h)
                 current = F.linear(h, layer.weight, layer.bias)
-                state = states[i] if states[i] is not None else LIFState(torch.zeros_like(current))
-                h, states[i] = lif_step(current, state, p)
+                if t == 1:
+                    mems.append(torch.zeros_like(current))
+                    spikes.append(torch.zeros_like(current))
+                spikes[i], mems[i] = lif_step_(current, mems[i], spikes[i], p)
+                h = spikes[i]
             if t % self.error_every == 0:
-                mem_out = states[-1].mem  # type: ignore[union-attr]
-                err = torch.softmax(mem_out, 1) - onehot
-                loss += F.cross_entropy(mem_out, y)
+                err = torch.softmax(mems[-1], 1) - onehot
+                loss += F.cross_entropy(mems[-1], y)
                 broadcasts += 1
-                deltas = [(err @ fb) * surrogate(s.mem - p.threshold)  # type: ignore[union-attr]
-                          for fb, s, p in zip(fbs, states, lif)] + [err]
-                for i, delta in enumerate(deltas):
-                    grads_w[i] += delta.t() @ traces[i]  # type: ignore[operator]
+                deltas = [(err @ fb).mul_(surrogate(m - p.threshold))
+                          for fb, m, p in zip(fbs, mems, lif)] + [err]
+                for i, delta in enumerate(deltas):  # in place: no [n_out, n_in] temporary per step
+                    grads_w[i].addmm_(delta.t(), traces[i])
                     if grads_b[i] is not None:
-                        grads_b[i] += delta.sum(0) * bias_trace  # type: ignore[operator]
+                        grads_b[i].add_(delta.sum(0), alpha=bias_trace)  # type: ignore[union-attr]
         if not broadcasts:
             raise SpikefaError(f"online DFA: error_every={self.error_every} is longer than the {t} time steps")
         norm = 1.0 / (broadcasts * max(len(y), 1))

@@ -22,11 +22,19 @@ import torch.nn.functional as F
 
 from spikefa.train.checkpoint import atomic_write_text, write_json
 
-LEARNERS = {"bptt": "bp", "online-dfa": "dfa"}  # label -> rule name in the registry
+BASELINE = "bptt"
+
+
+def learners(error_every: Sequence[int] = (1,)) -> dict[str, tuple[str, dict[str, Any]]]:
+    """label -> (rule in the registry, rule options): BPTT, then online DFA per broadcast period k."""
+    out: dict[str, tuple[str, dict[str, Any]]] = {BASELINE: ("bp", {})}
+    for k in error_every:
+        out["online-dfa" if k == 1 else f"online-dfa-k{k}"] = ("dfa", {"error_every": int(k)})
+    return out
 
 
 def _learner(card_name: str, rule: str, time_steps: int, input_shape: tuple[int, int, int], classes: int,
-             device: str) -> torch.nn.Module:
+             device: str, options: dict[str, Any] | None = None) -> torch.nn.Module:
     import dataclasses
 
     from spikefa.catalog import load_card
@@ -42,7 +50,8 @@ def _learner(card_name: str, rule: str, time_steps: int, input_shape: tuple[int,
         raise SpikefaError(f"bench spiking needs a spiking card (arch snn-*), got {card_name!r} ({card.arch})")
     enc = dataclasses.replace(card.encoder, time_steps=time_steps)
     kwargs = {"gain": enc.gain} if enc.kind == "rate" else {}
-    net = convert(build(card, input_shape, classes, seed=0), rule, seed=0, input_shape=input_shape)
+    net = convert(build(card, input_shape, classes, seed=0), rule, seed=0, input_shape=input_shape,
+                  options=options or {})
     return EncodedSNN(net, make_encoder(enc.kind, enc.time_steps, **kwargs), seed=0).to(device)
 
 
@@ -78,12 +87,15 @@ def peak_bytes(fn: Callable[[], None], device: str) -> int:
 
 def bench_spiking(card: str = "snn-1x800-lif", batch_size: int = 128, time_steps: Sequence[int] = (10, 25, 50, 100),
                   timed_steps: int = 25, rounds: int = 5, steps: int = 3, device: str = "cpu",
-                  input_shape: tuple[int, int, int] = (1, 28, 28), classes: int = 10) -> dict[str, Any]:
-    """Seconds per step at T = `timed_steps` (ratio online DFA / BPTT) and peak memory per T."""
+                  input_shape: tuple[int, int, int] = (1, 28, 28), classes: int = 10,
+                  error_every: Sequence[int] = (1,)) -> dict[str, Any]:
+    """Seconds per step at T = `timed_steps` (ratio to BPTT) and peak memory per T, for BPTT and
+    online DFA broadcasting the error every k in `error_every` steps."""
+    which = learners(error_every)
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(batch_size, *input_shape, generator=gen).to(device)
     y = torch.randint(0, classes, (batch_size,), generator=gen).to(device)
-    models = {k: _learner(card, r, timed_steps, input_shape, classes, device) for k, r in LEARNERS.items()}
+    models = {k: _learner(card, r, timed_steps, input_shape, classes, device, o) for k, (r, o) in which.items()}
     opts = {k: torch.optim.Adam(m.parameters(), lr=1e-4) for k, m in models.items()}
     times: dict[str, list[float]] = {k: [] for k in models}
     for r in range(rounds + 1):  # round 0 warms up
@@ -97,10 +109,10 @@ def bench_spiking(card: str = "snn-1x800-lif", batch_size: int = 128, time_steps
                 torch.cuda.synchronize()
             if r:
                 times[k].append((time.perf_counter() - t0) / steps)
-    memory: dict[str, dict[int, int]] = {k: {} for k in LEARNERS}
+    memory: dict[str, dict[int, int]] = {k: {} for k in which}
     for t in time_steps:
-        for k, rule in LEARNERS.items():
-            m = _learner(card, rule, t, input_shape, classes, device)
+        for k, (rule, opts) in which.items():
+            m = _learner(card, rule, t, input_shape, classes, device, opts)
             opt = torch.optim.Adam(m.parameters(), lr=1e-4)
             _train_step(m, opt, x, y)  # optimiser state exists before measuring
             opt.zero_grad(set_to_none=True)  # nothing allocated before the measurement is freed inside it
@@ -110,7 +122,7 @@ def bench_spiking(card: str = "snn-1x800-lif", batch_size: int = 128, time_steps
     return {
         "card": card, "batch_size": batch_size, "device": device, "torch_threads": torch.get_num_threads(),
         "timed_steps": timed_steps, "rounds": rounds, "steps_per_round": steps,
-        "step_seconds": med, "time_ratio": med["online-dfa"] / med["bptt"],
+        "step_seconds": med, "time_ratio": {k: v / med[BASELINE] for k, v in med.items()},
         "memory_bytes": {k: {str(t): b for t, b in v.items()} for k, v in memory.items()},
         "memory_growth": {k: v[last] / max(v[first], 1) for k, v in memory.items()},
         "growth_from_to": [first, last],
@@ -121,7 +133,7 @@ def write_bench_spiking(result: dict[str, Any], out_dir: str | Path) -> str:
     """bench_spiking.json, bench_spiking.md and memory.png in `out_dir`; returns the Markdown."""
     out = Path(out_dir)
     write_json(out / "bench_spiking.json", result)
-    ts = list(result["memory_bytes"]["bptt"])
+    ts = list(result["memory_bytes"][BASELINE])
     first, last = result["growth_from_to"]
     lines = [f"# Online DFA vs surrogate-gradient BPTT: `{result['card']}`, batch {result['batch_size']}, "
              f"{result['device']} ({result['torch_threads']} threads)", "",
@@ -129,7 +141,7 @@ def write_bench_spiking(result: dict[str, Any], out_dir: str | Path) -> str:
              f"steps at T = {result['timed_steps']}.", "",
              "| learner | ms per step | × BPTT |", "|---|---:|---:|"]
     for k, s in result["step_seconds"].items():
-        lines.append(f"| {k} | {1000 * s:.1f} | {s / result['step_seconds']['bptt']:.3f} |")
+        lines.append(f"| {k} | {1000 * s:.1f} | {result['time_ratio'][k]:.3f} |")
     lines += ["", "Peak memory of one training step (MiB):", "",
               "| learner | " + " | ".join(f"T = {t}" for t in ts) + f" | growth T={first}→{last} |",
               "|---|" + "---:|" * (len(ts) + 1)]

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from spikefa.errors import ConfigError
-from spikefa.functional.lif import LIFParams, lif_run
+from spikefa.functional.lif import LIFParams, LIFState, lif_run, lif_step, lif_step_
 
 snntorch = pytest.importorskip("snntorch")
 
@@ -24,6 +24,22 @@ def test_lif_matches_snntorch_leaky(reset: str) -> None:
         assert torch.equal(spk, spikes[t]), f"spikes differ at step {t}"
         assert torch.equal(mem, mems[t]), f"membrane differs at step {t}"
     assert spikes.sum() > 20  # the case exercises resets
+
+
+@pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
+def test_in_place_step_is_bitwise_the_graph_step(reset: str) -> None:
+    """lif_step_ (no graph, membrane updated in place) against lif_step, over a run with resets."""
+    g = torch.Generator().manual_seed(3)
+    params = LIFParams(beta=0.83, threshold=0.7, reset=reset)
+    state, mem, spk = LIFState(torch.zeros(5, 9)), torch.zeros(5, 9), torch.zeros(5, 9)
+    fired = 0.0
+    for _ in range(80):
+        current = torch.randn(5, 9, generator=g) * 0.6
+        want, state = lif_step(current, state, params)
+        spk, mem = lif_step_(current, mem, spk, params)
+        assert torch.equal(spk, want) and torch.equal(mem, state.mem)
+        fired += float(want.sum())
+    assert fired > 50
 
 
 def test_surrogate_gradient_matches_snntorch_atan() -> None:

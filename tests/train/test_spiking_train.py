@@ -41,9 +41,10 @@ def test_online_dfa_resume_reaches_the_same_weights(tmp_path: Path) -> None:
 
 def test_bench_spiking_reports_ratio_and_flat_online_memory(tmp_path: Path) -> None:
     result = bench_spiking(batch_size=8, time_steps=(4, 16), timed_steps=4, rounds=1, steps=1,
-                           input_shape=(1, 8, 8))
+                           input_shape=(1, 8, 8), error_every=(1, 2))
     text = write_bench_spiking(result, tmp_path)
-    assert result["time_ratio"] > 0 and "online-dfa" in text
+    assert set(result["time_ratio"]) == {"bptt", "online-dfa", "online-dfa-k2"} and "online-dfa-k2" in text
+    assert result["time_ratio"]["bptt"] == 1.0 and result["time_ratio"]["online-dfa"] > 0
     mem = result["memory_bytes"]
     assert mem["bptt"]["16"] > 1.5 * mem["bptt"]["4"]  # the graph across time grows with T
     assert mem["online-dfa"]["16"] <= 1.2 * mem["online-dfa"]["4"]  # online state does not
