@@ -62,9 +62,12 @@ def _sum_rule() -> Experiment:
 
 def _hebbian_descent() -> Experiment:
     v = [f"hebbian-descent+mode={m}+factor={f}" for f in ("centred", "oja") for m in ("full", "partial1", "partial2")]
+    v.append("hebbian-descent+mode=full+factor=centred+hidden_error=no-derivative")
     return Experiment("3-hebbian-descent", "Hebbian descent: Full / Partial 1 / Partial 2 x {centred (Hebb), Oja}",
                       tuple(("mlp-1x2000-relu", x) for x in ["bp", *v]),
-                      note="Partial 1: hidden layer frozen; Partial 2: output layer frozen.")
+                      note="Partial 1: hidden layer frozen; Partial 2: output layer frozen. f' is dropped at the "
+                           "output (Melchior & Wiskott 2024); the hidden layer gets W^T e times its f', except in "
+                           "the hidden_error=no-derivative row, where f' is dropped there too.")
 
 
 def _grid(rule: str, key: str) -> Experiment:

@@ -7,10 +7,16 @@
   ``local_lr`` (an adaptive optimiser would hide the rule's own dynamics, runaway growth included).
 - ``sum``  the sum rule: update = backprop gradient + β · Hebbian term (Hebb or Oja), every layer.
 - ``hebbian-descent``  Melchior & Wiskott (2019): ΔW = −η·(x − μ)·(h − t)ᵀ, f' dropped, the input
-  centred by its running mean μ. With cross-entropy on logits, h − t is softmax − one-hot. The
-  hidden layer of a two-layer net receives the output error through the transposed output
-  weights (f' dropped there too). ``mode``: full (all layers), partial1 (hidden frozen),
-  partial2 (output frozen); ``factor``: centred, or oja (Oja's rule replaces the centred input).
+  centred by its running mean μ. With cross-entropy on logits, h − t is softmax − one-hot.
+  Hebbian descent is the *output* layer's rule: the derivative dropped is the output
+  non-linearity's (Melchior & Wiskott 2024, Neural Computation 36(9), "an alternative weight
+  update rule for the output layer wherein the derivative of the activation function is
+  disregarded", used in deep networks with backpropagation below). So by default
+  (``hidden_error=backprop``) the hidden layer of a two-layer net receives the output error
+  through the transposed output weights times its own f', and learns from its centred input;
+  ``hidden_error=no-derivative`` drops f' in the hidden layers too (the single-layer rule
+  applied layer by layer). ``mode``: full (all layers), partial1 (hidden frozen), partial2
+  (output frozen); ``factor``: centred, or oja (Oja's rule replaces the centred input).
 """
 
 from __future__ import annotations
@@ -63,7 +69,7 @@ def _hebbian_descent(model: nn.Module, req: Request) -> nn.Module:
     linears = [i for i, m in enumerate(model) if isinstance(m, nn.Linear)]
     if len(linears) < 1 or any(isinstance(m, nn.Conv2d) for m in model):
         raise SpikefaError("rule 'hebbian-descent' takes fully connected (nn.Linear) networks; use an mlp card")
-    mode, factor = req.options["mode"], req.options["factor"]
+    mode, factor, hidden = req.options["mode"], req.options["factor"], req.options["hidden_error"]
     frozen = {"full": set(), "partial1": set(linears[:-1]), "partial2": {linears[-1]}}[mode]
     for i, m in enumerate(list(model)):
         if isinstance(m, nn.Linear):
@@ -72,7 +78,7 @@ def _hebbian_descent(model: nn.Module, req: Request) -> nn.Module:
                     p.requires_grad_(False)
             else:
                 model[i] = HebbianDescentLinear(m, factor)
-        elif isinstance(m, _ACTIVATIONS):
+        elif isinstance(m, _ACTIVATIONS) and hidden == "no-derivative":
             model[i] = StraightThrough(m)
     return model
 
@@ -100,5 +106,7 @@ def local_rules() -> list[Rule]:
         Rule("hebbian-descent", "Hebbian descent: -(x - mu)(h - t)^T, f' dropped", "Melchior & Wiskott 2019",
              (), None, _hebbian_descent,
              {"mode": Option("full", ("full", "partial1", "partial2"), "which layers learn"),
-              "factor": Option("centred", ("centred", "oja"), "centred input, or Oja's rule in its place")}),
+              "factor": Option("centred", ("centred", "oja"), "centred input, or Oja's rule in its place"),
+              "hidden_error": Option("backprop", ("backprop", "no-derivative"),
+                                     "how the output error reaches hidden layers: W^T e times f', or f' dropped")}),
     ]

@@ -137,10 +137,12 @@ def test_hebbian_descent_mse_is_the_difference_of_two_hebb_steps() -> None:
     assert torch.equal(layer.mu, before)
 
 
-def test_hebbian_descent_two_layer_hidden_gets_error_through_transposed_weights() -> None:
-    """The hidden layer sees e·W₂ with f' dropped, and its own centred input."""
-    model = spikefa.convert(net(0, nn.Tanh, (6, 5, 3)), "hebbian-descent")
-    assert isinstance(model[0], HebbianDescentLinear) and isinstance(model[1], StraightThrough)
+@pytest.mark.parametrize("hidden", ["backprop", "no-derivative"])
+def test_hebbian_descent_two_layer_hidden_gets_error_through_transposed_weights(hidden: str) -> None:
+    """The hidden layer sees e·W₂ (times 1 − tanh² unless f' is dropped) and its own centred input."""
+    model = spikefa.convert(net(0, nn.Tanh, (6, 5, 3)), "hebbian-descent", options={"hidden_error": hidden})
+    assert isinstance(model[0], HebbianDescentLinear)
+    assert isinstance(model[1], StraightThrough) == (hidden == "no-derivative")
     x, _ = batch(4, b=11, d=6)
     t = torch.randn(11, 3, generator=torch.Generator().manual_seed(5))
     out = model(x)
@@ -151,7 +153,7 @@ def test_hebbian_descent_two_layer_hidden_gets_error_through_transposed_weights(
     e = n(out) - n(t)
     np.testing.assert_allclose(n(out), hid @ w2.T + n(model[2].bias), atol=ATOL)
     assert close(model[2].weight.grad, e.T @ (hid - hid.mean(0)))
-    delta_h = e @ w2  # no (1 − tanh²) factor
+    delta_h = e @ w2 if hidden == "no-derivative" else (e @ w2) * (1 - hid ** 2)
     assert close(model[0].weight.grad, delta_h.T @ (xs - xs.mean(0)))
     assert close(model[0].bias.grad, delta_h.sum(0))
 
