@@ -117,7 +117,8 @@ def _positive_ints(key: str, values: tuple[int, ...], non_empty: bool) -> None:
 @dataclass(frozen=True, kw_only=True)
 class TrainPreset:
     """Optimiser and schedule for one training run; ``normalize`` standardises inputs with the
-    train split's mean and std."""
+    train split's mean and std; ``options`` (per-rule presets only) are the rule's own options
+    (``spikefa list rules``), under any given on the command line."""
 
     optimizer: Optimizer
     lr: float
@@ -127,9 +128,14 @@ class TrainPreset:
     momentum: float
     schedule: Schedule
     normalize: bool
+    options: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
-        _normalise_and_check(self)
+        _normalise_and_check(self, skip=("options",))
+        _require("options", self.options, isinstance(self.options, Mapping) and all(
+            isinstance(k, str) and isinstance(v, bool | int | float | str) for k, v in self.options.items()),
+            "a table of option = value (numbers, strings or booleans)")
+        object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
         _require("lr", self.lr, self.lr > 0, "a number > 0")
         _require("batch_size", self.batch_size, self.batch_size > 0, "an integer > 0")
         _require("epochs", self.epochs, self.epochs > 0, "an integer > 0")
@@ -380,7 +386,24 @@ def _parse_presets(value: object, defaults: TrainPreset, source: str) -> dict[st
         _check_keys(table, allowed, [], (source, section))
         with _located(source, section):
             merged[rule] = dataclasses.replace(defaults, **table)
+        if merged[rule].options:
+            _check_rule_options(rule, merged[rule].options, source, section)
     return merged
+
+
+def _check_rule_options(rule: str, options: Mapping[str, Any], source: str, section: str) -> None:
+    """A registered rule's options are checked against its declared ones when the card loads."""
+    from spikefa.errors import SpikefaError
+    from spikefa.rules.registry import get_rule, resolve_options
+
+    try:
+        r = get_rule(rule)
+    except SpikefaError:
+        return  # a rule registered later (a plugin) checks its options when it runs
+    try:
+        resolve_options(r, options)
+    except SpikefaError as exc:
+        raise ConfigError(f"{source}: [{section}.options] {exc}") from None
 
 
 def parse_card(mapping: Mapping[str, Any], source: str) -> ModelCard:
@@ -394,6 +417,9 @@ def parse_card(mapping: Mapping[str, Any], source: str) -> ModelCard:
     architecture = _parse_section(ARCH_SCHEMAS[arch], mapping["architecture"], source,
                                   "architecture")
     defaults = _parse_section(TrainPreset, mapping["defaults"], source, "defaults")
+    if defaults.options:
+        raise ConfigError(f"{source}: [defaults.options] is not allowed; rule options belong in "
+                          "[presets.<rule>.options]")
     presets = _parse_presets(mapping.get("presets", {}), defaults, source)
     sections = {key: _parse_section(kind, mapping[key], source, key)
                 for key, kind in (("neuron", NeuronSpec), ("encoder", EncoderSpec)) if key in mapping}

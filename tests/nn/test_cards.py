@@ -205,7 +205,20 @@ BAD_CARDS = {
                        ["architecture.hidden", "[800, -1]", "positive integers"]),
     "bad-optimizer": ('optimizer = "adam"', 'optimizer = "lbfgs"',
                       ["defaults.optimizer", "'lbfgs'", "'adam', 'sgd'"]),
+    "unknown-rule-option": ("lr = 5e-4", "lr = 5e-4\noptions = { bogus = 1 }", ["presets.fa.options", "bogus"]),
+    "options-in-defaults": ("epochs = 30\n", "epochs = 30\noptions = { scale = 1 }\n",
+                            ["defaults.options", "presets.<rule>.options"]),
 }
+
+
+def test_preset_rule_options_apply_under_the_command_line() -> None:
+    from spikefa.train.run import resolve_config
+
+    assert load_card("snn-1x800-lif").preset("dfa").options == {"error_every": 5}
+    assert resolve_config("snn-1x800-lif", "dfa", "mnist").rule_options["error_every"] == 5
+    given = resolve_config("snn-1x800-lif", "dfa", "mnist", rule_options={"error_every": "2"})
+    assert given.rule_options["error_every"] == 2
+    assert resolve_config("snn-1x800-lif", "bp", "mnist").rule_options == {}
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CARDS))
