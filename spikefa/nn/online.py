@@ -85,8 +85,10 @@ class OnlineDFA(nn.Module):
         fbs = [self.feedback_matrix(i) for i in range(len(self.feedback))]
         for fb in self.feedback:
             fb.step += 1
-        grads_w = [torch.zeros_like(m.weight) for m in self.layers]
-        grads_b = [torch.zeros_like(m.bias) if m.bias is not None else None for m in self.layers]
+        weights = [m.weight for m in self.layers]  # read once: fake-quantised under QAT, fixed within the step
+        biases = [m.bias for m in self.layers]
+        grads_w = [torch.zeros_like(w) for w in weights]
+        grads_b = [torch.zeros_like(b) if b is not None else None for b in biases]
         mems: list[torch.Tensor] = []  # membranes and last spikes, updated in place (no graph)
         spikes: list[torch.Tensor] = []
         traces: list[torch.Tensor] = []  # presynaptic traces x̄_l
@@ -96,12 +98,12 @@ class OnlineDFA(nn.Module):
         for t, x_t in enumerate(steps, start=1):
             h = x_t.flatten(1)
             bias_trace = lif[0].beta * bias_trace + 1.0
-            for i, (layer, p) in enumerate(zip(self.layers, lif)):
+            for i, (w, b, p) in enumerate(zip(weights, biases, lif)):
                 if t == 1:
                     traces.append(h.clone())
                 else:
                     traces[i].mul_(p.beta).add_(h)
-                current = F.linear(h, layer.weight, layer.bias)
+                current = F.linear(h, w, b)
                 if t == 1:
                     mems.append(torch.zeros_like(current))
                     spikes.append(torch.zeros_like(current))
@@ -121,10 +123,20 @@ class OnlineDFA(nn.Module):
             raise SpikefaError(f"online DFA: error_every={self.error_every} is longer than the {t} time steps")
         norm = 1.0 / (broadcasts * max(len(y), 1))
         for layer, gw, gb in zip(self.layers, grads_w, grads_b):
-            _accumulate(layer.weight, gw * norm)
+            _accumulate(_owned(layer, "weight"), gw * norm)
             if gb is not None:
-                _accumulate(layer.bias, gb * norm)  # type: ignore[arg-type]
+                _accumulate(_owned(layer, "bias"), gb * norm)
         return loss / broadcasts
+
+
+def _owned(layer: nn.Module, name: str) -> torch.Tensor:
+    """The tensor the optimiser steps: the parameter, or under QAT (a parametrization with a
+    straight-through estimator) its float original, whose gradient is the same."""
+    from torch.nn.utils import parametrize
+
+    if parametrize.is_parametrized(layer, name):
+        return getattr(layer.parametrizations, name).original  # type: ignore[no-any-return]
+    return getattr(layer, name)  # type: ignore[no-any-return]
 
 
 def _accumulate(param: torch.Tensor, grad: torch.Tensor) -> None:

@@ -128,3 +128,19 @@ def test_stdp_writes_through_the_fake_quantisation() -> None:
             lin.weight = new
     assert torch.allclose(master_weight(lin).detach() - master0, applied, atol=1e-6)
     assert bool((lin.weight.detach() != q0).any())  # accumulated sub-LSB updates crossed grid points
+
+
+def test_online_dfa_under_qat_trains_the_float_master_weights() -> None:
+    """Online DFA writes .grad itself: under QAT it must reach the parametrization's original."""
+    from spikefa.nn.online import OnlineDFA
+
+    learner = OnlineDFA(tiny_net(), seed=0)
+    prepare_qat(learner.net, profile("int8-edge"), bits=4)
+    masters = [master_weight(m) for m in learner.layers]
+    before = [w.detach().clone() for w in masters]
+    opt = torch.optim.SGD(learner.parameters(), lr=0.5)
+    x = (torch.rand(12, 6, 20, generator=torch.Generator().manual_seed(1)) < 0.5).float()
+    learner.local_step(iter(x), torch.tensor([0, 1, 2, 3, 4, 0]))
+    assert all(w.grad is not None and bool(w.grad.abs().sum() > 0) for w in masters)
+    opt.step()
+    assert all(not torch.equal(a, w.detach()) for a, w in zip(before, masters))
