@@ -9,7 +9,33 @@ import torch
 
 from spikefa.errors import DataError
 
-_SPLITS = ("train", "val", "test")
+SPLITS = ("train", "val", "test")
+
+
+def check_header(where: str, input_shape: tuple[int, ...], num_classes: int,
+                 classes: tuple[str, ...] | None) -> None:
+    """The fields every split record shares: (C, H, W), the class count and the class names."""
+    if len(input_shape) != 3 or any(int(d) < 1 for d in input_shape):
+        raise DataError(f"{where}: input_shape={input_shape!r} must be three positive ints (C, H, W)")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise DataError(f"{where}: num_classes={num_classes!r} must be a positive int")
+    if classes is not None and len(classes) != num_classes:
+        raise DataError(f"{where}: {len(classes)} class names given for num_classes={num_classes}")
+
+
+def check_labels(where: str, split: str, y: object, n: int, num_classes: int) -> None:
+    """y_<split>: int64 [n] with every label in [0, num_classes)."""
+    if not isinstance(y, torch.Tensor) or y.dtype != torch.int64 or y.ndim != 1 or y.shape[0] != n:
+        got = f"{y.dtype} {list(y.shape)}" if isinstance(y, torch.Tensor) else type(y).__name__
+        raise DataError(f"{where}: y_{split} must be int64 [{n}], got {got}")
+    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        raise DataError(f"{where}: y_{split} labels span [{int(y.min())}, {int(y.max())}], "
+                        f"must lie in [0, {num_classes - 1}]")
+
+
+def split_sizes(record: object) -> dict[str, int]:
+    """Number of examples per split of a record with y_train / y_val / y_test."""
+    return {split: int(getattr(record, f"y_{split}").shape[0]) for split in SPLITS}
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,41 +57,21 @@ class DataSplits:
     classes: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
-        if len(self.input_shape) != 3 or any(int(d) <= 0 for d in self.input_shape):
-            raise DataError(
-                f"{self.name}: input_shape {self.input_shape} must be three positive ints (C, H, W)"
-            )
-        if self.num_classes < 1:
-            raise DataError(f"{self.name}: num_classes {self.num_classes} must be at least 1")
-        if self.classes is not None and len(self.classes) != self.num_classes:
-            raise DataError(
-                f"{self.name}: {len(self.classes)} class names given for num_classes={self.num_classes}"
-            )
-        for split in _SPLITS:
-            self._check_split(split)
-
-    def _check_split(self, split: str) -> None:
-        """Check dtype, shape, pixel range and label range of one split."""
-        x: torch.Tensor = getattr(self, f"x_{split}")
-        y: torch.Tensor = getattr(self, f"y_{split}")
-        where = f"{self.name} {split} split"
-        if x.dtype != torch.float32 or tuple(x.shape[1:]) != tuple(self.input_shape) or x.ndim != 4:
-            raise DataError(
-                f"{where}: x must be float32 [N, {', '.join(map(str, self.input_shape))}], "
-                f"got {x.dtype} {list(x.shape)}"
-            )
-        if y.dtype != torch.int64 or y.ndim != 1 or y.shape[0] != x.shape[0]:
-            raise DataError(f"{where}: y must be int64 [{x.shape[0]}], got {y.dtype} {list(y.shape)}")
-        if x.numel() and (x.min() < 0 or x.max() > 1):
-            raise DataError(f"{where}: pixel values must lie in [0, 1], got [{x.min():g}, {x.max():g}]")
-        if y.numel() and (y.min() < 0 or y.max() >= self.num_classes):
-            raise DataError(
-                f"{where}: labels must lie in [0, {self.num_classes - 1}], got [{y.min()}, {y.max()}]"
-            )
+        where = f"DataSplits {self.name!r}"
+        check_header(where, self.input_shape, self.num_classes, self.classes)
+        for split in SPLITS:
+            x: torch.Tensor = getattr(self, f"x_{split}")
+            if x.dtype != torch.float32 or tuple(x.shape[1:]) != tuple(self.input_shape) or x.ndim != 4:
+                raise DataError(f"{where}: x_{split} must be float32 [N, {', '.join(map(str, self.input_shape))}], "
+                                f"got {x.dtype} {list(x.shape)}")
+            if x.numel() and (x.min() < 0 or x.max() > 1):
+                raise DataError(f"{where}: x_{split} pixel values must lie in [0, 1], "
+                                f"got [{x.min():g}, {x.max():g}]")
+            check_labels(where, split, getattr(self, f"y_{split}"), x.shape[0], self.num_classes)
 
     def sizes(self) -> dict[str, int]:
         """Number of examples per split, e.g. {'train': 50000, 'val': 10000, 'test': 10000}."""
-        return {split: int(getattr(self, f"y_{split}").shape[0]) for split in _SPLITS}
+        return split_sizes(self)
 
 
 def to_images(pixels: np.ndarray, scale: float = 255.0) -> torch.Tensor:

@@ -59,11 +59,11 @@ def test_data_splits_frozen_and_valid() -> None:
 @pytest.mark.parametrize(
     ("changes", "match"),
     [
-        ({"x_train": torch.rand(4, 1, 2, 2).double()}, "train split: x must be float32"),
-        ({"x_test": torch.rand(4, 1, 3, 2)}, r"test split: x must be float32 \[N, 1, 2, 2\]"),
-        ({"y_train": torch.tensor([0, 1, 2])}, "train split: y must be int64 \\[4\\]"),
+        ({"x_train": torch.rand(4, 1, 2, 2).double()}, "x_train must be float32"),
+        ({"x_test": torch.rand(4, 1, 3, 2)}, r"x_test must be float32 \[N, 1, 2, 2\]"),
+        ({"y_train": torch.tensor([0, 1, 2])}, "y_train must be int64 \\[4\\]"),
         ({"x_train": torch.full((4, 1, 2, 2), 2.0)}, r"pixel values must lie in \[0, 1\]"),
-        ({"y_test": torch.tensor([0, 1, 2, 3])}, r"labels must lie in \[0, 2\]"),
+        ({"y_test": torch.tensor([0, 1, 2, 3])}, r"y_test labels span \[0, 3\], must lie in \[0, 2\]"),
         ({"classes": ("a", "b")}, "2 class names given for num_classes=3"),
         ({"input_shape": (2, 2)}, "three positive ints"),
     ],

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 import torch
 
+from spikefa.data.splits import SPLITS, check_header, check_labels, split_sizes
 from spikefa.errors import DataError
 
-SPLITS = ("train", "val", "test")
+__all__ = ["SPLITS", "EventSplits"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,42 +36,23 @@ class EventSplits:
 
     def __post_init__(self) -> None:
         where = f"EventSplits {self.name!r}"
-        if len(self.input_shape) != 3 or any(int(d) < 1 for d in self.input_shape):
-            raise DataError(f"{where}: input_shape={self.input_shape!r} must be three positive ints (C, H, W)")
+        check_header(where, self.input_shape, self.num_classes, self.classes)
         if isinstance(self.time_steps, bool) or not isinstance(self.time_steps, int) or self.time_steps < 1:
             raise DataError(f"{where}: time_steps={self.time_steps!r} must be a positive int")
         if not isinstance(self.bin_ms, int | float) or not math.isfinite(self.bin_ms) or self.bin_ms <= 0:
             raise DataError(f"{where}: bin_ms={self.bin_ms!r} must be a positive finite number")
-        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) or self.num_classes < 1:
-            raise DataError(f"{where}: num_classes={self.num_classes!r} must be a positive int")
-        if self.classes is not None and len(self.classes) != self.num_classes:
-            raise DataError(
-                f"{where}: classes has {len(self.classes)} names for num_classes={self.num_classes}"
-            )
-        for split in SPLITS:
-            self._check_split(split)
-
-    def _check_split(self, split: str) -> None:
-        """dtype and shape of x_<split> and y_<split>, and the label range."""
-        x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
-        where = f"EventSplits {self.name!r}"
         want = [self.time_steps, *self.input_shape]
-        good_x = isinstance(x, torch.Tensor) and x.dtype == torch.uint8 and list(x.shape[1:]) == want
-        if not good_x or x.ndim != 5:
-            got = f"{x.dtype} {list(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
-            raise DataError(f"{where}: x_{split} must be uint8 [N, {', '.join(map(str, want))}], got {got}")
-        if not isinstance(y, torch.Tensor) or y.dtype != torch.int64 or y.ndim != 1 or y.shape[0] != x.shape[0]:
-            got = f"{y.dtype} {list(y.shape)}" if isinstance(y, torch.Tensor) else type(y).__name__
-            raise DataError(f"{where}: y_{split} must be int64 [{x.shape[0]}], got {got}")
-        if y.numel() and (int(y.min()) < 0 or int(y.max()) >= self.num_classes):
-            raise DataError(
-                f"{where}: y_{split} labels span [{int(y.min())}, {int(y.max())}], "
-                f"must lie in [0, {self.num_classes - 1}]"
-            )
+        for split in SPLITS:
+            x = getattr(self, f"x_{split}")
+            if not (isinstance(x, torch.Tensor) and x.dtype == torch.uint8 and x.ndim == 5
+                    and list(x.shape[1:]) == want):
+                got = f"{x.dtype} {list(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
+                raise DataError(f"{where}: x_{split} must be uint8 [N, {', '.join(map(str, want))}], got {got}")
+            check_labels(where, split, getattr(self, f"y_{split}"), x.shape[0], self.num_classes)
 
     def sizes(self) -> dict[str, int]:
         """Number of samples per split, e.g. {'train': 50000, 'val': 10000, 'test': 10000}."""
-        return {split: int(getattr(self, f"y_{split}").shape[0]) for split in SPLITS}
+        return split_sizes(self)
 
     def batch(self, split: str, index: torch.Tensor, binary: bool = True) -> torch.Tensor:
         """Samples `index` of `split` as float32 [T, B, C, H, W]; `binary` clips counts to 1 (spikes)."""

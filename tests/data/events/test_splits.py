@@ -50,7 +50,7 @@ def test_sizes_and_batch_time_major() -> None:
         ({"time_steps": 0}, "time_steps=0"),
         ({"bin_ms": float("nan")}, "bin_ms=nan"),
         ({"input_shape": (2, 4)}, "input_shape=(2, 4)"),
-        ({"classes": ("a", "b")}, "classes has 2 names"),
+        ({"classes": ("a", "b")}, "2 class names given"),
     ],
 )
 def test_validation_names_field(override: dict, fragment: str) -> None:
