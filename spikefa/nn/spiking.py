@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
 from spikefa._optional import require
 from spikefa.functional.lif import LIFParams
@@ -64,14 +65,17 @@ class SpikingNet(nn.Module):
     def forward(self, x: torch.Tensor) -> SpikeRecord:
         mems: list[torch.Tensor | None] = [None] * len(self.synapses)
         out_spk, out_mem = [], []
-        for x_t in x:
-            h = x_t
-            for i, (syn, neu) in enumerate(zip(self.synapses, self.neurons)):
-                current = syn(h)
-                mem = mems[i] if mems[i] is not None else torch.zeros_like(current)
-                h, mems[i] = neu(current, mem)
-            out_spk.append(h)
-            out_mem.append(mems[-1])
+        # Parametrized weights (QAT's fake quantisation) are computed once per pass, not per step:
+        # they cannot change while the sequence runs.
+        with parametrize.cached():
+            for x_t in x:
+                h = x_t
+                for i, (syn, neu) in enumerate(zip(self.synapses, self.neurons)):
+                    current = syn(h)
+                    mem = mems[i] if mems[i] is not None else torch.zeros_like(current)
+                    h, mems[i] = neu(current, mem)
+                out_spk.append(h)
+                out_mem.append(mems[-1])
         return SpikeRecord(torch.stack(out_spk), torch.stack(out_mem))  # type: ignore[arg-type]
 
 

@@ -144,3 +144,32 @@ def test_online_dfa_under_qat_trains_the_float_master_weights() -> None:
     assert all(w.grad is not None and bool(w.grad.abs().sum() > 0) for w in masters)
     opt.step()
     assert all(not torch.equal(a, w.detach()) for a, w in zip(before, masters))
+
+
+def test_spiking_forward_quantises_each_weight_once_per_sequence() -> None:
+    """The fake-quantised weight is computed once per forward pass (cached), not once per step,
+    and the cached pass gives the gradients of the uncached one."""
+    from spikefa.export.qat import FakeQuantWeight
+
+    net = prepare_qat(tiny_net(), profile("int8-edge"), bits=4)
+    calls = []
+    for m in net.modules():
+        if isinstance(m, FakeQuantWeight):
+            m.register_forward_hook(lambda *a: calls.append(1))
+    x = (torch.rand(9, 3, 20, generator=torch.Generator().manual_seed(2)) < 0.5).float()
+    net(x).mem.sum().backward()
+    assert len(calls) == 2  # two layers, nine steps
+    cached = [master_weight(m).grad.clone() for m in _linears(net)]
+    for m in _linears(net):
+        master_weight(m).grad = None
+    mems, outs = [None, None], []
+    for x_t in x:  # the same pass step by step, each step reading the parametrization again
+        h = x_t
+        for i, (syn, neu) in enumerate(zip(net.synapses, net.neurons)):
+            cur = syn(h)
+            h, mems[i] = neu(cur, mems[i] if mems[i] is not None else torch.zeros_like(cur))
+        outs.append(mems[-1])
+    torch.stack(outs).sum().backward()
+    assert len(calls) == 2 + 2 * 9
+    for a, m in zip(cached, _linears(net)):
+        torch.testing.assert_close(a, master_weight(m).grad)
