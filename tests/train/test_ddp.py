@@ -54,9 +54,12 @@ def _single(out: Path, specs: list[str]) -> None:
     worker = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(worker)
     saved = {k: os.environ.pop(k) for k in DIST_VARS if k in os.environ}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each rank: summation order then differs only by the all-reduce
     try:
         worker.main([str(out), *specs])
     finally:
+        torch.set_num_threads(threads)
         os.environ.update(saved)
 
 
