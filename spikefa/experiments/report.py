@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from spikefa.train.checkpoint import atomic_write_text, write_json
-from spikefa.train.compare import summarise_runs
+from spikefa.train.compare import accuracy_cells, summarise_runs
 from spikefa.train.plots import _pyplot
 
 
@@ -83,8 +83,7 @@ def write_experiment_report(out: Path, experiments: Sequence[Any], settings: Any
         lines += ["| model | variant | seeds | test accuracy (%) | val accuracy (%) | epochs | seconds per run |",
                   "|---|---|---:|---:|---:|---:|---:|"]
         for r in rows:
-            test = f"{r['test_mean']:.2f} ± {r['test_std']:.2f}" if "test_mean" in r else "—"
-            val = f"{r['val_mean']:.2f} ± {r['val_std']:.2f}" if "val_mean" in r else "—"
+            test, val = accuracy_cells(r)
             if r["diverged"]:
                 test += f" ({r['diverged']}/{r['seeds']} diverged: {r['diverged_why'][0]})"
             lines.append(f"| {r['model']} | {r['variant']} | {r['seeds']} | {test} | {val} | {r['epochs']} | "

@@ -104,13 +104,19 @@ def summarise_runs(label: str, runs: Sequence[dict[str, Any]]) -> dict[str, Any]
     return row
 
 
+def accuracy_cells(row: dict[str, Any]) -> tuple[str, str]:
+    """(test, val) cells: "mean ± std" over the seeds that finished, the bare value for one run
+    (a single run has no spread to show), "—" when none finished."""
+    if "test_mean" not in row:
+        return "—", "—"
+    n = row["seeds"] - row["diverged"]
+    return tuple(f"{row[f'{k}_mean']:.2f}" + (f" ± {row[f'{k}_std']:.2f}" if n > 1 else "")  # type: ignore[return-value]
+                 for k in ("test", "val"))
+
+
 def table_row(row: dict[str, Any]) -> str:
     """One Markdown row: accuracies, or how many seeds diverged and where the first stopped."""
-    if "test_mean" in row:
-        test = f"{row['test_mean']:.2f} ± {row['test_std']:.2f}"
-        val = f"{row['val_mean']:.2f} ± {row['val_std']:.2f}"
-    else:
-        test = val = "—"
+    test, val = accuracy_cells(row)
     if row["diverged"]:
         test += f" ({row['diverged']}/{row['seeds']} diverged: {row['diverged_why'][0]})"
     return f"| {row['variant']} | {row['seeds']} | {test} | {val} | {row['epochs']} | {row['seconds']:.1f} |"
