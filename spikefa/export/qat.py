@@ -32,6 +32,9 @@ from torch.nn.utils import parametrize
 from spikefa.export.arith import encode_decay
 from spikefa.export.profile import Profile
 from spikefa.export.quantize import _round, layer_grid
+from spikefa.nn.layers import master_weight
+
+__all__ = ["master_weight", "prepare_qat", "remove_qat"]
 
 _FEEDBACK_BUFFERS = ("feedback_fixed", "fixed")
 
@@ -173,13 +176,6 @@ def prepare_qat(net: nn.Module, profile: Profile, bits: int | None = None, *, fe
             if state and linear is not None and hasattr(neuron, "state_quant"):
                 neuron.state_quant = StateQuant(grids[id(linear)], n.state_bits)
     return net
-
-
-def master_weight(layer: nn.Module, name: str = "weight") -> torch.Tensor:
-    """The float tensor an optimiser or a local rule should update (the parametrization's original)."""
-    if parametrize.is_parametrized(layer, name):
-        return getattr(layer.parametrizations, name).original  # type: ignore[no-any-return]
-    return getattr(layer, name)  # type: ignore[no-any-return]
 
 
 def remove_qat(net: nn.Module, bake: bool = True) -> nn.Module:

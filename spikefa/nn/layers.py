@@ -156,3 +156,14 @@ def fa_layer_from(module: nn.Module, feedback: str, seed: int, scale: float | No
     new._init_feedback(feedback, seed, scale, dist)  # type: ignore[operator]  # re-init on the real weight
     new.train(module.training)
     return new
+
+
+def master_weight(layer: nn.Module, name: str = "weight") -> torch.Tensor:
+    """The float tensor an optimiser or a local rule should update: the parameter itself, or under
+    QAT (a parametrization with a straight-through estimator) its original, whose gradient is the
+    same."""
+    from torch.nn.utils import parametrize
+
+    if parametrize.is_parametrized(layer, name):
+        return getattr(layer.parametrizations, name).original  # type: ignore[no-any-return]
+    return getattr(layer, name)  # type: ignore[no-any-return]

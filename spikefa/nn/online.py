@@ -33,6 +33,7 @@ from spikefa.errors import SpikefaError
 from spikefa.functional.encoders import Encoder
 from spikefa.functional.lif import SURROGATES, lif_step_
 from spikefa.nn.dfa import DFAFeedback
+from spikefa.nn.layers import master_weight
 from spikefa.nn.spiking import SpikeRecord, SpikingNet, scores
 from spikefa.rules.feedback import derive_seed
 
@@ -101,12 +102,11 @@ class OnlineDFA(nn.Module):
             for i, (w, b, p) in enumerate(zip(weights, biases, lif)):
                 if t == 1:
                     traces.append(h.clone())
+                    mems.append(w.new_zeros(h.shape[0], w.shape[0]))
+                    spikes.append(w.new_zeros(h.shape[0], w.shape[0]))
                 else:
                     traces[i].mul_(p.beta).add_(h)
                 current = F.linear(h, w, b)
-                if t == 1:
-                    mems.append(torch.zeros_like(current))
-                    spikes.append(torch.zeros_like(current))
                 spikes[i], mems[i] = lif_step_(current, mems[i], spikes[i], p)
                 h = spikes[i]
             if t % self.error_every == 0:
@@ -123,20 +123,10 @@ class OnlineDFA(nn.Module):
             raise SpikefaError(f"online DFA: error_every={self.error_every} is longer than the {t} time steps")
         norm = 1.0 / (broadcasts * max(len(y), 1))
         for layer, gw, gb in zip(self.layers, grads_w, grads_b):
-            _accumulate(_owned(layer, "weight"), gw * norm)
+            _accumulate(master_weight(layer, "weight"), gw * norm)
             if gb is not None:
-                _accumulate(_owned(layer, "bias"), gb * norm)
+                _accumulate(master_weight(layer, "bias"), gb * norm)
         return loss / broadcasts
-
-
-def _owned(layer: nn.Module, name: str) -> torch.Tensor:
-    """The tensor the optimiser steps: the parameter, or under QAT (a parametrization with a
-    straight-through estimator) its float original, whose gradient is the same."""
-    from torch.nn.utils import parametrize
-
-    if parametrize.is_parametrized(layer, name):
-        return getattr(layer.parametrizations, name).original  # type: ignore[no-any-return]
-    return getattr(layer, name)  # type: ignore[no-any-return]
 
 
 def _accumulate(param: torch.Tensor, grad: torch.Tensor) -> None:

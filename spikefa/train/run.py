@@ -39,9 +39,8 @@ def resolve_config(model: str, rule: str, dataset: str, **overrides: Any) -> Run
     base = {k: getattr(preset, k) for k in ("optimizer", "lr", "batch_size", "epochs", "weight_decay",
                                             "momentum", "schedule", "normalize")}
     base.update({k: v for k, v in overrides.items() if v is not None})
-    base["rule_options"] = {**preset.options, **(base.get("rule_options") or {})}
     base["feedback"] = resolve_feedback(r, base.get("feedback"))
-    base["rule_options"] = resolve_options(r, base.get("rule_options"))
+    base["rule_options"] = resolve_options(r, {**preset.options, **(base.get("rule_options") or {})})
     return RunConfig(model=model, rule=rule, dataset=dataset, **base)
 
 
