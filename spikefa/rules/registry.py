@@ -83,7 +83,8 @@ RULES: dict[str, Rule] = {
         Rule("dfa", "direct feedback alignment: output error broadcast by fixed B_l", "Nøkland 2016", _ALL, "random", _dfa,
              {"plastic": Option("none", ("none", "hebb", "oja"), "train B_l by Hebb's rule (HL x DFA)"),
               "plastic_lr": _PLASTIC_LR,
-              "error_every": Option(1, int, "spiking networks (online DFA): broadcast the error every k time steps")}),
+              "error_every": Option(1, int, "spiking networks (online DFA): broadcast the error every k time steps",
+                                     minimum=1)}),
         *local_rules(),
     )
 }

@@ -12,11 +12,13 @@ from spikefa.errors import SpikefaError
 
 @dataclass(frozen=True)
 class Option:
-    """One rule option: its default, the allowed values (a tuple) or type, and a line of help."""
+    """One rule option: its default, the allowed values (a tuple) or type, a line of help and,
+    for numbers, the smallest allowed value (floats default to >= 0)."""
 
     default: Any
     allowed: tuple[Any, ...] | type
     help: str
+    minimum: float | None = None
 
     def parse(self, rule: str, key: str, value: Any) -> Any:
         """Check (and, from a CLI string, convert) a value; errors name the rule, key and value."""
@@ -35,6 +37,8 @@ class Option:
             raise SpikefaError(f"rule {rule!r} option {key}={value!r} is not a {self.allowed.__name__}") from None
         if isinstance(out, float) and not out >= 0:
             raise SpikefaError(f"rule {rule!r} option {key}={value!r} must be >= 0")
+        if self.minimum is not None and not out >= self.minimum:
+            raise SpikefaError(f"rule {rule!r} option {key}={value!r} must be >= {self.minimum:g}")
         return out
 
 

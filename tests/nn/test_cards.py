@@ -206,6 +206,8 @@ BAD_CARDS = {
     "bad-optimizer": ('optimizer = "adam"', 'optimizer = "lbfgs"',
                       ["defaults.optimizer", "'lbfgs'", "'adam', 'sgd'"]),
     "unknown-rule-option": ("lr = 5e-4", "lr = 5e-4\noptions = { bogus = 1 }", ["presets.fa.options", "bogus"]),
+    "rule-option-below-minimum": ("[presets.dfa]\nlr = 5e-4", "[presets.dfa]\nlr = 5e-4\noptions = { error_every = 0 }",
+                                  ["presets.dfa.options", "error_every=0", ">= 1"]),
     "options-in-defaults": ("epochs = 30\n", "epochs = 30\noptions = { scale = 1 }\n",
                             ["defaults.options", "presets.<rule>.options"]),
 }
