@@ -36,6 +36,7 @@ from spikefa.nn.dfa import DFAFeedback
 from spikefa.nn.layers import master_weight
 from spikefa.nn.spiking import SpikeRecord, SpikingNet, scores
 from spikefa.rules.feedback import derive_seed
+from spikefa.rules.spec import ONLINE_ERRORS as ERRORS
 
 
 def linear_of(synapse: nn.Module) -> nn.Linear:
@@ -51,11 +52,13 @@ class OnlineDFA(nn.Module):
     """A SpikingNet (MLP) trained by online DFA; ``forward`` is the network's own (inference)."""
 
     def __init__(self, net: SpikingNet, feedback: str = "random", seed: int = 0, scale: float | None = None,
-                 dist: str = "gaussian", error_every: int = 1) -> None:
+                 dist: str = "gaussian", error_every: int = 1, error: str = "membrane") -> None:
         super().__init__()
         if error_every < 1:
             raise SpikefaError(f"online DFA error_every={error_every} must be >= 1")
-        self.net, self.error_every = net, int(error_every)
+        if error not in ERRORS:
+            raise SpikefaError(f"online DFA error={error!r} is unknown: use one of {', '.join(ERRORS)}")
+        self.net, self.error_every, self.error = net, int(error_every), error
         self.layers = [linear_of(s) for s in net.synapses]
         classes = self.layers[-1].out_features
         fbs = []
@@ -96,6 +99,8 @@ class OnlineDFA(nn.Module):
         bias_trace = 0.0
         onehot = F.one_hot(y, self.layers[-1].out_features).to(self.layers[-1].weight.dtype)
         loss, broadcasts, t = torch.zeros((), device=y.device), 0, 0
+        count_error = self.error == "count"
+        counts = memsum = torch.zeros(())
         for t, x_t in enumerate(steps, start=1):
             h = x_t.flatten(1)
             bias_trace = lif[0].beta * bias_trace + 1.0
@@ -109,9 +114,20 @@ class OnlineDFA(nn.Module):
                 current = F.linear(h, w, b)
                 spikes[i], mems[i] = lif_step_(current, mems[i], spikes[i], p)
                 h = spikes[i]
+            if count_error:  # the running read-out: spike counts so far, ties by the summed membrane
+                if t == 1:
+                    counts, memsum = spikes[-1].clone(), mems[-1].clone()
+                else:
+                    counts.add_(spikes[-1])
+                    memsum.add_(mems[-1])
             if t % self.error_every == 0:
-                err = torch.softmax(mems[-1], 1) - onehot
-                loss += F.cross_entropy(mems[-1], y)
+                if count_error:  # ∂CE(read-out)/∂U_L[t] through the surrogate of the output spikes
+                    logits = scores(SpikeRecord(counts[None], memsum[None]))
+                    err = (torch.softmax(logits, 1) - onehot).mul_(surrogate(mems[-1] - lif[-1].threshold))
+                else:  # ∂CE(U_L[t])/∂U_L[t]
+                    logits = mems[-1]
+                    err = torch.softmax(logits, 1) - onehot
+                loss += F.cross_entropy(logits, y)
                 broadcasts += 1
                 deltas = [(err @ fb).mul_(surrogate(m - p.threshold))
                           for fb, m, p in zip(fbs, mems, lif)] + [err]

@@ -13,7 +13,7 @@ from torch import nn
 from spikefa.errors import SpikefaError
 from spikefa.rules.feedback import FEEDBACK_KINDS, derive_seed
 from spikefa.rules.local import local_rules
-from spikefa.rules.spec import Option, Request, Rule
+from spikefa.rules.spec import ONLINE_ERRORS, Option, Request, Rule
 
 
 def _bp(model: nn.Module, req: Request) -> nn.Module:
@@ -50,7 +50,8 @@ def _dfa(model: nn.Module, req: Request) -> nn.Module:
 
         if req.options.get("plastic", "none") != "none":
             raise SpikefaError("plastic feedback is not offered for online DFA on spiking networks; use plastic=none")
-        return OnlineDFA(model, req.feedback, req.seed, req.scale, req.dist, req.options["error_every"])
+        return OnlineDFA(model, req.feedback, req.seed, req.scale, req.dist, req.options["error_every"],
+                         req.options["error"])
     if not isinstance(model, nn.Sequential):
         raise SpikefaError(
             f"DFA needs a flat nn.Sequential model, got {type(model).__name__}: "
@@ -84,7 +85,10 @@ RULES: dict[str, Rule] = {
              {"plastic": Option("none", ("none", "hebb", "oja"), "train B_l by Hebb's rule (HL x DFA)"),
               "plastic_lr": _PLASTIC_LR,
               "error_every": Option(1, int, "spiking networks (online DFA): broadcast the error every k time steps",
-                                     minimum=1)}),
+                                     minimum=1),
+              "error": Option("membrane", ONLINE_ERRORS, "spiking networks (online DFA): the broadcast error is the "
+                              "gradient of the cross-entropy of the output membrane (membrane) or of the "
+                              "running spike-count read-out (count)")}),
         *local_rules(),
     )
 }

@@ -10,6 +10,12 @@ from torch import nn
 from spikefa.errors import SpikefaError
 
 
+ONLINE_ERRORS = ("membrane", "count")
+"""What the broadcast error is the gradient of, at a broadcast step t: ``membrane``, the
+cross-entropy of the output membranes U_L[t]; ``count``, the cross-entropy of the running read-out
+(spike counts up to t, as `scores` reads the network), through the surrogate of the output spikes."""
+
+
 @dataclass(frozen=True)
 class Option:
     """One rule option: its default, the allowed values (a tuple) or type, a line of help and,

@@ -113,6 +113,42 @@ def test_online_dfa_hidden_update_equals_explicit_sums() -> None:
     torch.testing.assert_close(got, want / (T * 4), rtol=1e-5, atol=1e-6)
 
 
+def test_online_dfa_count_error_equals_explicit_sums() -> None:
+    """error=count: the error is the cross-entropy gradient of the running read-out (`scores` of
+    the output so far), gated by the output surrogate, in both layers; against recorded states."""
+    torch.manual_seed(3)
+    T, beta, k = 12, 0.8, 3
+    x = (torch.rand(T, 4, 6) < 0.6).float()
+    y = torch.randint(0, 3, (4,))
+    net = _net([6, 9, 3], beta=beta, seed=4)
+    learner = OnlineDFA(net, "random", seed=5, error_every=k, error="count")
+    loss = learner.local_step(iter(x), y)
+    got = [m.weight.grad.clone() for m in learner.layers]
+    from spikefa.functional.lif import LIFState, atan_grad, lif_step
+    from spikefa.nn.spiking import SpikeRecord
+
+    s0, s1 = LIFState(torch.zeros(4, 9)), LIFState(torch.zeros(4, 3))
+    B = learner.feedback_matrix(0)
+    want = [torch.zeros_like(g) for g in got]
+    hs, out_spikes, out_mems, losses = [], [], [], []
+    for t in range(T):
+        h, s0 = lif_step(F.linear(x[t], net.synapses[0].weight, net.synapses[0].bias), s0, net.lif[0])
+        o, s1 = lif_step(F.linear(h, net.synapses[1].weight, net.synapses[1].bias), s1, net.lif[1])
+        hs.append(h)
+        out_spikes.append(o)
+        out_mems.append(s1.mem)
+        if (t + 1) % k:
+            continue
+        readout = scores(SpikeRecord(torch.stack(out_spikes), torch.stack(out_mems)))
+        losses.append(F.cross_entropy(readout, y))
+        err = (torch.softmax(readout, 1) - F.one_hot(y, 3).float()) * atan_grad(s1.mem - 1.0)
+        want[0] += ((err @ B) * atan_grad(s0.mem - 1.0)).t() @ sum(beta ** (t - j) * x[j] for j in range(t + 1))
+        want[1] += err.t() @ sum(beta ** (t - j) * hs[j] for j in range(t + 1))
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b / (T // k * 4), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(loss, torch.stack(losses).mean())
+
+
 def test_online_dfa_owns_only_its_network_and_refuses_conv() -> None:
     net = _net([6, 9, 3])
     extra = torch.nn.Parameter(torch.ones(2))
