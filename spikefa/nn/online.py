@@ -14,6 +14,12 @@ is broadcast to hidden layer l through a fixed B_l [classes, n_l]; the update of
 (x̄: the presynaptic trace, i.e. ∂U/∂W with the reset ignored; σ': the surrogate derivative). The
 output layer uses e[t] itself with its own presynaptic trace. Memory is constant in T.
 
+With ``error="count"`` the error is the gradient, with respect to U_L[t], of the cross-entropy of
+the running read-out r[t] (spike counts up to t, ties by the summed membrane, as `scores` reads the
+network): e[t] = (softmax(r[t]) − onehot(y)) ⊙ σ'(U_L[t] − θ). The membrane error rewards an output
+neuron that stays just below threshold over one that spikes (a spike subtracts θ from U_L), while
+the network is scored by its spikes; the count error trains the quantity that is scored.
+
 Cost per time step: the forward matmul plus, at broadcast steps, one outer product per layer,
 accumulated in place (``addmm_``), with membranes and traces updated in place. BPTT pays the
 forward, the same outer products in its backward pass, and the graph. Broadcasting every k steps

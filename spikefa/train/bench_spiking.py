@@ -25,11 +25,13 @@ from spikefa.train.checkpoint import atomic_write_text, write_json
 BASELINE = "bptt"
 
 
-def learners(error_every: Sequence[int] = (1,)) -> dict[str, tuple[str, dict[str, Any]]]:
-    """label -> (rule in the registry, rule options): BPTT, then online DFA per broadcast period k."""
+def learners(error_every: Sequence[int] = (1,), dfa_options: dict[str, Any] | None = None
+             ) -> dict[str, tuple[str, dict[str, Any]]]:
+    """label -> (rule in the registry, rule options): BPTT, then online DFA per broadcast period k
+    (over `dfa_options`, e.g. the card's preset, so the bench times the rule as the card trains it)."""
     out: dict[str, tuple[str, dict[str, Any]]] = {BASELINE: ("bp", {})}
     for k in error_every:
-        out["online-dfa" if k == 1 else f"online-dfa-k{k}"] = ("dfa", {"error_every": int(k)})
+        out["online-dfa" if k == 1 else f"online-dfa-k{k}"] = ("dfa", {**(dfa_options or {}), "error_every": int(k)})
     return out
 
 
@@ -91,7 +93,9 @@ def bench_spiking(card: str = "snn-1x800-lif", batch_size: int = 128, time_steps
                   error_every: Sequence[int] = (1,)) -> dict[str, Any]:
     """Seconds per step at T = `timed_steps` (ratio to BPTT) and peak memory per T, for BPTT and
     online DFA broadcasting the error every k in `error_every` steps."""
-    which = learners(error_every)
+    from spikefa.catalog import load_card
+
+    which = learners(error_every, dict(load_card(card).preset("dfa").options))
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(batch_size, *input_shape, generator=gen).to(device)
     y = torch.randint(0, classes, (batch_size,), generator=gen).to(device)
@@ -120,7 +124,7 @@ def bench_spiking(card: str = "snn-1x800-lif", batch_size: int = 128, time_steps
     med = {k: statistics.median(v) for k, v in times.items()}
     first, last = min(time_steps), max(time_steps)
     return {
-        "card": card, "batch_size": batch_size, "device": device, "torch_threads": torch.get_num_threads(),
+        "card": card, "options": {k: o for k, (_, o) in which.items()}, "batch_size": batch_size, "device": device, "torch_threads": torch.get_num_threads(),
         "timed_steps": timed_steps, "rounds": rounds, "steps_per_round": steps,
         "step_seconds": med, "time_ratio": {k: v / med[BASELINE] for k, v in med.items()},
         "memory_bytes": {k: {str(t): b for t, b in v.items()} for k, v in memory.items()},
@@ -139,9 +143,11 @@ def write_bench_spiking(result: dict[str, Any], out_dir: str | Path) -> str:
              f"{result['device']} ({result['torch_threads']} threads)", "",
              f"Time: median of {result['rounds']} interleaved rounds of {result['steps_per_round']} training "
              f"steps at T = {result['timed_steps']}.", "",
-             "| learner | ms per step | × BPTT |", "|---|---:|---:|"]
+             "| learner | rule options | ms per step | × BPTT |", "|---|---|---:|---:|"]
+    options = result.get("options", {})
     for k, s in result["step_seconds"].items():
-        lines.append(f"| {k} | {1000 * s:.1f} | {result['time_ratio'][k]:.3f} |")
+        opts = ", ".join(f"{n}={v}" for n, v in options.get(k, {}).items()) or "–"
+        lines.append(f"| {k} | {opts} | {1000 * s:.1f} | {result['time_ratio'][k]:.3f} |")
     lines += ["", "Peak memory of one training step (MiB):", "",
               "| learner | " + " | ".join(f"T = {t}" for t in ts) + f" | growth T={first}→{last} |",
               "|---|" + "---:|" * (len(ts) + 1)]
