@@ -216,10 +216,11 @@ BAD_CARDS = {
 def test_preset_rule_options_apply_under_the_command_line() -> None:
     from spikefa.train.run import resolve_config
 
-    assert load_card("snn-1x800-lif").preset("dfa").options == {"error_every": 5}
-    assert resolve_config("snn-1x800-lif", "dfa", "mnist").rule_options["error_every"] == 5
+    assert load_card("snn-1x800-lif").preset("dfa").options == {"error": "count", "error_every": 5}
+    preset = resolve_config("snn-1x800-lif", "dfa", "mnist").rule_options
+    assert preset["error_every"] == 5 and preset["error"] == "count"
     given = resolve_config("snn-1x800-lif", "dfa", "mnist", rule_options={"error_every": "2"})
-    assert given.rule_options["error_every"] == 2
+    assert given.rule_options["error_every"] == 2 and given.rule_options["error"] == "count"
     assert resolve_config("snn-1x800-lif", "bp", "mnist").rule_options == {}
 
 
