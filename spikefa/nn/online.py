@@ -6,19 +6,20 @@ through the card's encoder, one step at a time) or of binned events [B, T, C, H,
 ``local_step(x, y)`` lets an online learner train without ``loss.backward()``.
 
 ``OnlineDFA`` (Nøkland 2016's direct feedback alignment, made online with eligibility traces as in
-e-prop, Bellec et al. 2020): at every k-th step the output error e[t] = softmax(U_L[t]) − onehot(y)
-is broadcast to hidden layer l through a fixed B_l [classes, n_l]; the update of W_l accumulates
+e-prop, Bellec et al. 2020): at every k-th step an output error e[t] [B, classes] is broadcast to hidden layer l through a fixed B_l [classes, n_l]; the update of W_l accumulates
 
     ΔW_l ∝ −Σ_t ((e[t] B_l) ⊙ σ'(U_l[t] − θ))ᵀ · x̄_l[t],    x̄_l[t] = β·x̄_l[t−1] + x_l[t]
 
 (x̄: the presynaptic trace, i.e. ∂U/∂W with the reset ignored; σ': the surrogate derivative). The
 output layer uses e[t] itself with its own presynaptic trace. Memory is constant in T.
 
-With ``error="count"`` the error is the gradient, with respect to U_L[t], of the cross-entropy of
-the running read-out r[t] (spike counts up to t, ties by the summed membrane, as `scores` reads the
-network): e[t] = (softmax(r[t]) − onehot(y)) ⊙ σ'(U_L[t] − θ). The membrane error rewards an output
-neuron that stays just below threshold over one that spikes (a spike subtracts θ from U_L), while
-the network is scored by its spikes; the count error trains the quantity that is scored.
+The error is a gradient with respect to U_L[t]. ``error="count"`` (the default) takes the
+cross-entropy of the running read-out r[t] (spike counts up to t, ties by the summed membrane, as
+`scores` reads the network), through the output surrogate: e[t] = (softmax(r[t]) − onehot(y)) ⊙
+σ'(U_L[t] − θ). ``error="membrane"`` takes the cross-entropy of the membranes themselves:
+e[t] = softmax(U_L[t]) − onehot(y). That rewards an output neuron that stays just below threshold
+over one that spikes (a spike subtracts θ from U_L), while the network is scored by its spikes; on
+`snn-1x800-lif` it scored 0.7 points lower on validation (benchmarks/results/snn_mnist_cpu/).
 
 Cost per time step: the forward matmul plus, at broadcast steps, one outer product per layer,
 accumulated in place (``addmm_``), with membranes and traces updated in place. BPTT pays the
@@ -58,7 +59,7 @@ class OnlineDFA(nn.Module):
     """A SpikingNet (MLP) trained by online DFA; ``forward`` is the network's own (inference)."""
 
     def __init__(self, net: SpikingNet, feedback: str = "random", seed: int = 0, scale: float | None = None,
-                 dist: str = "gaussian", error_every: int = 1, error: str = "membrane") -> None:
+                 dist: str = "gaussian", error_every: int = 1, error: str = "count") -> None:
         super().__init__()
         if error_every < 1:
             raise SpikefaError(f"online DFA error_every={error_every} must be >= 1")

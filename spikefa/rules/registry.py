@@ -86,7 +86,7 @@ RULES: dict[str, Rule] = {
               "plastic_lr": _PLASTIC_LR,
               "error_every": Option(1, int, "spiking networks (online DFA): broadcast the error every k time steps",
                                      minimum=1),
-              "error": Option("membrane", ONLINE_ERRORS, "spiking networks (online DFA): the broadcast error is the "
+              "error": Option("count", ONLINE_ERRORS, "spiking networks (online DFA): the broadcast error is the "
                               "gradient of the cross-entropy of the output membrane (membrane) or of the "
                               "running spike-count read-out (count)")}),
         *local_rules(),

@@ -76,7 +76,7 @@ def test_online_dfa_output_layer_equals_bptt_without_reset() -> None:
     x = (torch.rand(12, 5, 7) < 0.4).float()
     y = torch.randint(0, 3, (5,))
     net = _net([7, 3], reset="none")
-    learner = OnlineDFA(net)
+    learner = OnlineDFA(net, error="membrane")
     learner.local_step(iter(x), y)
     online = [p.grad.clone() for p in net.parameters()]
     net.zero_grad()
@@ -94,7 +94,7 @@ def test_online_dfa_hidden_update_equals_explicit_sums() -> None:
     x = (torch.rand(T, 4, 6) < 0.5).float()
     y = torch.randint(0, 3, (4,))
     net = _net([6, 9, 3], beta=beta, seed=2)
-    learner = OnlineDFA(net, "random", seed=5)
+    learner = OnlineDFA(net, "random", seed=5, error="membrane")
     learner.local_step(iter(x), y)
     got = net.synapses[0].weight.grad.clone()
     # record the forward, then apply the formula with explicit double sums
