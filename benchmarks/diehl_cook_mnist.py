@@ -10,8 +10,9 @@ Stages (each reuses what an earlier run left in --out, so an interrupted benchma
    validation split among FEATURE_CANDIDATES, using --select-train training images; the chosen
    ones are then used on the whole training split. The readout epoch is chosen on validation.
 3. ``three-factor``: a hidden LIF layer trained by three-factor STDP (DFA-gated eligibility) with a
-   delta-rule readout, and the same network with the hidden learning rate set to 0 (a control:
-   fixed random hidden weights, readout only).
+   delta-rule readout, its learning rate and STDP balance chosen on the validation split among
+   TF_CANDIDATES (--select-train training images each), and the same network with the hidden
+   learning rate set to 0 (a control: fixed random hidden weights, readout only).
 
     OMP_NUM_THREADS=1 python benchmarks/diehl_cook_mnist.py --data-dir ../shared/data/mnist
 
@@ -45,6 +46,9 @@ FEATURE_CANDIDATES: list[dict[str, Any]] = [
     {"inhibition": 10.0, "one_spike": False},
 ]
 TF_PARAMS = ThreeFactorParams(n_hidden=400)
+TF_CANDIDATES: list[dict[str, Any]] = [  # learning rate x STDP balance (A- = -A+/2 or -A+)
+    {"lr": lr, "a_minus": a_minus} for a_minus in (-0.5, -1.0) for lr in (1e-3, 1e-4, 1e-5)
+]
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -83,12 +87,22 @@ def stage_readout(a: argparse.Namespace, data: Any, net: DiehlCookNet, results: 
 
 
 def stage_three_factor(a: argparse.Namespace, data: Any, out: Path, results: dict[str, Any]) -> None:
-    for key, params in (("three_factor", TF_PARAMS), ("three_factor_control_lr0", replace(TF_PARAMS, lr=0.0))):
+    params = replace(TF_PARAMS, seed=a.seed)
+    if "three_factor_selection" not in results:  # the hidden rule's constants, on validation only
+        selection = []
+        for candidate in TF_CANDIDATES:
+            _, s = train_three_factor(data, replace(params, **candidate), batch_size=a.batch_size,
+                                      limit_train=a.select_train, seed=a.seed, test=False, progress=not a.quiet)
+            selection.append({"params": candidate, "val_accuracy": s["val_accuracy"],
+                              "val_mean_spikes": s["val_mean_spikes"], "seconds": s["train_seconds"] + s["val_seconds"]})
+        results["three_factor_selection"] = selection
+    best = max(results["three_factor_selection"], key=lambda r: r["val_accuracy"])["params"]
+    for key, chosen in (("three_factor", replace(params, **best)), ("three_factor_control_lr0", replace(params, lr=0.0))):
         if key in results:
             continue
-        _, summary = train_three_factor(data, replace(params, seed=a.seed), epochs=a.tf_epochs,
-                                        batch_size=a.batch_size, limit_train=a.limit_train, seed=a.seed,
-                                        checkpoint=out / f"{key}.ckpt", progress=not a.quiet)
+        _, summary = train_three_factor(data, chosen, epochs=a.tf_epochs, batch_size=a.batch_size,
+                                        limit_train=a.limit_train, seed=a.seed, checkpoint=out / f"{key}.ckpt",
+                                        progress=not a.quiet)
         results[key] = summary
 
 
@@ -132,6 +146,14 @@ def write_readme(out: Path, results: dict[str, Any]) -> None:
         lines += ["", f"Chosen: {r['feature_params'] or 'as trained'}; readout epoch {r['readout_epoch']} "
                   f"(of the validation curve), lr {r['readout_lr']}, weight decay {r['readout_weight_decay']}; "
                   f"features {r['feature_seconds']} s, readout {r['readout_seconds']} s.", ""]
+    if "three_factor_selection" in results:
+        lines += ["## Three-factor STDP: constants chosen on validation", "",
+                  f"Each candidate trained on {results.get('select_train')} training images (one epoch), scored "
+                  "on the validation split:", "", "| constants | val % | mean hidden spikes per image |",
+                  "| --- | --- | --- |"]
+        for row in results["three_factor_selection"]:
+            lines.append(f"| {row['params']} | {100 * row['val_accuracy']:.2f} | {row['val_mean_spikes']} |")
+        lines.append("")
     for key in ("three_factor", "three_factor_control_lr0"):
         if key in results:
             r = results[key]

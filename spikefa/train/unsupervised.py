@@ -207,9 +207,10 @@ def train_stdp_readout(splits: DataSplits, net: DiehlCookNet, *, feature_params:
 def train_three_factor(splits: DataSplits, params: ThreeFactorParams | None = None, *, epochs: int = 1,
                        batch_size: int = 64, limit_train: int | None = None, limit_eval: int | None = None,
                        seed: int = 0, checkpoint: str | Path | None = None, checkpoint_every: int = 50,
-                       progress: bool = True) -> tuple[ThreeFactorNet, dict[str, Any]]:
+                       test: bool = True, progress: bool = True) -> tuple[ThreeFactorNet, dict[str, Any]]:
     """Train the hidden layer by three-factor STDP and the readout by the delta rule, together,
-    online over presentations; report validation and test accuracy of the readout."""
+    online over presentations; report validation and test accuracy of the readout. ``test=False``
+    skips the test split (for choosing settings on validation)."""
     params = params or ThreeFactorParams(n_input=int(splits.x_train[0].numel()), num_classes=splits.num_classes,
                                          seed=seed)
     x_train, y_train = _subset(splits.x_train, splits.y_train, limit_train)
@@ -220,7 +221,7 @@ def train_three_factor(splits: DataSplits, params: ThreeFactorParams | None = No
     for idx in trainer.batches("three-factor", progress):
         net.learn(x_train[idx], y_train[idx], trainer.gen)
     summary: dict[str, Any] = {}
-    for split in ("val", "test"):
+    for split in ("val", "test") if test else ("val",):
         x, y = _subset(getattr(splits, f"x_{split}"), getattr(splits, f"y_{split}"), limit_eval)
         start = time.perf_counter()
         counts = responses(net, x, seed + 1, progress=progress, desc=split)
