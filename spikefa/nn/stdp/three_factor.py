@@ -138,7 +138,7 @@ class ThreeFactorParams:
     tau_pre: float = 20.0
     tau_post: float = 20.0
     tau_elig: float = math.inf
-    lr: float = 1e-3
+    lr: float = 1e-4  # chosen on MNIST validation (benchmarks/results/diehl_cook_mnist/); 1e-3 runs away
     lr_readout: float = 0.05
     weight_decay: float = 0.0
     keep_row_norm: bool = True
