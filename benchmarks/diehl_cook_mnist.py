@@ -96,6 +96,7 @@ def stage_three_factor(a: argparse.Namespace, data: Any, out: Path, results: dic
             selection.append({"params": candidate, "val_accuracy": s["val_accuracy"],
                               "val_mean_spikes": s["val_mean_spikes"], "seconds": s["train_seconds"] + s["val_seconds"]})
         results["three_factor_selection"] = selection
+        write_json(out / "results.json", results)  # an interrupted run keeps its selection
     best = max(results["three_factor_selection"], key=lambda r: r["val_accuracy"])["params"]
     for key, chosen in (("three_factor", replace(params, **best)), ("three_factor_control_lr0", replace(params, lr=0.0))):
         if key in results:
@@ -104,6 +105,7 @@ def stage_three_factor(a: argparse.Namespace, data: Any, out: Path, results: dic
                                         limit_train=a.limit_train, seed=a.seed, checkpoint=out / f"{key}.ckpt",
                                         progress=not a.quiet)
         results[key] = summary
+        write_json(out / "results.json", results)
 
 
 TITLES = {"diehl_cook": "Diehl & Cook, 400 excitatory, all-activity vote",
