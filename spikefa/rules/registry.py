@@ -87,8 +87,8 @@ RULES: dict[str, Rule] = {
               "error_every": Option(1, int, "spiking networks (online DFA): broadcast the error every k time steps",
                                      minimum=1),
               "error": Option("count", ONLINE_ERRORS, "spiking networks (online DFA): the broadcast error is the "
-                              "gradient of the cross-entropy of the output membrane (membrane) or of the "
-                              "running spike-count read-out (count)")}),
+                              "gradient of the cross-entropy of the running spike-count read-out (count) or "
+                              "of the output membrane (membrane)")}),
         *local_rules(),
     )
 }

@@ -10,10 +10,11 @@ from torch import nn
 from spikefa.errors import SpikefaError
 
 
-ONLINE_ERRORS = ("membrane", "count")
-"""What the broadcast error is the gradient of, at a broadcast step t: ``membrane``, the
-cross-entropy of the output membranes U_L[t]; ``count``, the cross-entropy of the running read-out
-(spike counts up to t, as `scores` reads the network), through the surrogate of the output spikes."""
+ONLINE_ERRORS = ("count", "membrane")
+"""What the broadcast error is the gradient of, at a broadcast step t: ``count`` (the default),
+the cross-entropy of the running read-out (spike counts up to t, as `scores` reads the network),
+through the surrogate of the output spikes; ``membrane``, the cross-entropy of the output
+membranes U_L[t]."""
 
 
 @dataclass(frozen=True)
