@@ -94,11 +94,13 @@ def stage_three_factor(a: argparse.Namespace, data: Any, out: Path, results: dic
             _, s = train_three_factor(data, replace(params, **candidate), batch_size=a.batch_size,
                                       limit_train=a.select_train, seed=a.seed, test=False, progress=not a.quiet)
             selection.append({"params": candidate, "val_accuracy": s["val_accuracy"],
-                              "val_mean_spikes": s["val_mean_spikes"], "seconds": s["train_seconds"] + s["val_seconds"]})
+                              "val_mean_spikes": s["val_mean_spikes"],
+                              "seconds": s["train_seconds"] + s["val_seconds"]})
         results["three_factor_selection"] = selection
         write_json(out / "results.json", results)  # an interrupted run keeps its selection
     best = max(results["three_factor_selection"], key=lambda r: r["val_accuracy"])["params"]
-    for key, chosen in (("three_factor", replace(params, **best)), ("three_factor_control_lr0", replace(params, lr=0.0))):
+    runs = (("three_factor", replace(params, **best)), ("three_factor_control_lr0", replace(params, lr=0.0)))
+    for key, chosen in runs:
         if key in results:
             continue
         _, summary = train_three_factor(data, chosen, epochs=a.tf_epochs, batch_size=a.batch_size,

@@ -6,7 +6,8 @@ through the card's encoder, one step at a time) or of binned events [B, T, C, H,
 ``local_step(x, y)`` lets an online learner train without ``loss.backward()``.
 
 ``OnlineDFA`` (Nøkland 2016's direct feedback alignment, made online with eligibility traces as in
-e-prop, Bellec et al. 2020): at every k-th step an output error e[t] [B, classes] is broadcast to hidden layer l through a fixed B_l [classes, n_l]; the update of W_l accumulates
+e-prop, Bellec et al. 2020): at every k-th step an output error e[t] [B, classes] is broadcast to
+hidden layer l through a fixed B_l [classes, n_l]; the update of W_l accumulates
 
     ΔW_l ∝ −Σ_t ((e[t] B_l) ⊙ σ'(U_l[t] − θ))ᵀ · x̄_l[t],    x̄_l[t] = β·x̄_l[t−1] + x_l[t]
 

@@ -124,7 +124,8 @@ def bench_spiking(card: str = "snn-1x800-lif", batch_size: int = 128, time_steps
     med = {k: statistics.median(v) for k, v in times.items()}
     first, last = min(time_steps), max(time_steps)
     return {
-        "card": card, "options": {k: o for k, (_, o) in which.items()}, "batch_size": batch_size, "device": device, "torch_threads": torch.get_num_threads(),
+        "card": card, "options": {k: o for k, (_, o) in which.items()}, "batch_size": batch_size,
+        "device": device, "torch_threads": torch.get_num_threads(),
         "timed_steps": timed_steps, "rounds": rounds, "steps_per_round": steps,
         "step_seconds": med, "time_ratio": {k: v / med[BASELINE] for k, v in med.items()},
         "memory_bytes": {k: {str(t): b for t, b in v.items()} for k, v in memory.items()},
