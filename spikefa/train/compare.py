@@ -146,14 +146,17 @@ def write_report(summaries: list[dict[str, Any]], out_dir: str | Path, title: st
 
 
 def protocol_text(summaries: list[dict[str, Any]], out_dir: str | Path) -> str:
-    """The protocol line stated beside a table: optimiser, learning rates, epochs, batch, split."""
+    """The protocol line stated beside a table: optimiser, learning rates, rule options (the card's
+    presets included), epochs, batch, split."""
     parts = {}
     for s in summaries:
         cfg = json.loads((Path(s["run_dir"]) / "config.json").read_text())
-        parts[s["variant"]] = f"{cfg['optimizer']} lr {cfg['lr']:g} ({cfg['schedule']})"
+        options = ", ".join(f"{k}={v}" for k, v in sorted(cfg.get("rule_options", {}).items()))
+        parts[s["variant"]] = f"{cfg['optimizer']} lr {cfg['lr']:g} ({cfg['schedule']})" + (
+            f", options {options}" if options else "")
     first = json.loads((Path(summaries[0]["run_dir"]) / "config.json").read_text())
     per_rule = "; ".join(f"{k}: {v}" for k, v in parts.items())
     return (f"Protocol: model `{first['model']}`, dataset `{first['dataset']}`, batch {first['batch_size']}, "
             f"{first['epochs']} epochs, inputs standardised: {first['normalize']}; validation split held out of "
             f"the training set; test accuracy after the last epoch (never used for selection). "
-            f"Optimiser per rule: {per_rule}.")
+            f"Optimiser and options per rule: {per_rule}.")

@@ -75,6 +75,9 @@ def test_compare_grid_table_and_reuse(tmp_path: Path) -> None:
                          epochs=1, **FAST)
     table = write_report(summaries, tmp_path, "t", protocol_text(summaries, tmp_path))
     assert "| bp | 2 |" in table and "| fa:binary | 2 |" in table and "Protocol:" in table
+    per_rule = table.split("per rule: ")[1].split("\n")[0]
+    assert "bp: adam lr 0.001 (cosine);" in per_rule  # bp has no options to list
+    assert "fa:binary: adam lr 0.003 (cosine), options plastic=none, plastic_lr=0.0001." in per_rule
     assert (tmp_path / "curves.png").is_file() and (tmp_path / "results.json").is_file()
     stamp = (tmp_path / "runs" / "bp-seed0" / "summary.json").stat().st_mtime_ns
     run_grid("mlp-1x800-tanh", ["bp"], "digits", [0], tmp_path, progress=False, epochs=1, **FAST)
