@@ -9,7 +9,7 @@ from. Settings are chosen on the validation split; the test split is only ever r
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -141,15 +141,24 @@ def train_diehl_cook(splits: DataSplits, params: DiehlCookParams | None = None, 
 def evaluate_diehl_cook(net: DiehlCookNet, splits: DataSplits, limit_eval: int | None = None, seed: int = 0,
                         progress: bool = False) -> dict[str, Any]:
     """Validation and test accuracy of the all-activity vote, with the seconds they took."""
+    return score_splits(net, net.classify, splits, ("val", "test"), limit_eval, seed, progress)[0]
+
+
+def score_splits(net: torch.nn.Module, classify: Callable[[torch.Tensor], torch.Tensor], splits: DataSplits,
+                 names: tuple[str, ...], limit_eval: int | None, seed: int, progress: bool
+                 ) -> tuple[dict[str, Any], torch.Tensor]:
+    """``<split>_accuracy``, ``_seconds`` and ``_mean_spikes`` of ``classify`` on the network's spike
+    counts for each named split, and the last split's counts [N, neurons]."""
     out: dict[str, Any] = {}
-    for split in ("val", "test"):
+    counts = torch.empty(0)
+    for split in names:
         x, y = _subset(getattr(splits, f"x_{split}"), getattr(splits, f"y_{split}"), limit_eval)
         start = time.perf_counter()
         counts = responses(net, x, seed + 1, progress=progress, desc=split)
-        out[f"{split}_accuracy"] = _accuracy(net.classify(counts), y)
+        out[f"{split}_accuracy"] = _accuracy(classify(counts), y)
         out[f"{split}_seconds"] = round(time.perf_counter() - start, 1)
         out[f"{split}_mean_spikes"] = round(float(counts.sum(1).mean()), 2)
-    return out
+    return out, counts
 
 
 def fit_readout(features: dict[str, torch.Tensor], labels: dict[str, torch.Tensor], num_classes: int, *,
@@ -220,14 +229,8 @@ def train_three_factor(splits: DataSplits, params: ThreeFactorParams | None = No
                        checkpoint_every)
     for idx in trainer.batches("three-factor", progress):
         net.learn(x_train[idx], y_train[idx], trainer.gen)
-    summary: dict[str, Any] = {}
-    for split in ("val", "test") if test else ("val",):
-        x, y = _subset(getattr(splits, f"x_{split}"), getattr(splits, f"y_{split}"), limit_eval)
-        start = time.perf_counter()
-        counts = responses(net, x, seed + 1, progress=progress, desc=split)
-        summary[f"{split}_accuracy"] = _accuracy(net.readout(counts).argmax(1), y)
-        summary[f"{split}_seconds"] = round(time.perf_counter() - start, 1)
-        summary[f"{split}_mean_spikes"] = round(float(counts.sum(1).mean()), 2)
+    summary, counts = score_splits(net, lambda c: net.readout(c).argmax(1), splits,
+                                   ("val", "test") if test else ("val",), limit_eval, seed, progress)
     summary.update(kind="three-factor", settings=settings, train_seconds=round(trainer.seconds, 1),
                    silent_hidden=int((counts.sum(0) == 0).sum()))
     trainer.save()
