@@ -34,8 +34,9 @@ from typing import Any
 import torch
 
 from spikefa.data import load_dataset
-from spikefa.nn.stdp import DiehlCookNet, DiehlCookParams, ThreeFactorParams
-from spikefa.train.checkpoint import write_json
+from spikefa.nn.stdp import DiehlCookNet
+from spikefa.schemas.stdp import DiehlCookParams, ThreeFactorParams
+from spikefa.runs.checkpoint import write_json
 from spikefa.train.unsupervised import train_diehl_cook, train_stdp_readout, train_three_factor
 
 DC_PARAMS = DiehlCookParams(n_exc=400)  # 250 ms at 128 Hz, inhibition 120 mV: see spikefa.nn.stdp.diehl_cook

@@ -88,7 +88,7 @@ def main() -> int:
 def _report(out: Path, models: list[str], sweep: list[dict[str, Any]], final: list[dict[str, Any]],
             chosen: dict[tuple[str, str], tuple[float, float]], a: argparse.Namespace) -> str:
     from spikefa.train.compare import mean_std
-    from spikefa.train.checkpoint import atomic_write_text, write_json
+    from spikefa.runs.checkpoint import atomic_write_text, write_json
 
     lines = ["# FA family on MNIST (issue #2)", "",
              f"Command: `python benchmarks/fa_family_mnist.py --data-dir {a.data_dir} --device {a.device} "

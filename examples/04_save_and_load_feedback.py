@@ -28,7 +28,7 @@ def my_model() -> nn.Sequential:
 def feedback_matrices(model: nn.Module) -> list[torch.Tensor]:
     """The B every rule layer sends its error through (FA: one per layer; DFA: one per hidden block)."""
     if isinstance(model, DFASequential):
-        return [model.feedback_matrix(i) for i in range(len(model.feedback))]
+        return [model.feedback_matrix(i) for i in range(len(model.feedbacks))]
     return [m.feedback_matrix() for m in model.modules() if isinstance(m, FALinear)]
 
 

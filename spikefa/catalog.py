@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from spikefa.errors import ConfigError
-from spikefa.nn.card import ModelCard, parse_card
+from spikefa.schemas.card import ModelCard, parse_card
 
 Kind = Literal["models", "hardware"]
 

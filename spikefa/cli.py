@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from spikefa.errors import SpikefaError
 
@@ -75,12 +75,23 @@ def _overrides(a: argparse.Namespace) -> dict[str, object]:
             "qat": getattr(a, "qat", None)}
 
 
+def _qat_for(config: Any) -> Any:
+    """The QAT transform a config asks for (the CLI wires the exporters' QAT into training)."""
+    from spikefa.export.qat import qat_transform
+
+    return qat_transform(config) if config.qat else None
+
+
 def cmd_train(a: argparse.Namespace) -> int:
     from spikefa.train import resolve_config, resume, train
 
     if a.resume:
-        summary = resume(a.resume, epochs=a.epochs, progress=not a.no_progress)
+        summary = resume(a.resume, epochs=a.epochs, progress=not a.no_progress, transform_for=_qat_for)
         out = a.resume
+        if summary.get("complete"):
+            print(f"{out}: the run is complete ({summary['epochs']} epochs); nothing to do, nothing changed "
+                  "(give --epochs N to train it further)")
+            return 0
     else:
         missing = [f"--{k}" for k in ("model", "rule", "dataset", "out") if getattr(a, k) is None]
         if missing:
@@ -88,7 +99,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         ov = _overrides(a)
         config = resolve_config(a.model, a.rule, a.dataset, feedback=a.feedback, seed=a.seed,
                                 rule_options=_rule_options(a.opt), **ov)
-        summary = train(config, a.out, progress=not a.no_progress)
+        summary = train(config, a.out, progress=not a.no_progress, transform=_qat_for(config))
         out = a.out
     if summary["diverged"]:
         print(f"spikefa: stopped: {summary['diverged']} -> {out}", file=sys.stderr)
@@ -102,7 +113,8 @@ def cmd_compare(a: argparse.Namespace) -> int:
     from spikefa.train.compare import protocol_text, run_grid, write_report
 
     variants = [v for v in a.rules.split(",") if v]
-    summaries = run_grid(a.model, variants, a.dataset, a.seeds, a.out, progress=not a.no_progress, **_overrides(a))
+    summaries = run_grid(a.model, variants, a.dataset, a.seeds, a.out, progress=not a.no_progress,
+                         transform_for=_qat_for, **_overrides(a))
     title = f"{a.model} on {a.dataset}: " + ", ".join(variants)
     print(write_report(summaries, a.out, title, protocol_text(summaries, a.out)))
     print(f"-> {Path(a.out) / 'table.md'}, {Path(a.out) / 'curves.png'}")
@@ -306,9 +318,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SpikefaError as exc:
         print(f"spikefa: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("spikefa: interrupted; the last epoch's checkpoint is kept (continue with --resume)", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt:  # outside a training loop (which says what it kept, as a SpikefaError)
+        print("\nspikefa: interrupted", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

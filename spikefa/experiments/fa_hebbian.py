@@ -39,13 +39,13 @@ class Experiment:
 # (seed 0, 3 epochs, hebb+T+GS at local_lr in {1e-2, 1e-3, 1e-4, 1e-5}: 91.5, 93.4, 94.0, 95.5 % val,
 # and 95.7 % with local_lr = 0; see benchmarks/results/fa_hebbian_mnist/README.md). Without normalisation Hebb's rule runs away
 # (the raw behaviour, kept observable in report_hebbnet.md).
-HEBBNET_SETTINGS = "+normalize=true+local_lr=1e-05"
+HEBBNET_SETTINGS = "+unit_norm=true+local_lr=1e-05"
 
 
 def _hebbnet() -> Experiment:
     v = [f"{k}{s}{HEBBNET_SETTINGS}" for k in ("hebb", "oja")
          for s in ("", "+threshold=true", "+threshold=true+gradient_sparsity=true")]
-    control = "hebb+normalize=true+local_lr=0"
+    control = "hebb+unit_norm=true+local_lr=0"
     return Experiment("1-hebbnet", "HebbNet: Hebb vs Oja x {vanilla, +threshold, +threshold+gradient sparsity}",
                       tuple(("mlp-1x2000-relu", x) for x in ["bp", *v, control]),
                       note="Hidden layer by the Hebbian rule (plain SGD at local_lr = 1e-5, unit-norm rows, both "

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from spikefa.train.checkpoint import atomic_write_text, write_json
+from spikefa.runs.checkpoint import atomic_write_text, write_json
 from spikefa.train.compare import accuracy_cells, summarise_runs
 from spikefa.train.plots import _pyplot
 
@@ -15,7 +15,8 @@ def _protocol(configs: list[dict[str, Any]]) -> str:
     first = configs[0]
     per = sorted({f"{c['rule']}: {c['optimizer']} lr {c['lr']:g} wd {c['weight_decay']:g}" for c in configs})
     return (f"Protocol: dataset `{first['dataset']}`, batch {first['batch_size']}, {first['epochs']} epochs, "
-            f"{first['schedule']} schedule, inputs standardised: {first['normalize']}, training examples: "
+            f"{first['schedule']} schedule, inputs standardized: {first.get('standardize', first.get('normalize'))}, "
+            f"training examples: "
             f"{first['limit_train'] or 'all'} (validation split held out of the training set); test accuracy "
             f"after the last epoch; Hebbian layers step by plain SGD at their local_lr. Optimisers (model-card "
             f"presets): {'; '.join(per)}.")

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import torch
 
 from spikefa.errors import ConfigError
+from spikefa.functional.lif import Decay, lif_update
 
 
 @dataclass(frozen=True)
@@ -123,16 +124,17 @@ def saturate(u: torch.Tensor, state_bits: int, overflow: str) -> torch.Tensor:
     return u.clamp(-(half - 1), half - 1)
 
 
+def code_decay(code: DecayCode) -> Decay:
+    """D(U) of a decay code, for `spikefa.functional.lif.lif_update` (integers: never in place)."""
+    step = DECAY_STEPS[code.kind]
+    return lambda u, inplace: step(u, code)
+
+
 def int_lif_step(current: torch.Tensor, u: torch.Tensor, threshold: torch.Tensor, code: DecayCode,
                  reset: str, state_bits: int, overflow: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """One integer LIF step (module docstring); returns (spikes int64 0/1, new state)."""
-    fired = u > threshold
-    decayed = DECAY_STEPS[code.kind](u, code)
-    if reset == "subtract":
-        new = decayed + current - fired.to(u.dtype) * threshold
-    elif reset == "zero":
-        new = torch.where(fired, torch.zeros_like(decayed), decayed) + current
-    else:
-        new = decayed + current
-    new = saturate(new, state_bits, overflow)
+    """One integer LIF step (module docstring): the one LIF update with the code's decay and the
+    state's saturation as its grid; returns (spikes int64 0/1, new state)."""
+    fired = (u > threshold).to(u.dtype)
+    new = lif_update(u, current, fired, threshold, reset, code_decay(code),
+                     quantize=lambda v: saturate(v, state_bits, overflow))
     return (new > threshold).to(torch.int64), new

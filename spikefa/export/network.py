@@ -8,7 +8,6 @@ constraint checker lists them as violations and export refuses.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,8 @@ import torch
 from torch import nn
 
 from spikefa.errors import SpikefaError
-from spikefa.functional.lif import LIFParams
+from spikefa.runs.model import load_run as _load_run
+from spikefa.schemas.neuron import LIFParams
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,41 +75,19 @@ def dense_layers(net: nn.Module) -> tuple[list[DenseLayer], list[str]]:
 
 
 def from_run_dir(run_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
-    """(network, meta) of a run directory written by ``spikefa train``.
+    """(network, meta) of a run directory written by ``spikefa train``: the `SpikingNet` inside the
+    model `spikefa.runs.load_run` rebuilds from the run's own config (its stored card) and checkpoint,
+    fake-quantized as it was trained when the run used ``--qat``."""
+    from spikefa.export.qat import qat_transform
 
-    Expects ``config.json`` (a `spikefa.train.config.RunConfig`: model card, rule, feedback, seed,
-    rule options) and ``checkpoint.pt`` whose ``"model"`` entry is the state dict of
-    ``spikefa.train.run.make_model(config, input_shape, num_classes)`` (an ``EncodedSNN`` around
-    the `SpikingNet`; the first module with ``.synapses`` and ``.lif`` is exported). ``input_shape`` / ``num_classes`` are read
-    from the checkpoint when it stores them, else inferred from the first and last weights (a
-    fully connected first layer only needs C·H·W, so (1, 1, C·H·W) builds the same network).
-    """
-    from spikefa.train.checkpoint import load_checkpoint
-    from spikefa.train.config import RunConfig
-    from spikefa.train.run import CHECKPOINT, make_model
-
-    out = Path(run_dir)
-    cfg_path = out / "config.json"
-    if not cfg_path.is_file():
-        raise SpikefaError(f"{out}: no config.json here; give a run directory made by `spikefa train`")
-    config = RunConfig.from_dict(json.loads(cfg_path.read_text()), source=str(cfg_path))
-    state = load_checkpoint(out / CHECKPOINT)
-    weights = state["model"]
-    shape, classes = state.get("input_shape"), state.get("num_classes")
-    if shape is None or classes is None:
-        mats = [v for k, v in weights.items() if k.endswith("weight") and v.ndim == 2 and "feedback" not in k]
-        if not mats:
-            raise SpikefaError(f"{out / CHECKPOINT}: cannot infer the input shape; store input_shape and num_classes")
-        shape, classes = (1, 1, int(mats[0].shape[1])), int(mats[-1].shape[0])
-    model = make_model(config, tuple(shape), int(classes))  # type: ignore[arg-type]
-    model.load_state_dict(weights)
-    model.eval()
-    net = spiking_core(model)
+    run = _load_run(run_dir, lambda config: qat_transform(config) if config.qat else None)
+    net = spiking_core(run.model)
+    config = run.config
     if net is None:
-        raise SpikefaError(f"{out}: model {config.model!r} is not a spiking network; spikefa export takes spiking runs")
-    meta = {"run_dir": str(out), "model": config.model, "rule": config.rule, "feedback": config.feedback,
+        raise SpikefaError(f"{run_dir}: model {config.model!r} is not a spiking network; spikefa export takes spiking runs")
+    meta = {"run_dir": str(run_dir), "model": config.model, "rule": config.rule, "feedback": config.feedback,
             "dataset": config.dataset, "seed": config.seed, "data_dir": config.data_dir,
-            "input_shape": list(shape), "num_classes": int(classes)}
+            "input_shape": list(run.input_shape), "num_classes": run.num_classes}
     return net, meta
 
 

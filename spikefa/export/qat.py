@@ -29,12 +29,17 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from collections.abc import Callable
+
+from spikefa.errors import SpikefaError
 from spikefa.export.arith import encode_decay
-from spikefa.export.profile import Profile
+from spikefa.export.profile import Profile, load_profile
 from spikefa.export.quantize import _round, layer_grid
 from spikefa.nn.layers import master_weight
+from spikefa.rules.registry import get_rule
+from spikefa.schemas.run import RunConfig
 
-__all__ = ["master_weight", "prepare_qat", "remove_qat"]
+__all__ = ["master_weight", "prepare_qat", "qat_transform", "remove_qat"]
 
 _FEEDBACK_BUFFERS = ("feedback_fixed", "fixed")
 
@@ -146,9 +151,25 @@ def _thresholds(net: nn.Module) -> dict[int, float]:
     return out
 
 
-def prepare_qat(net: nn.Module, profile: Profile, bits: int | None = None, *, feedback: bool = False,
+def qat_transform(config: RunConfig) -> Callable[[nn.Module], None]:
+    """The model transform a run with ``qat = "PROFILE[:BITS]"`` trains through (`spikefa.runs.make_model`
+    applies it after the rule's conversion); the rule's feedback matrices are quantized too when it
+    owns them."""
+    if not config.qat:
+        raise SpikefaError("qat_transform needs a config with qat = 'PROFILE[:BITS]'")
+    name, _, bits = config.qat.partition(":")
+    profile = load_profile(name)
+    quantize_feedback = get_rule(config.rule).owns_feedback
+
+    def transform(net: nn.Module) -> None:
+        prepare_qat(net, profile, int(bits) if bits else None, quantize_feedback=quantize_feedback)
+
+    return transform
+
+
+def prepare_qat(net: nn.Module, profile: Profile, bits: int | None = None, *, quantize_feedback: bool = False,
                 state: bool = True) -> nn.Module:
-    """Fake-quantise `net` in place for `profile` (weights of `bits` bits); returns `net`."""
+    """Fake-quantize `net` in place for `profile` (weights of `bits` bits); returns `net`."""
     prof = profile.with_bits(bits)
     thetas = _thresholds(net)
     grids: dict[int, _Grid] = {}
@@ -159,13 +180,13 @@ def prepare_qat(net: nn.Module, profile: Profile, bits: int | None = None, *, fe
             parametrize.register_parametrization(m, "weight", FakeQuantWeight(grid))
             if m.bias is not None:
                 parametrize.register_parametrization(m, "bias", FakeQuantBias(grid))
-        if feedback:
+        if quantize_feedback:
             for name in _FEEDBACK_BUFFERS:
                 if isinstance(getattr(m, name, None), torch.Tensor) and not parametrize.is_parametrized(m, name):
                     parametrize.register_parametrization(m, name, FakeQuantFeedback(prof.weights.bits))
     if hasattr(net, "synapses") and hasattr(net, "neurons"):
         n = prof.neuron
-        for syn, neuron, lif in zip(net.synapses, net.neurons, getattr(net, "lif", ())):
+        for syn, neuron, lif in zip(net.synapses, net.neurons, net.lif):
             beta = getattr(neuron, "beta", None)
             if isinstance(beta, torch.Tensor):  # train with the decay the target will run (β̂)
                 neuron._spikefa_beta_float = beta.detach().clone()

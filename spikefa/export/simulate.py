@@ -14,9 +14,11 @@ from typing import NamedTuple
 
 import torch
 
+from spikefa.errors import SpikefaError
 from spikefa.export.arith import int_lif_step
 from spikefa.export.network import DenseLayer
 from spikefa.export.quantize import QuantizedNet, _amax
+from spikefa.functional.lif import beta_decay, count_scores, lif_update
 
 _EXACT = 2.0**52  # float64 holds every integer below this exactly
 
@@ -62,30 +64,25 @@ def dequantize(qnet: QuantizedNet, dtype: torch.dtype = torch.float32) -> list[F
 
 
 def _flat(x: torch.Tensor) -> torch.Tensor:
-    if x.ndim < 2:
-        raise ValueError(f"spike input must be time-major [T, B, ...], got shape {tuple(x.shape)}")
+    if x.ndim < 2 or x.shape[0] == 0:
+        raise SpikefaError(f"spike input of shape {tuple(x.shape)} is not allowed; expected time-major [T, B, ...] "
+                           "with T >= 1")
     return x.reshape(x.shape[0], x.shape[1], -1)
 
 
 def run_float(layers: Sequence[FloatLayer], x: torch.Tensor) -> Record:
-    """The float LIF network (semantics of `spikefa.functional.lif.lif_step`, per-neuron θ)."""
+    """The float LIF network: `spikefa.functional.lif.lif_update` with per-neuron θ."""
     h = _flat(x).to(layers[0].weight.dtype)
     spikes: list[torch.Tensor] = []
     mem = torch.empty(0)
     for layer in layers:
         currents = h @ layer.weight.T + layer.bias
         u = torch.zeros_like(currents[0])
-        theta, beta = layer.threshold, torch.tensor(layer.beta, dtype=currents.dtype)
+        decay = beta_decay(torch.tensor(layer.beta, dtype=currents.dtype))
         out, mems = [], []
         for current in currents:
-            r = (u > theta).to(u.dtype)
-            if layer.reset == "subtract":
-                u = beta * u + current - r * theta
-            elif layer.reset == "zero":
-                u = beta * (1 - r) * u + current
-            else:
-                u = beta * u + current
-            out.append((u > theta).to(u.dtype))
+            u = lif_update(u, current, (u > layer.threshold).to(u.dtype), layer.threshold, layer.reset, decay)
+            out.append((u > layer.threshold).to(u.dtype))
             mems.append(u)
         h = torch.stack(out)
         spikes.append(h)
@@ -97,13 +94,13 @@ def run_int(qnet: QuantizedNet, x: torch.Tensor) -> Record:
     """The bit-exact integer simulator of `qnet` on binary spikes x [T, B, ...] (int64 states)."""
     h = _flat(x)
     if h.numel() and not bool(((h == 0) | (h == 1)).all()):
-        raise ValueError("the integer simulator takes binary spikes (0/1) as input")
+        raise SpikefaError("the integer simulator takes binary spikes (0/1) as input")
     spikes: list[torch.Tensor] = []
     mem = torch.empty(0, dtype=torch.int64)
     for q in qnet.layers:
         w = q.weight_state
         if _amax(w.abs().sum(dim=1)) + _amax(q.bias) >= _EXACT:
-            raise ValueError("synaptic sums exceed the exact float64 range; lower the weight exponent")
+            raise SpikefaError("synaptic sums exceed the exact float64 range; lower the weight exponent")
         currents = torch.round(h.to(torch.float64) @ w.T.to(torch.float64)).to(torch.int64) + q.bias
         u = torch.zeros_like(currents[0])
         out, mems = [], []
@@ -118,9 +115,9 @@ def run_int(qnet: QuantizedNet, x: torch.Tensor) -> Record:
 
 
 def output_scores(record: Record, unit: torch.Tensor | None = None) -> torch.Tensor:
-    """Class scores [B, classes] as `spikefa.nn.spiking.scores`: spike count, ties broken by the
-    summed membrane squashed into (0, 1); `unit` converts integer membranes to real units."""
-    if unit is None:  # a float record: the same arithmetic as the SpikingNet's own scores
-        return record.out.sum(0) + torch.sigmoid(record.mem.sum(0))
+    """Class scores [B, classes] as the network reads them (`spikefa.functional.lif.count_scores`);
+    `unit` converts integer membranes to real units."""
+    if unit is None:
+        return count_scores(record.out.sum(0), record.mem.sum(0))
     mem = record.mem.to(torch.float64) * unit
-    return record.out.to(torch.float64).sum(0) + torch.sigmoid(mem.sum(0))
+    return count_scores(record.out.to(torch.float64).sum(0), mem.sum(0))

@@ -1,57 +1,40 @@
-"""Leaky integrate-and-fire as a pure step function, with the semantics of snnTorch's ``Leaky``.
+"""Leaky integrate-and-fire as pure step functions, with the semantics of snnTorch's ``Leaky``.
 
-``lif_step(current, state, params) -> (spikes, new_state)``, one time step of length ``dt``:
+The one membrane update, `lif_update`, for a decay D (β·U for float neurons, a chip's integer code
+for the exporters' integer simulator, `spikefa.export.arith`) and fired r[t] = H(U[t-1] − θ), the
+reset from the previous step (no gradient):
 
-    r[t]   = H(U[t-1] − θ)                   (reset from the previous step, no gradient)
-    U[t]   = β·U[t-1] + I[t] − r[t]·θ         reset "subtract"
-    U[t]   = β·(1 − r[t])·U[t-1] + I[t]       reset "zero"
-    U[t]   = β·U[t-1] + I[t]                  reset "none"
-    S[t]   = H(U[t] − θ)                      (H(0) = 0; surrogate gradient in backward)
+    U[t]   = D(U[t-1]) + I[t] − r[t]·θ            reset "subtract"
+    U[t]   = D(U[t-1])·(1 − r[t]) + I[t]          reset "zero"
+    U[t]   = D(U[t-1]) + I[t]                     reset "none"
+    U[t]   ← q(U[t])                              optional: QAT's state grid, a chip's saturation
+    S[t]   = H(U[t] − θ)                          (H(0) = 0; surrogate gradient in backward)
 
-β = exp(−dt/τ_mem). This is snnTorch 1.0's ``Leaky(reset_delay=True)`` exactly (a test runs both
-on the same currents), so the spiking cards can train with snnTorch modules while the online
-learners step this function without keeping a graph.
+`lif_step(current, state, params) -> (spikes, new_state)` is one step of a float neuron, β = exp(−dt/τ_mem)
+(`spikefa.schemas.neuron.LIFParams`). It is snnTorch 1.0's ``Leaky(reset_delay=True)`` exactly (a
+test runs both on the same currents). Online learners call `lif_update` in place (no graph); the
+float simulator, the integer simulator and the networks all go through it.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import torch
 
 from spikefa.errors import ConfigError
+from spikefa.schemas.neuron import LIFParams
+from spikefa.schemas.validate import choices
+from spikefa.schemas.vocab import Reset
 
-Reset = Literal["subtract", "zero", "none"]
-RESETS: tuple[str, ...] = ("subtract", "zero", "none")
+RESETS: tuple[str, ...] = choices(Reset)
+Decay = Callable[[torch.Tensor, bool], torch.Tensor]
+"""D(U): the membrane's decay over one step; the flag asks for it in place."""
 
-
-@dataclass(frozen=True)
-class LIFParams:
-    """β (membrane decay per step), θ (threshold), reset mode and dt in ms, validated."""
-
-    beta: float
-    threshold: float = 1.0
-    reset: Reset = "subtract"
-    dt: float = 1.0
-
-    def __post_init__(self) -> None:
-        if not (isinstance(self.beta, int | float) and 0.0 <= self.beta <= 1.0):
-            raise ConfigError(f"LIF beta = {self.beta!r} is not allowed; expected a number in [0, 1]")
-        if not (isinstance(self.threshold, int | float) and self.threshold > 0 and math.isfinite(self.threshold)):
-            raise ConfigError(f"LIF threshold = {self.threshold!r} is not allowed; expected a number > 0")
-        if self.reset not in RESETS:
-            raise ConfigError(f"LIF reset = {self.reset!r} is not allowed; expected one of {', '.join(RESETS)}")
-        if not (isinstance(self.dt, int | float) and self.dt > 0 and math.isfinite(self.dt)):
-            raise ConfigError(f"LIF dt = {self.dt!r} is not allowed; expected a number of ms > 0")
-
-    @property
-    def tau_mem(self) -> float:
-        """Membrane time constant in ms implied by β and dt (inf for β = 1, 0 for β = 0)."""
-        if self.beta >= 1.0:
-            return math.inf
-        return 0.0 if self.beta <= 0.0 else -self.dt / math.log(self.beta)
+__all__ = ["Decay", "LIFParams", "LIFState", "RESETS", "SURROGATES", "beta_decay", "count_scores", "lif_init",
+           "lif_run", "lif_step", "lif_update", "spike"]
 
 
 class LIFState(NamedTuple):
@@ -63,6 +46,43 @@ class LIFState(NamedTuple):
 def lif_init(like: torch.Tensor) -> LIFState:
     """The resting state (U = 0) for currents shaped like `like`."""
     return LIFState(torch.zeros_like(like))
+
+
+def beta_decay(beta: float | torch.Tensor) -> Decay:
+    """D(U) = β·U (a float neuron)."""
+    def decay(u: torch.Tensor, inplace: bool) -> torch.Tensor:
+        return u.mul_(beta) if inplace else beta * u
+
+    return decay
+
+
+def lif_update(u: torch.Tensor, current: torch.Tensor, fired: torch.Tensor, threshold: float | torch.Tensor,
+               reset: str, decay: Decay, *, quantize: Callable[[torch.Tensor], torch.Tensor] | None = None,
+               inplace: bool = False) -> torch.Tensor:
+    """U[t] from U[t-1] (module docstring), for any tensor shape [B, ...] and θ scalar or per neuron.
+
+    ``fired`` is r[t] = H(U[t-1] − θ) in U's dtype; ``quantize`` maps the new U onto a grid. With
+    ``inplace`` U is overwritten (learners without a graph); the arithmetic is the same.
+    """
+    v = decay(u, inplace)
+    if reset == "zero":
+        v = v.mul_(1 - fired) if inplace else v * (1 - fired)
+    v = v.add_(current) if inplace else v + current
+    if reset == "subtract":
+        if isinstance(threshold, torch.Tensor):
+            v = v.sub_(fired * threshold) if inplace else v - fired * threshold
+        else:
+            v = v.sub_(fired, alpha=threshold) if inplace else v - fired * threshold
+    elif reset not in RESETS:
+        raise ConfigError(f"LIF reset = {reset!r} is not allowed; expected one of {', '.join(RESETS)}")
+    return v if quantize is None else quantize(v)
+
+
+def count_scores(counts: torch.Tensor, mem_sum: torch.Tensor) -> torch.Tensor:
+    """Class scores from an output layer's spike counts and summed membrane, both [B, classes]: the
+    count, ties broken by the membrane squashed into (0, 1) so that it never outweighs one spike. The
+    network's read-out, online DFA's running read-out and the exporters' all use this."""
+    return counts + torch.sigmoid(mem_sum)
 
 
 # ---------------------------------------------------------------- surrogate gradients
@@ -102,43 +122,24 @@ def spike(x: torch.Tensor, surrogate: str = "atan") -> torch.Tensor:
 
 
 def lif_step(
-    current: torch.Tensor, state: LIFState, params: LIFParams, surrogate: str = "atan"
+    current: torch.Tensor, state: LIFState, params: LIFParams, surrogate: str | None = None
 ) -> tuple[torch.Tensor, LIFState]:
-    """One LIF step (see the module docstring); returns (spikes, new state)."""
+    """One float LIF step (module docstring); returns (spikes, new state). ``surrogate`` defaults to
+    the params' own."""
     u, theta = state.mem, params.threshold
-    reset = (u > theta).to(u.dtype).detach()
-    if params.reset == "subtract":
-        mem = params.beta * u + current - reset * theta
-    elif params.reset == "zero":
-        mem = params.beta * (1 - reset) * u + current
-    else:
-        mem = params.beta * u + current
-    return spike(mem - theta, surrogate), LIFState(mem)
-
-
-@torch.no_grad()
-def lif_step_(
-    current: torch.Tensor, mem: torch.Tensor, spikes: torch.Tensor, params: LIFParams
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``lif_step`` for learners that keep no graph, updating ``mem`` in place.
-
-    ``spikes`` are the previous step's output (they equal the reset r[t] = H(U[t-1] − θ)). Same
-    operations in the same order as ``lif_step``, so the result is bitwise equal (tested), with
-    three in-place kernels instead of a graph node and four temporaries. Returns (spikes, mem).
-    """
-    mem.mul_(params.beta)
-    if params.reset == "zero":
-        mem.mul_(1 - spikes)
-    mem.add_(current)
-    if params.reset == "subtract":
-        mem.sub_(spikes, alpha=params.threshold)
-    return (mem > params.threshold).to(mem.dtype), mem
+    fired = (u > theta).to(u.dtype).detach()
+    mem = lif_update(u, current, fired, theta, params.reset, beta_decay(params.beta))
+    return spike(mem - theta, surrogate or params.surrogate), LIFState(mem)
 
 
 def lif_run(
-    currents: torch.Tensor, params: LIFParams, state: LIFState | None = None, surrogate: str = "atan"
+    currents: torch.Tensor, params: LIFParams, state: LIFState | None = None, surrogate: str | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Step through time-major currents [T, B, ...]; returns (spikes [T, ...], membranes [T, ...])."""
+    """Step through time-major currents [T, B, ...]; returns (spikes [T, ...], membranes [T, ...]).
+    Raises `ConfigError` for T = 0."""
+    if currents.ndim < 1 or currents.shape[0] == 0:
+        raise ConfigError(f"LIF currents of shape {tuple(currents.shape)} are not allowed; expected a time-major "
+                          "[T, B, ...] tensor with T >= 1")
     state = lif_init(currents[0]) if state is None else state
     spikes, mems = [], []
     for current in currents:

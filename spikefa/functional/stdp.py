@@ -36,119 +36,22 @@ updates; inside the bounds because a mean of clipped weights is). B = 1 is the e
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 
 from spikefa.errors import ConfigError
+from spikefa.schemas.stdp import CHOICES, STDP_MODES, Bounds, Clip, Order, STDPMode, STDPParams, Traces
 
-Traces = Literal["all-to-all", "nearest"]
-Bounds = Literal["hard", "soft"]
-Order = Literal["pre-first", "post-first"]
-Clip = Literal["per-pathway", "end-of-step", "none"]
-CHOICES: dict[str, tuple[str, ...]] = {
-    "traces": ("all-to-all", "nearest"),
-    "bounds": ("hard", "soft"),
-    "order": ("pre-first", "post-first"),
-    "clip": ("per-pathway", "end-of-step", "none"),
-}
+__all__ = ["CHOICES", "STDP_MODES", "Bounds", "Clip", "Order", "STDPMode", "STDPParams", "STDPState", "Traces",
+           "expected_drift", "stdp_init", "stdp_run", "stdp_step", "stdp_window"]
 
 
-def _number(name: str, value: Any, *, positive: bool = False, finite: bool = True) -> None:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and not math.isnan(value)
-    ok = ok and (not finite or math.isfinite(value)) and (not positive or value > 0)
-    if not ok:
-        want = "a finite number > 0" if positive else ("a finite number" if finite else "a number")
+def _number(name: str, value: Any, *, positive: bool = False) -> None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or (positive and not value > 0):
+        want = "a finite number > 0" if positive else "a finite number"
         raise ConfigError(f"STDP {name} = {value!r} is not allowed; expected {want}")
-
-
-@dataclass(frozen=True)
-class STDPParams:
-    """Pair-STDP constants (ms, signed amplitudes) and semantics, validated on construction."""
-
-    tau_pre: float = 20.0
-    tau_post: float = 20.0
-    a_plus: float = 0.01
-    a_minus: float = -0.0105
-    w_min: float = 0.0
-    w_max: float = 1.0
-    traces: Traces = "all-to-all"
-    bounds: Bounds = "hard"
-    order: Order = "pre-first"
-    clip: Clip = "per-pathway"
-    dt: float | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("tau_pre", "tau_post"):
-            _number(name, getattr(self, name), positive=True)
-        for name in ("a_plus", "a_minus"):
-            _number(name, getattr(self, name))
-        soft = self.bounds == "soft"
-        _number("w_min", self.w_min, finite=soft)
-        _number("w_max", self.w_max, finite=soft)
-        if not self.w_min < self.w_max:
-            raise ConfigError(f"STDP w_max = {self.w_max!r} is not allowed; expected a number > w_min = {self.w_min!r}")
-        for name, allowed in CHOICES.items():
-            if getattr(self, name) not in allowed:
-                raise ConfigError(f"STDP {name} = {getattr(self, name)!r} is not allowed; "
-                                  f"expected one of {', '.join(allowed)}")
-        if self.dt is not None:
-            _number("dt", self.dt, positive=True)
-
-    @classmethod
-    def from_mode(cls, mode: str, **constants: Any) -> STDPParams:
-        """Params with the semantics of a named mode (``STDP_MODES``) and the given constants."""
-        if mode not in STDP_MODES:
-            raise ConfigError(f"STDP mode = {mode!r} is not allowed; expected one of {', '.join(STDP_MODES)}")
-        semantics = STDP_MODES[mode].semantics()
-        clash = sorted(set(semantics) & set(constants))
-        if clash:
-            raise ConfigError(f"STDP {clash[0]} = {constants[clash[0]]!r} clashes with mode {mode!r}; "
-                              f"drop it or build STDPParams directly")
-        return cls(**constants, **semantics)
-
-    @property
-    def mode(self) -> str | None:
-        """The name of the registered mode whose semantics these params have (None if none)."""
-        for name, m in STDP_MODES.items():
-            if all(getattr(self, k) == v for k, v in m.semantics().items()):
-                return name
-        return None
-
-    def with_semantics(self, **semantics: str) -> STDPParams:
-        """A copy with other semantics (traces/bounds/order/clip), same constants."""
-        return replace(self, **semantics)
-
-
-@dataclass(frozen=True)
-class STDPMode:
-    """A named choice of STDP semantics; the constants come from STDPParams."""
-
-    traces: Traces
-    bounds: Bounds
-    order: Order
-    clip: Clip
-    summary: str
-
-    def semantics(self) -> dict[str, str]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name in CHOICES}
-
-
-STDP_MODES: dict[str, STDPMode] = {
-    "brian2": STDPMode("all-to-all", "hard", "pre-first", "per-pathway",
-                       "Brian2's documented pair STDP: all-to-all, additive, clip after each pathway"),
-    "nearest-hard": STDPMode("nearest", "hard", "pre-first", "per-pathway",
-                             "nearest-spike traces (reset to the amplitude), additive"),
-    "all-to-all-soft": STDPMode("all-to-all", "soft", "pre-first", "per-pathway",
-                                "all-to-all traces, multiplicative (soft) bounds"),
-    "nearest-soft": STDPMode("nearest", "soft", "pre-first", "per-pathway",
-                             "nearest-spike traces, multiplicative (soft) bounds"),
-    "post-first": STDPMode("all-to-all", "hard", "post-first", "per-pathway",
-                           "as brian2 but a same-step pair depresses (post pathway first)"),
-    "end-of-step-clip": STDPMode("all-to-all", "hard", "pre-first", "end-of-step",
-                                 "as brian2 but one clip after both pathways"),
-}
 
 
 class STDPState(NamedTuple):

@@ -2,14 +2,15 @@
 
 The network is made of ordinary modules (Linear, Conv2d, BatchNorm2d, activations, pools) in a
 flat ``nn.Sequential`` so that a rule converter can walk it. Modules are constructed on the meta
-device, so construction never draws from the global RNG, then materialised on CPU and
-initialised from a ``torch.Generator`` with PyTorch's default scheme: Linear/Conv2d weights and
+device, so construction never draws from the global RNG, then materialized on CPU and
+initialized from a ``torch.Generator`` with PyTorch's default scheme: Linear/Conv2d weights and
 biases ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (kaiming-uniform with a=sqrt(5)), BatchNorm
 weight 1 and bias 0. Same seed -> same bits.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +19,10 @@ import torch
 from torch import nn
 
 from spikefa.errors import ConfigError
-from spikefa.nn.card import LeNetArch, MLPArch, ModelCard, ResNetArch
+from spikefa.nn.spiking import SpikingNet
+from spikefa.nn.stdp import DiehlCookNet, ThreeFactorNet
+from spikefa.schemas.card import LeNetArch, MLPArch, ModelCard, ResNetArch, SpikingLeNetArch, SpikingMLPArch
+from spikefa.schemas.stdp import DiehlCookParams, ThreeFactorParams
 
 Shape = tuple[int, int, int]
 Builder = Callable[[Any, Shape, int], nn.Sequential]
@@ -101,9 +105,31 @@ def build_resnet(arch: ResNetArch, input_shape: Shape, num_classes: int) -> nn.S
     return nn.Sequential(*layers)
 
 
-# card.arch -> builder; the keys match `spikefa.nn.card.ARCH_SCHEMAS` (a test checks).
-ARCHITECTURES: dict[str, Builder] = {"mlp": build_mlp, "lenet": build_lenet,
-                                     "resnet": build_resnet}
+def mlp_synapses(arch: SpikingMLPArch, input_shape: Shape, num_classes: int) -> list[nn.Module]:
+    """Flatten+Linear into the first layer, Linear between the others."""
+    widths = [math.prod(input_shape), *arch.hidden, num_classes]
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(widths, widths[1:])):
+        linear = nn.Linear(a, b, bias=arch.bias)
+        layers.append(nn.Sequential(nn.Flatten(), linear) if i == 0 else linear)
+    return layers
+
+
+def lenet_synapses(arch: SpikingLeNetArch, input_shape: Shape, num_classes: int) -> list[nn.Module]:
+    """Conv (same padding) + 2x2 pool per channel count, then Flatten+Linear and Linear layers."""
+    channels, height, width = input_shape
+    layers: list[nn.Module] = []
+    for out in arch.channels:
+        ops: list[nn.Module] = [nn.Conv2d(channels, out, arch.kernel_size, padding=arch.kernel_size // 2)]
+        if height >= 2 and width >= 2:
+            ops.append(POOLS[arch.pool](2))
+            height, width = height // 2, width // 2
+        layers.append(nn.Sequential(*ops))
+        channels = out
+    features = [channels * height * width, *arch.hidden, num_classes]
+    for i, (a, b) in enumerate(zip(features, features[1:])):
+        layers.append(nn.Sequential(nn.Flatten(), nn.Linear(a, b)) if i == 0 else nn.Linear(a, b))
+    return layers
 
 
 def _init_fan_in_uniform(module: nn.Module, generator: torch.Generator) -> None:
@@ -119,24 +145,24 @@ def _init_batch_norm(module: nn.Module, generator: torch.Generator) -> None:
     module.reset_parameters()  # type: ignore[operator]  # weight 1, bias 0, stats reset; no RNG
 
 
-INITIALISERS: dict[type[nn.Module], Callable[[nn.Module, torch.Generator], None]] = {
+INITIALIZERS: dict[type[nn.Module], Callable[[nn.Module, torch.Generator], None]] = {
     nn.Linear: _init_fan_in_uniform,
     nn.Conv2d: _init_fan_in_uniform,
     nn.BatchNorm2d: _init_batch_norm,
 }
 
 
-def _initialise(model: nn.Module, seed: int) -> None:
+def _initialize(model: nn.Module, seed: int) -> None:
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for module in model.modules():
-            init = INITIALISERS.get(type(module))
+            init = INITIALIZERS.get(type(module))
             if init is not None:
                 init(module, generator)
             elif next(module.parameters(recurse=False), None) is not None or \
                     next(module.buffers(recurse=False), None) is not None:
                 raise TypeError(f"no initialiser for {type(module).__name__}; add it to "
-                                "INITIALISERS")
+                                "INITIALIZERS")
 
 
 def _check_args(input_shape: tuple[int, ...], num_classes: int, seed: int) -> Shape:
@@ -151,29 +177,57 @@ def _check_args(input_shape: tuple[int, ...], num_classes: int, seed: int) -> Sh
     return shape
 
 
+def _spiking(synapses_of: Callable[[Any, Shape, int], list[nn.Module]]) -> Callable[..., nn.Module]:
+    """A SpikingNet builder from a synapse builder (the neurons come from the card's [neuron])."""
+    def make(card: ModelCard, shape: Shape, num_classes: int, seed: int) -> nn.Module:
+        with torch.device("meta"):
+            synapses = nn.Sequential(*synapses_of(card.architecture, shape, num_classes))
+        synapses.to_empty(device="cpu")
+        _initialize(synapses, seed)
+        assert card.neuron is not None  # a spiking card always has one (validated)
+        return SpikingNet(list(synapses), card.neuron)
+
+    return make
+
+
+def _plain(builder: Builder) -> Callable[..., nn.Module]:
+    def make(card: ModelCard, shape: Shape, num_classes: int, seed: int) -> nn.Module:
+        with torch.device("meta"):
+            model = builder(card.architecture, shape, num_classes)
+        model.to_empty(device="cpu")
+        _initialize(model, seed)
+        return model
+
+    return make
+
+
+def _diehl_cook(card: ModelCard, shape: Shape, num_classes: int, seed: int) -> nn.Module:
+    params = dataclasses.replace(card.architecture, n_input=math.prod(shape))  # type: ignore[type-var]
+    return DiehlCookNet(params, num_classes, seed)
+
+
+def _three_factor(card: ModelCard, shape: Shape, num_classes: int, seed: int) -> nn.Module:
+    params = dataclasses.replace(card.architecture, n_input=math.prod(shape), num_classes=num_classes,  # type: ignore[type-var]
+                                 seed=seed)
+    return ThreeFactorNet(params)
+
+
+# The builder of each architecture schema (`spikefa.schemas.card.ARCH_SCHEMAS` names them; a test
+# checks every schema has one).
+BUILDERS: dict[type, Callable[[ModelCard, Shape, int, int], nn.Module]] = {
+    MLPArch: _plain(build_mlp), LeNetArch: _plain(build_lenet), ResNetArch: _plain(build_resnet),
+    SpikingMLPArch: _spiking(mlp_synapses), SpikingLeNetArch: _spiking(lenet_synapses),
+    DiehlCookParams: _diehl_cook, ThreeFactorParams: _three_factor,
+}
+
+
 def build(card: ModelCard, input_shape: tuple[int, int, int], num_classes: int,
           seed: int = 0) -> nn.Module:
     """The card's network for inputs of shape (C, H, W) and `num_classes` outputs, on CPU: a flat
-    ``nn.Sequential`` for rate-coded cards, a `SpikingNet` (inputs [T, B, C, H, W]) for spiking ones.
+    ``nn.Sequential`` for rate-coded cards, a `SpikingNet` (inputs [T, B, C, H, W]) for spiking
+    ones, a `DiehlCookNet` / `ThreeFactorNet` for the STDP cards.
 
     Weights come from ``torch.Generator().manual_seed(seed)``; the global RNG is not used.
     """
     shape = _check_args(input_shape, num_classes, seed)
-    if card.spiking:
-        from spikefa.nn.spiking import SYNAPSE_BUILDERS, SpikingNet
-
-        with torch.device("meta"):
-            synapses = nn.Sequential(*SYNAPSE_BUILDERS[card.arch](card.architecture, shape, num_classes))
-        synapses.to_empty(device="cpu")
-        _initialise(synapses, seed)
-        assert card.neuron is not None  # a spiking card always has one (validated)
-        return SpikingNet(list(synapses), card.neuron)
-    builder = ARCHITECTURES.get(card.arch)
-    if builder is None:
-        raise ConfigError(f"{card.source or card.name}: arch = {card.arch!r} is not allowed; "
-                          f"expected one of: {', '.join(sorted(ARCHITECTURES))}")
-    with torch.device("meta"):
-        model = builder(card.architecture, shape, num_classes)
-    model.to_empty(device="cpu")
-    _initialise(model, seed)
-    return model
+    return BUILDERS[type(card.architecture)](card, shape, num_classes, seed)

@@ -22,9 +22,9 @@ import torch
 from torch import nn
 
 from spikefa.errors import SpikefaError
-from spikefa.rules.feedback import derive_seed, effective_feedback, get_kind, init_fixed
-from spikefa.rules.functions import DFAInject
-from spikefa.rules.hebbian import hebb
+from spikefa.functional.feedback import derive_seed, effective_feedback, get_kind, init_fixed
+from spikefa.functional.autograd import DFAInject
+from spikefa.functional.hebbian import hebb
 
 TRAINABLE = (nn.Linear, nn.Conv2d)
 
@@ -110,7 +110,7 @@ class DFASequential(nn.Module):
             nxt = trainable_layer(self.blocks[i + 1]).weight.detach()
             s = float(nxt.float().std()) if scale is None else float(scale)
             fbs.append(DFAFeedback(feedback, (classes, *shape), derive_seed(seed, i), s, dist))
-        self.feedback = nn.ModuleList(fbs)
+        self.feedbacks = nn.ModuleList(fbs)
         self.plastic_lr = 0.0  # > 0: B_l learns by Hebb's rule on (h_l, output) (HL x DFA)
 
     def _learn_feedback(self, hidden: list[torch.Tensor], out: torch.Tensor) -> None:
@@ -118,7 +118,7 @@ class DFASequential(nn.Module):
         which for a linear map o = W h is W·E[h hᵀ], sign-congruent with W."""
         with torch.no_grad():
             o = out.detach().reshape(out.shape[0], -1)
-            for fb, h in zip(self.feedback, hidden):
+            for fb, h in zip(self.feedbacks, hidden):
                 dB = hebb(h.detach().reshape(h.shape[0], -1), o).view_as(fb.fixed)
                 fb.fixed = fb.fixed + self.plastic_lr * dB
 
@@ -140,7 +140,7 @@ class DFASequential(nn.Module):
 
     def feedback_matrix(self, index: int) -> torch.Tensor:
         """B for hidden block ``index``, shaped ``[classes, *h_index]``."""
-        fb = self.feedback[index]
+        fb = self.feedbacks[index]
         ref = self.downstream_product(index) if fb.kind.sign_congruent else None
         return fb.matrix(ref)
 
@@ -156,7 +156,7 @@ class DFASequential(nn.Module):
             x = x.detach()
         out = self.blocks[-1](x)
         feedbacks = [self.feedback_matrix(i) for i in range(len(hidden))]
-        for fb in self.feedback:
+        for fb in self.feedbacks:
             fb.step += 1
         if self.plastic_lr:
             self._learn_feedback(hidden, out)

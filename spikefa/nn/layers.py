@@ -13,9 +13,9 @@ import torch
 from torch import nn
 
 from spikefa.errors import SpikefaError
-from spikefa.rules.feedback import FeedbackKind, effective_feedback, get_kind, init_fixed
-from spikefa.rules.functions import FAConv2dFunction, FALinearFunction
-from spikefa.rules.hebbian import hebbian_term
+from spikefa.functional.feedback import FeedbackKind, effective_feedback, get_kind, init_fixed
+from spikefa.functional.autograd import FAConv2dFunction, FALinearFunction
+from spikefa.functional.hebbian import hebbian_term
 
 
 class FeedbackMixin:

@@ -25,7 +25,8 @@ import torch
 from torch import nn
 
 from spikefa.errors import SpikefaError
-from spikefa.rules.hebbian import hebbian_term, running_mean, sparsify, thresholded
+from spikefa.functional.autograd import HebbianDescentFunction, InjectGrad
+from spikefa.functional.hebbian import hebbian_term, running_mean, sparsify, thresholded
 
 ROLES = ("gd", "hebbian", "sum", "frozen")
 
@@ -49,19 +50,6 @@ class BlockPlan:
             raise SpikefaError(f"sparsity must be in (0, 1], got {self.sparsity}")
 
 
-class InjectGrad(torch.autograd.Function):
-    """Identity on ``out``; in backward, hands each parameter its precomputed gradient."""
-
-    @staticmethod
-    def forward(ctx: Any, out: torch.Tensor, grads: Sequence[torch.Tensor], *params: torch.Tensor) -> torch.Tensor:
-        ctx.grads = list(grads)
-        return out.view_as(out)
-
-    @staticmethod
-    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:
-        return (grad_out, None, *ctx.grads)
-
-
 def _linear_of(block: nn.Module) -> nn.Linear:
     layer = next((m for m in block.modules() if isinstance(m, nn.Linear)), None)
     if layer is None or any(isinstance(m, nn.Conv2d) for m in block.modules()):
@@ -72,22 +60,20 @@ def _linear_of(block: nn.Module) -> nn.Linear:
 class LocalSequential(nn.Module):
     """A sequential network whose blocks learn by the roles in ``plans``."""
 
-    def __init__(self, blocks: Sequence[nn.Module], plans: Sequence[BlockPlan], local_lr: float | None = None,
-                 normalize: bool = False, momentum: float = 0.99) -> None:
+    def __init__(self, blocks: Sequence[nn.Module], plans: Sequence[BlockPlan], unit_norm: bool = False,
+                 momentum: float = 0.99) -> None:
         super().__init__()
         if len(blocks) != len(plans):
             raise SpikefaError(f"{len(blocks)} blocks but {len(plans)} plans")
         self.blocks = nn.ModuleList(blocks)
         self.plans = list(plans)
-        self.normalize = normalize
+        self.unit_norm = unit_norm
         self.momentum = momentum
         for i, (b, plan) in enumerate(zip(self.blocks, self.plans)):
             layer = _linear_of(b)
             self.register_buffer(f"theta{i}", torch.zeros(layer.out_features))
             for p in layer.parameters():
                 p.requires_grad_(plan.role != "frozen")
-                if plan.role == "hebbian" and local_lr is not None:
-                    p._spikefa_local_lr = local_lr  # type: ignore[attr-defined]  # read by the harness
         self.register_buffer("steps", torch.zeros((), dtype=torch.int64))
         self._pending: dict[int, torch.Tensor] = {}
         for b, plan in zip(self.blocks, self.plans):
@@ -105,7 +91,12 @@ class LocalSequential(nn.Module):
             p.grad.sub_(h, alpha=float(beta * p.grad.norm() / h.norm().clamp_min(1e-12)))
 
         return hook
-    def _normalize_rows(self) -> None:
+    def local_parameters(self) -> list[torch.Tensor]:
+        """The parameters of the blocks that learn by a Hebbian rule alone (role ``hebbian``)."""
+        return [p for b, plan in zip(self.blocks, self.plans) if plan.role == "hebbian"
+                for p in _linear_of(b).parameters()]
+
+    def _unit_norm_rows(self) -> None:
         with torch.no_grad():
             for b, plan in zip(self.blocks, self.plans):
                 if plan.role in ("hebbian", "sum"):
@@ -147,8 +138,8 @@ class LocalSequential(nn.Module):
             for b in self.blocks:
                 x = b(x)
             return x
-        if self.normalize:
-            self._normalize_rows()
+        if self.unit_norm:
+            self._unit_norm_rows()
         params: list[torch.Tensor] = []
         grads: list[torch.Tensor] = []
         for i, (block, plan) in enumerate(zip(self.blocks, self.plans)):
@@ -184,30 +175,6 @@ class StraightThrough(nn.Module):
 
     def forward(self, a: torch.Tensor) -> torch.Tensor:
         return a + (self.act(a) - a).detach()
-
-
-class HebbianDescentFunction(torch.autograd.Function):
-    """a = x Wᵀ + b; backward: ∂W = gᵀ(x − μ) (centred) or gᵀx + diag(Σg²) W (Oja variant: −ΔW of
-    Oja's rule with post activity y = t − h = −g),
-    ∂x = g W (the error reaches the layer below through the transposed weights)."""
-
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, mu: torch.Tensor,
-                factor: str) -> torch.Tensor:
-        ctx.save_for_backward(x, weight, mu)
-        ctx.factor, ctx.has_bias = factor, bias is not None
-        return torch.nn.functional.linear(x, weight, bias)
-
-    @staticmethod
-    def backward(ctx: Any, g: torch.Tensor) -> tuple[Any, ...]:
-        x, w, mu = ctx.saved_tensors
-        if ctx.factor == "centred":
-            gw = g.t().matmul(x - mu)
-        else:
-            gw = g.t().matmul(x) + (g * g).sum(0).unsqueeze(1) * w
-        gx = g.matmul(w) if ctx.needs_input_grad[0] else None
-        gb = g.sum(0) if ctx.has_bias else None
-        return gx, gw, gb, None, None
 
 
 class HebbianDescentLinear(nn.Linear):

@@ -39,12 +39,15 @@ from torch import nn
 
 from spikefa.errors import SpikefaError
 from spikefa.functional.encoders import Encoder
-from spikefa.functional.lif import SURROGATES, lif_step_
+from spikefa.functional.feedback import derive_seed
+from spikefa.functional.lif import SURROGATES, beta_decay, count_scores, lif_update
 from spikefa.nn.dfa import DFAFeedback
 from spikefa.nn.layers import master_weight
-from spikefa.nn.spiking import SpikeRecord, SpikingNet, scores
-from spikefa.rules.feedback import derive_seed
-from spikefa.rules.spec import ONLINE_ERRORS as ERRORS
+from spikefa.nn.spiking import SpikeRecord, SpikingNet, scores, state_quantizer
+from spikefa.schemas.validate import choices
+from spikefa.schemas.vocab import OnlineError
+
+ERRORS = choices(OnlineError)
 
 
 def linear_of(synapse: nn.Module) -> nn.Linear:
@@ -74,14 +77,14 @@ class OnlineDFA(nn.Module):
             nxt = self.layers[i + 1].weight.detach()
             s = float(nxt.float().std()) if scale is None else float(scale)
             fbs.append(DFAFeedback(feedback, (classes, layer.out_features), derive_seed(seed, i), s, dist))
-        self.feedback = nn.ModuleList(fbs)
+        self.feedbacks = nn.ModuleList(fbs)
 
     def forward(self, x: Iterable[torch.Tensor]) -> SpikeRecord:
         return self.net(x)  # type: ignore[no-any-return]
 
     def feedback_matrix(self, index: int) -> torch.Tensor:
         """B_l [classes, n_l]; sign-congruent kinds follow sign(W_L ⋯ W_{l+1})."""
-        fb = self.feedback[index]
+        fb = self.feedbacks[index]
         ref = None
         if fb.kind.sign_congruent:
             ref = self.layers[-1].weight.detach()
@@ -91,13 +94,19 @@ class OnlineDFA(nn.Module):
 
     @torch.no_grad()
     def local_step(self, steps: Iterable[torch.Tensor], y: torch.Tensor) -> torch.Tensor:
-        """Walk the sequence once, accumulate −ΔW into ``.grad`` of the network's own weights,
-        return the mean cross-entropy of the broadcast errors (for logging)."""
-        lif, surrogate = self.net.lif, SURROGATES[self.net.neuron.surrogate]
-        fbs = [self.feedback_matrix(i) for i in range(len(self.feedback))]
-        for fb in self.feedback:
+        """Walk the sequence [T, B, ...] once, accumulate −ΔW into ``.grad`` of the network's own
+        weights, return the mean cross-entropy of the broadcast errors (for logging).
+
+        The neurons are the network's own (``net.lif``: under QAT the target's β̂) and each membrane
+        goes through the neuron's state quantizer when it has one, exactly as the network's forward
+        steps them. Raises `SpikefaError` when the sequence has fewer steps than ``error_every``."""
+        lif = self.net.lif
+        quants = [state_quantizer(n) for n in self.net.neurons]
+        surrogate = SURROGATES[lif[-1].surrogate]
+        fbs = [self.feedback_matrix(i) for i in range(len(self.feedbacks))]
+        for fb in self.feedbacks:
             fb.step += 1
-        weights = [m.weight for m in self.layers]  # read once: fake-quantised under QAT, fixed within the step
+        weights = [m.weight for m in self.layers]  # read once: fake-quantized under QAT, fixed within the step
         biases = [m.bias for m in self.layers]
         grads_w = [torch.zeros_like(w) for w in weights]
         grads_b = [torch.zeros_like(b) if b is not None else None for b in biases]
@@ -110,7 +119,7 @@ class OnlineDFA(nn.Module):
         count_error = self.error == "count"
         counts = memsum = torch.zeros(())
         for t, x_t in enumerate(steps, start=1):
-            h = x_t.flatten(1)
+            h = x_t.flatten(1).to(weights[0].dtype)
             bias_trace = lif[0].beta * bias_trace + 1.0
             for i, (w, b, p) in enumerate(zip(weights, biases, lif)):
                 if t == 1:
@@ -119,8 +128,9 @@ class OnlineDFA(nn.Module):
                     spikes.append(w.new_zeros(h.shape[0], w.shape[0]))
                 else:
                     traces[i].mul_(p.beta).add_(h)
-                current = F.linear(h, w, b)
-                spikes[i], mems[i] = lif_step_(current, mems[i], spikes[i], p)
+                mems[i] = lif_update(mems[i], F.linear(h, w, b), spikes[i], p.threshold, p.reset,
+                                     beta_decay(p.beta), quantize=quants[i], inplace=True)
+                spikes[i] = (mems[i] > p.threshold).to(mems[i].dtype)
                 h = spikes[i]
             if count_error:  # the running read-out: spike counts so far, ties by the summed membrane
                 if t == 1:
@@ -130,14 +140,14 @@ class OnlineDFA(nn.Module):
                     memsum.add_(mems[-1])
             if t % self.error_every == 0:
                 if count_error:  # ∂CE(read-out)/∂U_L[t] through the surrogate of the output spikes
-                    logits = scores(SpikeRecord(counts[None], memsum[None]))
+                    logits = count_scores(counts, memsum)
                     err = (torch.softmax(logits, 1) - onehot).mul_(surrogate(mems[-1] - lif[-1].threshold))
                 else:  # ∂CE(U_L[t])/∂U_L[t]
                     logits = mems[-1]
                     err = torch.softmax(logits, 1) - onehot
                 loss += F.cross_entropy(logits, y)
                 broadcasts += 1
-                deltas = [(err @ fb).mul_(surrogate(m - p.threshold))
+                deltas = [(err @ fb.to(err.dtype)).mul_(surrogate(m - p.threshold))
                           for fb, m, p in zip(fbs, mems, lif)] + [err]
                 for i, delta in enumerate(deltas):  # in place: no [n_out, n_in] temporary per step
                     grads_w[i].addmm_(delta.t(), traces[i])

@@ -1,6 +1,7 @@
-"""Learning rules: one registry of rules and one of feedback kinds."""
+"""Learning rules: one registry of rules (with what the harness must know of each) and one of
+feedback kinds."""
 
-from spikefa.rules.feedback import FEEDBACK_KINDS, FeedbackKind, get_kind
-from spikefa.rules.registry import RULES, Rule, convert, get_rule
+from spikefa.functional.feedback import FEEDBACK_KINDS, FeedbackKind, get_kind
+from spikefa.rules.registry import RULES, Rule, check_card, convert, get_rule
 
-__all__ = ["FEEDBACK_KINDS", "FeedbackKind", "RULES", "Rule", "convert", "get_kind", "get_rule"]
+__all__ = ["FEEDBACK_KINDS", "FeedbackKind", "RULES", "Rule", "check_card", "convert", "get_kind", "get_rule"]

@@ -27,7 +27,7 @@ def rule_layers(model: nn.Module) -> list[tuple[str, nn.Module, torch.Tensor | N
     for m in model.modules():
         if isinstance(m, DFASequential):
             for i, b in enumerate(m.blocks):
-                fb = m.feedback_matrix(i) if i < len(m.feedback) else None
+                fb = m.feedback_matrix(i) if i < len(m.feedbacks) else None
                 out.append((f"layer{len(out)}", trainable_layer(b), fb))
         elif isinstance(m, FeedbackMixin):
             out.append((f"layer{len(out)}", m, m.feedback_matrix()))
@@ -72,7 +72,7 @@ def _grads(model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor,
 def _reference(model: nn.Module, index: int) -> torch.Tensor | None:
     """DFA's backprop counterpart of B_index: the downstream weight product (linear chains only)."""
     for m in model.modules():
-        if isinstance(m, DFASequential) and index < len(m.feedback):
+        if isinstance(m, DFASequential) and index < len(m.feedbacks):
             if all(isinstance(trainable_layer(b), nn.Linear) for b in list(m.blocks)[index + 1:]):
                 return m.downstream_product(index)
     return None

@@ -21,17 +21,19 @@
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 from torch import nn
 
 from spikefa.errors import SpikefaError
-from spikefa.rules.spec import Option, Request, Rule
+from spikefa.nn.dfa import split_blocks
+from spikefa.nn.local import BlockPlan, HebbianDescentLinear, LocalSequential, StraightThrough
+from spikefa.rules.spec import Option, ParamGroup, Request, Rule
 
 _ACTIVATIONS = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU, nn.GELU, nn.ELU, nn.Softplus)
 
 
 def _blocks(model: nn.Module, rule: str) -> list[nn.Sequential]:
-    from spikefa.nn.dfa import split_blocks
-
     if not isinstance(model, nn.Sequential):
         raise SpikefaError(f"rule {rule!r} needs a flat nn.Sequential model, got {type(model).__name__}")
     return split_blocks(model)
@@ -39,8 +41,6 @@ def _blocks(model: nn.Module, rule: str) -> list[nn.Sequential]:
 
 def _hebbnet(kind: str):  # type: ignore[no-untyped-def]
     def convert(model: nn.Module, req: Request) -> nn.Module:
-        from spikefa.nn.local import BlockPlan, LocalSequential
-
         blocks = _blocks(model, kind)
         o = req.options
         if not 0 < o["p"] <= 1:
@@ -48,22 +48,18 @@ def _hebbnet(kind: str):  # type: ignore[no-untyped-def]
         p = o["p"] if o["gradient_sparsity"] else 1.0
         hidden = BlockPlan("hebbian", kind, threshold=o["threshold"], sparsity=p)
         plans = [hidden] * (len(blocks) - 1) + [BlockPlan("gd")]
-        return LocalSequential(blocks, plans, local_lr=o["local_lr"], normalize=o["normalize"])
+        return LocalSequential(blocks, plans, unit_norm=o["unit_norm"])
 
     return convert
 
 
 def _sum(model: nn.Module, req: Request) -> nn.Module:
-    from spikefa.nn.local import BlockPlan, LocalSequential
-
     blocks = _blocks(model, "sum")
     plan = BlockPlan("sum", req.options["hebbian"], beta=req.options["beta"])
     return LocalSequential(blocks, [plan] * len(blocks))
 
 
 def _hebbian_descent(model: nn.Module, req: Request) -> nn.Module:
-    from spikefa.nn.local import HebbianDescentLinear, StraightThrough
-
     if not isinstance(model, nn.Sequential):
         raise SpikefaError(f"rule 'hebbian-descent' needs a flat nn.Sequential model, got {type(model).__name__}")
     linears = [i for i, m in enumerate(model) if isinstance(m, nn.Linear)]
@@ -88,25 +84,33 @@ _HEBBNET_OPTIONS = {
     "gradient_sparsity": Option(False, bool, "HebbNet +GS: update only the fraction p of entries with largest |ΔW|"),
     "p": Option(0.3, float, "the fraction of weight entries updated per step under gradient sparsity"),
     "local_lr": Option(1e-3, float, "SGD learning rate of the Hebbian (hidden) layers"),
-    "normalize": Option(False, bool, "rescale each Hebbian unit's weights to unit norm before every step"),
+    "unit_norm": Option(False, bool, "rescale each Hebbian unit's weights (and bias) to unit norm before every step"),
 }
+
+
+def _local_groups(model: nn.Module, options: Mapping[str, Any]) -> list[ParamGroup]:
+    """The Hebbian layers step by plain SGD at ``local_lr`` (an adaptive optimiser would hide the
+    rule's dynamics); the output layer takes the run's optimiser."""
+    params = [p for m in model.modules() if isinstance(m, LocalSequential) for p in m.local_parameters()]
+    return [ParamGroup(params, float(options["local_lr"]))] if params else []
 
 
 def local_rules() -> list[Rule]:
     """The Hebbian-family rules, in registry order."""
     return [
         Rule("hebb", "HebbNet: hidden layers by Hebb's rule, output by gradient descent", "Hebb 1949; Gupta et al. 2021",
-             (), None, _hebbnet("hebb"), _HEBBNET_OPTIONS),
+             (), None, _hebbnet("hebb"), _HEBBNET_OPTIONS, takes=("rate",), param_groups=_local_groups),
         Rule("oja", "HebbNet with Oja's rule in the hidden layers", "Oja 1982; Gupta et al. 2021",
-             (), None, _hebbnet("oja"), _HEBBNET_OPTIONS),
+             (), None, _hebbnet("oja"), _HEBBNET_OPTIONS, takes=("rate",), param_groups=_local_groups),
         Rule("sum", "sum rule: backprop gradient + beta x Hebbian term", "the FA vs Hebbian study we reproduce",
              (), None, _sum,
              {"beta": Option(0.01, float, "weight of the Hebbian term"),
-              "hebbian": Option("hebb", ("hebb", "oja"), "which Hebbian term")}),
+              "hebbian": Option("hebb", ("hebb", "oja"), "which Hebbian term")}, takes=("rate",)),
         Rule("hebbian-descent", "Hebbian descent: -(x - mu)(h - t)^T, f' dropped", "Melchior & Wiskott 2019",
              (), None, _hebbian_descent,
              {"mode": Option("full", ("full", "partial1", "partial2"), "which layers learn"),
               "factor": Option("centred", ("centred", "oja"), "centred input, or Oja's rule in its place"),
               "hidden_error": Option("backprop", ("backprop", "no-derivative"),
-                                     "how the output error reaches hidden layers: W^T e times f', or f' dropped")}),
+                                     "how the output error reaches hidden layers: W^T e times f', or f' dropped")},
+             takes=("rate",)),
     ]

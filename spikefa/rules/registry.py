@@ -10,10 +10,30 @@ from typing import Any, Mapping
 
 from torch import nn
 
-from spikefa.errors import SpikefaError
-from spikefa.rules.feedback import FEEDBACK_KINDS, derive_seed
+from spikefa.errors import ConfigError, SpikefaError
+from spikefa.functional.feedback import FEEDBACK_KINDS, derive_seed
+from spikefa.nn.dfa import DFASequential, split_blocks
+from spikefa.nn.layers import FA_LAYERS, fa_layer_from
+from spikefa.nn.online import ERRORS as ONLINE_ERRORS
+from spikefa.nn.online import OnlineDFA
+from spikefa.nn.spiking import SpikingNet
+from spikefa.nn.stdp import DiehlCookNet, ThreeFactorNet
 from spikefa.rules.local import local_rules
-from spikefa.rules.spec import ONLINE_ERRORS, Option, Request, Rule
+from spikefa.rules.spec import ModelKind, Option, Request, Rule
+from spikefa.rules.stdp import stdp_rules
+from spikefa.schemas.card import ModelCard
+
+# what a converter is handed, by class; anything else is a rate-coded torch model
+_KINDS: tuple[tuple[type, ModelKind], ...] = ((SpikingNet, "spiking"), (DiehlCookNet, "diehl-cook"),
+                                              (ThreeFactorNet, "three-factor"))
+_CARDS = {"rate": "a rate-coded card (mlp, lenet, resnet) or your own torch model", "spiking": "a spiking card (snn-*)",
+          "diehl-cook": "a card with arch 'diehl-cook' (e.g. diehl-cook-400)",
+          "three-factor": "a card with arch 'three-factor' (e.g. three-factor-400)"}
+
+
+def model_kind(model: nn.Module) -> ModelKind:
+    """Which kind of model a converter is handed (`spikefa.rules.spec.ModelKind`)."""
+    return next((kind for cls, kind in _KINDS if isinstance(model, cls)), "rate")
 
 
 def _bp(model: nn.Module, req: Request) -> nn.Module:
@@ -21,8 +41,6 @@ def _bp(model: nn.Module, req: Request) -> nn.Module:
 
 
 def _fa(model: nn.Module, req: Request) -> nn.Module:
-    from spikefa.nn.layers import FA_LAYERS, fa_layer_from
-
     assert req.feedback is not None
     plastic = req.options.get("plastic", "none")
     targets = [(n, m) for n, m in model.named_modules() if type(m) in FA_LAYERS]
@@ -40,14 +58,8 @@ def _fa(model: nn.Module, req: Request) -> nn.Module:
 
 
 def _dfa(model: nn.Module, req: Request) -> nn.Module:
-    from spikefa.nn.dfa import DFASequential, split_blocks
-
     assert req.feedback is not None
-    from spikefa.nn.spiking import SpikingNet
-
     if isinstance(model, SpikingNet):
-        from spikefa.nn.online import OnlineDFA
-
         if req.options.get("plastic", "none") != "none":
             raise SpikefaError("plastic feedback is not offered for online DFA on spiking networks; use plastic=none")
         return OnlineDFA(model, req.feedback, req.seed, req.scale, req.dist, req.options["error_every"],
@@ -78,7 +90,7 @@ RULES: dict[str, Rule] = {
         Rule("bp", "backpropagation (the reference)", "Rumelhart et al. 1986", (), None, _bp),
         Rule("fa", "feedback alignment: fixed feedback B in place of Wᵀ", "Lillicrap et al. 2016", _ALL, "random", _fa,
              {"plastic": Option("none", ("none", "hebb", "oja"), "train B by Hebb's or Oja's rule (HL x FA)"),
-              "plastic_lr": _PLASTIC_LR}),
+              "plastic_lr": _PLASTIC_LR}, owns_feedback=True),
         Rule("sign", "sign symmetry: B = sign(W), uniform magnitude", "Liao et al. 2016; Xiao et al. 2018",
              ("sign",), "sign", _fa),
         Rule("dfa", "direct feedback alignment: output error broadcast by fixed B_l", "Nøkland 2016", _ALL, "random", _dfa,
@@ -88,8 +100,10 @@ RULES: dict[str, Rule] = {
                                      minimum=1),
               "error": Option("count", ONLINE_ERRORS, "spiking networks (online DFA): the broadcast error is the "
                               "gradient of the cross-entropy of the running spike-count read-out (count) or "
-                              "of the output membrane (membrane)")}),
+                              "of the output membrane (membrane)")},
+             owns_feedback=True, online=lambda model: any(isinstance(m, OnlineDFA) for m in model.modules())),
         *local_rules(),
+        *stdp_rules(),
     )
 }
 
@@ -124,6 +138,27 @@ def resolve_options(rule: Rule, options: Mapping[str, Any] | None) -> dict[str, 
     return {k: (o.parse(rule.name, k, given[k]) if k in given else o.default) for k, o in rule.options.items()}
 
 
+def check_takes(rule: Rule, model: nn.Module) -> None:
+    """Refuse, by name, a model the rule does not convert."""
+    kind = model_kind(model)
+    if kind not in rule.takes:
+        wants = " or ".join(_CARDS[k] for k in rule.takes)
+        raise SpikefaError(f"rule {rule.name!r} does not train a {kind} model ({type(model).__name__}); "
+                           f"it takes {wants}")
+
+
+def check_card(card: ModelCard) -> None:
+    """Each preset's rule options against the rule's declared ones, naming the card file (a preset of
+    a rule not registered here, e.g. a plugin's, is checked when that rule runs)."""
+    for rule, preset in card.presets.items():
+        if not preset.options or rule not in RULES:
+            continue
+        try:
+            resolve_options(RULES[rule], preset.options)
+        except SpikefaError as exc:
+            raise ConfigError(f"{card.source}: [presets.{rule}.options] {exc}") from None
+
+
 def convert(model: nn.Module, rule: str = "fa", feedback: str | None = None, seed: int = 0, *,
             input_shape: tuple[int, ...] | None = None, scale: float | None = None,
             dist: str = "gaussian", options: Mapping[str, Any] | None = None) -> nn.Module:
@@ -132,10 +167,13 @@ def convert(model: nn.Module, rule: str = "fa", feedback: str | None = None, see
     ``feedback`` picks the feedback kind (see ``spikefa.rules.FEEDBACK_KINDS``); every layer
     draws an independent B from ``seed``. DFA on convolutional models needs ``input_shape``.
     ``options`` are the rule's own (``spikefa list rules``), e.g. ``{"beta": 0.01}`` for ``sum``.
+    Raises `SpikefaError` for an unknown rule, feedback kind or option, or a model the rule does
+    not take (each rule declares which, `Rule.takes`).
     """
     r = get_rule(rule)
     kind = resolve_feedback(r, feedback)
     if dist not in ("gaussian", "uniform"):
         raise SpikefaError(f"feedback distribution {dist!r} is unknown: use 'gaussian' or 'uniform'")
     opts = resolve_options(r, options)
+    check_takes(r, model)
     return r.apply(model, Request(kind, int(seed), input_shape, scale, dist, opts))

@@ -1,20 +1,19 @@
-"""The shape of a learning rule in the registry: options, conversion request, rule."""
+"""The shape of a learning rule in the registry: options, conversion request, and what the training
+harness must know about the rule (read by `spikefa.train`, which never compares a rule's name)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Literal, Mapping
 
+import torch
 from torch import nn
 
 from spikefa.errors import SpikefaError
 
-
-ONLINE_ERRORS = ("count", "membrane")
-"""What the broadcast error is the gradient of, at a broadcast step t: ``count`` (the default),
-the cross-entropy of the running read-out (spike counts up to t, as `scores` reads the network),
-through the surrogate of the output spikes; ``membrane``, the cross-entropy of the output
-membranes U_L[t]."""
+ModelKind = Literal["rate", "spiking", "diehl-cook", "three-factor"]
+"""What a converter takes: a rate-coded torch model, a `SpikingNet` (snn-* cards), the Diehl & Cook
+network (arch diehl-cook) or the three-factor STDP network (arch three-factor)."""
 
 
 @dataclass(frozen=True)
@@ -61,12 +60,33 @@ class Request:
     options: Mapping[str, Any]
 
 
+@dataclass(frozen=True, eq=False)
+class ParamGroup:
+    """Parameters a rule trains with their own optimiser settings (a Hebbian layer's plain SGD at its
+    local rate, so an adaptive optimiser does not hide the rule's dynamics)."""
+
+    params: list[torch.Tensor]
+    lr: float
+    optimizer: Literal["sgd"] = "sgd"
+
+
 Converter = Callable[[nn.Module, Request], nn.Module]
+GroupsOf = Callable[[nn.Module, Mapping[str, Any]], list[ParamGroup]]
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A learning rule: its name, the paper, allowed feedback kinds, options and its converter."""
+    """A learning rule: its name, the paper, allowed feedback kinds, options, its converter, the
+    models it takes, and what the harness must know about it:
+
+    - ``owns_feedback``: it has feedback matrices (QAT quantizes them with the weights);
+    - ``online``: it learns inside ``model.local_step(x, y)`` (returning the loss to log, or None
+      when it has none) instead of through ``loss.backward()``;
+    - ``unsupervised``: its local learning ignores the labels (no training loss to log);
+    - ``assigns_labels``: after each epoch ``model.assign_labels(x, y)`` reads the training data with
+      learning off (label assignment, or fitting a read-out) before evaluation;
+    - ``param_groups``: parameters it trains with their own optimiser settings.
+    """
 
     name: str
     summary: str
@@ -75,3 +95,13 @@ class Rule:
     default_feedback: str | None
     apply: Converter
     options: Mapping[str, Option] = field(default_factory=dict)
+    takes: tuple[ModelKind, ...] = ("rate", "spiking")
+    owns_feedback: bool = False
+    online: bool | Callable[[nn.Module], bool] = False
+    unsupervised: bool = False
+    assigns_labels: bool = False
+    param_groups: GroupsOf | None = None
+
+    def learns_online(self, model: nn.Module) -> bool:
+        """Whether the converted `model` learns in ``local_step`` (online DFA does on spiking nets only)."""
+        return self.online(model) if callable(self.online) else self.online

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import torch
 import torch.nn.functional as F
 
-from spikefa.train.checkpoint import atomic_write_text, write_json
+from spikefa.runs.checkpoint import atomic_write_text, write_json
 
 
 def _saved_bytes(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from spikefa.train.checkpoint import atomic_write_text, write_json
+from spikefa.runs.checkpoint import atomic_write_text, write_json
 
 BASELINE = "bptt"
 

@@ -12,9 +12,10 @@ from typing import Any, Sequence
 
 from spikefa.errors import SpikefaError
 from spikefa.rules.registry import get_rule, resolve_feedback, resolve_options
-from spikefa.train.checkpoint import atomic_write_text, write_json
+from spikefa.runs.checkpoint import atomic_write_text, write_json
+from spikefa.runs.model import read_config
 from spikefa.train.plots import plot_comparison
-from spikefa.train.run import CHECKPOINT, resolve_config, train
+from spikefa.train.run import CHECKPOINT, TransformFor, resolve_config, train
 
 
 def parse_variant(spec: str) -> tuple[str, str | None, dict[str, Any]]:
@@ -47,8 +48,10 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
 
 
 def run_grid(model: str, variants: Sequence[str], dataset: str, seeds: Sequence[int], out_dir: str | Path, *,
-             progress: bool = True, **overrides: Any) -> list[dict[str, Any]]:
-    """Train every variant with every seed under ``out_dir/runs``; returns the run summaries."""
+             progress: bool = True, transform_for: TransformFor | None = None,
+             **overrides: Any) -> list[dict[str, Any]]:
+    """Train every variant with every seed under ``out_dir/runs``; returns the run summaries.
+    ``transform_for`` gives a config's model transform (QAT: `spikefa.export.qat.qat_transform`)."""
     out = Path(out_dir)
     parsed = [(v, *parse_variant(v)) for v in variants]
     if not parsed:
@@ -58,7 +61,8 @@ def run_grid(model: str, variants: Sequence[str], dataset: str, seeds: Sequence[
         label = variant_label(spec)
         for seed in seeds:
             run_dir = out / "runs" / f"{run_name(label)}-seed{seed}"
-            summaries.append(_one(model, (rule, feedback, options), dataset, seed, run_dir, label, progress, overrides))
+            summaries.append(_one(model, (rule, feedback, options), dataset, seed, run_dir, label, progress, overrides,
+                                  transform_for))
     return summaries
 
 
@@ -68,14 +72,17 @@ def run_name(label: str) -> str:
 
 
 def _one(model: str, variant: tuple[str, str | None, dict[str, Any]], dataset: str, seed: int, run_dir: Path,
-         label: str, progress: bool, overrides: dict[str, Any]) -> dict[str, Any]:
+         label: str, progress: bool, overrides: dict[str, Any], transform_for: TransformFor | None = None
+         ) -> dict[str, Any]:
     rule, feedback, options = variant
     done = run_dir / "summary.json"
     if done.is_file():
         summary = json.loads(done.read_text())
     else:
         config = resolve_config(model, rule, dataset, feedback=feedback, seed=seed, rule_options=options, **overrides)
-        summary = train(config, run_dir, progress=progress, resume=(run_dir / CHECKPOINT).is_file())
+        transform = transform_for(config) if transform_for is not None and config.qat else None
+        summary = train(config, run_dir, progress=progress, resume=(run_dir / CHECKPOINT).is_file(),
+                        transform=transform)
     summary["variant"] = label
     summary["run_dir"] = str(run_dir)
     summary["curve"] = _curve(run_dir / "metrics.csv")
@@ -150,13 +157,13 @@ def protocol_text(summaries: list[dict[str, Any]], out_dir: str | Path) -> str:
     presets included), epochs, batch, split."""
     parts = {}
     for s in summaries:
-        cfg = json.loads((Path(s["run_dir"]) / "config.json").read_text())
-        options = ", ".join(f"{k}={v}" for k, v in sorted(cfg.get("rule_options", {}).items()))
-        parts[s["variant"]] = f"{cfg['optimizer']} lr {cfg['lr']:g} ({cfg['schedule']})" + (
+        cfg = read_config(s["run_dir"])
+        options = ", ".join(f"{k}={v}" for k, v in sorted(cfg.rule_options.items()))
+        parts[s["variant"]] = f"{cfg.optimizer} lr {cfg.lr:g} ({cfg.schedule})" + (
             f", options {options}" if options else "")
-    first = json.loads((Path(summaries[0]["run_dir"]) / "config.json").read_text())
+    first = read_config(summaries[0]["run_dir"])
     per_rule = "; ".join(f"{k}: {v}" for k, v in parts.items())
-    return (f"Protocol: model `{first['model']}`, dataset `{first['dataset']}`, batch {first['batch_size']}, "
-            f"{first['epochs']} epochs, inputs standardised: {first['normalize']}; validation split held out of "
+    return (f"Protocol: model `{first.model}`, dataset `{first.dataset}`, batch {first.batch_size}, "
+            f"{first.epochs} epochs, inputs standardized: {first.standardize}; validation split held out of "
             f"the training set; test accuracy after the last epoch (never used for selection). "
             f"Optimiser and options per rule: {per_rule}.")

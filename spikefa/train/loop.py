@@ -6,6 +6,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -63,40 +65,92 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     return correct / n, total_loss / n
 
 
-def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, *,
+@dataclass
+class Progress:
+    """Where an epoch stands: batches done and the running sums of its statistics (saved in a
+    checkpoint taken inside an epoch, so a resumed run finishes the epoch as an unbroken one)."""
+
+    batch: int = 0
+    loss_sum: torch.Tensor | float = 0.0  # this rank's sum, kept on the device until the epoch ends
+    angle_sums: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    angle_counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def as_dict(self) -> dict[str, object]:
+        return {"batch": self.batch, "loss_sum": float(self.loss_sum), "angle_sums": dict(self.angle_sums),
+                "angle_counts": dict(self.angle_counts)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, object] | None) -> Progress:
+        if not d:
+            return cls()
+        return cls(int(d["batch"]), float(d["loss_sum"]),  # type: ignore[arg-type]
+                   defaultdict(float, d["angle_sums"]), defaultdict(int, d["angle_counts"]))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Learning:
+    """How the harness steps a model (read from the rule's declarations): ``online`` models learn in
+    ``local_step(x, y)``; ``has_loss`` is False for unsupervised rules (nothing to log)."""
+
+    online: bool = False
+    has_loss: bool = True
+    rule: str = ""
+
+
+def _step(model: nn.Module, optimizer: torch.optim.Optimizer | None, xb: torch.Tensor, yb: torch.Tensor,
+          n_total: int, info: DistInfo, learning: Learning, loss_fn: LossFn) -> torch.Tensor | None:
+    """One batch: zero the gradients, learn (online or through backward), step the optimiser."""
+    if optimizer is not None:
+        optimizer.zero_grad(set_to_none=True)
+    if learning.online:  # an online learner sets its own .grad (or changes its buffers)
+        loss = unwrap(model).local_step(xb, yb)
+    else:
+        out = model(xb)
+        loss = loss_fn(out, yb) if len(yb) else out.sum() * 0.0  # an empty share still joins the all-reduce
+        (loss * share_weight(len(yb), n_total, info)).backward()
+    if optimizer is not None:
+        optimizer.step()
+    return loss if learning.has_loss else None
+
+
+def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer | None, x: torch.Tensor, y: torch.Tensor, *,
                 batch_size: int, gen: torch.Generator, info: DistInfo, lr_of: Callable[[float], float],
                 epoch: int, align_every: int = 0, step0: int = 0, on_step: Callable[[float], None] | None = None,
-                loss_fn: LossFn = F.cross_entropy, rule_name: str = "") -> EpochStats:
-    """Shuffle with ``gen`` (same order on every rank), take this rank's share, step the optimiser."""
+                loss_fn: LossFn = F.cross_entropy, learning: Learning = Learning(),
+                progress: Progress | None = None, checkpoint_every: int = 0,
+                on_checkpoint: Callable[[Progress], None] | None = None) -> EpochStats:
+    """Shuffle with ``gen`` (same order on every rank), take this rank's share, step the optimiser.
+
+    ``progress`` resumes an epoch at its batch (``gen`` must then hold the state it had at the epoch's
+    start); ``on_checkpoint`` is called every ``checkpoint_every`` batches with the progress so far.
+    """
     model.train()
     order = torch.randperm(len(x), generator=gen)
     batches = list(torch.split(order, batch_size))
-    loss_sum = torch.zeros((), device=x.device)
-    angle_sums: dict[str, float] = defaultdict(float)
-    angle_counts: dict[str, int] = defaultdict(int)
-    for i, idx in enumerate(batches):
+    done = progress or Progress()
+    for i in range(done.batch, len(batches)):
+        idx = batches[i]
         local = shard(idx, info).to(x.device)
-        xb, yb = x[local], y[local]
         factor = lr_of(epoch + i / len(batches))
-        for group in optimizer.param_groups:
+        for group in optimizer.param_groups if optimizer is not None else ():
             group["lr"] = group.get("base_lr", group["lr"]) * factor
         if align_every and info.is_main and (step0 + i) % align_every == 0:
-            for k, v in measure_alignment(unwrap(model), loss_fn, xb, yb).items():
-                angle_sums[k] += v
-                angle_counts[k] += 1
-        optimizer.zero_grad(set_to_none=True)
-        online = getattr(unwrap(model), "local_step", None)
-        loss = online(xb, yb) if online is not None else None  # an online learner sets its own .grad
-        if loss is None:
-            out = model(xb)
-            loss = loss_fn(out, yb) if len(local) else out.sum() * 0.0  # an empty share still joins the all-reduce
-            (loss * share_weight(len(local), len(idx), info)).backward()
-        optimizer.step()
-        check_weights(model, step0 + i + 1, rule_name)
-        loss_sum += loss.detach() * (len(local) / len(idx))
+            for k, v in measure_alignment(unwrap(model), loss_fn, x[local], y[local]).items():
+                done.angle_sums[k] += v
+                done.angle_counts[k] += 1
+        loss = _step(model, optimizer, x[local], y[local], len(idx), info, learning, loss_fn)
+        check_weights(model, step0 + i + 1, learning.rule)
+        if loss is not None:
+            done.loss_sum = loss.detach() * (len(local) / len(idx)) + done.loss_sum
+        done.batch = i + 1
         if on_step is not None:
-            on_step(float(loss.detach()) if (i % 20 == 0) else float("nan"))
-    mean = float(sum_over_ranks(loss_sum, info)) / max(len(batches), 1)
-    if not torch.isfinite(torch.tensor(mean)):
-        raise DivergenceError(f"rule {rule_name}: training loss became {mean} in epoch {epoch + 1}")
-    return EpochStats(mean, len(batches), {k: angle_sums[k] / angle_counts[k] for k in angle_sums})
+            on_step(float(loss.detach()) if (loss is not None and i % 20 == 0) else float("nan"))
+        if checkpoint_every and on_checkpoint is not None and done.batch % checkpoint_every == 0 \
+                and done.batch < len(batches):
+            on_checkpoint(done)
+    total = sum_over_ranks(torch.as_tensor(done.loss_sum, device=x.device), info)
+    mean = float(total) / max(len(batches), 1) if learning.has_loss else float("nan")
+    if learning.has_loss and not math.isfinite(mean):
+        raise DivergenceError(f"rule {learning.rule}: training loss became {mean} in epoch {epoch + 1}")
+    angles = {k: done.angle_sums[k] / done.angle_counts[k] for k in done.angle_sums}
+    return EpochStats(mean, len(batches), angles)

@@ -1,8 +1,11 @@
 """A training run in a run directory: config.json, metrics.csv, summary.json, checkpoint.pt, plots.
 
-The checkpoint (written atomically after every epoch) holds the model with its feedback
-matrices, the optimiser, the shuffling generator and the global RNG, so ``resume`` continues a
-crashed run to the same final weights as an uninterrupted one.
+The checkpoint (written atomically after every epoch, and every ``checkpoint_every`` steps inside one
+when asked) holds the model with its feedback matrices, the optimiser, the shuffling generator and
+the global RNG, so ``resume`` continues a crashed run to the same final weights as an uninterrupted
+one. The harness reads what it must know about a rule from the rule's declarations
+(`spikefa.rules.spec.Rule`): whether it learns online, has a loss, assigns labels after each epoch,
+and which parameters it trains with their own optimiser settings.
 """
 
 from __future__ import annotations
@@ -20,33 +23,23 @@ from torch import nn
 
 from spikefa.data import DataSplits, load_dataset
 from spikefa.errors import SpikefaError
-from spikefa.rules.registry import convert, get_rule, resolve_feedback, resolve_options
-from spikefa.train.checkpoint import atomic_write_text, load_checkpoint, save_checkpoint, write_json
-from spikefa.train.config import RunConfig, lr_at, lr_factor
+from spikefa.rules.registry import get_rule
+from spikefa.rules.spec import Rule
+from spikefa.runs.checkpoint import CHECKPOINT, atomic_write_text, load_checkpoint, save_checkpoint, write_json
+from spikefa.runs.model import ModelTransform, card_of, make_model, read_config, resolve_config, upgrade_state
+from spikefa.schemas.run import RunConfig
 from spikefa.train.ddp import DistInfo, barrier, init_from_env, unwrap, wrap
-from spikefa.train.loop import DivergenceError, evaluate, train_epoch
+from spikefa.train.loop import DivergenceError, Learning, Progress, evaluate, train_epoch
+from spikefa.train.schedule import lr_at, lr_factor
 
-CHECKPOINT = "checkpoint.pt"
+__all__ = ["CHECKPOINT", "make_optimizer", "prepare_data", "resolve_config", "resume", "train"]
 
-
-def resolve_config(model: str, rule: str, dataset: str, **overrides: Any) -> RunConfig:
-    """The card's preset for ``rule``, with every non-None override applied on top."""
-    from spikefa.catalog import load_card
-
-    card = load_card(model)
-    r = get_rule(rule)
-    preset = card.preset(rule)
-    base = {k: getattr(preset, k) for k in ("optimizer", "lr", "batch_size", "epochs", "weight_decay",
-                                            "momentum", "schedule", "normalize")}
-    base.update({k: v for k, v in overrides.items() if v is not None})
-    base["feedback"] = resolve_feedback(r, base.get("feedback"))
-    base["rule_options"] = resolve_options(r, {**preset.options, **(base.get("rule_options") or {})})
-    return RunConfig(model=model, rule=rule, dataset=dataset, **base)
+TransformFor = Callable[[RunConfig], ModelTransform | None]
 
 
 @dataclass(frozen=True, eq=False)
 class Prepared:
-    """Splits ready for training: standardised (when asked) and on the run's device."""
+    """Splits ready for training: standardized (when asked) and on the run's device."""
 
     x_train: torch.Tensor
     y_train: torch.Tensor
@@ -60,14 +53,14 @@ class Prepared:
 
 def prepare_data(config: RunConfig, device: str = "cpu", splits: DataSplits | None = None) -> Prepared:
     """Load the splits (unless given), keep ``limit_train`` training and ``limit_eval`` validation
-    and test examples (smoke runs), standardise with training statistics."""
+    and test examples (smoke runs), standardize with training statistics."""
     data = splits if splits is not None else _load(config)
     x_train, y_train = data.x_train, data.y_train
     if config.limit_train is not None:
         x_train, y_train = x_train[: config.limit_train], y_train[: config.limit_train]
     n_eval = config.limit_eval
     xs = [x_train, data.x_val[:n_eval], data.x_test[:n_eval]]
-    if config.normalize and x_train.is_floating_point():  # binned events (uint8) stay spikes
+    if config.standardize and x_train.is_floating_point():  # binned events (uint8) stay spikes
         mean = x_train.mean(dim=(0, 2, 3), keepdim=True)
         std = x_train.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
         xs = [(x - mean) / std for x in xs]
@@ -82,9 +75,7 @@ def _load(config: RunConfig) -> Any:
 
     if config.dataset not in EVENT_DATASETS:
         return load_dataset(config.dataset, config.data_dir)
-    from spikefa.catalog import load_card
-
-    card = load_card(config.model)
+    card = card_of(config)
     if not card.spiking or card.encoder is None:
         raise SpikefaError(f"dataset {config.dataset!r} holds events: train it with a spiking card "
                            f"(spikefa list models, arch snn-*), not {config.model!r}")
@@ -93,45 +84,21 @@ def _load(config: RunConfig) -> Any:
                               limit=max(limits) if limits else None, progress=True)
 
 
-def make_model(config: RunConfig, input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
-    """Build the card's network from the run seed and convert it to the run's rule."""
-    from spikefa.catalog import load_card
-    from spikefa.nn.build import build
-
-    card = load_card(config.model)
-    net = build(card, input_shape, num_classes, seed=config.seed)
-    model = convert(net, config.rule, config.feedback, seed=config.seed, input_shape=input_shape,
-                    options=config.rule_options)
-    if config.qat:
-        if not card.spiking:
-            raise SpikefaError(f"--qat needs a spiking card (arch snn-*), not {config.model!r}")
-        from spikefa.export import load_profile, prepare_qat
-
-        name, _, bits = config.qat.partition(":")
-        prepare_qat(net, load_profile(name), int(bits) if bits else None,
-                    feedback=config.rule in ("fa", "dfa"))
-    if card.spiking:
-        from spikefa.functional.encoders import make_encoder
-        from spikefa.nn.online import EncodedSNN
-
-        assert card.encoder is not None
-        encoder = make_encoder(card.encoder.kind, card.encoder.time_steps, **(
-            {"gain": card.encoder.gain} if card.encoder.kind == "rate" else {}))
-        model = EncodedSNN(model, encoder, seed=config.seed)
-    return model
-
-
-def make_optimizer(config: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
-    """The run's optimiser for gradient-trained parameters; parameters a local rule owns (marked
-    ``_spikefa_local_lr``) step by plain SGD at that rate, so the rule's own dynamics show."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    local = [p for p in params if hasattr(p, "_spikefa_local_lr")]
-    grad = [p for p in params if not hasattr(p, "_spikefa_local_lr")]
+def make_optimizer(config: RunConfig, model: nn.Module) -> torch.optim.Optimizer | None:
+    """The run's optimiser for gradient-trained parameters; parameter groups the rule declares
+    (`spikefa.rules.spec.ParamGroup`: a Hebbian layer's local rate) step by plain SGD at their own
+    rate, so the rule's own dynamics show. None when nothing is trained by gradient (STDP)."""
+    rule = get_rule(config.rule)
+    declared = rule.param_groups(model, config.rule_options) if rule.param_groups else []
+    own = {id(p) for g in declared for p in g.params}
+    grad = [p for p in model.parameters() if p.requires_grad and id(p) not in own]
     groups: list[dict[str, Any]] = [{"params": grad, "base_lr": config.lr}] if grad else []
-    for lr in sorted({p._spikefa_local_lr for p in local}):  # type: ignore[attr-defined]
-        same = [p for p in local if p._spikefa_local_lr == lr]  # type: ignore[attr-defined]
-        groups.append({"params": same, "lr": lr, "base_lr": lr, "local": True, "weight_decay": 0.0, "momentum": 0.0})
-    if config.optimizer == "adam" and not local:
+    for g in declared:
+        groups.append({"params": g.params, "lr": g.lr, "base_lr": g.lr, "local": True, "weight_decay": 0.0,
+                       "momentum": 0.0})
+    if not groups:
+        return None
+    if config.optimizer == "adam" and not declared:
         return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
     if config.optimizer == "adam":
         return _AdamWithSGDGroups(groups, lr=config.lr, weight_decay=config.weight_decay)
@@ -179,63 +146,101 @@ def _summary(config: RunConfig, history: list[dict[str, Any]], seconds: float,
     if history:
         last = history[-1]
         best = max(history, key=lambda r: r["val_accuracy"])
+        loss = last["train_loss"]
         out.update(epochs=last["epoch"], test_accuracy=last["test_accuracy"], val_accuracy=last["val_accuracy"],
-                   train_loss=last["train_loss"], best_val_epoch=best["epoch"],
+                   train_loss=None if loss != loss else loss, best_val_epoch=best["epoch"],
                    best_val_accuracy=best["val_accuracy"], test_accuracy_at_best_val=best["test_accuracy"])
     return out
 
 
+class Interrupted(SpikefaError):
+    """The user stopped the run (Ctrl-C); the message says what was kept and how to continue."""
+
+
+def _learning(rule: Rule, model: nn.Module) -> Learning:
+    return Learning(online=rule.learns_online(unwrap(model)), has_loss=not rule.unsupervised, rule=rule.name)
+
+
 def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resume: bool = False,
-          on_epoch: Callable[[dict[str, Any]], None] | None = None,
-          splits: DataSplits | None = None) -> dict[str, Any]:
-    """Train ``config`` into ``out_dir`` (or continue it when ``resume``); returns the summary."""
+          on_epoch: Callable[[dict[str, Any]], None] | None = None, splits: DataSplits | None = None,
+          transform: ModelTransform | None = None) -> dict[str, Any]:
+    """Train ``config`` into ``out_dir`` (or continue it when ``resume``); returns the summary.
+
+    ``transform`` changes the converted network before training (QAT: `spikefa.export.qat.qat_transform`).
+    Raises `SpikefaError` for a run directory that already holds a run (without ``resume``) and
+    `Interrupted` on Ctrl-C, saying which checkpoint is kept."""
     out = Path(out_dir)
     ckpt_path = out / CHECKPOINT
     if not resume and ckpt_path.exists():
         raise SpikefaError(f"{out}: already holds a run; pass --resume to continue it or choose another --out")
     info = init_from_env(_device(config.device))
+    if config.checkpoint_every and info.world > 1:
+        raise SpikefaError("checkpoint_every > 0 (checkpoints inside an epoch) is for one process; "
+                           "with torchrun the run checkpoints after each epoch")
+    rule = get_rule(config.rule)
     data = prepare_data(config, info.device, splits)
-    model = make_model(config, data.input_shape, data.num_classes).to(info.device)
+    model = make_model(config, data.input_shape, data.num_classes, transform).to(info.device)
     optimizer = make_optimizer(config, model)
     gen = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)
     history: list[dict[str, Any]] = []
-    start, step, spent = 0, 0, 0.0
-    if resume:
+    start, step, spent, within = 0, 0, 0.0, Progress()
+    if resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        gen.set_state(state["shuffle_rng"])
+        model.load_state_dict(upgrade_state(state["model"]))
+        if optimizer is not None:
+            optimizer.load_state_dict(state["optimizer"])
+        gen.set_state(state.get("epoch_rng", state["shuffle_rng"]))
         torch.set_rng_state(state["torch_rng"])
         history, start, step, spent = state["history"], state["epoch"], state["step"], state["seconds"]
+        within = Progress.from_dict(state.get("progress"))
+        step -= within.batch  # the count at the start of the epoch a mid-epoch checkpoint is in
     if info.is_main:
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "config.json", config.to_dict())
     ddp_model = wrap(model, info)
-    bar = _progress_bar(config, data, start, progress and info.is_main)
+    bar = _progress_bar(config, data, start, within.batch, progress and info.is_main)
+    learning = _learning(rule, model)
+    shapes = {"input_shape": list(data.input_shape), "num_classes": data.num_classes}
     diverged = None
-    for epoch in range(start, config.epochs):
-        t0 = time.perf_counter()
-        try:
-            stats = train_epoch(ddp_model, optimizer, data.x_train, data.y_train, batch_size=config.batch_size,
-                                gen=gen, info=info, lr_of=lambda e: lr_factor(config, e), epoch=epoch,
-                                align_every=config.align_every, step0=step, on_step=bar.step,
-                                rule_name=config.rule)
-        except DivergenceError as exc:  # keep the last good checkpoint, say where it broke
-            kept = f"last good checkpoint: epoch {epoch}" if epoch else "no checkpoint (diverged in epoch 1)"
-            diverged = f"{exc}; {kept}"
-            break
-        step += stats.steps
-        spent += time.perf_counter() - t0
-        row = _epoch_row(model, data, epoch, stats.loss, lr_at(config, epoch + 1), spent, stats.angles)
-        history.append(row)
-        bar.epoch(row)
-        if info.is_main:
-            _save(out, config, model, optimizer, gen, history, epoch + 1, step, spent,
-                  {"input_shape": list(data.input_shape), "num_classes": data.num_classes})
-        if on_epoch is not None:
-            on_epoch(row)
-        barrier(info)
+    try:
+        for epoch in range(start, config.epochs):
+            t0 = time.perf_counter()
+            epoch_rng = gen.get_state()
+
+            def save_within(done: Progress, epoch: int = epoch, t0: float = t0, epoch_rng: torch.Tensor = epoch_rng
+                            ) -> None:
+                if info.is_main:
+                    _save(out, config, model, optimizer, epoch_rng, history, epoch, step + done.batch,
+                          spent + time.perf_counter() - t0, shapes, done)
+
+            skipped = within.batch  # batches a resumed epoch has done already
+            try:
+                stats = train_epoch(ddp_model, optimizer, data.x_train, data.y_train, batch_size=config.batch_size,
+                                    gen=gen, info=info, lr_of=lambda e: lr_factor(config, e), epoch=epoch,
+                                    align_every=config.align_every, step0=step, on_step=bar.step,
+                                    learning=learning, progress=within, checkpoint_every=config.checkpoint_every,
+                                    on_checkpoint=save_within)
+            except DivergenceError as exc:  # keep the last good checkpoint, say where it broke
+                kept = f"last good checkpoint: epoch {epoch}" if epoch else "no checkpoint (diverged in epoch 1)"
+                diverged = f"{exc}; {kept}"
+                break
+            step += stats.steps - skipped
+            within = Progress()
+            spent += time.perf_counter() - t0
+            if rule.assigns_labels:
+                unwrap(model).assign_labels(data.x_train, data.y_train)
+            row = _epoch_row(model, data, epoch, stats.loss, lr_at(config, epoch + 1), spent, stats.angles)
+            history.append(row)
+            bar.epoch(row)
+            if info.is_main:
+                _save(out, config, model, optimizer, gen.get_state(), history, epoch + 1, step, spent, shapes)
+            if on_epoch is not None:
+                on_epoch(row)
+            barrier(info)
+    except KeyboardInterrupt:
+        bar.close()
+        raise Interrupted(_interrupted(out, ckpt_path)) from None
     bar.close()
     summary = _summary(config, history, spent, diverged)
     if info.is_main:
@@ -246,16 +251,33 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resu
     return summary
 
 
-def resume(out_dir: str | Path, *, epochs: int | None = None, progress: bool = True) -> dict[str, Any]:
-    """Continue the run in ``out_dir`` from its last checkpoint (optionally to more epochs)."""
+def _interrupted(out: Path, ckpt_path: Path) -> str:
+    """What an interrupted run leaves behind, truthfully."""
+    if not ckpt_path.exists():
+        return (f"interrupted before the first checkpoint; nothing was trained to keep. `spikefa train --resume {out}` "
+                "starts this run again from the beginning")
+    state = load_checkpoint(ckpt_path)
+    where = f"epoch {state['epoch']} done" + (f", {state['progress']['batch']} batches into epoch {state['epoch'] + 1}"
+                                               if state.get("progress") else "")
+    return f"interrupted; the checkpoint ({where}) is kept: continue with `spikefa train --resume {out}`"
+
+
+def resume(out_dir: str | Path, *, epochs: int | None = None, progress: bool = True,
+           transform_for: Callable[[RunConfig], ModelTransform | None] | None = None) -> dict[str, Any]:
+    """Continue the run in ``out_dir`` from its last checkpoint (optionally to more epochs). A run
+    that never reached a checkpoint starts again from the beginning; a finished run is left as it is
+    (its summary is returned with ``complete = True``)."""
     out = Path(out_dir)
-    cfg_path = out / "config.json"
-    if not cfg_path.is_file():
-        raise SpikefaError(f"{out}: no config.json here; --resume needs a run directory made by `spikefa train`")
-    config = RunConfig.from_dict(json.loads(cfg_path.read_text()), source=str(cfg_path))
+    config = read_config(out)
     if epochs is not None:
         config = replace(config, epochs=epochs)
-    return train(config, out, progress=progress, resume=True)
+    summary_path = out / "summary.json"
+    if (out / CHECKPOINT).exists() and summary_path.exists():
+        state = load_checkpoint(out / CHECKPOINT)
+        if state["epoch"] >= config.epochs and not state.get("progress"):
+            return {**json.loads(summary_path.read_text()), "complete": True}
+    transform = transform_for(config) if transform_for is not None else None
+    return train(config, out, progress=progress, resume=True, transform=transform)
 
 
 def _device(name: str) -> str:
@@ -278,15 +300,18 @@ def _epoch_row(model: nn.Module, data: Prepared, epoch: int, loss: float, lr: fl
     return row
 
 
-def _save(out: Path, config: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer,
-          gen: torch.Generator, history: list[dict[str, Any]], epoch: int, step: int, seconds: float,
-          shapes: dict[str, Any]) -> None:
+def _save(out: Path, config: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer | None,
+          epoch_rng: torch.Tensor, history: list[dict[str, Any]], epoch: int, step: int, seconds: float,
+          shapes: dict[str, Any], progress: Progress | None = None) -> None:
+    """The checkpoint: after ``epoch`` complete epochs, plus ``progress`` batches into the next when
+    taken inside it (``epoch_rng`` is then the shuffling generator at that epoch's start)."""
     from spikefa._version import __version__
 
     save_checkpoint(out / CHECKPOINT, {**shapes,
         "version": __version__, "config": config.to_dict(), "epoch": epoch, "step": step, "seconds": seconds,
-        "model": model.state_dict(), "optimizer": optimizer.state_dict(), "shuffle_rng": gen.get_state(),
-        "torch_rng": torch.get_rng_state(), "history": history,
+        "model": model.state_dict(), "optimizer": None if optimizer is None else optimizer.state_dict(),
+        "shuffle_rng": epoch_rng, "epoch_rng": epoch_rng, "torch_rng": torch.get_rng_state(), "history": history,
+        "progress": None if progress is None else progress.as_dict(),
     })
     _write_metrics(out / "metrics.csv", history)
 
@@ -312,7 +337,8 @@ class _Bar:
         self._bar.close()
 
 
-def _progress_bar(config: RunConfig, data: Prepared, start: int, enabled: bool) -> _Bar:
+def _progress_bar(config: RunConfig, data: Prepared, start: int, within: int, enabled: bool) -> _Bar:
     per_epoch = -(-len(data.x_train) // config.batch_size)
-    desc = f"{config.rule}" + (f":{config.feedback}" if config.feedback and config.rule != "sign" else "")
-    return _Bar(per_epoch * config.epochs, per_epoch * start, desc, enabled)
+    rule = get_rule(config.rule)
+    desc = f"{config.rule}" + (f":{config.feedback}" if config.feedback and len(rule.feedbacks) > 1 else "")
+    return _Bar(per_epoch * config.epochs, per_epoch * start + within, desc, enabled)

@@ -17,9 +17,10 @@ import torch
 
 from spikefa.data.splits import DataSplits
 from spikefa.errors import SpikefaError
-from spikefa.nn.stdp import DeltaReadout, DiehlCookNet, DiehlCookParams, ThreeFactorNet, ThreeFactorParams
-from spikefa.rules.feedback import derive_seed
-from spikefa.train.checkpoint import load_checkpoint, save_checkpoint
+from spikefa.nn.stdp import DeltaReadout, DiehlCookNet, ThreeFactorNet
+from spikefa.schemas.stdp import DiehlCookParams, ThreeFactorParams
+from spikefa.functional.feedback import derive_seed
+from spikefa.runs.checkpoint import load_checkpoint, save_checkpoint
 
 
 def _subset(x: torch.Tensor, y: torch.Tensor, limit: int | None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from spikefa.export.profile import Profile, load_profile, parse_profile
-from spikefa.nn.card import NeuronSpec
+from spikefa.schemas.neuron import LIFParams
 from spikefa.nn.spiking import SpikingNet
 
 
@@ -17,7 +17,7 @@ def tiny_net(sizes: tuple[int, ...] = (20, 16, 5), *, beta: float = 0.9, reset: 
              gain: float = 3.0, seed: int = 0, bias: bool = True) -> SpikingNet:
     """Flatten+Linear, Linear, ... LIF layers with seeded weights; `gain` makes it spike."""
     gen = torch.Generator().manual_seed(seed)
-    spec = NeuronSpec(beta=beta, threshold=1.0, reset=reset, dt=1.0, surrogate="atan")
+    spec = LIFParams(beta=beta, threshold=1.0, reset=reset, dt=1.0, surrogate="atan")
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
         lin = nn.Linear(a, b, bias=bias)

@@ -15,8 +15,8 @@ from spikefa.errors import SpikefaError
 from spikefa.export.check import ExportRefused, check
 from spikefa.export.cli import add_parser
 from spikefa.export.network import from_run_dir, spiking_core
-from spikefa.train.config import RunConfig
-from spikefa.train.run import make_model
+from spikefa.schemas.run import RunConfig
+from spikefa.runs import make_model
 
 from .nets import profile, spikes, tiny_net
 
@@ -52,7 +52,7 @@ def _run_dir(tmp: Path, net_sizes: tuple[int, ...] = (6, 8, 4)) -> Path:
     card_path.write_text(card.replace('name = "snn-1x800-lif"', 'name = "snn-tiny"'))
     run = tmp / "run"
     run.mkdir()
-    config = {"model": str(card_path), "rule": "bp", "dataset": "digits", "normalize": False}
+    config = {"model": str(card_path), "rule": "bp", "dataset": "digits", "standardize": False}
     (run / "config.json").write_text(json.dumps(config))
     shape = (1, 1, net_sizes[0])
     model = make_model(RunConfig.from_dict(config), shape, net_sizes[-1])

@@ -47,7 +47,7 @@ def _spiking_loss(net: nn.Module) -> torch.Tensor:
 def test_qat_trains_with_backprop_fa_and_sign_symmetry() -> None:
     for rule, feedback in (("bp", None), ("fa", "random"), ("sign", "sign")):
         net = convert(tiny_net(), rule, feedback, seed=0)
-        prepare_qat(net, profile("int8-edge"), bits=4, feedback=True)
+        prepare_qat(net, profile("int8-edge"), bits=4, quantize_feedback=True)
         params = [p for p in net.parameters() if p.requires_grad]
         before = [p.detach().clone() for p in params]
         opt = torch.optim.SGD(params, lr=0.05)
@@ -64,8 +64,8 @@ def test_qat_trains_with_backprop_fa_and_sign_symmetry() -> None:
 def test_dfa_with_quantised_feedback() -> None:
     torch.manual_seed(0)
     net = convert(nn.Sequential(nn.Linear(10, 12), nn.Tanh(), nn.Linear(12, 4)), "dfa", "random", seed=0)
-    prepare_qat(net, profile("int8-edge"), bits=2, feedback=True)
-    fb = net.feedback[0]
+    prepare_qat(net, profile("int8-edge"), bits=2, quantize_feedback=True)
+    fb = net.feedbacks[0]
     assert parametrize.is_parametrized(fb, "fixed") and set(fb.fixed.sign().unique().tolist()) <= {-1.0, 0.0, 1.0}
     assert fb.fixed.abs().unique().numel() <= 2  # {0, step}: ternary
     out = net(torch.randn(5, 10))

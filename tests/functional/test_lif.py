@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from spikefa.errors import ConfigError
-from spikefa.functional.lif import LIFParams, LIFState, lif_run, lif_step, lif_step_
+from spikefa.functional.lif import LIFParams, LIFState, beta_decay, lif_run, lif_step, lif_update
 
 snntorch = pytest.importorskip("snntorch")
 
@@ -27,8 +27,9 @@ def test_lif_matches_snntorch_leaky(reset: str) -> None:
 
 
 @pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
-def test_in_place_step_is_bitwise_the_graph_step(reset: str) -> None:
-    """lif_step_ (no graph, membrane updated in place) against lif_step, over a run with resets."""
+def test_in_place_update_is_bitwise_the_graph_step(reset: str) -> None:
+    """lif_update in place (no graph, what the online learners run) against lif_step, over a run
+    with resets."""
     g = torch.Generator().manual_seed(3)
     params = LIFParams(beta=0.83, threshold=0.7, reset=reset)
     state, mem, spk = LIFState(torch.zeros(5, 9)), torch.zeros(5, 9), torch.zeros(5, 9)
@@ -36,7 +37,8 @@ def test_in_place_step_is_bitwise_the_graph_step(reset: str) -> None:
     for _ in range(80):
         current = torch.randn(5, 9, generator=g) * 0.6
         want, state = lif_step(current, state, params)
-        spk, mem = lif_step_(current, mem, spk, params)
+        mem = lif_update(mem, current, spk, params.threshold, reset, beta_decay(params.beta), inplace=True)
+        spk = (mem > params.threshold).to(mem.dtype)
         assert torch.equal(spk, want) and torch.equal(mem, state.mem)
         fired += float(want.sum())
     assert fired > 50
@@ -62,3 +64,8 @@ def test_tau_from_beta() -> None:
     import math
 
     assert LIFParams(beta=math.exp(-1 / 20), dt=1.0).tau_mem == pytest.approx(20.0)
+
+
+def test_empty_time_axis_is_refused() -> None:
+    with pytest.raises(ConfigError, match="T >= 1"):
+        lif_run(torch.zeros(0, 2, 3), LIFParams(beta=0.9))

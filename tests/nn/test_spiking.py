@@ -10,7 +10,7 @@ from spikefa.catalog import load_card
 from spikefa.errors import ConfigError, SpikefaError
 from spikefa.functional.encoders import DirectEncoder, LatencyEncoder, RateEncoder, make_encoder
 from spikefa.nn.build import build
-from spikefa.nn.card import NeuronSpec
+from spikefa.schemas.neuron import LIFParams
 from spikefa.nn.online import EncodedSNN, OnlineDFA
 from spikefa.nn.spiking import SpikingNet, scores
 from spikefa.rules import convert
@@ -23,7 +23,7 @@ def _net(sizes: list[int], reset: str = "subtract", beta: float = 0.8, seed: int
         for m in layers:
             m.weight.copy_(torch.randn(m.weight.shape, generator=g) * 0.6)
             m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
-    return SpikingNet(layers, NeuronSpec(beta=beta, threshold=1.0, reset=reset, dt=1.0))  # type: ignore[arg-type]
+    return SpikingNet(layers, LIFParams(beta=beta, threshold=1.0, reset=reset, dt=1.0))  # type: ignore[arg-type]
 
 
 def test_card_builds_a_spiking_net_with_stated_neurons() -> None:
@@ -38,7 +38,7 @@ def test_card_builds_a_spiking_net_with_stated_neurons() -> None:
 
 
 def test_rate_card_with_a_neuron_section_is_refused() -> None:
-    from spikefa.nn.card import parse_card
+    from spikefa.schemas.card import parse_card
     import tomllib
     from spikefa.catalog import find_card
 
@@ -156,7 +156,7 @@ def test_online_dfa_owns_only_its_network_and_refuses_conv() -> None:
     OnlineDFA(net).local_step(iter((torch.rand(5, 2, 6) < 0.5).float()), torch.tensor([0, 2]))
     assert torch.equal(extra.grad, torch.full((2,), 7.0))
     assert all(p.grad is not None for p in net.parameters())
-    conv = SpikingNet([torch.nn.Conv2d(1, 2, 3)], NeuronSpec(beta=0.9, threshold=1.0, reset="zero", dt=1.0))
+    conv = SpikingNet([torch.nn.Conv2d(1, 2, 3)], LIFParams(beta=0.9, threshold=1.0, reset="zero", dt=1.0))
     with pytest.raises(SpikefaError, match="fully connected"):
         OnlineDFA(conv)
 

@@ -11,11 +11,12 @@ import torch
 
 from spikefa.errors import ConfigError
 from spikefa.functional.stdp import STDP_MODES, STDPParams, STDPState, stdp_init, stdp_step
-from spikefa.nn.stdp import (DiehlCookNet, DiehlCookParams, ThreeFactorNet, ThreeFactorParams, assign_labels,
-                             bernoulli_events, dc_init, dc_neuron_step, normalize_incoming, predict,
-                             stdp_eligibility, stdp_step_batched, stdp_step_events, stdp_traces, three_factor_delta,
-                             three_factor_delta_traces, vote)
-from spikefa.nn.stdp.readout import DeltaReadout
+from spikefa.functional.diehl_cook import dc_init, dc_neuron_step
+from spikefa.functional.eligibility import stdp_eligibility, stdp_traces, three_factor_delta, three_factor_delta_traces
+from spikefa.functional.stdp_batched import bernoulli_events, normalize_incoming, stdp_step_batched, stdp_step_events
+from spikefa.functional.voting import assign_labels, predict, vote
+from spikefa.nn.stdp import DeltaReadout, DiehlCookNet, ThreeFactorNet
+from spikefa.schemas.stdp import DiehlCookParams, ThreeFactorParams
 
 F64 = torch.float64
 
@@ -324,7 +325,7 @@ def test_three_factor_net_zero_error_leaves_weights_and_its_own_buffers_only() -
     x = torch.rand(4, 16, generator=torch.Generator().manual_seed(0))
     y = torch.tensor([0, 1, 2, 0])
     w0 = net.weight.clone()
-    net.feedback.fixed.zero_()  # B = 0: the third factor is zero whatever the error
+    net.feedbacks[0].fixed.zero_()  # B = 0: the third factor is zero whatever the error
     e = net.learn(x, y, torch.Generator().manual_seed(1))
     assert e.abs().sum() > 0 and torch.equal(net.weight, w0)
     assert not torch.equal(net.readout.weight, torch.zeros_like(net.readout.weight))
@@ -341,7 +342,7 @@ def test_three_factor_net_update_equals_the_direct_formula() -> None:
     net = ThreeFactorNet(p)
     x = torch.rand(2, 12, generator=torch.Generator().manual_seed(0))
     y = torch.tensor([1, 2])
-    w0, b = net.weight.clone(), net.feedback.matrix(None).clone()
+    w0, b = net.weight.clone(), net.feedbacks[0].matrix(None).clone()
     _, trains_ = net.run(x, torch.Generator().manual_seed(1), record=True)
     assert trains_ is not None and trains_[1].sum() > 0
     e = net.learn(x, y, torch.Generator().manual_seed(1))

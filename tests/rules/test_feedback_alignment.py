@@ -14,7 +14,7 @@ import spikefa
 from spikefa.errors import SpikefaError
 from spikefa.nn import DFASequential, FAConv2d, FALinear
 from spikefa.rules import FEEDBACK_KINDS
-from spikefa.rules.functions import DFAInject, FAConv2dFunction, FALinearFunction
+from spikefa.functional.autograd import DFAInject, FAConv2dFunction, FALinearFunction
 
 
 def mlp(seed: int = 0) -> nn.Sequential:
@@ -87,7 +87,7 @@ def test_dfa_with_b_equal_w2_is_backprop_hidden_gradient() -> None:
     dfa_src = nn.Sequential(nn.Linear(6, 9), nn.Tanh(), nn.Linear(9, 4))
     dfa_src.load_state_dict(ref.state_dict())
     dfa = spikefa.convert(dfa_src, "dfa", "random", seed=0)
-    fb = dfa.feedback[0]
+    fb = dfa.feedbacks[0]
     fb.fixed.copy_(ref[2].weight.detach())
     x, y = torch.randn(5, 6), torch.randint(0, 4, (5,))
     for g_dfa, g_bp in zip(grads(dfa, x, y), grads(ref, x, y)):
@@ -190,7 +190,7 @@ def test_same_seed_same_bits_and_independent_layers() -> None:
     # two layers of the same shape in one net get different matrices
     net = spikefa.convert(nn.Sequential(nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 8)),
                           "dfa", seed=0)
-    assert not torch.equal(net.feedback[0].fixed, net.feedback[1].fixed)
+    assert not torch.equal(net.feedbacks[0].fixed, net.feedbacks[1].fixed)
 
 
 def test_dfa_on_conv_trains_and_cuts_graph() -> None:
@@ -206,9 +206,9 @@ def test_dfa_on_conv_trains_and_cuts_graph() -> None:
     signed = spikefa.convert(net, "dfa", "sign", input_shape=(1, 8, 8), seed=1)  # flattened conv output: fine
     assert torch.equal(torch.sign(signed.feedback_matrix(0)), torch.sign(signed.downstream_product(0)))
     dfa = spikefa.convert(net, "dfa", input_shape=(1, 8, 8))
-    assert isinstance(dfa, DFASequential) and dfa.feedback[0].fixed.shape == (4, 48)  # block ends in Flatten
+    assert isinstance(dfa, DFASequential) and dfa.feedbacks[0].fixed.shape == (4, 48)  # block ends in Flatten
     conv_dfa = spikefa.convert(two_conv, "dfa", input_shape=(1, 8, 8))
-    assert conv_dfa.feedback[0].fixed.shape == (4, 2, 8, 8)  # a full-size projection onto the map
+    assert conv_dfa.feedbacks[0].fixed.shape == (4, 2, 8, 8)  # a full-size projection onto the map
     F.cross_entropy(conv_dfa(torch.randn(3, 1, 8, 8)), torch.randint(0, 4, (3,))).backward()
     assert conv_dfa.blocks[0][0].weight.grad.abs().sum() > 0
     x = torch.randn(6, 1, 8, 8)

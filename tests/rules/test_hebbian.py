@@ -14,8 +14,8 @@ from torch import nn
 import spikefa
 from spikefa.errors import SpikefaError
 from spikefa.nn.local import HebbianDescentLinear, LocalSequential, StraightThrough
-from spikefa.rules.hebbian import hebb, oja
-from spikefa.train.config import RunConfig
+from spikefa.functional.hebbian import hebb, oja
+from spikefa.schemas.run import RunConfig
 from spikefa.train.run import make_optimizer
 
 ATOL = 1e-5
@@ -332,10 +332,10 @@ def test_hebbnet_gradient_sparsity_keeps_the_largest_entries() -> None:
     assert close(grad.ravel()[top], -full.ravel()[top])
 
 
-def test_hebbnet_normalize_gives_unit_rows_before_the_step() -> None:
-    """normalize=true rescales each Hebbian unit to unit norm (its weight row, or the row with its
+def test_hebbnet_unit_norm_gives_unit_rows_before_the_step() -> None:
+    """unit_norm=true rescales each Hebbian unit to unit norm (its weight row, or the row with its
     bias appended) before the step, and the Hebbian term is computed with the rescaled unit."""
-    model = spikefa.convert(net(5), "hebb", options={"normalize": True})
+    model = spikefa.convert(net(5), "hebb", options={"unit_norm": True})
     x, y = batch(5)
     layer = model.blocks[0][0]
     F.cross_entropy(model(x), y).backward()
@@ -348,8 +348,8 @@ def test_hebbnet_normalize_gives_unit_rows_before_the_step() -> None:
     assert not torch.allclose(model.blocks[1][0].weight.norm(dim=1), torch.ones(4), atol=1e-3)  # gd layer untouched
 
 
-def test_hebbnet_normalize_bounds_the_whole_unit_bias_included() -> None:
-    model = spikefa.convert(net(5), "hebb", options={"normalize": True, "local_lr": 1.0})
+def test_hebbnet_unit_norm_bounds_the_whole_unit_bias_included() -> None:
+    model = spikefa.convert(net(5), "hebb", options={"unit_norm": True, "local_lr": 1.0})
     hidden = model.blocks[0][0]
     opt = torch.optim.SGD(hidden.parameters(), lr=1.0)  # plain SGD at local_lr, as the harness does
     for step in range(40):
@@ -370,7 +370,7 @@ def _config(optimizer: str, **kw: object) -> RunConfig:
 def test_make_optimizer_hidden_plain_sgd_output_adam() -> None:
     local_lr = 0.05
     model = spikefa.convert(net(6), "hebb", options={"local_lr": local_lr})
-    config = _config("adam", lr=1e-2, weight_decay=1e-3)
+    config = _config("adam", lr=1e-2, weight_decay=1e-3, rule_options={"local_lr": local_lr})
     opt = make_optimizer(config, model)
     hidden = list(model.blocks[0].parameters())
     output = list(model.blocks[1].parameters())
@@ -397,7 +397,7 @@ def test_make_optimizer_hidden_plain_sgd_output_adam() -> None:
 def test_make_optimizer_sgd_hidden_is_plain_sgd() -> None:
     local_lr = 0.05
     model = spikefa.convert(net(6), "hebb", options={"local_lr": local_lr})
-    opt = make_optimizer(_config("sgd", lr=1e-2, momentum=0.9), model)
+    opt = make_optimizer(_config("sgd", lr=1e-2, momentum=0.9, rule_options={"local_lr": local_lr}), model)
     w = model.blocks[0][0].weight
     for step in range(2):
         x, y = batch(30 + step)
@@ -451,13 +451,13 @@ def test_plastic_dfa_feedback_learns_by_hebb() -> None:
     eta = 0.05
     model = spikefa.convert(net(8, nn.Tanh, (10, 8, 4)), "dfa", "random", seed=2,
                             options={"plastic": "hebb", "plastic_lr": eta})
-    b0 = model.feedback[0].fixed.clone()
+    b0 = model.feedbacks[0].fixed.clone()
     assert b0.shape == (4, 8)
     x, y = batch(8)
     w1, b1 = model.blocks[0][0].weight, model.blocks[0][0].bias
     h = torch.tanh(F.linear(x, w1, b1))
     out = model(x)
-    assert close(model.feedback[0].fixed, n(b0) + eta * np_hebb(n(h), n(out)))
+    assert close(model.feedbacks[0].fixed, n(b0) + eta * np_hebb(n(h), n(out)))
     # the step that changed B used B0 for its own error: δ = (e·B0) ⊙ (1 − h²)
     F.cross_entropy(out, y).backward()
     e = (torch.softmax(out.detach(), 1) - F.one_hot(y, 4)) / len(y)

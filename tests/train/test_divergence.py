@@ -11,13 +11,16 @@ from pathlib import Path
 
 import pytest
 import torch
+
+from spikefa.rules import get_rule
 from torch import nn
 
 import spikefa
 from spikefa.cli import main
 from spikefa.train import resolve_config, train
 from spikefa.train.loop import EXPLODE_AT, DivergenceError, check_weights
-from spikefa.train.run import CHECKPOINT, make_model, prepare_data
+from spikefa.runs import CHECKPOINT, make_model
+from spikefa.train.run import prepare_data
 
 CARD = "mlp-1x2000-relu"  # ReLU: Hebb's ΔW = y xᵀ with y ∝ W grows geometrically
 BATCH = 32
@@ -39,7 +42,9 @@ def parse(diverged: str) -> tuple[str, int, int]:
 def hebbian_parameter_names(config) -> set[str]:  # type: ignore[no-untyped-def]
     data = prepare_data(config)
     model = make_model(config, data.input_shape, data.num_classes)
-    return {n for n, p in model.named_parameters() if hasattr(p, "_spikefa_local_lr")}
+    groups = get_rule(config.rule).param_groups(model, config.rule_options)  # what the rule declares
+    own = {id(p) for g in groups for p in g.params}
+    return {n for n, p in model.named_parameters() if id(p) in own}
 
 
 def test_check_weights_names_the_tensor_and_the_step() -> None:
@@ -114,16 +119,16 @@ def test_cli_exits_1_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 @pytest.mark.parametrize("limit_train", [256, 128])
-def test_normalize_keeps_the_same_run_bounded(tmp_path: Path, limit_train: int) -> None:
+def test_unit_norm_keeps_the_same_run_bounded(tmp_path: Path, limit_train: int) -> None:
     vanilla = train(hebb_config(limit_train), tmp_path / "vanilla", progress=False)
     assert vanilla["diverged"]  # the comparison is meaningful: these settings do diverge without it
-    summary = train(hebb_config(limit_train, normalize=True), tmp_path / "norm", progress=False)
+    summary = train(hebb_config(limit_train, unit_norm=True), tmp_path / "norm", progress=False)
     assert summary["diverged"] is None and summary["epochs"] == 3
     assert math.isfinite(summary["train_loss"]) and 0.0 <= summary["test_accuracy"] <= 1.0
     ckpt = torch.load(tmp_path / "norm" / CHECKPOINT, weights_only=False)
-    assert ckpt["epoch"] == 3 and ckpt["config"]["rule_options"]["normalize"] is True
+    assert ckpt["epoch"] == 3 and ckpt["config"]["rule_options"]["unit_norm"] is True
 
 
-def test_normalize_keeps_a_deeper_relu_net_bounded(tmp_path: Path) -> None:
-    summary = train(hebb_config(256, card="mlp-2x800-relu", normalize=True), tmp_path / "r", progress=False)
+def test_unit_norm_keeps_a_deeper_relu_net_bounded(tmp_path: Path) -> None:
+    summary = train(hebb_config(256, card="mlp-2x800-relu", unit_norm=True), tmp_path / "r", progress=False)
     assert summary["diverged"] is None, summary["diverged"]

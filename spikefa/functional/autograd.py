@@ -2,7 +2,9 @@
 
 Only the error path changes: the weight gradient of a layer is always (error) × (its input),
 so ``grad_weight`` is exact and ``grad_input`` uses the feedback tensor B in W's place
-(Lillicrap et al. 2016, eq. 1-2). ``DFAInject`` adds the direct feedback of Nøkland (2016, eq. 3).
+(Lillicrap et al. 2016, eq. 1-2). ``DFAInject`` adds the direct feedback of Nøkland (2016, eq. 3);
+``InjectGrad`` hands local rules' updates (−ΔW) to the optimiser during ``loss.backward()``;
+``HebbianDescentFunction`` is Hebbian descent's backward (Melchior & Wiskott 2019).
 """
 
 from __future__ import annotations
@@ -91,3 +93,40 @@ class DFAInject(torch.autograd.Function):
             for b, shape in zip(ctx.feedbacks, ctx.shapes)
         ]
         return (grad_out, None, *grads)
+
+
+class InjectGrad(torch.autograd.Function):
+    """Identity on ``out``; in backward, hands each parameter its precomputed gradient."""
+
+    @staticmethod
+    def forward(ctx: Any, out: torch.Tensor, grads: Sequence[torch.Tensor], *params: torch.Tensor) -> torch.Tensor:
+        ctx.grads = list(grads)
+        return out.view_as(out)
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:
+        return (grad_out, None, *ctx.grads)
+
+
+class HebbianDescentFunction(torch.autograd.Function):
+    """a = x Wᵀ + b; backward: ∂W = gᵀ(x − μ) (centred) or gᵀx + diag(Σg²) W (Oja variant: −ΔW of
+    Oja's rule with post activity y = t − h = −g),
+    ∂x = g W (the error reaches the layer below through the transposed weights)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, mu: torch.Tensor,
+                factor: str) -> torch.Tensor:
+        ctx.save_for_backward(x, weight, mu)
+        ctx.factor, ctx.has_bias = factor, bias is not None
+        return torch.nn.functional.linear(x, weight, bias)
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[Any, ...]:
+        x, w, mu = ctx.saved_tensors
+        if ctx.factor == "centred":
+            gw = g.t().matmul(x - mu)
+        else:
+            gw = g.t().matmul(x) + (g * g).sum(0).unsqueeze(1) * w
+        gx = g.matmul(w) if ctx.needs_input_grad[0] else None
+        gb = g.sum(0) if ctx.has_bias else None
+        return gx, gw, gb, None, None

@@ -25,13 +25,12 @@ import torch
 
 from spikefa.errors import ConfigError
 from spikefa.functional.stdp import STDPParams, STDPState, _bump, _check_shapes, _resolve_dt
+from spikefa.schemas.stdp import Reduction
+from spikefa.schemas.validate import choices
 
-Reduction = Literal["sum", "mean"]
-REDUCTIONS: tuple[str, ...] = ("sum", "mean")
-
-
+REDUCTIONS: tuple[str, ...] = choices(Reduction)
 Kernel = Literal["events", "dense"]
-KERNELS: tuple[str, ...] = ("events", "dense")
+KERNELS: tuple[str, ...] = choices(Kernel)
 
 
 def _clip(w: torch.Tensor, params: STDPParams, inplace: bool) -> torch.Tensor:

@@ -1,0 +1,136 @@
+"""The STDP networks as learners the training harness drives like any other rule's model.
+
+Each holds its network, draws its input spikes from its own generator (saved with the model, so a
+resumed run draws what an unbroken one would) and offers what `spikefa.rules` declares for it:
+
+- ``local_step(x, y)``: one presentation of a batch x [B, C, H, W] in [0, 1] with learning; returns
+  the loss to log (None for unsupervised STDP, which has none);
+- ``assign_labels(x, y)``: after an epoch, with learning off: Diehl & Cook's label assignment, or
+  fitting the delta-rule read-out on STDP features;
+- ``forward(x)``: class scores [B, classes] with learning off, from a fixed evaluation seed, so every
+  evaluation sees the same spikes.
+
+``frozen`` keeps the STDP layer at its initialization: the random-feature control of the same
+network, read-out and budget.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from spikefa.functional.feedback import derive_seed
+from spikefa.nn.stdp.diehl_cook import DiehlCookNet
+from spikefa.nn.stdp.readout import DeltaReadout
+from spikefa.nn.stdp.three_factor import ThreeFactorNet
+
+_TRAIN, _EVAL, _LABELS = 1001, 1002, 1003
+
+
+class _Seeded(nn.Module):
+    """A training generator continued across batches and resumes; evaluation redraws from a seed."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        self.seed = int(seed)
+        self._gen: torch.Generator | None = None
+        self._gen_state: torch.Tensor | None = None
+
+    def train_generator(self) -> torch.Generator:
+        if self._gen is None:
+            self._gen = torch.Generator().manual_seed(derive_seed(self.seed, _TRAIN))
+            if self._gen_state is not None:
+                self._gen.set_state(self._gen_state)
+        return self._gen
+
+    def fixed_generator(self, stream: int) -> torch.Generator:
+        return torch.Generator().manual_seed(derive_seed(self.seed, stream))
+
+    def get_extra_state(self) -> dict[str, Any]:
+        state = self._gen.get_state() if self._gen is not None else self._gen_state
+        return {"seed": self.seed, "generator": state}
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        self.seed, self._gen_state, self._gen = int(state["seed"]), state["generator"], None
+
+
+def _responses(net: DiehlCookNet, x: torch.Tensor, gen: torch.Generator, batch_size: int = 256) -> torch.Tensor:
+    """Spike counts [N, neurons] with learning off."""
+    return torch.cat([net.present(x[i:i + batch_size].cpu(), gen, learn=False)
+                      for i in range(0, len(x), batch_size)]) if len(x) else torch.zeros(0, net.params.n_exc)
+
+
+class DiehlCookLearner(_Seeded):
+    """Diehl & Cook (2015): unsupervised STDP, label assignment from the responses to the first
+    ``label_samples`` training images, classification by the all-activity vote."""
+
+    def __init__(self, net: DiehlCookNet, seed: int = 0, label_samples: int = 10000, frozen: bool = False) -> None:
+        super().__init__(seed)
+        self.net, self.label_samples, self.frozen = net, int(label_samples), bool(frozen)
+
+    @torch.no_grad()
+    def local_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.net.present(x.cpu(), self.train_generator(), learn=not self.frozen)
+        return None
+
+    @torch.no_grad()
+    def assign_labels(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        n = min(self.label_samples, len(x))
+        self.net.assign(_responses(self.net, x[:n], self.fixed_generator(_LABELS)), y[:n].cpu())
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.cpu(), self.fixed_generator(_EVAL)).to(x.device)
+
+
+class STDPReadoutLearner(DiehlCookLearner):
+    """STDP features + delta-rule read-out: the Diehl & Cook layer learns without labels; after
+    each epoch a softmax read-out is fitted (``readout_epochs`` passes of the delta rule, learning
+    rate ``readout_lr``) on its spike counts for the first ``label_samples`` training images."""
+
+    def __init__(self, net: DiehlCookNet, seed: int = 0, label_samples: int = 10000, frozen: bool = False,
+                 readout_epochs: int = 30, readout_lr: float = 0.05, weight_decay: float = 1e-4,
+                 batch_size: int = 100) -> None:
+        super().__init__(net, seed, label_samples, frozen)
+        self.readout = DeltaReadout(net.params.n_exc, net.num_classes)
+        self.readout_epochs, self.readout_lr, self.weight_decay = int(readout_epochs), readout_lr, weight_decay
+        self.batch_size = batch_size
+
+    @torch.no_grad()
+    def assign_labels(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        n = min(self.label_samples, len(x))
+        features, labels = _responses(self.net, x[:n], self.fixed_generator(_LABELS)), y[:n].cpu()
+        self.readout.fit_scaling(features)
+        self.readout.weight.zero_()
+        self.readout.bias.zero_()
+        gen = self.fixed_generator(_LABELS + 1)
+        for _ in range(self.readout_epochs):
+            for idx in torch.split(torch.randperm(n, generator=gen), self.batch_size):
+                self.readout.learn(features[idx], labels[idx], self.readout_lr, self.weight_decay)
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        counts = _responses(self.net, x, self.fixed_generator(_EVAL))
+        return self.readout(counts).to(x.device)
+
+
+class ThreeFactorLearner(_Seeded):
+    """Three-factor STDP: the hidden layer learns by error-gated STDP eligibility and the read-out
+    by the delta rule, together, online over presentations."""
+
+    def __init__(self, net: ThreeFactorNet, seed: int = 0, frozen: bool = False) -> None:
+        super().__init__(seed)
+        self.net, self.frozen = net, bool(frozen)
+
+    @torch.no_grad()
+    def local_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One presentation with learning; returns the read-out's cross-entropy before its update."""
+        e = self.net.learn(x.cpu(), y.cpu(), self.train_generator(), hidden=not self.frozen)
+        p_target = (e[torch.arange(len(y)), y.cpu()] + 1.0).clamp_min(1e-12)  # e = softmax − onehot
+        return -p_target.log().mean()
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.cpu(), self.fixed_generator(_EVAL)).to(x.device)

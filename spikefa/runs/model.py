@@ -1,0 +1,126 @@
+"""The network a run directory holds: the resolved card, built from the run seed, converted to the
+run's rule, transformed (QAT) and, for spiking cards, wrapped with the card's spike encoder.
+
+`resolve_config` reads the card file once and stores its mapping in the config; `make_model` and
+`load_run` rebuild from that mapping only, so a run resumes and exports the network it was trained
+as even when the card file has changed since.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from spikefa.catalog import load_card
+from spikefa.errors import SpikefaError
+from spikefa.functional.encoders import make_encoder
+from spikefa.nn.build import build
+from spikefa.nn.online import EncodedSNN
+from spikefa.rules.registry import check_card, convert, get_rule, resolve_feedback, resolve_options
+from spikefa.runs.checkpoint import CHECKPOINT, load_checkpoint
+from spikefa.schemas.card import ModelCard, parse_card
+from spikefa.schemas.run import RunConfig
+
+ModelTransform = Callable[[nn.Module], None]
+"""Changes a converted network in place before training (QAT's fake quantization, built by
+`spikefa.export.qat.qat_transform`)."""
+
+_PRESET_KEYS = ("optimizer", "lr", "batch_size", "epochs", "weight_decay", "momentum", "schedule", "standardize")
+
+
+def resolve_config(model: str, rule: str, dataset: str, **overrides: Any) -> RunConfig:
+    """The card's preset for ``rule``, with every non-None override applied on top; the card's
+    mapping is stored in the config. Raises `SpikefaError` for a bad card, rule, option or value."""
+    card = load_card(model)
+    check_card(card)
+    r = get_rule(rule)
+    preset = card.preset(rule)
+    base = {k: getattr(preset, k) for k in _PRESET_KEYS}
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    base["feedback"] = resolve_feedback(r, base.get("feedback"))
+    base["rule_options"] = resolve_options(r, {**preset.options, **(base.get("rule_options") or {})})
+    return RunConfig(model=model, rule=rule, dataset=dataset, card=card.mapping, **base)
+
+
+def card_of(config: RunConfig) -> ModelCard:
+    """The run's card: the stored mapping (a run made before cards were stored reads the file)."""
+    if config.card is None:
+        return load_card(config.model)
+    return parse_card(config.card, f"{config.model} (as stored in the run's config)")
+
+
+def make_model(config: RunConfig, input_shape: tuple[int, int, int], num_classes: int,
+               transform: ModelTransform | None = None) -> nn.Module:
+    """Build the card's network from the run seed, convert it to the run's rule, apply `transform`
+    (required when the config asks for QAT) and wrap a spiking network with its encoder."""
+    card = card_of(config)
+    if config.qat and (transform is None or not card.spiking):
+        why = ("needs a spiking card (arch snn-*)" if not card.spiking else
+               "needs its transform: spikefa.export.qat.qat_transform(config)")
+        raise SpikefaError(f"--qat {config.qat} {why}; model {config.model!r}")
+    net = build(card, input_shape, num_classes, seed=config.seed)
+    model = convert(net, config.rule, config.feedback, seed=config.seed, input_shape=input_shape,
+                    options=config.rule_options)
+    if transform is not None:
+        transform(net)
+    if card.spiking:
+        assert card.encoder is not None
+        encoder = make_encoder(card.encoder.kind, card.encoder.time_steps, **(
+            {"gain": card.encoder.gain} if card.encoder.kind == "rate" else {}))
+        model = EncodedSNN(model, encoder, seed=config.seed)
+    return model
+
+
+@dataclass(frozen=True, eq=False)
+class Run:
+    """A run directory read back: its config, checkpoint state and the trained model (eval mode)."""
+
+    config: RunConfig
+    state: dict[str, Any]
+    model: nn.Module
+    input_shape: tuple[int, int, int]
+    num_classes: int
+
+
+def read_config(run_dir: str | Path) -> RunConfig:
+    """The ``config.json`` of a run directory; errors name the file."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise SpikefaError(f"{Path(run_dir)}: no config.json here; give a run directory made by `spikefa train`")
+    return RunConfig.from_dict(json.loads(path.read_text()), source=str(path))
+
+
+_OLD_KEYS = re.compile(r"(^|\.)feedback\.(\d+)\.")
+
+
+def upgrade_state(weights: dict[str, Any]) -> dict[str, Any]:
+    """A state dict written before feedback lists were named ``feedbacks``."""
+    return {_OLD_KEYS.sub(r"\1feedbacks.\2.", k): v for k, v in weights.items()}
+
+
+def load_run(run_dir: str | Path,
+             transform_for: Callable[[RunConfig], ModelTransform | None] | None = None) -> Run:
+    """Rebuild a run directory's model from its config and checkpoint (``input_shape`` and
+    ``num_classes`` are stored in the checkpoint; older ones are inferred from the first and last
+    weights). `transform_for` gives the transform a config needs (QAT)."""
+    config = read_config(run_dir)
+    state = load_checkpoint(Path(run_dir) / CHECKPOINT)
+    weights = upgrade_state(state["model"])
+    shape, classes = state.get("input_shape"), state.get("num_classes")
+    if shape is None or classes is None:
+        mats = [v for k, v in weights.items() if k.endswith("weight") and v.ndim == 2 and "feedback" not in k]
+        if not mats:
+            raise SpikefaError(f"{Path(run_dir) / CHECKPOINT}: cannot infer the input shape; "
+                               "store input_shape and num_classes")
+        shape, classes = (1, 1, int(mats[0].shape[1])), int(mats[-1].shape[0])
+    model = make_model(config, tuple(shape), int(classes),  # type: ignore[arg-type]
+                       transform_for(config) if transform_for is not None else None)
+    model.load_state_dict(weights)
+    model.eval()
+    return Run(config, state, model, tuple(shape), int(classes))  # type: ignore[arg-type]

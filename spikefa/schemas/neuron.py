@@ -1,0 +1,45 @@
+"""The LIF neuron a spiking network runs: one description read by every consumer (the network's
+own forward, the online learners, QAT, the exporters and the Brian2 cross-check).
+
+β (``beta``) is the membrane decay per step of ``dt`` ms, β = exp(−dt/τ_mem); θ (``threshold``) the
+firing threshold; ``reset`` the snnTorch reset mode; ``surrogate`` the spike's surrogate gradient.
+A model card's ``[neuron]`` table parses into this class.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from spikefa.schemas.validate import Validated, require
+from spikefa.schemas.vocab import Reset, Surrogate
+
+
+@dataclass(frozen=True)
+class LIFParams(Validated):
+    """β (membrane decay per step, in [0, 1]), θ (> 0), reset mode, dt in ms, surrogate gradient."""
+
+    LABEL = "LIF"
+
+    beta: float
+    threshold: float = 1.0
+    reset: Reset = "subtract"
+    dt: float = 1.0
+    surrogate: Surrogate = "atan"
+
+    def check(self) -> None:
+        require("beta", self.beta, 0.0 <= self.beta <= 1.0, "a number in [0, 1]")
+        require("threshold", self.threshold, self.threshold > 0, "a number > 0")
+        require("dt", self.dt, self.dt > 0, "a number of ms > 0")
+
+    @property
+    def tau_mem(self) -> float:
+        """Membrane time constant in ms implied by β and dt (inf for β = 1, 0 for β = 0)."""
+        if self.beta >= 1.0:
+            return math.inf
+        return 0.0 if self.beta <= 0.0 else -self.dt / math.log(self.beta)
+
+    @classmethod
+    def from_tau(cls, tau_mem: float, dt: float = 1.0, **kw: object) -> LIFParams:
+        """β = exp(−dt/τ_mem) for τ_mem in ms."""
+        return cls(beta=math.exp(-dt / tau_mem), dt=dt, **kw)  # type: ignore[arg-type]

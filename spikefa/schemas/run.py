@@ -1,0 +1,82 @@
+"""The resolved configuration of one training run: a frozen, validated record.
+
+It holds the model card's TOML mapping as the run resolved it (``card``), so a run directory is
+the one truth about its network: resume and export rebuild from it, never from a card file that
+may have changed since.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Mapping
+
+from spikefa.errors import ConfigError
+from spikefa.schemas.validate import Validated, require
+from spikefa.schemas.vocab import Optimizer, Schedule
+
+
+@dataclass(frozen=True)
+class RunConfig(Validated):
+    """Everything that decides a run's result; written to ``config.json`` in the run directory.
+
+    ``model`` is the card's name, ``card`` its mapping (`spikefa.schemas.card.parse_card` reads it).
+    ``checkpoint_every`` > 0 also checkpoints every that many steps inside an epoch (long STDP
+    epochs); 0 checkpoints at the end of each epoch only. ``qat`` is ``PROFILE[:BITS]``.
+    """
+
+    UNCHECKED = ("rule_options", "card")
+
+    model: str
+    rule: str
+    dataset: str
+    feedback: str | None = None
+    rule_options: Mapping[str, Any] = field(default_factory=dict)
+    data_dir: str | None = None
+    epochs: int = 10
+    seed: int = 0
+    batch_size: int = 128
+    optimizer: Optimizer = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    schedule: Schedule = "cosine"
+    standardize: bool = True
+    align_every: int = 100
+    limit_train: int | None = None
+    limit_eval: int | None = None
+    device: str = "cpu"
+    qat: str | None = None  # "PROFILE[:BITS]": train through the target's fake quantization
+    checkpoint_every: int = 0
+    card: Mapping[str, Any] | None = None
+
+    def check(self) -> None:
+        for key in ("epochs", "batch_size", "lr"):
+            require(key, getattr(self, key), getattr(self, key) > 0, "a number > 0")
+        require("weight_decay", self.weight_decay, self.weight_decay >= 0, "a number >= 0")
+        require("momentum", self.momentum, 0 <= self.momentum < 1, "a number in [0, 1)")
+        require("align_every", self.align_every, self.align_every >= 0,
+                "an integer >= 0 (0 turns alignment logging off)")
+        require("checkpoint_every", self.checkpoint_every, self.checkpoint_every >= 0,
+                "an integer >= 0 (0: checkpoint after each epoch only)")
+        if self.qat is not None:
+            name, _, bits = self.qat.partition(":")
+            require("qat", self.qat, bool(name) and (not bits or bits.isdigit()),
+                    "PROFILE or PROFILE:BITS, e.g. int8-edge:4")
+        for key in ("limit_train", "limit_eval"):
+            value = getattr(self, key)
+            require(key, value, value is None or value >= 1, "an integer >= 1 or nothing")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["rule_options"] = dict(self.rule_options)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "config") -> RunConfig:
+        known = {f.name for f in fields(cls)}
+        renamed = {"normalize": "standardize"}  # run directories written before the rename
+        data = {renamed.get(k, k): v for k, v in data.items()}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"{source}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(known))}")
+        return cls(**dict(data))
