@@ -72,7 +72,7 @@ def _overrides(a: argparse.Namespace) -> dict[str, object]:
     return {"data_dir": a.data_dir, "epochs": a.epochs, "batch_size": a.batch_size, "lr": a.lr,
             "optimizer": a.optimizer, "schedule": a.schedule, "weight_decay": a.weight_decay,
             "limit_train": a.limit_train, "align_every": a.align_every, "device": a.device,
-            "qat": getattr(a, "qat", None)}
+            "qat": getattr(a, "qat", None), "checkpoint_every": getattr(a, "checkpoint_every", None)}
 
 
 def _qat_for(config: Any) -> Any:
@@ -231,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="run directory to create")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
     t.add_argument("--opt", action="append", metavar="KEY=VALUE", help="a rule option, e.g. --opt beta=0.01 (repeatable)")
+    t.add_argument("--checkpoint-every", type=int, metavar="STEPS",
+                   help="also checkpoint every STEPS batches inside an epoch (long STDP epochs; default: after "
+                        "each epoch only)")
     _train_options(t)
     t.set_defaults(func=cmd_train)
 

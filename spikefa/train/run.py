@@ -214,7 +214,6 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resu
                     _save(out, config, model, optimizer, epoch_rng, history, epoch, step + done.batch,
                           spent + time.perf_counter() - t0, shapes, done)
 
-            skipped = within.batch  # batches a resumed epoch has done already
             try:
                 stats = train_epoch(ddp_model, optimizer, data.x_train, data.y_train, batch_size=config.batch_size,
                                     gen=gen, info=info, lr_of=lambda e: lr_factor(config, e), epoch=epoch,
@@ -225,7 +224,7 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resu
                 kept = f"last good checkpoint: epoch {epoch}" if epoch else "no checkpoint (diverged in epoch 1)"
                 diverged = f"{exc}; {kept}"
                 break
-            step += stats.steps - skipped
+            step += stats.steps  # `step` counts from the epoch's start, also when it resumed inside it
             within = Progress()
             spent += time.perf_counter() - t0
             if rule.assigns_labels:

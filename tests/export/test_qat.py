@@ -173,3 +173,39 @@ def test_spiking_forward_quantises_each_weight_once_per_sequence() -> None:
     assert len(calls) == 2 + 2 * 9
     for a, m in zip(cached, _linears(net)):
         torch.testing.assert_close(a, master_weight(m).grad)
+
+
+def test_online_dfa_under_qat_steps_the_neuron_the_network_runs() -> None:
+    """Online DFA under QAT steps the network's own neurons: the target's β̂ and the state grid.
+    Its broadcast loss (membrane error, every step) equals the cross-entropy of the QAT forward's
+    output membranes, and differs from the card's float neuron on the same quantized weights."""
+    import torch.nn.functional as F
+
+    from spikefa.nn.online import OnlineDFA
+
+    from .nets import variant
+
+    # Xylo's shift decay (β̂ = 0.875 for β = 0.9) with a 10-bit state, so the state grid shows
+    prof = variant("xylo-audio2", neuron={"state_bits": 10, "threshold_bits": 10})
+    net = tiny_net((20, 16, 5), gain=2.0)
+    card_beta = net.lif[0].beta
+    online = OnlineDFA(net, "random", seed=0, error="membrane")
+    prepare_qat(net, prof, bits=8)
+    assert net.lif[0].beta != card_beta  # the profile's decay differs from the card's β
+    x, y = spikes(12, 6, 20, rate=0.4), torch.arange(6) % 5
+    with torch.no_grad():
+        record = net(x)
+    want = torch.stack([F.cross_entropy(m, y) for m in record.mem]).mean()
+    got = online.local_step(x, y)
+    assert record.spikes.sum() > 0 and torch.allclose(got, want, rtol=1e-6, atol=1e-7)
+    quantizers = [n.state_quant for n in net.neurons]
+    for n in net.neurons:  # the same β̂ without the state grid: the membranes move
+        n.state_quant = False
+    with torch.no_grad():
+        assert not torch.allclose(net(x).mem, record.mem)
+    for n, q in zip(net.neurons, quantizers):
+        n.state_quant = q
+    remove_qat(net, bake=True)  # the card's float β on the same (now baked) weights
+    with torch.no_grad():
+        float_mem = net(x).mem
+    assert not torch.allclose(float_mem, record.mem)
