@@ -27,22 +27,22 @@ from dataclasses import dataclass
 
 import torch
 
-from spikefa.errors import ConfigError
+from spikefa.export.profile import Decay, DecayRounding
+from spikefa.schemas.neuron import tau_of
+from spikefa.schemas.validate import Validated
 from spikefa.functional.lif import Decay, lif_update
 
 
 @dataclass(frozen=True)
-class DecayCode:
+class DecayCode(Validated):
     """One layer's decay encoding: kind, its integer parameter (m or k), fraction bits, rounding."""
 
-    kind: str
+    LABEL = "decay code"
+
+    kind: Decay
     value: int
     bits: int = 0
-    rounding: str = "floor"
-
-    def __post_init__(self) -> None:
-        if self.kind not in DECAY_STEPS:
-            raise ConfigError(f"decay kind = {self.kind!r} is not allowed; expected one of: {', '.join(DECAY_STEPS)}")
+    rounding: DecayRounding = "floor"
 
     @property
     def beta(self) -> float:
@@ -63,11 +63,7 @@ BETAS: dict[str, Callable[[DecayCode], float]] = {
 }
 
 
-def tau(beta: float, dt: float) -> float:
-    """Membrane time constant −dt / ln β in the unit of dt (inf for β = 1, 0 for β = 0)."""
-    if beta >= 1.0:
-        return math.inf
-    return 0.0 if beta <= 0.0 else -dt / math.log(beta)
+tau = tau_of  # the one formula, re-exported for the quantizer
 
 
 def _log_tau_error(beta_hat: float, beta: float) -> float:

@@ -63,7 +63,10 @@ def _print_summary(summary: dict[str, Any], out: str) -> None:
     for fmt, files in summary["files"].items():
         print(f"{fmt}: {', '.join(files)}")
     for v in summary["verification"]:
-        state = "skipped" if v["skipped"] else ("agrees" if v["ok"] else "DISAGREES")
+        if v["skipped"]:
+            print(f"{v['format']}: NOT VERIFIED ({v['note']}); the artefact is written but unchecked")
+            continue
+        state = "agrees" if v["ok"] else "DISAGREES"
         print(f"{v['format']}: {state} with the {v['reference']} ({v['mismatches']}/{v['total']} spikes differ)")
     print(f"-> {Path(out) / 'export.json'}, {Path(out) / 'report.md'}")
 

@@ -48,7 +48,8 @@ def export(net: nn.Module, profile: Profile, out_dir: str | Path, *, bits: int |
     Returns the summary also written to ``export.json``: files per format, the per-layer
     quantisation report and, when `verify`, each artefact's comparison with its reference on
     `spikes` [T, B, in] (default: `verification_spikes`). ``summary["ok"]`` is False when an
-    artefact disagrees with its reference.
+    artefact disagrees with its reference; ``summary["verified"]`` lists the formats that ran and
+    agreed, ``summary["unverified"]`` those whose check could not run (never counted as passed).
     """
     problems = check(net, profile, bits)
     if problems:
@@ -66,7 +67,8 @@ def export(net: nn.Module, profile: Profile, out_dir: str | Path, *, bits: int |
         torch.save({"spikes": x.to(torch.uint8), "out": golden.out.to(torch.uint8)}, out / "golden.pt")
     summary = {"profile": profile.name, "bits": qnet.bits, "formats": chosen, "files": files,
                "report": [r.as_dict() for r in qnet.report], "verification": checks,
-               "ok": all(c["ok"] for c in checks), "meta": meta or {}}
+               "ok": not any(c["failed"] for c in checks), "verified": [c["format"] for c in checks if c["ok"]],
+               "unverified": [c["format"] for c in checks if c["skipped"]], "meta": meta or {}}
     (out / "export.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     (out / "report.md").write_text(f"# {profile.name}, {qnet.bits}-bit weights\n\n{report_table(qnet)}\n")
     return summary

@@ -22,69 +22,55 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, Literal
 
 from spikefa.errors import ConfigError
+from spikefa.schemas.validate import Real, Validated, check_keys, choices, located, parse_section, require, table_at
 
-SCALES = ("per-tensor", "per-channel", "power-of-two")
-RANGES = ("symmetric", "full")
-ROUNDINGS = ("half-even", "half-away")
-NEURON_MODELS = ("lif", "if")
-RESETS = ("subtract", "zero")
-OVERFLOWS = ("saturate", "wrap")
-DECAYS = ("multiplier", "shift", "none")
-DECAY_ROUNDINGS = ("floor", "toward-zero", "nearest")
+Scale = Literal["per-tensor", "per-channel", "power-of-two"]
+Range = Literal["symmetric", "full"]
+Rounding = Literal["half-even", "half-away"]
+NeuronModel = Literal["lif", "if"]
+ChipReset = Literal["subtract", "zero"]
+Overflow = Literal["saturate", "wrap"]
+Decay = Literal["multiplier", "shift", "none"]
+DecayRounding = Literal["floor", "toward-zero", "nearest"]
+SCALES, RANGES, ROUNDINGS = choices(Scale), choices(Range), choices(Rounding)
+NEURON_MODELS, RESETS, OVERFLOWS = choices(NeuronModel), choices(ChipReset), choices(Overflow)
+DECAYS, DECAY_ROUNDINGS = choices(Decay), choices(DecayRounding)
 LIMIT_KEYS = ("inputs", "outputs", "hidden_neurons", "neurons", "neurons_per_layer", "fan_in",
               "layers", "synapses_per_layer", "synapses")
 
 
-def _int(key: str, value: object, lo: int, hi: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ConfigError(f"{key} = {value!r} is not allowed; expected an integer in [{lo}, {hi}]")
+def _int_in(key: str, value: int, lo: int, hi: int) -> None:
+    require(key, value, lo <= value <= hi, f"an integer in [{lo}, {hi}]")
 
 
-def _choice(key: str, value: object, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{key} = {value!r} is not allowed; expected one of: {', '.join(allowed)}")
+def _pair(key: str, value: tuple[int, ...], lo: int, hi: int) -> None:
+    ok = len(value) == 2 and all(lo <= v <= hi for v in value) and value[0] <= value[1]
+    require(key, value, ok, f"[low, high] integers with {lo} <= low <= high <= {hi}")
 
 
-def _subset(key: str, values: tuple[str, ...], allowed: tuple[str, ...]) -> None:
-    if not isinstance(values, tuple) or not values or any(v not in allowed for v in values):
-        raise ConfigError(f"{key} = {list(values) if isinstance(values, tuple) else values!r} is not "
-                          f"allowed; expected a non-empty list from: {', '.join(allowed)}")
-
-
-def _int_range(key: str, value: object, lo: int, hi: int) -> None:
-    ok = isinstance(value, tuple) and len(value) == 2 and all(
-        isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi for v in value) and value[0] <= value[1]
-    if not ok:
-        raise ConfigError(f"{key} = {list(value) if isinstance(value, tuple) else value!r} is not allowed; "
-                          f"expected [low, high] integers with {lo} <= low <= high <= {hi}")
+def _non_empty(key: str, value: tuple[str, ...], allowed: tuple[str, ...]) -> None:
+    require(key, value, bool(value), f"a non-empty list from: {', '.join(allowed)}")
 
 
 @dataclass(frozen=True)
-class WeightFormat:
+class WeightFormat(Validated):
     """Synaptic weights: ``mantissa << e`` state units, mantissa in `bits` bits."""
 
     bits: int
     bits_options: tuple[int, ...]
-    range: str = "symmetric"
-    scale: str = "per-tensor"
-    rounding: str = "half-even"
-    exponent: tuple[int, int] = (0, 0)
+    range: Range = "symmetric"
+    scale: Scale = "per-tensor"
+    rounding: Rounding = "half-even"
+    exponent: tuple[int, ...] = (0, 0)
 
-    def __post_init__(self) -> None:
-        _int("bits", self.bits, 1, 16)
-        if not isinstance(self.bits_options, tuple) or not self.bits_options or self.bits not in self.bits_options:
-            shown = list(self.bits_options) if isinstance(self.bits_options, tuple) else self.bits_options
-            raise ConfigError(f"bits_options = {shown!r} is not allowed; expected a list of "
-                              f"integers that contains bits = {self.bits}")
-        for b in self.bits_options:
-            _int("bits_options", b, 1, 16)
-        _choice("range", self.range, RANGES)
-        _choice("scale", self.scale, SCALES)
-        _choice("rounding", self.rounding, ROUNDINGS)
-        _int_range("exponent", self.exponent, 0, 24)
+    def check(self) -> None:
+        _int_in("bits", self.bits, 1, 16)
+        require("bits_options", self.bits_options, self.bits in self.bits_options and all(
+            1 <= b <= 16 for b in self.bits_options), f"a list of integers in [1, 16] that contains bits = {self.bits}")
+        _pair("exponent", self.exponent, 0, 24)
 
     def levels(self, bits: int | None = None) -> tuple[int, int]:
         """(lowest, highest) mantissa for `bits` (default: the profile's); 1 bit is {−1, +1}."""
@@ -96,49 +82,43 @@ class WeightFormat:
 
 
 @dataclass(frozen=True)
-class BiasFormat:
+class BiasFormat(Validated):
     """Bias: ``mantissa << e`` state units, mantissa in `bits` bits (0: the target has no bias)."""
 
     bits: int
-    exponent: tuple[int, int] = (0, 0)
+    exponent: tuple[int, ...] = (0, 0)
 
-    def __post_init__(self) -> None:
-        _int("bits", self.bits, 0, 32)
-        _int_range("exponent", self.exponent, 0, 24)
+    def check(self) -> None:
+        _int_in("bits", self.bits, 0, 32)
+        _pair("exponent", self.exponent, 0, 24)
 
 
 @dataclass(frozen=True)
-class NeuronFormat:
+class NeuronFormat(Validated):
     """Neuron models, reset modes, state/threshold widths, overflow and the decay encoding."""
 
-    models: tuple[str, ...]
-    resets: tuple[str, ...]
+    models: tuple[NeuronModel, ...]
+    resets: tuple[ChipReset, ...]
     state_bits: int
     threshold_bits: int
     threshold_signed: bool = True
     threshold_shift: int = 0
-    overflow: str = "saturate"
-    decay: str = "multiplier"
+    overflow: Overflow = "saturate"
+    decay: Decay = "multiplier"
     decay_bits: int = 12
-    decay_rounding: str = "floor"
+    decay_rounding: DecayRounding = "floor"
     decay_shift_max: int = 15
 
-    def __post_init__(self) -> None:
-        _subset("models", self.models, NEURON_MODELS)
-        _subset("resets", self.resets, RESETS)
-        _int("state_bits", self.state_bits, 2, 48)
-        _int("threshold_bits", self.threshold_bits, 2, 48)
-        if not isinstance(self.threshold_signed, bool):
-            raise ConfigError(f"threshold_signed = {self.threshold_signed!r} is not allowed; expected true or false")
-        _int("threshold_shift", self.threshold_shift, 0, 24)
-        _choice("overflow", self.overflow, OVERFLOWS)
-        _choice("decay", self.decay, DECAYS)
-        _int("decay_bits", self.decay_bits, 1, 24)
-        _choice("decay_rounding", self.decay_rounding, DECAY_ROUNDINGS)
-        _int("decay_shift_max", self.decay_shift_max, 1, 31)
-        if self.decay == "none" and "lif" in self.models:
-            raise ConfigError("models = ['lif', ...] is not allowed with decay = 'none'; a target without "
-                              "a decay runs 'if' neurons only")
+    def check(self) -> None:
+        _non_empty("models", self.models, NEURON_MODELS)
+        _non_empty("resets", self.resets, RESETS)
+        _int_in("state_bits", self.state_bits, 2, 48)
+        _int_in("threshold_bits", self.threshold_bits, 2, 48)
+        _int_in("threshold_shift", self.threshold_shift, 0, 24)
+        _int_in("decay_bits", self.decay_bits, 1, 24)
+        _int_in("decay_shift_max", self.decay_shift_max, 1, 31)
+        require("models", self.models, not (self.decay == "none" and "lif" in self.models),
+                "['if'] with decay = 'none' (a target without a decay runs 'if' neurons only)")
 
     @property
     def state_range(self) -> tuple[int, int]:
@@ -153,7 +133,7 @@ class NeuronFormat:
 
 
 @dataclass(frozen=True)
-class Limits:
+class Limits(Validated):
     """Resource limits; None is no limit."""
 
     inputs: int | None = None
@@ -166,16 +146,18 @@ class Limits:
     synapses_per_layer: int | None = None
     synapses: int | None = None
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
             if value is not None:
-                _int(f.name, value, 1, 2**62)
+                _int_in(f.name, value, 1, 2**62)
 
 
 @dataclass(frozen=True)
-class Profile:
+class Profile(Validated):
     """One hardware target, validated (see the module docstring)."""
+
+    UNCHECKED = ("weights", "bias", "neuron", "limits")
 
     name: str
     description: str
@@ -184,24 +166,22 @@ class Profile:
     bias: BiasFormat
     neuron: NeuronFormat
     limits: Limits = field(default_factory=Limits)
-    dt_ms: tuple[float, float] = (0.0, math.inf)
+    dt_ms: tuple[Real, ...] = (0.0, math.inf)
     max_delay: int = 0
     formats: tuple[str, ...] = ("nir",)
     source: str = ""
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise ConfigError(f"name = {self.name!r} is not allowed; expected a non-empty string")
-        if not isinstance(self.references, tuple) or not self.references:
-            raise ConfigError(f"references = {self.references!r} is not allowed; expected a non-empty list "
-                              "of sources for the profile's numbers")
-        lo, hi = self.dt_ms
-        if not (isinstance(lo, int | float) and isinstance(hi, int | float) and 0 <= lo <= hi):
-            raise ConfigError(f"timing.dt_ms = {list(self.dt_ms)!r} is not allowed; expected [low, high] ms, 0 <= low <= high")
-        _int("timing.max_delay", self.max_delay, 0, 2**16)
+    def check(self) -> None:
         from spikefa.export.writers import EXPORTERS
 
-        _subset("export.formats", self.formats, tuple(EXPORTERS))
+        require("name", self.name, bool(self.name.strip()), "a non-empty string")
+        require("references", self.references, bool(self.references),
+                "a non-empty list of sources for the profile's numbers")
+        require("timing.dt_ms", self.dt_ms, len(self.dt_ms) == 2 and 0 <= self.dt_ms[0] <= self.dt_ms[1],
+                "[low, high] ms, 0 <= low <= high")
+        _int_in("timing.max_delay", self.max_delay, 0, 2**16)
+        require("export.formats", self.formats, bool(self.formats) and all(f in EXPORTERS for f in self.formats),
+                f"a non-empty list from: {', '.join(EXPORTERS)}")
 
     def with_bits(self, bits: int | None) -> Profile:
         """The same profile with weight mantissas of `bits` bits (must be one of bits_options)."""
@@ -217,52 +197,23 @@ class Profile:
 
 _SECTIONS: dict[str, type] = {"weights": WeightFormat, "bias": BiasFormat, "neuron": NeuronFormat,
                               "limits": Limits}
-_TOP = ("name", "description", "references", "weights", "bias", "neuron", "limits", "timing", "export")
-
-
-def _tupled(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
-
-
-def _section(cls: type, table: object, source: str, section: str) -> Any:
-    if not isinstance(table, Mapping):
-        raise ConfigError(f"{source}: [{section}] must be a table, got {table!r}")
-    allowed = [f.name for f in fields(cls)]
-    unknown = sorted(set(table) - set(allowed))
-    if unknown:
-        raise ConfigError(f"{source}: {section}.{unknown[0]} is not a known key; allowed: {', '.join(allowed)}")
-    try:
-        return cls(**{k: _tupled(v) for k, v in table.items()})
-    except ConfigError as err:
-        raise ConfigError(f"{source}: {section}.{err}") from None
-    except TypeError as err:  # a required key is missing
-        raise ConfigError(f"{source}: [{section}] {err}".replace("__init__() ", "")) from None
+_TOP = ["name", "description", "references", "weights", "bias", "neuron", "limits", "timing", "export"]
+_NESTED = {"timing": {"dt_ms": "dt_ms", "max_delay": "max_delay"}, "export": {"formats": "formats"}}
 
 
 def parse_profile(mapping: Mapping[str, Any], source: str) -> Profile:
     """A `Profile` from a parsed TOML mapping; errors say ``<file>: <section>.<key> = <value> ...``."""
-    unknown = sorted(set(mapping) - set(_TOP))
-    if unknown:
-        raise ConfigError(f"{source}: {unknown[0]} is not a known key; allowed: {', '.join(_TOP)}")
-    for key in ("name", "description", "references", "weights", "neuron"):
-        if key not in mapping:
-            raise ConfigError(f"{source}: missing key {key!r}")
-    parts = {k: _section(cls, mapping.get(k, {"bits": 0} if k == "bias" else {}), source, k)
+    check_keys(mapping, _TOP, ["name", "description", "references", "weights", "neuron"], (source, ""))
+    parts = {k: parse_section(cls, mapping.get(k, {"bits": 0} if k == "bias" else {}), source, k)
              for k, cls in _SECTIONS.items()}
-    timing = mapping.get("timing", {})
-    export = mapping.get("export", {})
-    for name, table, keys in (("timing", timing, ("dt_ms", "max_delay")), ("export", export, ("formats",))):
-        extra = sorted(set(table) - set(keys)) if isinstance(table, Mapping) else [""]
-        if extra:
-            raise ConfigError(f"{source}: {name}.{extra[0]} is not a known key; allowed: {', '.join(keys)}")
-    try:
-        return Profile(name=mapping["name"], description=mapping["description"],
-                       references=_tupled(mapping["references"]), **parts,
-                       dt_ms=_tupled(timing.get("dt_ms", (0.0, math.inf))),
-                       max_delay=timing.get("max_delay", 0),
-                       formats=_tupled(export.get("formats", ("nir",))), source=source)
-    except ConfigError as err:
-        raise ConfigError(f"{source}: {err}") from None
+    flat: dict[str, Any] = {}
+    for section, keys in _NESTED.items():
+        table = table_at(mapping.get(section, {}), source, section)
+        check_keys(table, list(keys), [], (source, section))
+        flat.update({keys[k]: v for k, v in table.items()})
+    with located(source, ""):
+        return Profile(name=mapping["name"], description=mapping["description"], references=mapping["references"],
+                       **parts, **flat, source=source)
 
 
 def load_profile(name_or_path: str | os.PathLike[str]) -> Profile:

@@ -31,10 +31,16 @@ class Verification:
 
     @property
     def ok(self) -> bool:
-        return self.skipped or self.mismatches == 0
+        """Verified and in agreement: a skipped verification (no compiler, no runtime) is not a pass."""
+        return not self.skipped and self.mismatches == 0
+
+    @property
+    def failed(self) -> bool:
+        """Run, and at least one spike disagrees with the reference."""
+        return not self.skipped and self.mismatches > 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "ok": self.ok}
+        return {**self.__dict__, "ok": self.ok, "failed": self.failed}
 
 
 def count_mismatches(a: torch.Tensor, b: torch.Tensor) -> int:

@@ -19,7 +19,7 @@ user's loop is unchanged. Hebbian descent is in ``HebbianDescentLinear`` below.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Literal, Sequence
 
 import torch
 from torch import nn
@@ -27,27 +27,29 @@ from torch import nn
 from spikefa.errors import SpikefaError
 from spikefa.functional.autograd import HebbianDescentFunction, InjectGrad
 from spikefa.functional.hebbian import hebbian_term, running_mean, sparsify, thresholded
+from spikefa.schemas.validate import Validated, choices, require
 
-ROLES = ("gd", "hebbian", "sum", "frozen")
+
+
+Role = Literal["gd", "hebbian", "sum", "frozen"]
+ROLES = choices(Role)
 
 
 @dataclass(frozen=True)
-class BlockPlan:
-    """How one block learns."""
+class BlockPlan(Validated):
+    """How one block learns: its role, the Hebbian term, β of the sum rule, HebbNet's threshold and
+    gradient sparsity (the fraction of entries updated)."""
 
-    role: str = "gd"
-    kind: str = "hebb"
+    LABEL = "block plan"
+
+    role: Role = "gd"
+    kind: Literal["hebb", "oja"] = "hebb"
     beta: float = 0.0
     threshold: bool = False
     sparsity: float = 1.0
 
-    def __post_init__(self) -> None:
-        if self.role not in ROLES:
-            raise SpikefaError(f"block role {self.role!r} is unknown: use one of {', '.join(ROLES)}")
-        if self.kind not in ("hebb", "oja"):
-            raise SpikefaError(f"hebbian kind {self.kind!r} is unknown: use 'hebb' or 'oja'")
-        if not 0.0 < self.sparsity <= 1.0:
-            raise SpikefaError(f"sparsity must be in (0, 1], got {self.sparsity}")
+    def check(self) -> None:
+        require("sparsity", self.sparsity, 0.0 < self.sparsity <= 1.0, "a number in (0, 1]")
 
 
 def _linear_of(block: nn.Module) -> nn.Linear:

@@ -15,6 +15,13 @@ from spikefa.schemas.validate import Validated, require
 from spikefa.schemas.vocab import Reset, Surrogate
 
 
+def tau_of(beta: float, dt: float) -> float:
+    """Membrane time constant −dt / ln β in the unit of dt (inf for β = 1, 0 for β = 0)."""
+    if beta >= 1.0:
+        return math.inf
+    return 0.0 if beta <= 0.0 else -dt / math.log(beta)
+
+
 @dataclass(frozen=True)
 class LIFParams(Validated):
     """β (membrane decay per step, in [0, 1]), θ (> 0), reset mode, dt in ms, surrogate gradient."""
@@ -35,9 +42,7 @@ class LIFParams(Validated):
     @property
     def tau_mem(self) -> float:
         """Membrane time constant in ms implied by β and dt (inf for β = 1, 0 for β = 0)."""
-        if self.beta >= 1.0:
-            return math.inf
-        return 0.0 if self.beta <= 0.0 else -self.dt / math.log(self.beta)
+        return tau_of(self.beta, self.dt)
 
     @classmethod
     def from_tau(cls, tau_mem: float, dt: float = 1.0, **kw: object) -> LIFParams:

@@ -149,3 +149,16 @@ def test_export_writes_verifies_and_keeps_a_golden(tmp_path: Path) -> None:
     assert summary["ok"] and summary["formats"] == ["c", "onnx", "nir"]
     golden = torch.load(tmp_path / "golden.pt")
     assert golden["spikes"].shape[-1] == 20 and golden["out"].shape[-1] == 5
+
+
+def test_a_verification_that_cannot_run_is_not_a_pass(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Without a C compiler the C artefact is written but unverified: not in `verified`, not `ok`,
+    and not a failure of the export either."""
+    from spikefa.export.writers import Verification
+
+    monkeypatch.setattr(c_writer, "find_compiler", lambda: None)
+    summary = export(tiny_net(), profile("int8-edge"), tmp_path, formats=["c"])
+    (check,) = summary["verification"]
+    assert check["skipped"] and not check["ok"] and not check["failed"]
+    assert summary["ok"] and summary["verified"] == [] and summary["unverified"] == ["c"]
+    assert not Verification("c", "x", 0, 0, skipped=True).ok and Verification("c", "x", 0, 10).ok
