@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from spikefa.runs.checkpoint import atomic_write_text, write_json
-from spikefa.train.compare import accuracy_cells, summarise_runs
+from spikefa.train.compare import accuracy_cells, summarize_runs
 from spikefa.train.plots import _pyplot
 
 
@@ -73,7 +73,7 @@ def write_experiment_report(out: Path, experiments: Sequence[Any], settings: Any
             dirs = [d for d, j in jobs.items() if j[0] == model and j[1] == variant]
             runs = [by_dir[d] for d in dirs]
             configs += [json.loads((Path(d) / "config.json").read_text()) for d in dirs if (Path(d) / "config.json").is_file()]
-            row = summarise_runs(variant, runs)
+            row = summarize_runs(variant, runs)
             row.update(model=model, show_model=multi_model)
             rows.append(row)
         png = out / f"{exp.key}.png"

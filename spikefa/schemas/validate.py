@@ -119,7 +119,7 @@ def describe(hint: Any) -> str:
     return names.get(hint, str(hint))
 
 
-def _normalised(value: object, hint: Any) -> object:
+def _normalized(value: object, hint: Any) -> object:
     """Lists become tuples, ints become floats, where the annotation says so."""
     wants = [hint, *typing.get_args(hint)] if typing.get_origin(hint) in (UnionType, typing.Union) else [hint]
     if isinstance(value, list) and any(typing.get_origin(h) is tuple for h in wants):
@@ -136,7 +136,7 @@ def check_types(obj: Any, skip: tuple[str, ...] = ()) -> None:
     for f in dataclasses.fields(obj):
         if f.name in skip:
             continue
-        value = _normalised(getattr(obj, f.name), hints[f.name])
+        value = _normalized(getattr(obj, f.name), hints[f.name])
         object.__setattr__(obj, f.name, value)
         if not _matches(value, hints[f.name]):
             raise FieldError(f.name, value, describe(hints[f.name]))

@@ -98,7 +98,7 @@ def _curve(metrics: Path) -> list[float]:
         return [float(r["test_accuracy"]) for r in csv.DictReader(fh)]
 
 
-def summarise_runs(label: str, runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def summarize_runs(label: str, runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Mean ± std over seeds; diverged runs are counted and named, never averaged in silently."""
     ok = [r for r in runs if not r.get("diverged")]
     bad = [r for r in runs if r.get("diverged")]
@@ -140,7 +140,7 @@ def write_report(summaries: list[dict[str, Any]], out_dir: str | Path, title: st
              "|---|---:|---:|---:|---:|---:|"]
     rows = []
     for label, runs in by_variant.items():
-        row = summarise_runs(label, runs)
+        row = summarize_runs(label, runs)
         lines.append(table_row(row))
         rows.append(row)
     table = "\n".join(lines) + "\n"

@@ -61,7 +61,7 @@ def test_qat_trains_with_backprop_fa_and_sign_symmetry() -> None:
             assert fb and all(m.feedback_fixed.unique().numel() <= 15 for m in fb)
 
 
-def test_dfa_with_quantised_feedback() -> None:
+def test_dfa_with_quantized_feedback() -> None:
     torch.manual_seed(0)
     net = convert(nn.Sequential(nn.Linear(10, 12), nn.Tanh(), nn.Linear(12, 4)), "dfa", "random", seed=0)
     prepare_qat(net, profile("int8-edge"), bits=2, quantize_feedback=True)
@@ -109,7 +109,7 @@ def test_qat_forward_runs_the_integer_dynamics() -> None:
     assert abs(float(net.neurons[0].beta) - 0.9) < 1e-7  # the card's β is back
 
 
-def test_stdp_writes_through_the_fake_quantisation() -> None:
+def test_stdp_writes_through_the_fake_quantization() -> None:
     """The pure STDP step returns a new weight; assigning it keeps every sub-LSB change in the master."""
     from spikefa.functional.stdp import STDPParams, stdp_init, stdp_step
 
@@ -146,7 +146,7 @@ def test_online_dfa_under_qat_trains_the_float_master_weights() -> None:
     assert all(not torch.equal(a, w.detach()) for a, w in zip(before, masters))
 
 
-def test_spiking_forward_quantises_each_weight_once_per_sequence() -> None:
+def test_spiking_forward_quantizes_each_weight_once_per_sequence() -> None:
     """The fake-quantised weight is computed once per forward pass (cached), not once per step,
     and the cached pass gives the gradients of the uncached one."""
     from spikefa.export.qat import FakeQuantWeight

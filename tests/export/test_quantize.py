@@ -126,7 +126,7 @@ def test_weights_bias_threshold_and_state_scale_together() -> None:
 
 
 @pytest.mark.parametrize("name", ["int8-edge", "loihi2", "mcu-int8", "spinnaker2", "ternary", "xylo-audio2"])
-def test_quantised_values_fit_the_profile(name: str) -> None:
+def test_quantized_values_fit_the_profile(name: str) -> None:
     p = profile(name)
     qnet = quantize(tiny_net(), p)
     lo, hi = p.weights.levels()

@@ -123,7 +123,7 @@ def _net_from(params: list[dict]) -> torch.nn.Module:
     return net
 
 
-def test_golden_quantiser() -> None:
+def test_golden_quantizer() -> None:
     """Float weights in, integers out, for five profiles (the weights are stored, not drawn)."""
     path = GOLDEN / "quantiser.json"
     if REGEN:

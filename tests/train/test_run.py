@@ -109,13 +109,13 @@ def test_bench_reports_ratios(tmp_path: Path) -> None:
 
 
 def test_accuracy_cells_show_spread_only_over_several_runs() -> None:
-    from spikefa.train.compare import accuracy_cells, summarise_runs
+    from spikefa.train.compare import accuracy_cells, summarize_runs
 
     def run(acc: float) -> dict:
         return {"test_accuracy": acc, "val_accuracy": acc, "diverged": None, "epochs": 1, "seconds": 1.0}
 
-    three = summarise_runs("bp", [run(0.97), run(0.98), run(0.99)])
+    three = summarize_runs("bp", [run(0.97), run(0.98), run(0.99)])
     assert accuracy_cells(three) == ("98.00 ± 1.00", "98.00 ± 1.00")
-    one = summarise_runs("bp", [run(0.97)])
+    one = summarize_runs("bp", [run(0.97)])
     assert accuracy_cells(one) == ("97.00", "97.00")
     assert accuracy_cells({"seeds": 1, "diverged": 1}) == ("—", "—")

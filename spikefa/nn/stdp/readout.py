@@ -38,12 +38,12 @@ class DeltaReadout(nn.Module):
         self.shift.copy_(features.mean(0))
         self.scale.copy_(features.std(0).clamp(min=eps))
 
-    def standardise(self, features: torch.Tensor) -> torch.Tensor:
+    def standardize(self, features: torch.Tensor) -> torch.Tensor:
         return (features.to(self.weight.dtype) - self.shift) / self.scale
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Logits [B, classes] of raw features [B, n_features]."""
-        return F.linear(self.standardise(features), self.weight, self.bias)
+        return F.linear(self.standardize(features), self.weight, self.bias)
 
     @torch.no_grad()
     def error(self, features: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -54,7 +54,7 @@ class DeltaReadout(nn.Module):
     @torch.no_grad()
     def learn(self, features: torch.Tensor, y: torch.Tensor, lr: float, weight_decay: float = 0.0) -> torch.Tensor:
         """One delta-rule step on a batch; returns the error e [B, classes] it used."""
-        f = self.standardise(features)
+        f = self.standardize(features)
         z = F.linear(f, self.weight, self.bias)
         e = torch.softmax(z, 1) - F.one_hot(y, z.shape[1]).to(z.dtype)
         n = max(len(y), 1)
