@@ -14,6 +14,14 @@ from typing import Any, Sequence
 import torch
 import torch.nn.functional as F
 
+# Mixed precision: under torch.autocast the forward computes in the autocast dtype while saved
+# inputs keep theirs, and backward runs outside autocast. Every backward below therefore computes
+# in the incoming gradient's dtype and returns each gradient in its own input's dtype.
+
+
+def _as(grad: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
+    return None if grad is None else grad.to(dtype)
+
 
 class FALinearFunction(torch.autograd.Function):
     """y = x Wᵀ + b; backward sends δ·B (not δ·W) to the input."""
@@ -23,16 +31,19 @@ class FALinearFunction(torch.autograd.Function):
         # B is kept only when an error must travel to the input (not for a first layer)
         ctx.save_for_backward(x, feedback if x.requires_grad else None)
         ctx.has_bias = bias is not None
+        ctx.dtypes = (x.dtype, weight.dtype, None if bias is None else bias.dtype)
         return F.linear(x, weight, bias)
 
     @staticmethod
     def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, feedback = ctx.saved_tensors
-        grad_x = grad_out.matmul(feedback.to(grad_out.dtype)) if ctx.needs_input_grad[0] else None
+        dx, dw, db = ctx.dtypes
+        gd = grad_out.dtype
+        grad_x = grad_out.matmul(feedback.to(gd)) if ctx.needs_input_grad[0] else None
         g2 = grad_out.reshape(-1, grad_out.shape[-1])
-        grad_w = g2.t().matmul(x.reshape(-1, x.shape[-1])) if ctx.needs_input_grad[1] else None
+        grad_w = g2.t().matmul(x.reshape(-1, x.shape[-1]).to(gd)) if ctx.needs_input_grad[1] else None
         grad_b = g2.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
-        return grad_x, grad_w, grad_b, None
+        return _as(grad_x, dx), _as(grad_w, dw), _as(grad_b, db) if db else None, None
 
 
 class FAConv2dFunction(torch.autograd.Function):
@@ -52,6 +63,7 @@ class FAConv2dFunction(torch.autograd.Function):
     ) -> torch.Tensor:
         ctx.save_for_backward(x, feedback if x.requires_grad else feedback.new_empty(0))
         ctx.weight_shape = list(weight.shape)
+        ctx.dtypes = (x.dtype, weight.dtype, None if bias is None else bias.dtype)
         ctx.conf = (list(stride), list(padding), list(dilation), groups, bias is not None)
         return F.conv2d(x, weight, bias, stride, padding, dilation, groups)
 
@@ -64,11 +76,13 @@ class FAConv2dFunction(torch.autograd.Function):
             feedback = feedback.new_zeros(()).expand(ctx.weight_shape)
         # The weight gradient does not depend on the weight, so one native call with B in W's
         # place gives the feedback-aligned input gradient and the exact weight/bias gradients.
+        gd = grad_out.dtype
         gx, gw, gb = torch.ops.aten.convolution_backward(
-            grad_out, x, feedback.to(grad_out.dtype), [feedback.shape[0]] if has_bias else None,
+            grad_out, x.to(gd), feedback.to(gd), [feedback.shape[0]] if has_bias else None,
             stride, padding, dilation, False, [0, 0], groups, mask,
         )
-        return gx, gw, gb, None, None, None, None, None
+        dx, dw, db = ctx.dtypes
+        return _as(gx, dx), _as(gw, dw), _as(gb, db) if db else None, None, None, None, None, None
 
 
 class DFAInject(torch.autograd.Function):
@@ -82,15 +96,15 @@ class DFAInject(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, output: torch.Tensor, feedbacks: Sequence[torch.Tensor], *hidden: torch.Tensor) -> torch.Tensor:
         ctx.feedbacks = [b.detach() for b in feedbacks]
-        ctx.shapes = [h.shape for h in hidden]
+        ctx.shapes = [(h.shape, h.dtype) for h in hidden]
         return output.view_as(output)
 
     @staticmethod
     def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         e = grad_out.flatten(1)
         grads = [
-            e.matmul(b.reshape(b.shape[0], -1).to(e.dtype)).reshape(shape)
-            for b, shape in zip(ctx.feedbacks, ctx.shapes)
+            e.matmul(b.reshape(b.shape[0], -1).to(e.dtype)).reshape(shape).to(dtype)
+            for b, (shape, dtype) in zip(ctx.feedbacks, ctx.shapes)
         ]
         return (grad_out, None, *grads)
 
@@ -100,7 +114,7 @@ class InjectGrad(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, out: torch.Tensor, grads: Sequence[torch.Tensor], *params: torch.Tensor) -> torch.Tensor:
-        ctx.grads = list(grads)
+        ctx.grads = [g.to(p.dtype) for g, p in zip(grads, params)]
         return out.view_as(out)
 
     @staticmethod
@@ -118,15 +132,17 @@ class HebbianDescentFunction(torch.autograd.Function):
                 factor: str) -> torch.Tensor:
         ctx.save_for_backward(x, weight, mu)
         ctx.factor, ctx.has_bias = factor, bias is not None
+        ctx.dtypes = (x.dtype, weight.dtype, None if bias is None else bias.dtype)
         return torch.nn.functional.linear(x, weight, bias)
 
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor) -> tuple[Any, ...]:
-        x, w, mu = ctx.saved_tensors
+        x, w, mu = (t.to(g.dtype) for t in ctx.saved_tensors)
         if ctx.factor == "centred":
             gw = g.t().matmul(x - mu)
         else:
             gw = g.t().matmul(x) + (g * g).sum(0).unsqueeze(1) * w
         gx = g.matmul(w) if ctx.needs_input_grad[0] else None
         gb = g.sum(0) if ctx.has_bias else None
-        return gx, gw, gb, None, None
+        dx, dw, db = ctx.dtypes
+        return _as(gx, dx), _as(gw, dw), _as(gb, db) if db else None, None, None

@@ -117,9 +117,9 @@ class DFASequential(nn.Module):
         """ΔB_l = η · o h_lᵀ (batch mean): B_l drifts toward the output-hidden correlation,
         which for a linear map o = W h is W·E[h hᵀ], sign-congruent with W."""
         with torch.no_grad():
-            o = out.detach().reshape(out.shape[0], -1)
             for fb, h in zip(self.feedbacks, hidden):
-                dB = hebb(h.detach().reshape(h.shape[0], -1), o).view_as(fb.fixed)
+                o = out.detach().reshape(out.shape[0], -1).to(fb.fixed.dtype)
+                dB = hebb(h.detach().reshape(h.shape[0], -1).to(fb.fixed.dtype), o).view_as(fb.fixed)
                 fb.fixed = fb.fixed + self.plastic_lr * dB
 
     def _check_linear_chain(self, shapes: list[tuple[int, ...]]) -> None:

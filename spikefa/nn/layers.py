@@ -69,7 +69,8 @@ class FeedbackMixin:
         if self.plastic and self.training and torch.is_grad_enabled():
             with torch.no_grad():
                 fixed = self.feedback_fixed  # type: ignore[attr-defined]
-                x2, y2 = x.detach().reshape(-1, x.shape[-1]), out.detach().reshape(-1, out.shape[-1])
+                x2 = x.detach().reshape(-1, x.shape[-1]).to(fixed.dtype)
+                y2 = out.detach().reshape(-1, out.shape[-1]).to(fixed.dtype)
                 self.feedback_fixed = fixed + self.plastic_lr * hebbian_term(self.plastic, x2, y2, fixed)
 
     def _advance(self) -> None:

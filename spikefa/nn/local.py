@@ -121,7 +121,9 @@ class LocalSequential(nn.Module):
 
     def _local_delta(self, i: int, plan: BlockPlan, x_in: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         layer = _linear_of(self.blocks[i])
-        x2, y2 = x_in.detach().reshape(-1, x_in.shape[-1]), y.detach().reshape(-1, y.shape[-1])
+        dtype = layer.weight.dtype  # autocast may hand bf16 activations to a float32 layer
+        x2 = x_in.detach().reshape(-1, x_in.shape[-1]).to(dtype)
+        y2 = y.detach().reshape(-1, y.shape[-1]).to(dtype)
         if plan.threshold:
             theta = getattr(self, f"theta{i}")
             post = thresholded(y2, theta)

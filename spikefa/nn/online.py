@@ -92,14 +92,19 @@ class OnlineDFA(nn.Module):
                 ref = ref.matmul(layer.weight.detach())
         return fb.matrix(ref)
 
-    @torch.no_grad()
     def local_step(self, steps: Iterable[torch.Tensor], y: torch.Tensor) -> torch.Tensor:
         """Walk the sequence [T, B, ...] once, accumulate −ΔW into ``.grad`` of the network's own
         weights, return the mean cross-entropy of the broadcast errors (for logging).
 
         The neurons are the network's own (``net.lif``: under QAT the target's β̂) and each membrane
         goes through the neuron's state quantizer when it has one, exactly as the network's forward
-        steps them. Raises `SpikefaError` when the sequence has fewer steps than ``error_every``."""
+        steps them. Traces and updates are kept in the weights' dtype (autocast does not apply inside
+        the learner: there is no backward pass to save memory on). Raises `SpikefaError` when the
+        sequence has fewer steps than ``error_every``."""
+        with torch.no_grad(), torch.autocast(y.device.type, enabled=False):
+            return self._local_step(steps, y)
+
+    def _local_step(self, steps: Iterable[torch.Tensor], y: torch.Tensor) -> torch.Tensor:
         lif = self.net.lif
         quants = [state_quantizer(n) for n in self.net.neurons]
         surrogate = SURROGATES[lif[-1].surrogate]

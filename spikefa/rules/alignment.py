@@ -22,16 +22,21 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def rule_layers(model: nn.Module) -> list[tuple[str, nn.Module, torch.Tensor | None]]:
-    """(name, layer, feedback B or None) for every layer whose update a rule replaces."""
-    out: list[tuple[str, nn.Module, torch.Tensor | None]] = []
+    """(name, layer, feedback B or None) for every layer that learns in a model a rule converted
+    (FA / sign / DFA), converted or not (a DFA output layer, a batch norm): ``layer0``, ``layer1``,
+    ... in module order. Empty for a model without feedback layers."""
+    feedback: dict[int, torch.Tensor | None] = {}
     for m in model.modules():
         if isinstance(m, DFASequential):
             for i, b in enumerate(m.blocks):
-                fb = m.feedback_matrix(i) if i < len(m.feedbacks) else None
-                out.append((f"layer{len(out)}", trainable_layer(b), fb))
+                feedback[id(trainable_layer(b))] = m.feedback_matrix(i) if i < len(m.feedbacks) else None
         elif isinstance(m, FeedbackMixin):
-            out.append((f"layer{len(out)}", m, m.feedback_matrix()))
-    return out
+            feedback[id(m)] = m.feedback_matrix()
+    if not feedback:
+        return []
+    learning = [m for m in model.modules()
+                if any(p.requires_grad for p in m.parameters(recurse=False)) and hasattr(m, "weight")]
+    return [(f"layer{i}", m, feedback.get(id(m))) for i, m in enumerate(learning)]
 
 
 @contextmanager

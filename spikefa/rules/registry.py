@@ -87,7 +87,7 @@ _PLASTIC_LR = Option(1e-4, float, "learning rate of the feedback matrices' Hebbi
 RULES: dict[str, Rule] = {
     r.name: r
     for r in (
-        Rule("bp", "backpropagation (the reference)", "Rumelhart et al. 1986", (), None, _bp),
+        Rule("bp", "backpropagation (the reference)", "Rumelhart et al. 1986", (), None, _bp, layers=None),
         Rule("fa", "feedback alignment: fixed feedback B in place of Wᵀ", "Lillicrap et al. 2016", _ALL, "random", _fa,
              {"plastic": Option("none", ("none", "hebb", "oja"), "train B by Hebb's or Oja's rule (HL x FA)"),
               "plastic_lr": _PLASTIC_LR}, owns_feedback=True),
@@ -147,6 +147,29 @@ def check_takes(rule: Rule, model: nn.Module) -> None:
                            f"it takes {wants}")
 
 
+# parameterized layers a rule may leave to the plain gradient: their backward moves no error across
+# units through a weight matrix (the weight-transport problem the rules address)
+NORMS: tuple[type[nn.Module], ...] = (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm)
+
+
+def check_layers(rule: Rule, model: nn.Module) -> None:
+    """Refuse, naming the module and its type, a layer used at two places (only one use would be
+    converted) or a parameterized layer the rule would silently leave on backprop."""
+    first: dict[int, str] = {}
+    for name, module in model.named_modules(remove_duplicate=False):
+        if next(module.parameters(recurse=False), None) is None:
+            continue
+        where = name or "the model itself"
+        if id(module) in first and rule.layers is not None:
+            raise SpikefaError(f"rule {rule.name!r}: {type(module).__name__} module {first[id(module)]!r} is used "
+                               f"again as {where!r}; give each use its own module (only one use would be converted)")
+        first.setdefault(id(module), where)
+        if rule.layers is not None and not isinstance(module, rule.layers + NORMS):
+            kinds = ", ".join(f"nn.{k.__name__}" for k in rule.layers)
+            raise SpikefaError(f"rule {rule.name!r} learns {kinds} layers; {where!r} is a {type(module).__name__} "
+                               "with parameters that would stay on backprop: replace it, or train with rule 'bp'")
+
+
 def check_card(card: ModelCard) -> None:
     """Each preset's rule options against the rule's declared ones, naming the card file (a preset of
     a rule not registered here, e.g. a plugin's, is checked when that rule runs)."""
@@ -176,4 +199,5 @@ def convert(model: nn.Module, rule: str = "fa", feedback: str | None = None, see
         raise SpikefaError(f"feedback distribution {dist!r} is unknown: use 'gaussian' or 'uniform'")
     opts = resolve_options(r, options)
     check_takes(r, model)
+    check_layers(r, model)
     return r.apply(model, Request(kind, int(seed), input_shape, scale, dist, opts))

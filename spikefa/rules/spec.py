@@ -85,7 +85,10 @@ class Rule:
     - ``unsupervised``: its local learning ignores the labels (no training loss to log);
     - ``assigns_labels``: after each epoch ``model.assign_labels(x, y)`` reads the training data with
       learning off (label assignment, or fitting a read-out) before evaluation;
-    - ``param_groups``: parameters it trains with their own optimiser settings.
+    - ``param_groups``: parameters it trains with their own optimiser settings;
+    - ``layers``: the layer kinds whose learning it defines (None: any, as backprop); `convert`
+      refuses a model with another kind of layer that has parameters (normalization layers excepted:
+      their backward carries no weight transport), and a layer used at two places.
     """
 
     name: str
@@ -96,6 +99,7 @@ class Rule:
     apply: Converter
     options: Mapping[str, Option] = field(default_factory=dict)
     takes: tuple[ModelKind, ...] = ("rate", "spiking")
+    layers: tuple[type[nn.Module], ...] | None = (nn.Linear, nn.Conv2d)
     owns_feedback: bool = False
     online: bool | Callable[[nn.Module], bool] = False
     unsupervised: bool = False
