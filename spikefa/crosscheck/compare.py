@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from spikefa.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class Record:
@@ -44,12 +46,20 @@ class Record:
                 "exceeds": not self.passed, "enforced": self.enforced, "note": self.note}
 
 
+def _nonempty(caller: str, quantity: str, ours: np.ndarray) -> None:
+    """A comparison over no time steps would pass vacuously: refuse T = 0."""
+    if ours.ndim == 0 or len(ours) == 0:
+        raise ConfigError(f"{caller}: {quantity} has shape {ours.shape}, T = 0 time steps; "
+                          "give time-major arrays [T >= 1, ...]")
+
+
 def series(case: str, quantity: str, ours: np.ndarray, ref: np.ndarray, tolerance: float, reference: str,
            enforced: bool = True, note: str = "", every: int = 1) -> Record:
     """Compare two time-major arrays [T, ...] of the same shape (row k = time step k·every)."""
     ours, ref = np.asarray(ours, dtype=np.float64), np.asarray(ref, dtype=np.float64)
     if ours.shape != ref.shape:
-        raise ValueError(f"cannot compare {quantity}: shapes {ours.shape} and {ref.shape} differ")
+        raise ConfigError(f"compare.series: cannot compare {quantity}: shapes {ours.shape} and {ref.shape} differ")
+    _nonempty("compare.series", quantity, ours)
     dev = np.abs(ours - ref).reshape(len(ours), -1) if ours.size else np.zeros((len(ours), 0))
     dev = np.where(np.isnan(dev), np.inf, dev)  # a NaN on one side is a failure, never a pass
     max_abs = float(dev.max()) if dev.size else 0.0
@@ -62,6 +72,9 @@ def series(case: str, quantity: str, ours: np.ndarray, ref: np.ndarray, toleranc
 def spikes(case: str, ours: np.ndarray, ref: np.ndarray, reference: str = "brian2") -> Record:
     """Compare two bool rasters [T, N]: max_abs = number of differing (step, neuron) entries, tolerance 0."""
     ours, ref = np.asarray(ours, dtype=bool), np.asarray(ref, dtype=bool)
+    if ours.shape != ref.shape:
+        raise ConfigError(f"compare.spikes: cannot compare spike_times: shapes {ours.shape} and {ref.shape} differ")
+    _nonempty("compare.spikes", "spike_times", ours)
     diff = ours != ref
     count = int(diff.sum())
     rows = np.nonzero(diff.any(axis=1))[0]
