@@ -6,7 +6,8 @@
 * ``first_step``: the first time step (0-based, one per dt) where the deviation exceeds the
   tolerance, None when it never does; for spikes, the first step whose rasters differ.
 * ``passed``: max_abs ≤ tolerance. A record with ``enforced = False`` is reported for information
-  (e.g. how far the nearest-spike mode is from Brian2's all-to-all synapse) and never fails a run.
+  (e.g. how far the nearest-spike mode is from Brian2's all-to-all synapse) and never fails a run:
+  a mode with other semantics is *expected* to differ from that synapse (``verdict``).
 """
 
 from __future__ import annotations
@@ -39,11 +40,19 @@ class Record:
         """True when this record makes the cross-check fail."""
         return self.enforced and not self.passed
 
+    @property
+    def verdict(self) -> str:
+        """"pass" / "FAIL" for an enforced record; for an informational one, whether the expected
+        difference (other semantics, stated in ``note``) showed up in this case."""
+        if self.enforced:
+            return "pass" if self.passed else "FAIL"
+        return "differs, as expected (other semantics)" if not self.passed else "no difference here (not triggered)"
+
     def as_json(self) -> dict[str, Any]:
         return {"name": self.case, "quantity": self.quantity, "reference": self.reference,
                 "max_abs": self.max_abs, "max_rel": self.max_rel, "first_step": self.first_step,
                 "tolerance": self.tolerance, "pass": self.passed if self.enforced else None,
-                "exceeds": not self.passed, "enforced": self.enforced, "note": self.note}
+                "exceeds": not self.passed, "enforced": self.enforced, "verdict": self.verdict, "note": self.note}
 
 
 def _nonempty(caller: str, quantity: str, ours: np.ndarray) -> None:
