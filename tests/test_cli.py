@@ -46,6 +46,25 @@ def test_user_errors_are_one_line_exit_2(capsys: pytest.CaptureFixture[str], tmp
     assert not (tmp_path / "X").exists()  # nothing half-written
 
 
+def test_missing_data_points_at_the_cli_download_and_data_dir(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SPIKEFA_DATA", raising=False)
+    train = ["train", "--model", "mlp-1x800-tanh", "--rule", "fa", "--dataset", "mnist", "--out", str(tmp_path / "X")]
+    code, _, err = run_cli(capsys, *train, "--data-dir", str(tmp_path / "absent"))
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "`spikefa data download mnist [--data-dir DIR]`" in err and "--data-dir DIR" in err
+    a_file = tmp_path / "train-images-idx3-ubyte.gz"
+    a_file.write_bytes(b"\x1f\x8b")
+    code, _, err = run_cli(capsys, *train, "--data-dir", str(a_file))
+    assert code == 2 and f"--data-dir (data_dir=) {a_file} is a file, not a folder" in err
+    assert f"(e.g. {tmp_path})" in err and len(err.strip().splitlines()) == 1
+    monkeypatch.setenv("SPIKEFA_DATA", str(a_file))
+    code, _, err = run_cli(capsys, *train)
+    assert code == 2 and f"$SPIKEFA_DATA={a_file} is a file" in err
+    code, _, err = run_cli(capsys, "data", "download", "mnist", "--data-dir", str(a_file), "--no-progress")
+    assert code == 2 and f"--data-dir (root=) {a_file} is a file" in err and not (tmp_path / "X").exists()
+
+
 def test_train_then_resume_from_cli(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     run = tmp_path / "run"
     common = ["--limit-train", "128", "--batch-size", "32", "--no-progress"]

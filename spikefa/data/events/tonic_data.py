@@ -26,7 +26,7 @@ from spikefa.data.events.folder import mnist_index_order
 from spikefa.data.events.frames import span_frames
 from spikefa.data.events.request import EventRequest, cached_build, holdout_ranges, to_splits
 from spikefa.data.events.splits import EventSplits
-from spikefa.data.paths import ENV_VAR, resolve_data_dir
+from spikefa.data.paths import resolve_data_dir, where_hint
 from spikefa.errors import DataError
 
 
@@ -101,7 +101,7 @@ def check_files(spec: TonicSpec, save_to: Path) -> None:
             raise DataError(
                 f"{spec.name}: missing {location / rel}; on a machine with internet run "
                 f"tonic.datasets.{spec.tonic_class}(save_to='{save_to}') for train=True and False "
-                f"(it downloads and extracts there), or pass data_dir / set ${ENV_VAR}"
+                f"(it downloads and extracts there), then {where_hint()}"
             )
 
 
