@@ -29,8 +29,8 @@ def add_parser(subparsers: Any) -> None:
         "crosscheck", help="check the LIF step and every STDP mode against Brian2",
         description="Run spikefa's LIF step and every STDP mode beside Brian2 models built from the same "
                     "parameters and compare them per quantity. Enforced checks print pass/FAIL (exit 1 on a "
-                    "FAIL); the other STDP modes' distance to the brian2-mode synapse is listed apart, as "
-                    "'expected to differ: other semantics' (never a failure).")
+                    "FAIL); the other STDP modes' distance to the brian2-mode synapse is listed apart: they have "
+                    "other semantics, so they are expected to differ (never a failure).")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--all", action="store_true", help="every case, including the long ones (minutes)")
     which.add_argument("--case", action="append", metavar="NAME", help="run this case (repeatable; see --list)")
