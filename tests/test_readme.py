@@ -55,3 +55,26 @@ def test_readme_states_which_rules_take_which_feedback_kinds() -> None:
         else:
             assert f"`{name}`" in none.group(1), f"README does not say that {name} takes no feedback"
     assert "# or \"dfa\", \"sign\", \"bp\"" not in python_example()
+
+
+def test_readme_nir_snippet_reads_the_export_back_into_snntorch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README names to_snntorch (not import_from_nir alone); its snippet gives spikefa's spikes."""
+    pytest.importorskip("snntorch")
+    pytest.importorskip("nir")
+    from spikefa.export.quantize import quantize
+    from spikefa.export.simulate import dequantize, run_float
+    from spikefa.export.writers import EXPORTERS
+    from tests.export.nets import profile, spikes, tiny_net
+
+    text = " ".join(section("Spiking networks, STDP, event data, cross-checks, export").split())
+    assert "dt = 1e-4 s" in text and "reset-to-zero" in text and "spikefa.export.nir_writer.to_snntorch" in text
+    block = section("Spiking networks, STDP, event data, cross-checks, export").split("```python\n", 1)[1]
+    code = "\n".join(line.removeprefix("  ") for line in block.split("```", 1)[0].splitlines())
+    qnet = quantize(tiny_net((12, 9, 4), reset="subtract", gain=5.0), profile("loihi2"))
+    EXPORTERS["nir"].write(qnet, tmp_path / "out")
+    monkeypatch.chdir(tmp_path)
+    x = spikes(15, 4, 12, rate=0.4)
+    scope = {"spikes": x}
+    exec(compile(code, "README.md", "exec"), scope)
+    want = run_float(dequantize(qnet), x).out
+    assert int(want.sum()) > 0 and torch.equal(scope["out_spikes"].to(want.dtype), want)
