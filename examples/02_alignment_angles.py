@@ -52,11 +52,13 @@ def plot(rows: list[dict[str, float]], path: Path) -> bool:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         return False
     fig, ax = plt.subplots(figsize=(5, 3.2))
     for key in [k for k in rows[0] if k != "step"]:
-        ax.plot([r["step"] for r in rows], [r[key] for r in rows], label=key.split(".")[0])
+        ax.plot([r["step"] for r in rows], [r[key] for r in rows], marker="o", markersize=3, label=key.split(".")[0])
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
     ax.set(xlabel="training step", ylabel="angle to backprop gradient (°)", title="FA update vs backprop")
     ax.legend()
     fig.tight_layout()
