@@ -68,8 +68,8 @@ def main() -> None:
         results[rule] = train(rule, feedback, epochs, limit)
         print(f"{rule:5s} feedback={feedback or '-':7s} test accuracy {results[rule]:.3f}")
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "accuracies.json").write_text(json.dumps({"epochs": epochs, "limit_train": limit, "smoke_test": args.fast,
-                                                          "test_accuracy": results}, indent=2))
+    record = {"epochs": epochs, "limit_train": limit, "smoke_test": args.fast, "test_accuracy": results}
+    (args.out / "accuracies.json").write_text(json.dumps(record, indent=2))
     print(f"wrote {args.out / 'accuracies.json'}")
 
 

@@ -22,7 +22,8 @@ class _HelpFormatter(argparse.HelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         default = action.default
-        if not action.option_strings or "default" in text or any(default is v for v in (None, False, argparse.SUPPRESS)):
+        unstated = any(default is v for v in (None, False, argparse.SUPPRESS))
+        if not action.option_strings or "default" in text or unstated:
             return text
         shown = ",".join(map(str, default)) if isinstance(default, list) else str(default)
         return f"{text} (default: {shown.replace('%', '%%')})"
@@ -85,7 +86,8 @@ def _train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=_positive, metavar="N", help=f"examples per step ({CARD})")
     p.add_argument("--lr", type=float, help=f"learning rate ({CARD})")
     p.add_argument("--optimizer", choices=["adam", "sgd"], help=f"optimiser ({CARD})")
-    p.add_argument("--schedule", choices=["constant", "cosine"], help=f"learning-rate schedule over the epochs ({CARD})")
+    p.add_argument("--schedule", choices=["constant", "cosine"],
+                   help=f"learning-rate schedule over the epochs ({CARD})")
     p.add_argument("--weight-decay", type=float, metavar="WD", help=f"L2 weight decay ({CARD})")
     p.add_argument("--limit-train", type=_positive, metavar="N",
                    help="use only the first N training examples (default: all)")
@@ -257,7 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "run directory; resume it after a crash with --resume. " + FROM_CARD)
     t.add_argument("--model", help="model card name or path (spikefa list models)")
     t.add_argument("--rule", help="learning rule (spikefa list rules; `list models` shows each card's default rule)")
-    t.add_argument("--feedback", help="feedback kind for fa/dfa (spikefa list feedback; default: random; sign and bp take none)")
+    t.add_argument("--feedback",
+                   help="feedback kind for fa/dfa (spikefa list feedback; default: random; sign and bp take none)")
     t.add_argument("--dataset", help="dataset name (spikefa list datasets)")
     t.add_argument("--seed", type=int, default=0,
                    help="seed of the weights, feedback matrices, data order and spike encoders: the same seed "
@@ -294,9 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("reproduce", help="regenerate a published comparison as tables and plots")
     rp.add_argument("experiment", choices=["fa-hebbian"], help="which comparison")
     rp.add_argument("--dataset", default="mnist", help="dataset name (spikefa list datasets)")
-    rp.add_argument("--data-dir", metavar="DIR", help="folder with the dataset's files (default: $SPIKEFA_DATA, else the user cache)")
+    rp.add_argument("--data-dir", metavar="DIR",
+                    help="folder with the dataset's files (default: $SPIKEFA_DATA, else the user cache)")
     rp.add_argument("--cifar-dir", metavar="DIR", help="also run on CIFAR-10 from this binary-batch folder")
-    rp.add_argument("--epochs", type=_positive, metavar="N", help="epochs per run (default: each experiment's own; 2 with --fast)")
+    rp.add_argument("--epochs", type=_positive, metavar="N",
+                    help="epochs per run (default: each experiment's own; 2 with --fast)")
     rp.add_argument("--seeds", type=_seeds, help="a count (3) or a list (0,4,7) (default: 3 seeds; 1 with --fast)")
     rp.add_argument("--limit-train", type=_positive, metavar="N",
                     help="use only the first N training examples (default: all; 2,000 with --fast)")

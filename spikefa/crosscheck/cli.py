@@ -104,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"\n{INFO_TITLE}\n{INFO_HEADER}")
             for record in info:
                 print(_info_line(record))
-        print(f"\n{len(names)} cases: " + (f"{failed} exceed a tolerance" if failed else "every enforced check "
-              "within tolerance") + (f"; {len(info)} comparison{'s' * (len(info) != 1)} with other semantics listed apart" if info else ""))
+        verdict = f"{failed} exceed a tolerance" if failed else "every enforced check within tolerance"
+        apart = f"; {len(info)} comparison{'s' * (len(info) != 1)} with other semantics listed apart" if info else ""
+        print(f"\n{len(names)} cases: {verdict}{apart}")
     return 1 if failed else 0

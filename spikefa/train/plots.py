@@ -112,7 +112,8 @@ def alignment_figure(history: Sequence[Mapping[str, Any]], title: str = "") -> A
 
 def plot_run(out: Path, history: Sequence[Mapping[str, Any]], title: str = "") -> None:
     """curves.png (loss; val accuracy per epoch, test at the end) and alignment.png when angles were logged."""
-    for name, fig in (("curves.png", curves_figure(history, title)), ("alignment.png", alignment_figure(history, title))):
+    figures = {"curves.png": curves_figure(history, title), "alignment.png": alignment_figure(history, title)}
+    for name, fig in figures.items():
         if fig is not None:
             fig.savefig(Path(out) / name, dpi=110)
 

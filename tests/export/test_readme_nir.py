@@ -22,7 +22,8 @@ def section(title: str) -> str:
     return README.read_text().split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
 
 
-def test_readme_nir_snippet_reads_the_export_back_into_snntorch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_readme_nir_snippet_reads_the_export_back_into_snntorch(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """The README names to_snntorch (not import_from_nir alone); its snippet gives spikefa's spikes."""
     pytest.importorskip("snntorch")
     pytest.importorskip("nir")
