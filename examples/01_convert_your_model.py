@@ -60,12 +60,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/examples/01_convert_your_model"))
     args = parser.parse_args()
     epochs, limit = (1, 320) if args.fast else (20, None)
+    if args.fast:
+        print(f"--fast: a smoke test ({epochs} epoch on {limit} examples); the accuracies below only show "
+              "that the code runs, not how the rules compare (run without --fast: 20 epochs, all examples)")
     results = {}
     for rule, feedback in RULES.items():
         results[rule] = train(rule, feedback, epochs, limit)
         print(f"{rule:5s} feedback={feedback or '-':7s} test accuracy {results[rule]:.3f}")
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "accuracies.json").write_text(json.dumps({"epochs": epochs, "test_accuracy": results}, indent=2))
+    record = {"epochs": epochs, "limit_train": limit, "smoke_test": args.fast, "test_accuracy": results}
+    (args.out / "accuracies.json").write_text(json.dumps(record, indent=2))
     print(f"wrote {args.out / 'accuracies.json'}")
 
 

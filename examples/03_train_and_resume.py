@@ -40,6 +40,9 @@ def main() -> None:
                             limit_train=320 if args.fast else None)
     print(f"{config.model}, rule {config.rule} ({config.feedback}), {config.epochs} epochs, "
           f"{config.optimizer} lr {config.lr}, batch {config.batch_size}")
+    if args.fast:
+        print("--fast: a smoke test on 320 training examples; the accuracies below only show that the code "
+              "runs (what this example checks is that the resumed weights equal the uninterrupted ones)")
     for name in ("uninterrupted", "interrupted"):  # train() refuses to overwrite an existing run
         shutil.rmtree(args.out / name, ignore_errors=True)
 

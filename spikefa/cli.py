@@ -15,7 +15,25 @@ from spikefa.errors import SpikefaError
 Handler = Callable[[argparse.Namespace], int]
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Appends "(default: X)" to an option's help unless it states its default itself or has none
+    worth stating (None, False); list defaults are written as the comma list the option takes."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        unstated = any(default is v for v in (None, False, argparse.SUPPRESS))
+        if not action.option_strings or "default" in text or unstated:
+            return text
+        shown = ",".join(map(str, default)) if isinstance(default, list) else str(default)
+        return f"{text} (default: {shown.replace('%', '%%')})"
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
     def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage + error)
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
@@ -54,17 +72,28 @@ def _rule_options(pairs: Sequence[str] | None) -> dict[str, str]:
     return out
 
 
+CARD = "default: the model card's preset for the rule, else its [defaults]"
+FROM_CARD = ("Epochs, learning rate, batch size, optimiser, schedule and weight decay come from the model "
+             "card (its [presets.<rule>], else its [defaults]; `spikefa list models` shows each card's default "
+             "rule and presets) unless given here; what a run used is stored in its config.json.")
+
+
 def _train_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", help="folder with the dataset files (else $SPIKEFA_DATA, else the user cache)")
-    p.add_argument("--epochs", type=_positive)
-    p.add_argument("--batch-size", type=_positive)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--optimizer", choices=["adam", "sgd"])
-    p.add_argument("--schedule", choices=["constant", "cosine"])
-    p.add_argument("--weight-decay", type=float)
-    p.add_argument("--limit-train", type=_positive, help="use only the first N training examples")
-    p.add_argument("--align-every", type=int, help="log alignment angles every N steps (0: off)")
-    p.add_argument("--device", help="cpu, cuda or auto (default cpu)")
+    p.add_argument("--data-dir", metavar="DIR",
+                   help="folder with the dataset files, or a root holding <dataset>/ (default: $SPIKEFA_DATA, else "
+                        "~/.cache/spikefa/<dataset>); `spikefa data download NAME` fetches them")
+    p.add_argument("--epochs", type=_positive, metavar="N", help=f"passes over the training split ({CARD})")
+    p.add_argument("--batch-size", type=_positive, metavar="N", help=f"examples per step ({CARD})")
+    p.add_argument("--lr", type=float, help=f"learning rate ({CARD})")
+    p.add_argument("--optimizer", choices=["adam", "sgd"], help=f"optimiser ({CARD})")
+    p.add_argument("--schedule", choices=["constant", "cosine"],
+                   help=f"learning-rate schedule over the epochs ({CARD})")
+    p.add_argument("--weight-decay", type=float, metavar="WD", help=f"L2 weight decay ({CARD})")
+    p.add_argument("--limit-train", type=_positive, metavar="N",
+                   help="use only the first N training examples (default: all)")
+    p.add_argument("--align-every", type=int, metavar="N",
+                   help="log alignment angles with backprop every N steps, 0: off (default: 100)")
+    p.add_argument("--device", help="cpu, cuda or auto (default: cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -188,10 +217,27 @@ def cmd_data_download(a: argparse.Namespace) -> int:
 
 
 def _card_line(name: str) -> str:
+    """The card's architecture and description, then the rules it takes: its default rule and the
+    rules it has a preset for (any other rule trains with the card's [defaults])."""
     from spikefa.catalog import load_card
 
     card = load_card(name)
-    return f"[{card.arch}] {card.description}"
+    rules = [f"{card.default_rule} (default)", *(r for r in card.presets if r != card.default_rule)]
+    return (f"[{card.arch}] {card.description}\n{'':22s}   rules: {', '.join(rules)}; "
+            "other rules train with the card's [defaults]")
+
+
+def _option_line(key: str, option: object) -> str:
+    """``--opt key=a|b|c: what it does; default a``: the CLI syntax with the choices, the help, the default."""
+    allowed, default = getattr(option, "allowed"), getattr(option, "default")
+    if isinstance(allowed, tuple):
+        values = "|".join(str(v).lower() if isinstance(v, bool) else str(v) for v in allowed)
+    elif allowed is bool:
+        values = "true|false"
+    else:
+        values = allowed.__name__.upper()
+    shown = str(default).lower() if isinstance(default, bool) else str(default)
+    return f"--opt {key}={values}: {getattr(option, 'help')}; default {shown}"
 
 
 def cmd_list(a: argparse.Namespace) -> int:
@@ -202,7 +248,7 @@ def cmd_list(a: argparse.Namespace) -> int:
 
     tables = {
         "rules": {n: f"{r.summary} ({r.reference})" + "".join(
-            f"\n{'':22s}   option {k} = {o.default!r}: {o.help}" for k, o in r.options.items()) for n, r in RULES.items()},
+            f"\n{'':22s}   {_option_line(k, o)}" for k, o in r.options.items()) for n, r in RULES.items()},
         "feedback": {n: k.description for n, k in FEEDBACK_KINDS.items()},
         "models": {n: _card_line(n) for n in list_cards()},
         "datasets": {**{n: d.description for n, d in DATASETS.items()},
@@ -220,91 +266,108 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"spikefa {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    t = sub.add_parser("train", help="train one network with one rule into a run directory")
+    t = sub.add_parser("train", help="train one network with one rule into a run directory",
+                       description="Train one network (a model card) with one learning rule on one dataset into a "
+                                   "run directory; resume it after a crash with --resume. " + FROM_CARD)
     t.add_argument("--model", help="model card name or path (spikefa list models)")
-    t.add_argument("--rule", help="learning rule (spikefa list rules)")
-    t.add_argument("--feedback", help="feedback kind for fa/dfa (spikefa list feedback)")
+    t.add_argument("--rule", help="learning rule (spikefa list rules; `list models` shows each card's default rule)")
+    t.add_argument("--feedback",
+                   help="feedback kind for fa/dfa (spikefa list feedback; default: random; sign and bp take none)")
     t.add_argument("--dataset", help="dataset name (spikefa list datasets)")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=int, default=0,
+                   help="seed of the weights, feedback matrices, data order and spike encoders: the same seed "
+                        "gives the same run")
     t.add_argument("--qat", metavar="PROFILE[:BITS]",
-                   help="spiking cards: train through a hardware profile's fake quantisation (e.g. int8-edge:4)")
-    t.add_argument("--out", help="run directory to create")
-    t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
-    t.add_argument("--opt", action="append", metavar="KEY=VALUE", help="a rule option, e.g. --opt beta=0.01 (repeatable)")
+                   help="spiking cards: train through a hardware profile's fake quantization (e.g. int8-edge:4)")
+    t.add_argument("--out", metavar="RUN_DIR", help="run directory to create")
+    t.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue a run from its last checkpoint (with --epochs N: train on to N epochs); a "
+                        "finished run is left as it is")
+    t.add_argument("--opt", action="append", metavar="KEY=VALUE",
+                   help="a rule option, e.g. --opt beta=0.01 (repeatable; spikefa list rules shows them)")
     t.add_argument("--checkpoint-every", type=int, metavar="STEPS",
                    help="also checkpoint every STEPS batches inside an epoch (long STDP epochs; default: after "
                         "each epoch only)")
     _train_options(t)
     t.set_defaults(func=cmd_train)
 
-    c = sub.add_parser("compare", help="a grid of rules × seeds: Markdown table and learning-curve PNG")
-    c.add_argument("--model", required=True)
-    c.add_argument("--rules", default="bp,fa,dfa,sign", help="comma list; rule:feedback picks a kind, e.g. fa:binary")
-    c.add_argument("--dataset", default="digits")
+    c = sub.add_parser("compare", help="a grid of rules × seeds: Markdown table and learning-curve PNG",
+                       description="Train every rule with every seed (one run directory each) and write "
+                                   "table.md, results.json and curves.png. " + FROM_CARD)
+    c.add_argument("--model", required=True, help="model card name or path (spikefa list models)")
+    c.add_argument("--rules", default="bp,fa,dfa,sign",
+                   help="comma list; rule:feedback picks a kind (fa:binary), +key=value an option (sum+beta=0.001)")
+    c.add_argument("--dataset", default="digits", help="dataset name (spikefa list datasets)")
     c.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="a count (3) or a list (0,4,7)")
-    c.add_argument("--out", required=True)
+    c.add_argument("--out", required=True, metavar="DIR", help="folder for the runs, table and plot")
     _train_options(c)
     c.set_defaults(func=cmd_compare)
 
     d = sub.add_parser("demo", help="the main job: every rule on the embedded digits data (about a minute)")
-    d.add_argument("--out", default="runs/demo")
-    d.add_argument("--epochs", type=_positive, default=15)
-    d.add_argument("--seeds", type=_seeds, default=[0, 1, 2])
-    d.add_argument("--no-progress", action="store_true")
+    d.add_argument("--out", default="runs/demo", metavar="DIR", help="folder for the runs, table and figures")
+    d.add_argument("--epochs", type=_positive, default=15, metavar="N", help="epochs per run")
+    d.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="a count (3) or a list (0,4,7)")
+    d.add_argument("--no-progress", action="store_true", help="no progress bar")
     d.set_defaults(func=cmd_demo)
 
     rp = sub.add_parser("reproduce", help="regenerate a published comparison as tables and plots")
-    rp.add_argument("experiment", choices=["fa-hebbian"])
-    rp.add_argument("--dataset", default="mnist")
-    rp.add_argument("--data-dir", help="folder with the dataset's files")
-    rp.add_argument("--cifar-dir", help="also run on CIFAR-10 from this binary-batch folder")
-    rp.add_argument("--epochs", type=_positive)
-    rp.add_argument("--seeds", type=_seeds)
-    rp.add_argument("--limit-train", type=_positive)
+    rp.add_argument("experiment", choices=["fa-hebbian"], help="which comparison")
+    rp.add_argument("--dataset", default="mnist", help="dataset name (spikefa list datasets)")
+    rp.add_argument("--data-dir", metavar="DIR",
+                    help="folder with the dataset's files (default: $SPIKEFA_DATA, else the user cache)")
+    rp.add_argument("--cifar-dir", metavar="DIR", help="also run on CIFAR-10 from this binary-batch folder")
+    rp.add_argument("--epochs", type=_positive, metavar="N",
+                    help="epochs per run (default: each experiment's own; 2 with --fast)")
+    rp.add_argument("--seeds", type=_seeds, help="a count (3) or a list (0,4,7) (default: 3 seeds; 1 with --fast)")
+    rp.add_argument("--limit-train", type=_positive, metavar="N",
+                    help="use only the first N training examples (default: all; 2,000 with --fast)")
     rp.add_argument("--fast", action="store_true", help="2 epochs, 1 seed, 2,000 training and 2,000 val/test images (a smoke run)")
     rp.add_argument("--only", help="comma list of experiment keys (default: all)")
     rp.add_argument("--variants", help="comma list of variants: keep only these rows (e.g. to give them more seeds)")
-    rp.add_argument("--workers", type=_positive, default=1)
-    rp.add_argument("--device", default="cpu")
-    rp.add_argument("--out", default="runs/fa-hebbian")
-    rp.add_argument("--no-progress", action="store_true")
+    rp.add_argument("--workers", type=_positive, default=1, help="runs trained in parallel processes")
+    rp.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    rp.add_argument("--out", default="runs/fa-hebbian", metavar="DIR", help="folder for the runs and reports")
+    rp.add_argument("--no-progress", action="store_true", help="no progress bar")
     rp.set_defaults(func=cmd_reproduce)
 
     b = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True, parser_class=_Parser)
     br = b.add_parser("rules", help="step time and memory of each rule vs backprop, one run")
-    br.add_argument("--model", default="mlp-2x800-tanh")
-    br.add_argument("--rules", default="bp,fa,sign,dfa")
-    br.add_argument("--batch-size", type=_positive, default=128)
-    br.add_argument("--input-shape", default="1x28x28")
-    br.add_argument("--classes", type=_positive, default=10)
-    br.add_argument("--rounds", type=_positive, default=7)
-    br.add_argument("--steps", type=_positive, default=30)
-    br.add_argument("--device", default="cpu")
-    br.add_argument("--out", default="runs/bench")
+    br.add_argument("--model", default="mlp-2x800-tanh", help="model card name or path")
+    br.add_argument("--rules", default="bp,fa,sign,dfa", help="comma list of rules (rule:feedback picks a kind)")
+    br.add_argument("--batch-size", type=_positive, default=128, metavar="N", help="examples per step")
+    br.add_argument("--input-shape", default="1x28x28", metavar="CxHxW", help="shape of one (random) input")
+    br.add_argument("--classes", type=_positive, default=10, metavar="N", help="number of output classes")
+    br.add_argument("--rounds", type=_positive, default=7, metavar="N", help="timing rounds (the median is kept)")
+    br.add_argument("--steps", type=_positive, default=30, metavar="N", help="training steps per round")
+    br.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    br.add_argument("--out", default="runs/bench", metavar="DIR", help="folder for the table and JSON")
     br.set_defaults(func=cmd_bench_rules)
     bs = b.add_parser("spiking", help="online DFA vs surrogate-gradient BPTT: step time and peak memory vs T")
-    bs.add_argument("--model", default="snn-1x800-lif")
-    bs.add_argument("--batch-size", type=_positive, default=128)
+    bs.add_argument("--model", default="snn-1x800-lif", help="spiking model card name or path")
+    bs.add_argument("--batch-size", type=_positive, default=128, metavar="N", help="examples per step")
     bs.add_argument("--time-steps", type=_steps_list, default=[10, 25, 50, 100], help="T values for the memory table")
     bs.add_argument("--timed-steps", type=_positive, default=25, help="T at which time per step is compared")
     bs.add_argument("--error-every", type=_steps_list, default=[1, 5],
                     help="online DFA broadcast periods k to time (comma-separated)")
-    bs.add_argument("--rounds", type=_positive, default=5)
-    bs.add_argument("--steps", type=_positive, default=3)
-    bs.add_argument("--device", default="cpu")
-    bs.add_argument("--out", default="runs/bench-spiking")
+    bs.add_argument("--rounds", type=_positive, default=5, metavar="N", help="timing rounds (the median is kept)")
+    bs.add_argument("--steps", type=_positive, default=3, metavar="N", help="training steps per round")
+    bs.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    bs.add_argument("--out", default="runs/bench-spiking", metavar="DIR", help="folder for the table and JSON")
     bs.set_defaults(func=cmd_bench_spiking)
 
     dd = sub.add_parser("data", help="datasets").add_subparsers(dest="data", required=True, parser_class=_Parser)
     dl = dd.add_parser("download", help="fetch a dataset from its canonical mirrors, checksum-verified")
-    dl.add_argument("name")
-    dl.add_argument("--data-dir", help="destination root (else $SPIKEFA_DATA, else the user cache)")
-    dl.add_argument("--mirror", help="try this base URL instead of the canonical mirrors")
-    dl.add_argument("--no-progress", action="store_true")
+    dl.add_argument("name", help="dataset name: mnist, fashion-mnist or cifar10")
+    dl.add_argument("--data-dir", metavar="DIR", help="destination root: the files go to DIR/<name>/ (default: "
+                    "$SPIKEFA_DATA, else ~/.cache/spikefa); give the same DIR to `spikefa train --data-dir`")
+    dl.add_argument("--mirror", metavar="URL", help="try this base URL instead of the canonical mirrors")
+    dl.add_argument("--no-progress", action="store_true", help="no progress bar")
     dl.set_defaults(func=cmd_data_download)
 
     ls = sub.add_parser("list", help="list rules, feedback kinds, model cards or datasets")
-    ls.add_argument("what", choices=["rules", "feedback", "models", "datasets"])
+    ls.add_argument("what", choices=["rules", "feedback", "models", "datasets"],
+                    help="rules (with their --opt options), feedback kinds, model cards (default rule, presets) "
+                         "or datasets")
     ls.set_defaults(func=cmd_list)
     from spikefa.crosscheck.cli import add_parser as add_crosscheck_parser
     from spikefa.export.cli import add_parser as add_export_parser

@@ -46,6 +46,25 @@ def test_user_errors_are_one_line_exit_2(capsys: pytest.CaptureFixture[str], tmp
     assert not (tmp_path / "X").exists()  # nothing half-written
 
 
+def test_missing_data_points_at_the_cli_download_and_data_dir(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SPIKEFA_DATA", raising=False)
+    train = ["train", "--model", "mlp-1x800-tanh", "--rule", "fa", "--dataset", "mnist", "--out", str(tmp_path / "X")]
+    code, _, err = run_cli(capsys, *train, "--data-dir", str(tmp_path / "absent"))
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "`spikefa data download mnist [--data-dir DIR]`" in err and "--data-dir DIR" in err
+    a_file = tmp_path / "train-images-idx3-ubyte.gz"
+    a_file.write_bytes(b"\x1f\x8b")
+    code, _, err = run_cli(capsys, *train, "--data-dir", str(a_file))
+    assert code == 2 and f"--data-dir (data_dir=) {a_file} is a file, not a folder" in err
+    assert f"(e.g. {tmp_path})" in err and len(err.strip().splitlines()) == 1
+    monkeypatch.setenv("SPIKEFA_DATA", str(a_file))
+    code, _, err = run_cli(capsys, *train)
+    assert code == 2 and f"$SPIKEFA_DATA={a_file} is a file" in err
+    code, _, err = run_cli(capsys, "data", "download", "mnist", "--data-dir", str(a_file), "--no-progress")
+    assert code == 2 and f"--data-dir (root=) {a_file} is a file" in err and not (tmp_path / "X").exists()
+
+
 def test_train_then_resume_from_cli(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     run = tmp_path / "run"
     common = ["--limit-train", "128", "--batch-size", "32", "--no-progress"]
@@ -79,3 +98,67 @@ def test_demo_fast(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     table = (tmp_path / "table.md").read_text()
     assert "| bp |" in table and "| dfa:batch-random-sign |" in table and "| sign |" in table
     assert (tmp_path / "curves.png").is_file()
+
+
+def _all_parsers() -> list[tuple[str, "argparse.ArgumentParser"]]:
+    import argparse
+
+    from spikefa.cli import build_parser
+
+    out, todo = [], [("spikefa", build_parser())]
+    while todo:
+        name, parser = todo.pop()
+        out.append((name, parser))
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                todo += [(f"{name} {sub}", p) for sub, p in action.choices.items()]
+    return out
+
+
+def test_every_option_has_help_and_states_its_default() -> None:
+    import argparse
+
+    parsers = _all_parsers()
+    assert {"spikefa train", "spikefa compare", "spikefa crosscheck", "spikefa export", "spikefa list"} <= {
+        n for n, _ in parsers}
+    for name, parser in parsers:
+        formatter = parser._get_formatter()
+        for action in parser._actions:
+            if isinstance(action, (argparse._HelpAction, argparse._VersionAction, argparse._SubParsersAction)):
+                continue
+            assert action.help, f"{name} {action.option_strings or action.dest} has no help"
+            if action.option_strings and not any(action.default is v for v in (None, False)):
+                shown = formatter._get_help_string(action)  # what --help prints, before % expansion
+                assert "default" in shown, f"{name} {action.option_strings[-1]}: the help does not state the default"
+
+
+def test_train_help_says_what_comes_from_the_card(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "train", "--help")
+    flat = " ".join(out.split())
+    assert code == 0
+    assert "Epochs, learning rate, batch size, optimiser, schedule and weight decay come from the model card" in flat
+    assert "--seed SEED seed of the weights, feedback matrices, data order and spike encoders" in flat
+    assert "(default: 0)" in flat
+    for flag in ("--epochs N", "--lr LR", "--batch-size N"):
+        assert f"{flag} " in flat and flat.split(f"{flag} ", 1)[1].split(" --", 1)[0].endswith(
+            "(default: the model card's preset for the rule, else its [defaults])")
+
+
+def test_list_models_shows_default_rule_and_presets(capsys: pytest.CaptureFixture[str]) -> None:
+    from spikefa.catalog import list_cards, load_card
+
+    code, out, _ = run_cli(capsys, "list", "models")
+    assert code == 0
+    for name in list_cards():
+        card = load_card(name)
+        block = out.split(f"\n{name} ", 1)[1] if not out.startswith(f"{name} ") else out[len(name):]
+        rules_line = block.splitlines()[1].strip()
+        assert rules_line.startswith(f"rules: {card.default_rule} (default)")
+        assert all(rule in rules_line for rule in card.presets)
+
+
+def test_list_rules_states_choices_then_help_then_default(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "list", "rules")
+    assert code == 0 and "= 'none'" not in out
+    assert "--opt plastic=none|hebb|oja: train B by Hebb's or Oja's rule (HL x FA); default none" in out
+    assert "--opt threshold=true|false: " in out and "--opt plastic_lr=FLOAT: " in out

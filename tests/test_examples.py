@@ -40,3 +40,8 @@ def test_example_runs_fast(script: Path, tmp_path: Path) -> None:
     missing = [name for name in OUTPUTS[script.name] if not (out / name).is_file()]
     assert not missing, f"{script.name} did not write {missing} into --out"
     assert proc.stdout.strip(), f"{script.name} printed nothing"
+    assert proc.stderr == "", f"{script.name} wrote to stderr (noise a user reads as trouble):\n{proc.stderr[-2000:]}"
+    figures = [line for line in proc.stdout.splitlines() if "accuracy" in line or "°" in line]
+    if figures:  # --fast figures are smoke-test numbers, and the example says so before printing them
+        first = proc.stdout.index(figures[0])
+        assert "--fast: a smoke test" in proc.stdout[:first], f"{script.name} prints --fast figures as results"

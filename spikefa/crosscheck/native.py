@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from spikefa.crosscheck.settings import DTYPES as DTYPE_NAMES
+from spikefa.crosscheck.trains import check_time_major
 from spikefa.errors import ConfigError
 from spikefa.functional.lif import LIFParams, lif_run
 from spikefa.functional.stdp import STDPParams, stdp_init, stdp_step
@@ -23,7 +24,8 @@ def torch_dtype(name: str) -> torch.dtype:
 def spikefa_stdp(pre: np.ndarray, post: np.ndarray, w0: np.ndarray, params: STDPParams, dt: float,
                  dtype: str = "float64", every: int = 1) -> np.ndarray:
     """Weights [⌈T/every⌉, out, in] after steps 0, every, … of ``stdp_step`` (batch of one: the
-    exact sequential rule), as ``reference.brian2_stdp`` records them."""
+    exact sequential rule), as ``reference.brian2_stdp`` records them; pre [T, in], post [T, out], T >= 1."""
+    check_time_major("spikefa_stdp", pre=pre, post=post)
     td = torch_dtype(dtype)
     pre_t = torch.as_tensor(pre, dtype=td)[:, None, :]
     post_t = torch.as_tensor(post, dtype=td)[:, None, :]
@@ -38,7 +40,8 @@ def spikefa_stdp(pre: np.ndarray, post: np.ndarray, w0: np.ndarray, params: STDP
 
 
 def spikefa_lif(currents: np.ndarray, params: LIFParams, dtype: str = "float64") -> tuple[np.ndarray, np.ndarray]:
-    """(spikes [T, N] bool, membrane [T, N]) of ``lif_run`` on currents [T, N] (N as the batch)."""
+    """(spikes [T, N] bool, membrane [T, N]) of ``lif_run`` on currents [T, N] (N as the batch), T >= 1."""
+    check_time_major("spikefa_lif", currents=currents)
     with torch.no_grad():
         spikes, mem = lif_run(torch.as_tensor(currents, dtype=torch_dtype(dtype)), params)
     return spikes.numpy().astype(bool), mem.to(torch.float64).numpy()

@@ -27,7 +27,7 @@ import numpy as np
 
 from spikefa._optional import require
 from spikefa.crosscheck.settings import TARGETS
-from spikefa.crosscheck.trains import events, raster_from
+from spikefa.crosscheck.trains import check_time_major, events, raster_from
 from spikefa.errors import ConfigError
 from spikefa.functional.lif import LIFParams
 from spikefa.functional.stdp import STDPParams
@@ -72,7 +72,8 @@ def stdp_namespace(params: STDPParams, ms: Any) -> dict[str, Any]:
 def brian2_stdp(pre: np.ndarray, post: np.ndarray, w0: np.ndarray, params: STDPParams, dt: float,
                 target: str = "numpy", every: int = 1) -> np.ndarray:
     """Weights [⌈T/every⌉, out, in] after steps 0, every, 2·every, …, for rasters pre [T, in],
-    post [T, out] and initial weights w0 [out, in]."""
+    post [T, out] (T >= 1 steps of dt ms) and initial weights w0 [out, in]."""
+    check_time_major("brian2_stdp", pre=pre, post=post)
     steps, n_in = pre.shape
     n_out = post.shape[1]
     code = stdp_code(params)
@@ -119,7 +120,8 @@ def lif_code(params: LIFParams) -> dict[str, str]:
 
 
 def brian2_lif(currents: np.ndarray, params: LIFParams, target: str = "numpy") -> tuple[np.ndarray, np.ndarray]:
-    """(spikes [T, N] bool, membrane [T, N]) of Brian2's version of ``lif_run`` on currents [T, N]."""
+    """(spikes [T, N] bool, membrane [T, N]) of Brian2's version of ``lif_run`` on currents [T, N], T >= 1."""
+    check_time_major("brian2_lif", currents=currents)
     steps, n = currents.shape
     code = lif_code(params)
     with _codegen(target) as b2:

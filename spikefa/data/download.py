@@ -153,7 +153,11 @@ def download_dataset(
     if isinstance(mirrors, str):
         mirrors = (mirrors,)
     chosen = tuple(mirrors) if mirrors else spec.download.mirrors
-    dest = (Path(root).expanduser() if root is not None else data_root()) / name
+    base = Path(root).expanduser() if root is not None else data_root()
+    if base.is_file():
+        raise DataError(f"download {name}: --data-dir (root=) {base} is a file, not a folder; give the folder "
+                        f"to download into (the files go to <folder>/{name}/)")
+    dest = base / name
     created = not dest.exists()
     dest.mkdir(parents=True, exist_ok=True)
     try:

@@ -23,8 +23,15 @@ def data_root() -> Path:
     return Path(env).expanduser() if env else cache_root()
 
 
-def _pick(base: Path, name: str) -> Path:
-    """`base/<name>` when that folder exists (base is a root), else `base` (it holds the files)."""
+def _pick(base: Path, name: str, given_as: str) -> Path:
+    """`base/<name>` when that folder exists (base is a root), else `base` (it holds the files).
+
+    A file in place of the folder is refused here, naming how it was given (`given_as`)."""
+    if base.is_file():
+        raise DataError(
+            f"{name}: {given_as}{base} is a file, not a folder; give the folder that holds the "
+            f"dataset's files (e.g. {base.parent}) or a root with a {name}/ sub-folder"
+        )
     sub = base / name
     return sub if sub.is_dir() else base
 
@@ -33,22 +40,31 @@ def resolve_data_dir(name: str, data_dir: str | os.PathLike[str] | None = None) 
     """Folder holding dataset `name`'s files.
 
     Precedence: explicit `data_dir`, then `$SPIKEFA_DATA`, then `<cache>/spikefa/<name>`. The first
-    two may be either the folder holding the files or a root containing a `<name>/` sub-folder.
-    The path is not checked for existence here; the loader reports a missing folder or file.
+    two may be either the folder holding the files or a root containing a `<name>/` sub-folder; a
+    file given in their place raises DataError. Whether the folder exists is not checked here: the
+    loader reports a missing folder or file.
     """
     if data_dir is not None:
-        return _pick(Path(data_dir).expanduser(), name)
+        return _pick(Path(data_dir).expanduser(), name, "--data-dir (data_dir=) ")
     env = os.environ.get(ENV_VAR)
     if env:
-        return _pick(Path(env).expanduser(), name)
+        return _pick(Path(env).expanduser(), name, f"${ENV_VAR}=")
     return cache_root() / name
 
 
+def where_hint() -> str:
+    """How to point spikefa at a folder, for the command line and for Python."""
+    return f"pass the folder as --data-dir DIR (Python: data_dir=DIR) or set ${ENV_VAR}"
+
+
 def download_hint(name: str) -> str:
-    """The fix to quote when a dataset's files are missing."""
+    """The fix to quote when a downloadable dataset's files are missing: the CLI command first.
+
+    Without --data-dir the download goes to the user cache, where every loader looks by default."""
     return (
-        f"download it with spikefa.data.download_dataset({name!r}), or pass data_dir / set "
-        f"${ENV_VAR} to the folder holding the files"
+        f"download it with `spikefa data download {name} [--data-dir DIR]` (Python: "
+        f"spikefa.data.download_dataset({name!r}, DIR)) and give the same DIR as --data-dir DIR "
+        f"(Python: data_dir=DIR) or ${ENV_VAR}, or point those at a folder that already holds the files"
     )
 
 

@@ -3,8 +3,12 @@
 Each encoder is a frozen dataclass validated on construction whose call takes the randomness
 explicitly (`torch.Generator`), so the same generator state gives the same spikes.
 
-- rate, Bernoulli: S[t] ~ Bernoulli(gain·x), independently per step (snnTorch ``spikegen.rate``).
-- rate, Poisson: spike counts per step ~ Poisson(gain·x), clipped to 1 (a spike per step at most).
+- rate, Bernoulli: S[t] ~ Bernoulli(gain·x), independently per step (snnTorch ``spikegen.rate``):
+  gain·x spikes per step on average.
+- rate, Poisson: a Poisson process of gain·x events per step, of which a step keeps at most one
+  spike (a spike train is 0/1): S[t] = 1 when the count ~ Poisson(gain·x) is >= 1, so the mean is
+  1 − exp(−gain·x) spikes per step, not gain·x: equal to first order for small gain·x, 0.63 at
+  gain·x = 1 (`RateEncoder.rate` gives it). Pick "bernoulli" for a rate of exactly gain·x.
 - latency: one spike per input at t = round((T − 1)·(1 − x)) (linear code, brighter = earlier);
   inputs below ``min_value`` never spike.
 - direct: the value itself as an input current at every step (the first layer integrates it).
@@ -47,7 +51,8 @@ def _check_unit(name: str, x: torch.Tensor) -> None:
 
 @dataclass(frozen=True)
 class RateEncoder:
-    """Rate code: probability (Bernoulli) or mean count (Poisson) gain·x per step."""
+    """Rate code over `time_steps` steps of [T, B, ...]: a spike per step with probability gain·x
+    (Bernoulli) or 1 − exp(−gain·x) (Poisson, clipped to one spike; see `rate`)."""
 
     time_steps: int
     gain: float = 1.0
@@ -60,7 +65,15 @@ class RateEncoder:
         if self.kind not in ("bernoulli", "poisson"):
             raise ConfigError(f"rate encoder: kind = {self.kind!r} is not allowed; expected 'bernoulli' or 'poisson'")
 
+    def rate(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean spikes per step (the spike probability) for inputs x in [0, 1]: gain·x for
+        "bernoulli", 1 − exp(−gain·x) for "poisson" (a Poisson count clipped to one spike)."""
+        _check_unit("rate", x)
+        p = self.gain * x
+        return p if self.kind == "bernoulli" else -torch.expm1(-p)
+
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Spikes [T, *x.shape], 0/1 in x's dtype."""
         return _stacked(self, x, generator)
 
     def steps(self, x: torch.Tensor, generator: torch.Generator | None = None) -> Iterator[torch.Tensor]:

@@ -133,11 +133,26 @@ def stdp_step(
     return w.mean(0), STDPState(x, y)
 
 
+def _check_time_major(pre: torch.Tensor, post: torch.Tensor) -> None:
+    """pre [T, B, in] and post [T, B, out] with the same T >= 1, else a one-line ConfigError."""
+    if pre.dim() != 3 or post.dim() != 3:
+        raise ConfigError(f"stdp_run: pre_spikes {tuple(pre.shape)}, post_spikes {tuple(post.shape)} are not allowed; "
+                          "expected time-major [T, B, in] and [T, B, out]")
+    if pre.shape[0] == 0 or post.shape[0] == 0:
+        raise ConfigError(f"stdp_run: pre_spikes {tuple(pre.shape)}, post_spikes {tuple(post.shape)} have T = 0 "
+                          "time steps; pass at least one step (time-major [T >= 1, B, ...])")
+    if pre.shape[0] != post.shape[0]:
+        raise ConfigError(f"stdp_run: pre_spikes has T = {pre.shape[0]} steps but post_spikes T = {post.shape[0]}; "
+                          "give both the same time axis")
+
+
 def stdp_run(
     pre_spikes: torch.Tensor, post_spikes: torch.Tensor, weight: torch.Tensor, params: STDPParams,
     dt: float | None = None, state: STDPState | None = None,
 ) -> tuple[torch.Tensor, STDPState]:
-    """Step through time-major spikes [T, B, in], [T, B, out]; returns (weights [T, out, in], last state)."""
+    """Step through time-major spikes [T, B, in], [T, B, out] (T >= 1, dt ms per step); returns
+    (weights after each step [T, out, in], last state)."""
+    _check_time_major(pre_spikes, post_spikes)
     state = stdp_init(pre_spikes[0], post_spikes[0], weight.dtype) if state is None else state
     out = []
     for pre, post in zip(pre_spikes, post_spikes, strict=True):

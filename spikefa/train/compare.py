@@ -90,12 +90,13 @@ def _one(model: str, variant: tuple[str, str | None, dict[str, Any]], dataset: s
 
 
 def _curve(metrics: Path) -> list[float]:
+    """Validation accuracy per epoch (the test accuracy is plotted once, after the last epoch)."""
     import csv
 
     if not metrics.is_file():
         return []
     with metrics.open() as fh:
-        return [float(r["test_accuracy"]) for r in csv.DictReader(fh)]
+        return [float(r["val_accuracy"]) for r in csv.DictReader(fh)]
 
 
 def summarize_runs(label: str, runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -130,7 +131,8 @@ def table_row(row: dict[str, Any]) -> str:
 
 
 def write_report(summaries: list[dict[str, Any]], out_dir: str | Path, title: str, protocol: str) -> str:
-    """results.json, table.md (mean ± std over seeds) and curves.png; returns the table."""
+    """results.json, table.md (mean ± std over seeds) and curves.png (val accuracy per epoch, test
+    accuracy after the last epoch); returns the table."""
     out = Path(out_dir)
     by_variant: dict[str, list[dict[str, Any]]] = {}
     for s in summaries:
@@ -147,8 +149,9 @@ def write_report(summaries: list[dict[str, Any]], out_dir: str | Path, title: st
     atomic_write_text(out / "table.md", table)
     write_json(out / "results.json", {"title": title, "protocol": protocol, "rows": rows,
                                       "runs": [{k: v for k, v in s.items() if k != "curve"} for s in summaries]})
+    final = {k: [r["test_accuracy"] for r in v if not r.get("diverged")] for k, v in by_variant.items()}
     plot_comparison(out / "curves.png", {k: [r["curve"] for r in v] for k, v in by_variant.items()},
-                    "test accuracy", title)
+                    "val accuracy", title, final=final)
     return table
 
 

@@ -48,3 +48,24 @@ def test_list_and_unknown_case(capsys: pytest.CaptureFixture[str]) -> None:
     args = parse("--case", "stdp/brian3/x")
     with pytest.raises(SpikefaError, match="stdp/brian3/x"):
         args.func(args)
+
+
+def test_other_semantics_are_listed_apart_as_expected_differences(capsys: pytest.CaptureFixture[str]) -> None:
+    args = parse("--case", "stdp/post-first/window", "--case", "stdp/brian2/window")
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    enforced, _, apart = out.partition("Not enforced, never a failure")
+    assert "info" not in out and "brian2-mode model" not in enforced  # the table holds enforced checks only
+    assert all(line.endswith(("pass", "FAIL")) for line in enforced.strip().splitlines()[1:])
+    row = next(line for line in apart.splitlines() if line.startswith("stdp/post-first/window"))
+    assert "differs, as expected (other semantics); a same-step pre/post pair depresses" in row
+    assert "every enforced check within tolerance; 1 comparison with other semantics listed apart" in out
+
+
+def test_json_states_the_verdict_of_informational_records(capsys: pytest.CaptureFixture[str]) -> None:
+    args = parse("--case", "stdp/post-first/window", "--json")
+    assert args.func(args) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    info = [r for r in records if not r["enforced"]]
+    assert len(info) == 1 and info[0]["pass"] is None and info[0]["verdict"] == "differs, as expected (other semantics)"
+    assert {r["verdict"] for r in records if r["enforced"]} == {"pass"}

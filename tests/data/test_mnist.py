@@ -47,7 +47,8 @@ def _message(folder: Path, **kwargs: object) -> str:
 
 def test_missing_directory(tmp_path: Path) -> None:
     message = _message(tmp_path / "absent", val_size=1)
-    assert str(tmp_path / "absent") in message and "download_dataset('mnist')" in message
+    assert str(tmp_path / "absent") in message and "`spikefa data download mnist [--data-dir DIR]`" in message
+    assert "download_dataset('mnist', DIR)" in message and "data_dir=DIR" in message
 
 
 def test_missing_file_lists_what_was_looked_for(tmp_path: Path) -> None:

@@ -38,3 +38,16 @@ def test_cache_when_nothing_else(env: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(env / "home"))
     assert resolve_data_dir("fashion-mnist") == env / "home" / ".cache" / "spikefa" / "fashion-mnist"
+
+
+def test_a_file_in_place_of_the_folder_says_it_is_a_file(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from spikefa.errors import DataError
+
+    a_file = env / "t10k-images-idx3-ubyte.gz"
+    a_file.write_bytes(b"")
+    with pytest.raises(DataError, match=r"mnist: --data-dir \(data_dir=\) .*t10k-images-idx3-ubyte\.gz is a file, "
+                                        r"not a folder; give the folder that holds"):
+        resolve_data_dir("mnist", a_file)
+    monkeypatch.setenv("SPIKEFA_DATA", str(a_file))
+    with pytest.raises(DataError, match=r"cifar10: \$SPIKEFA_DATA=.* is a file"):
+        resolve_data_dir("cifar10")

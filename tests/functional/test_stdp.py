@@ -200,6 +200,18 @@ def test_bad_shapes_name_the_argument() -> None:
         stdp_step(pre, post, torch.zeros(3, 2), stdp_init(pre, post), STDPParams(), dt=1.0)
 
 
+@pytest.mark.parametrize(("pre_shape", "post_shape", "fragment"), [
+    ((0, 1, 3), (0, 1, 2), "have T = 0 time steps"),
+    ((4, 1, 3), (0, 1, 2), "have T = 0 time steps"),
+    ((4, 1, 3), (5, 1, 2), "pre_spikes has T = 4 steps but post_spikes T = 5"),
+    ((1, 3), (1, 2), "expected time-major [T, B, in]"),
+])
+def test_stdp_run_refuses_empty_or_unequal_time_axes(pre_shape: tuple, post_shape: tuple, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=r"^stdp_run: ") as info:
+        stdp_run(torch.zeros(pre_shape), torch.zeros(post_shape), torch.zeros(2, 3), STDPParams(), dt=1.0)
+    assert fragment in str(info.value) and "\n" not in str(info.value)
+
+
 def test_expected_drift_forms() -> None:
     p = STDPParams(tau_pre=10.0, tau_post=20.0, a_plus=0.01, a_minus=-0.004)
     assert expected_drift(0.02, 0.03, p) == pytest.approx(0.02 * 0.03 * (0.1 - 0.08))

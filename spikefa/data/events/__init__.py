@@ -1,5 +1,7 @@
 """Event data: the N-MNIST file format, an image -> saccade-event converter, binning, datasets.
 
+Binning: `events_to_frames` over a fixed window, `span_frames` over each sample's own span.
+
 `load_event_dataset(name)` returns `EventSplits` (uint8 spike counts [N, T, C, H, W]; `batch` gives
 time-major float32 [T, B, C, H, W]); `EVENT_DATASETS` lists the names. tonic is optional.
 """
@@ -7,7 +9,7 @@ time-major float32 [T, B, C, H, W]); `EVENT_DATASETS` lists the names. tonic is 
 from __future__ import annotations
 
 from spikefa.data.events.convert import SaccadeConverter
-from spikefa.data.events.frames import events_to_frames
+from spikefa.data.events.frames import events_to_frames, span_frames
 from spikefa.data.events.nmnist import (
     EVENT_DTYPE,
     NMNIST_SENSOR,
@@ -41,6 +43,7 @@ __all__ = [
     "make_events",
     "parse_nmnist",
     "read_nmnist",
+    "span_frames",
     "validate_against",
     "write_nmnist",
 ]

@@ -14,6 +14,8 @@ from typing import NamedTuple
 
 import torch
 
+from spikefa.errors import DataError
+
 # saccade position profile: fraction of the displacement covered at fraction u of the saccade time
 PROFILES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "linear": lambda u: u,
@@ -108,6 +110,8 @@ def simulate_dvs(
     At most one event per pixel per step; a change larger than the threshold carries over to the
     next steps. Event times are interpolated inside the step and respect the refractory period.
     """
+    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
+        raise DataError(f"simulate_dvs: n_steps = {n_steps!r} is not allowed; expected an integer >= 1 (time steps)")
     log_prev = log_frames(0)
     ref = log_prev.clone()
     last = torch.full_like(ref, -math.inf)

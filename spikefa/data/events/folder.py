@@ -19,7 +19,7 @@ from spikefa.data.events.nmnist import NMNIST_SENSOR, read_nmnist
 from spikefa.data.events.request import EventRequest, cached_build, holdout_ranges, to_splits
 from spikefa.data.events.splits import EventSplits
 from spikefa.data.mnist import DEFAULT_VAL_SIZE, MNIST_CLASSES
-from spikefa.data.paths import ENV_VAR, resolve_data_dir
+from spikefa.data.paths import resolve_data_dir, where_hint
 from spikefa.errors import DataError
 
 NAME = "nmnist"
@@ -27,7 +27,7 @@ WINDOW_US = 315_000  # three 105 ms saccades; the few later events are dropped
 SPLIT_FOLDERS = {"train": "Train", "test": "Test"}
 HOW_TO_GET = (
     "download Train.zip and Test.zip from https://www.garrickorchard.com/datasets/n-mnist and unzip "
-    f"them there (Train/<digit>/*.bin, Test/<digit>/*.bin), or pass data_dir / set ${ENV_VAR}"
+    f"them there (Train/<digit>/*.bin, Test/<digit>/*.bin); {where_hint()}"
 )
 
 

@@ -1,9 +1,12 @@
 """Adapters for tonic's event datasets (NMNIST, DVSGesture, SHD, POKERDVS), binned and cached.
 
-Each sample is binned with tonic's `ToFrame(sensor_size, n_time_bins=T)` (Lenz et al., tonic,
-Zenodo 2021): T bins over that sample's own first-to-last event span, so `bin_ms` is the mean bin
-width. The files must already be on disk where tonic expects them (`<save_to>/<TonicClass>/...`):
-we check that first, because tonic would otherwise try to download them.
+tonic (Lenz et al., Zenodo 2021) reads the files; spikefa bins them (`frames.span_frames`): T equal
+bins over each sample's own first-to-last event span, the last bin closed, so every event of the
+sample is counted and `bin_ms` is the mean bin width. (tonic's `ToFrame(n_time_bins=T)` is not
+used: it drops the events at the upper edge, so a sample with one event became all-zero frames
+with its label kept.) The files must already be on disk where tonic expects them
+(`<save_to>/<TonicClass>/...`): we check that first, because tonic would otherwise try to
+download them.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from tqdm import tqdm
 from spikefa._optional import require
 from spikefa.data.events.cache import fingerprint_files
 from spikefa.data.events.folder import mnist_index_order
+from spikefa.data.events.frames import span_frames
 from spikefa.data.events.request import EventRequest, cached_build, holdout_ranges, to_splits
 from spikefa.data.events.splits import EventSplits
-from spikefa.data.paths import ENV_VAR, resolve_data_dir
+from spikefa.data.paths import resolve_data_dir, where_hint
 from spikefa.errors import DataError
 
 
@@ -97,7 +101,7 @@ def check_files(spec: TonicSpec, save_to: Path) -> None:
             raise DataError(
                 f"{spec.name}: missing {location / rel}; on a machine with internet run "
                 f"tonic.datasets.{spec.tonic_class}(save_to='{save_to}') for train=True and False "
-                f"(it downloads and extracts there), or pass data_dir / set ${ENV_VAR}"
+                f"(it downloads and extracts there), then {where_hint()}"
             )
 
 
@@ -113,17 +117,8 @@ def open_split(spec: TonicSpec, save_to: Path, train: bool) -> Any:
         ) from None
 
 
-def sample_frames(events: np.ndarray, to_frame: Any, spec: TonicSpec, steps: int) -> tuple[np.ndarray, float]:
-    """(uint8 [T, C, H, W] counts, span in µs) of one sample binned by tonic's ToFrame."""
-    if len(events) == 0:
-        return np.zeros((steps, *spec.input_shape), dtype=np.uint8), 0.0
-    frames = np.asarray(to_frame(events)).reshape(steps, *spec.input_shape)
-    span = float(events["t"].max() - events["t"].min())
-    return np.minimum(frames, 255).astype(np.uint8), span
-
-
 def bin_samples(
-    dataset: Any, indices: Sequence[int], to_frame: Any, spec: TonicSpec, steps: int, bar: tqdm
+    dataset: Any, indices: Sequence[int], spec: TonicSpec, steps: int, bar: tqdm
 ) -> tuple[np.ndarray, np.ndarray, list[float]]:
     """(x uint8 [N, T, C, H, W], y int64 [N], spans µs) of samples `indices` of `dataset`."""
     x = np.zeros((len(indices), steps, *spec.input_shape), dtype=np.uint8)
@@ -131,7 +126,8 @@ def bin_samples(
     spans = []
     for row, i in enumerate(indices):
         events, label = dataset[i]
-        x[row], span = sample_frames(events, to_frame, spec, steps)
+        frames, span = span_frames(np.asarray(events), spec.sensor_size, steps)
+        x[row] = frames.reshape(steps, *spec.input_shape)
         y[row] = int(label)
         spans.append(span)
         bar.update(1)
@@ -148,12 +144,12 @@ def load_tonic(spec: TonicSpec, request: EventRequest) -> EventSplits:
     ranges = holdout_ranges(spec.name, len(train), len(test), val_size, request)
     order = spec.order(train)
     picks = {s: ([order[i] for i in r] if s != "test" else list(r)) for s, r in ranges.items()}
-    to_frame = tonic.transforms.ToFrame(sensor_size=spec.sensor_size, n_time_bins=request.time_steps)
     location = save_to / spec.tonic_class
     settings = {
         "dataset": spec.name,
         "tonic": tonic.__version__,
-        "transform": repr(to_frame),
+        "binning": "span_frames: T equal bins over each sample's [first, last] event, last bin closed",
+        "time_steps": request.time_steps,
         "val_size": val_size,
         "limit": request.limit,
         "sources": fingerprint_files(sorted(p for p in location.rglob("*") if p.is_file()), location, False),
@@ -166,7 +162,7 @@ def load_tonic(spec: TonicSpec, request: EventRequest) -> EventSplits:
             for split, indices in picks.items():
                 source = test if split == "test" else train
                 arrays[f"x_{split}"], arrays[f"y_{split}"], more = bin_samples(
-                    source, indices, to_frame, spec, request.time_steps, bar
+                    source, indices, spec, request.time_steps, bar
                 )
                 spans += more
         mean_bin_ms = np.mean(spans) / request.time_steps / 1000 if spans else 0.0

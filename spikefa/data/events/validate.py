@@ -39,7 +39,9 @@ def event_stats(events: np.ndarray, saccade_us: int = 105_000, n_saccades: int =
 def mean_stats(
     recordings: Sequence[np.ndarray], saccade_us: int = 105_000, n_saccades: int = 3
 ) -> dict[str, float]:
-    """`event_stats` averaged over several recordings."""
+    """`event_stats` averaged over several recordings (at least one)."""
+    if len(recordings) == 0:
+        raise DataError("mean_stats: recordings is empty; pass at least one structured event array")
     all_stats = [event_stats(ev, saccade_us, n_saccades) for ev in recordings]
     return {key: float(np.mean([s[key] for s in all_stats])) for key in all_stats[0]}
 

@@ -1,11 +1,11 @@
-"""events_to_frames against a naive loop; windows, polarity channels, no mutation, errors."""
+"""events_to_frames and span_frames against naive loops; windows, edges, polarity channels, errors."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from spikefa.data.events import events_to_frames, make_events
+from spikefa.data.events import events_to_frames, make_events, span_frames
 from spikefa.errors import DataError
 
 
@@ -70,3 +70,39 @@ def test_errors_name_the_argument(kwargs: dict, fragment: str) -> None:
     with pytest.raises(DataError, match="events_to_frames") as info:
         events_to_frames(random_events(50, seed=1), **kwargs)
     assert fragment in str(info.value)
+
+
+def one_row(times: list[float]) -> np.ndarray:
+    n = len(times)
+    return make_events(np.arange(n) % 4, np.zeros(n, int), np.array(times), np.ones(n, int))
+
+
+@pytest.mark.parametrize(
+    ("times", "per_bin", "span"),
+    [
+        ([123], [1, 0, 0], 0.0),                       # one event: bin 0, not an empty frame
+        ([0, 0, 0], [3, 0, 0], 0.0),                   # all at t = 0
+        ([0, 0, 10, 30], [2, 1, 1], 30.0),             # t = 0 twice, the last timestamp in the last bin
+        ([5.0, 15.0, 25.0, 35.0], [1, 1, 2], 30.0),    # float µs, not from 0: t = 35 (last) joins bin 2
+    ],
+)
+def test_span_frames_count_every_event_at_the_edges(times: list[float], per_bin: list[int], span: float) -> None:
+    frames, got_span = span_frames(one_row(times), (4, 1, 2), time_steps=3)
+    assert frames.shape == (3, 2, 1, 4) and frames.sum(axis=(1, 2, 3)).tolist() == per_bin
+    assert got_span == span and frames.sum() == len(times)
+
+
+def test_span_frames_random_samples_lose_nothing() -> None:
+    for seed in range(5):
+        ev = random_events(200, seed=seed)
+        frames, span = span_frames(ev, (34, 30, 2), time_steps=6)
+        assert int(frames.sum()) == len(ev) and span == ev["t"].max() - ev["t"].min()
+        last = ev[ev["t"] == ev["t"].max()]
+        assert frames[5].sum() >= len(last)
+
+
+def test_span_frames_empty_sample_and_bad_steps() -> None:
+    frames, span = span_frames(one_row([]), (4, 1, 2), time_steps=2)
+    assert frames.shape == (2, 2, 1, 4) and frames.sum() == 0 and span == 0.0
+    with pytest.raises(DataError, match=r"span_frames: time_steps=0 must be a positive int"):
+        span_frames(one_row([1, 2]), (4, 1, 2), time_steps=0)

@@ -21,6 +21,20 @@ from . import fakes
 tonic = pytest.importorskip("tonic")
 
 
+def naive_span_frames(events: np.ndarray, sensor_size: tuple[int, int, int], steps: int) -> np.ndarray:
+    """An independent loop: T equal bins over [first, last] event, the last event in bin T - 1."""
+    width, height, n_pol = sensor_size
+    out = np.zeros((steps, n_pol, height, width), dtype=np.int64)
+    t = events["t"].astype(np.float64)
+    first, span = t.min(), t.max() - t.min()
+    for i in range(len(events)):
+        k = 0 if span == 0 else min(int((t[i] - first) * steps // span), steps - 1)
+        y = int(events["y"][i]) if "y" in events.dtype.names else 0
+        c = int(events["p"][i]) if n_pol > 1 else 0
+        out[k, c, y, int(events["x"][i])] += 1
+    return np.minimum(out, 255).astype(np.uint8)
+
+
 @pytest.fixture
 def relaxed_nmnist(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tonic.datasets.NMNIST, "_check_exists", lambda self: self._is_file_present())
@@ -35,7 +49,7 @@ def relaxed_nmnist(monkeypatch: pytest.MonkeyPatch) -> None:
         ("tonic-nmnist", fakes.write_tonic_nmnist, 5, (2, 34, 34), {"train": 3, "val": 3, "test": 3}),
     ],
 )
-def test_adapter_bins_with_toframe_and_caches(
+def test_adapter_counts_every_event_and_caches(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, relaxed_nmnist: None,
     name: str, writer: object, val_size: int, shape: tuple, sizes: dict,
 ) -> None:  # fmt: skip
@@ -47,9 +61,10 @@ def test_adapter_bins_with_toframe_and_caches(
     spec = tonic_data.TONIC_SPECS[name]
     test_set = getattr(tonic.datasets, spec.tonic_class)(save_to=str(tmp_path), train=False)
     events, label = test_set[1]
-    frames = tonic.transforms.ToFrame(sensor_size=spec.sensor_size, n_time_bins=4)(events)
-    np.testing.assert_array_equal(splits.x_test[1].numpy(), frames.reshape(4, *shape))
-    assert int(splits.y_test[1]) == int(label) and splits.x_test.sum() > 0
+    np.testing.assert_array_equal(splits.x_test[1].numpy(), naive_span_frames(events, spec.sensor_size, 4))
+    assert int(splits.y_test[1]) == int(label)
+    for i in range(sizes["test"]):  # every event of every sample lands in a bin, the last one included
+        assert int(splits.x_test[i].sum()) == len(test_set[i][0])
 
     monkeypatch.setattr(tonic_data, "bin_samples", lambda *a, **k: pytest.fail("rebinned: cache not used"))
     again = load_event_dataset(name, tmp_path, time_steps=4, val_size=val_size, cache_dir=cache, limit=3)
@@ -60,6 +75,26 @@ def test_validation_holds_every_class_for_pokerdvs(tmp_path: Path) -> None:
     fakes.write_tonic_pokerdvs(tmp_path)
     splits = load_event_dataset("pokerdvs", tmp_path, time_steps=2, val_size=4, cache_dir=tmp_path / "c")
     assert sorted(splits.y_val.tolist()) == [0, 1, 2, 3] and splits.sizes()["train"] == 16
+
+
+@pytest.mark.parametrize(
+    ("times", "want_bins"),
+    [
+        ([7_000], {0: 1}),                          # one event: not lost to an empty span
+        ([0, 0, 0, 19_999], {0: 3, 3: 1}),          # events at t = 0, and one at the last timestamp
+        ([0, 5_000, 10_000, 15_000, 20_000], {0: 1, 1: 1, 2: 1, 3: 2}),  # the last bin is closed
+    ],
+)
+def test_edge_samples_keep_every_event(tmp_path: Path, times: list[int], want_bins: dict[int, int]) -> None:
+    fakes.write_tonic_pokerdvs(tmp_path)
+    n = len(times)  # replace the first test recording (class "cl") with these events, columns t, x, y, p
+    path = tmp_path / "POKERDVS" / "pips_test" / "cl" / "cl0.npy"
+    np.save(path, np.stack([np.array(times), np.arange(n) % 35, np.zeros(n, int), np.ones(n, int)], 1))
+    test_set = tonic.datasets.POKERDVS(save_to=str(tmp_path), train=False)
+    row = next(i for i in range(len(test_set)) if len(test_set[i][0]) == n and test_set[i][1] == 0)
+    splits = load_event_dataset("pokerdvs", tmp_path, time_steps=4, val_size=4, cache_dir=tmp_path / "c")
+    per_bin = splits.x_test[row].sum(dim=(1, 2, 3)).tolist()
+    assert per_bin == [want_bins.get(k, 0) for k in range(4)] and int(splits.y_test[row]) == 0
 
 
 def test_data_dir_may_name_the_tonic_folder(tmp_path: Path, relaxed_nmnist: None,
