@@ -1,11 +1,13 @@
 """Independent reference formulations the tests hold spikefa against, in one place.
 
 Each is written from the paper's equation with plain numpy loops or matrix algebra, not from the
-torch code it checks (DESIGN.md, "Two formulations must agree").
+torch code it checks (DESIGN.md, "Two formulations must agree"). ``autograd_fa_linear`` is the one
+torch reference: feedback alignment written with plain autograd instead of a custom Function.
 
 Contents:
   Hebbian terms     np_hebb, np_oja, np_term, np_bias_term, np_hebbian_descent, np_sum_rule
-  FA / DFA          np_forward, np_fa_grads, np_dfa_grads
+  FA / DFA          np_forward, np_fa_grads, np_dfa_grads, autograd_fa_linear
+  readout           np_delta_rule
   comparison        n, close
 """
 
@@ -123,3 +125,32 @@ def np_dfa_grads(layers: Sequence[Layer], hs: list[np.ndarray], pre: list[np.nda
     hidden layer l's B_l [classes, n_l]."""
     deltas = [(e @ b) * ACTIVATIONS[layers[l][2]][1](pre[l], hs[l + 1]) for l, b in enumerate(feedbacks)]
     return _weight_grads(hs, [*deltas, np.asarray(e, np.float64)])
+
+
+def autograd_fa_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                       feedback: torch.Tensor) -> torch.Tensor:
+    """x Wᵀ + b whose input gradient goes through B instead of W, written with plain autograd:
+    the forward value comes from W with x detached, the input's gradient from x Bᵀ minus its own
+    (detached) value."""
+    through_b = x @ feedback.detach().t()
+    out = torch.nn.functional.linear(x.detach(), weight, bias)
+    return out + through_b - through_b.detach()
+
+
+# ---------------------------------------------------------------- the delta-rule readout
+
+
+def np_delta_rule(v: np.ndarray, a: np.ndarray, f: np.ndarray, y: np.ndarray, lr: float,
+                  weight_decay: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """One step of the delta rule for a softmax unit (Widrow & Hoff 1960), example by example:
+    e_b = softmax(V f_b + a) − onehot(y_b); V ← V − η (Σ_b e_b f_bᵀ / B + λ V), a ← a − η Σ_b e_b / B."""
+    v, a, f = (np.asarray(t, np.float64) for t in (v, a, f))
+    dv, da = np.zeros_like(v), np.zeros_like(a)
+    for fb, yb in zip(f, y):
+        z = v @ fb + a
+        p = np.exp(z - z.max())
+        e = p / p.sum()
+        e[int(yb)] -= 1.0
+        dv += np.outer(e, fb)
+        da += e
+    return v - lr * (dv / len(f) + weight_decay * v), a - lr * da / len(f)

@@ -1,5 +1,5 @@
 """DFA wiring (spikefa/nn/dfa.py): DFASequential against backprop (B = W₂ for one hidden layer) and
-against the numpy DFA reference, the cut graph on conv nets,
+against the numpy DFA reference, the optimiser step under any loss, the cut graph on conv nets,
 saving the feedback, and plastic feedback (HL x DFA: B_l learns by Hebb's rule)."""
 
 from __future__ import annotations
@@ -48,6 +48,30 @@ def test_dfa_matches_numpy_reference_three_layers() -> None:
     want = np_dfa_grads(layers, hs, pre, [dfa.feedback_matrix(i).numpy() for i in range(2)], 2 * (hs[-1] - t.numpy()))
     for i in range(3):
         np.testing.assert_allclose(dfa.blocks[i][0].weight.grad.numpy(), want[i][0], atol=1e-10)
+
+
+def test_dfa_optimizer_steps_under_any_loss_equal_the_numpy_reference() -> None:
+    """The user's loop is unchanged and the loss is any loss: three plain SGD steps under smooth-L1
+    move every weight by −lr × the numpy DFA update, the error e = ∂L/∂output broadcast by B_l."""
+    lr = 0.1
+    model = spikefa.convert(mlp(), "dfa", seed=0).double()
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    g = torch.Generator().manual_seed(0)
+    x, t = torch.randn(32, 12, generator=g, dtype=torch.float64), torch.randn(32, 4, generator=g, dtype=torch.float64)
+    linears = [model.blocks[0][1], model.blocks[1][0], model.blocks[2][0]]
+    for step in range(3):
+        layers = [(n(m.weight), n(m.bias), act) for m, act in zip(linears, ("tanh", "relu", "identity"))]
+        hs, pre = np_forward(n(x), layers)
+        e = np.clip(hs[-1] - n(t), -1.0, 1.0) / hs[-1].size  # ∂ smooth-L1 (β = 1, mean) / ∂ output
+        feedbacks = [n(model.feedback_matrix(i)) for i in range(2)]
+        want = [(w - lr * dw, b - lr * db) for (w, b, _), (dw, db) in
+                zip(layers, np_dfa_grads(layers, hs, pre, feedbacks, e))]
+        opt.zero_grad()
+        F.smooth_l1_loss(model(x), t).backward()
+        opt.step()
+        for m, (w, b) in zip(linears, want):
+            np.testing.assert_allclose(n(m.weight), w, rtol=1e-10, atol=1e-12, err_msg=f"step {step}")
+            np.testing.assert_allclose(n(m.bias), b, rtol=1e-10, atol=1e-12, err_msg=f"step {step}")
 
 
 def test_dfa_on_conv_trains_and_cuts_graph() -> None:

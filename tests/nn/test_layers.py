@@ -1,5 +1,5 @@
 """FA layers (spikefa/nn/layers.py): FALinear / FAConv2d against backprop (B = W) and against the
-numpy FA reference, saving the feedback, and plastic feedback
+numpy FA reference, the optimiser step under any loss, saving the feedback, and plastic feedback
 (HL x FA: B learns by Hebb's or Oja's rule, against the numpy terms)."""
 
 from __future__ import annotations
@@ -54,6 +54,34 @@ def test_fa_random_matches_numpy_reference() -> None:
     np.testing.assert_allclose(model[2].weight.grad.numpy(), dw2, atol=1e-10)
     np.testing.assert_allclose(model[0].weight.grad.numpy(), dw1, atol=1e-10)
     np.testing.assert_allclose(model[0].bias.grad.numpy(), db1, atol=1e-10)
+
+
+@pytest.mark.parametrize("rule", ["fa", "sign"])
+def test_optimizer_steps_under_any_loss_equal_the_numpy_reference(rule: str) -> None:
+    """The user's loop is unchanged and the loss is any loss: three plain SGD steps under smooth-L1
+    move every weight by −lr × the numpy FA gradient of that loss, B read afresh at each step (sign
+    symmetry's B follows W's signs as they change)."""
+    lr = 0.1
+    model = spikefa.convert(mlp(), rule, seed=0).double()
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    g = torch.Generator().manual_seed(0)
+    x, t = torch.randn(32, 12, generator=g, dtype=torch.float64), torch.randn(32, 4, generator=g, dtype=torch.float64)
+    linears = [model[1], model[3], model[5]]
+    for step in range(3):
+        layers = [(n(m.weight), n(m.bias), act) for m, act in zip(linears, ("tanh", "relu", "identity"))]
+        feedbacks = [n(m.feedback_matrix()) for m in linears]
+        hs, pre = np_forward(n(x), layers)
+        d_out = np.clip(hs[-1] - n(t), -1.0, 1.0) / hs[-1].size  # ∂ smooth-L1 (β = 1, mean) / ∂ output
+        want = [(w - lr * dw, b - lr * db) for (w, b, _), (dw, db) in
+                zip(layers, np_fa_grads(layers, hs, pre, feedbacks, d_out))]
+        opt.zero_grad()
+        F.smooth_l1_loss(model(x), t).backward()
+        opt.step()
+        for m, (w, b) in zip(linears, want):
+            np.testing.assert_allclose(n(m.weight), w, rtol=1e-10, atol=1e-12, err_msg=f"step {step}")
+            np.testing.assert_allclose(n(m.bias), b, rtol=1e-10, atol=1e-12, err_msg=f"step {step}")
+    assert not np.allclose(n(model[1].weight.grad), np_fa_grads(layers, hs, pre, [n(m.weight) for m in linears],
+                                                                  d_out)[0][0])  # B is not W: not backprop
 
 
 def test_fa_backward_uses_b_not_w() -> None:

@@ -1,13 +1,15 @@
 """STDP networks (spikefa/nn/stdp/): the Diehl & Cook network (adaptive threshold, winner-take-all
 inhibition, its learning run against the sequential `stdp_step`, exclusive batches, buffers only,
 state round trip), the three-factor network against the direct eligibility formula, and the delta
-readout. Spikes are generated."""
+readout against the numpy delta rule and the cross-entropy gradient. Spikes are generated."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 
 from spikefa.functional.diehl_cook import dc_init, dc_neuron_step
 from spikefa.functional.eligibility import stdp_eligibility, three_factor_delta
@@ -17,6 +19,8 @@ from spikefa.nn.stdp import DeltaReadout, DiehlCookNet, ThreeFactorNet
 from spikefa.schemas.stdp import DiehlCookParams, ThreeFactorParams
 
 from ..helpers import dc_params
+from ..reference import np_delta_rule
+
 
 # ------------------------------------------------------------------ Diehl & Cook
 
@@ -161,12 +165,28 @@ def test_three_factor_net_update_equals_the_direct_formula() -> None:
     torch.testing.assert_close(scaled.weight, net.weight * (w0.norm(dim=1) / net.weight.norm(dim=1))[:, None])
 
 
-def test_delta_readout_learns_a_separable_problem() -> None:
+def test_delta_readout_steps_equal_the_numpy_delta_rule_and_the_cross_entropy_gradient() -> None:
+    """Three `learn` steps (weight decay on) against the numpy delta rule on features standardised by
+    the training mean and (unbiased) std; and the known answer for one softmax layer: a step is an
+    SGD step on the mean cross-entropy + λ/2·‖V‖² (what backprop, FA and DFA all compute)."""
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(200, 5, generator=g)
-    y = (x[:, 0] + x[:, 1] > 0).long()
-    readout = DeltaReadout(5, 2)
+    x = torch.randn(40, 5, generator=g, dtype=torch.float64) * 2.0 + 1.0
+    y = torch.randint(0, 3, (40,), generator=g)
+    lr, decay = 0.5, 0.01
+    readout = DeltaReadout(5, 3).double()
     readout.fit_scaling(x)
-    for _ in range(50):
-        readout.learn(x, y, lr=0.5)
-    assert (readout(x).argmax(1) == y).float().mean() > 0.95
+    xs = x.numpy()
+    f = (xs - xs.mean(0)) / np.maximum(xs.std(0, ddof=1), 1e-3)
+    v, a = np.zeros((3, 5)), np.zeros(3)
+    for step in range(3):
+        readout.learn(x, y, lr, decay)
+        v, a = np_delta_rule(v, a, f, y.numpy(), lr, decay)
+        np.testing.assert_allclose(readout.weight.numpy(), v, rtol=1e-10, atol=1e-12, err_msg=f"step {step}")
+        np.testing.assert_allclose(readout.bias.numpy(), a, rtol=1e-10, atol=1e-12, err_msg=f"step {step}")
+    weight = readout.weight.clone().requires_grad_(True)
+    bias = readout.bias.clone().requires_grad_(True)
+    loss = F.cross_entropy(F.linear(torch.as_tensor(f), weight, bias), y) + 0.5 * decay * (weight**2).sum()
+    loss.backward()
+    readout.learn(x, y, lr, decay)
+    torch.testing.assert_close(readout.weight, (weight - lr * weight.grad).detach(), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(readout.bias, (bias - lr * bias.grad).detach(), rtol=1e-10, atol=1e-12)
