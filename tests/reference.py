@@ -8,11 +8,13 @@ Contents:
   Hebbian terms     np_hebb, np_oja, np_term, np_bias_term, np_hebbian_descent, np_sum_rule
   FA / DFA          np_forward, np_fa_grads, np_dfa_grads, autograd_fa_linear
   readout           np_delta_rule
+  STDP              np_stdp_pair_sum (pair STDP and its eligibility, an explicit sum over spike pairs)
   comparison        n, close
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -154,3 +156,28 @@ def np_delta_rule(v: np.ndarray, a: np.ndarray, f: np.ndarray, y: np.ndarray, lr
         dv += np.outer(e, fb)
         da += e
     return v - lr * (dv / len(f) + weight_decay * v), a - lr * da / len(f)
+
+
+# ---------------------------------------------------------------- pair STDP
+
+
+def np_stdp_pair_sum(pre: np.ndarray, post: np.ndarray, dt: float, a_plus: float, a_minus: float, tau_pre: float,
+                     tau_post: float, order: str = "pre-first", lam: float = 1.0) -> np.ndarray:
+    """All-to-all additive pair STDP as an explicit sum over spike pairs, for trains pre [T, in] and
+    post [T, out]: Δw[j, i] = Σ over every (pre i at t_p, post j at t_q) pair of A₊·exp(−Δt/τ₊) when
+    Δt = (t_q − t_p)·dt > 0 and A₋·exp(Δt/τ₋) when Δt < 0; Δt = 0 goes to A₊ (pre-first) or A₋
+    (post-first). With λ < 1 each pair is an eligibility discounted by λ^(T−1−t), t the step of its
+    later spike (Frémaux & Gerstner 2016, eq. 3)."""
+    steps = pre.shape[0]
+    dw = np.zeros((post.shape[1], pre.shape[1]))
+    for i in range(pre.shape[1]):
+        for j in range(post.shape[1]):
+            for tp in np.nonzero(pre[:, i])[0]:
+                for tq in np.nonzero(post[:, j])[0]:
+                    lag = (tq - tp) * dt
+                    discount = lam ** (steps - 1 - max(tp, tq))
+                    if lag > 0 or (lag == 0 and order == "pre-first"):
+                        dw[j, i] += discount * a_plus * math.exp(-lag / tau_pre)
+                    else:
+                        dw[j, i] += discount * a_minus * math.exp(lag / tau_post)
+    return dw

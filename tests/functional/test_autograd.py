@@ -8,6 +8,8 @@ import torch
 
 from spikefa.functional.autograd import DFAInject, FAConv2dFunction, FALinearFunction
 
+from ..reference import autograd_fa_linear
+
 
 def test_gradcheck_custom_functions() -> None:
     d = dict(dtype=torch.float64)
@@ -29,3 +31,16 @@ def test_gradcheck_custom_functions() -> None:
     out = torch.randn(3, 4, **d, requires_grad=True)
     h = torch.randn(3, 6, **d)
     assert torch.autograd.gradcheck(lambda o: DFAInject.apply(o, [torch.randn(4, 6, **d)], h), (out,))
+
+
+def test_fa_linear_function_equals_the_plain_autograd_formulation() -> None:
+    """A random B: x's gradient is g·B, W's and b's are backprop's, as the reference written with
+    plain autograd computes them."""
+    g = torch.Generator().manual_seed(0)
+    x, w, b, B, up = (torch.randn(*s, generator=g, dtype=torch.float64) for s in ((3, 4), (5, 4), (5,), (5, 4), (3, 5)))
+    got, want = [[t.clone().requires_grad_(True) for t in (x, w, b)] for _ in range(2)]
+    FALinearFunction.apply(*got, B).backward(up)
+    autograd_fa_linear(*want, B).backward(up)
+    for a, r in zip(got, want):
+        torch.testing.assert_close(a.grad, r.grad, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(got[0].grad, up @ B)

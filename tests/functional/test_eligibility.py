@@ -1,16 +1,40 @@
-"""Three-factor STDP kernels (spikefa/functional/eligibility.py): the fast trace form against the
-eligibility formulation, and both on a hand-worked two-neuron case."""
+"""Three-factor STDP kernels (spikefa/functional/eligibility.py): the eligibility and the fast
+trace form against the numpy sum over spike pairs (discounted by λ), against each other, and on a
+hand-worked two-neuron case."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from spikefa.functional.eligibility import stdp_eligibility, stdp_traces, three_factor_delta, three_factor_delta_traces
 from spikefa.functional.stdp import STDPParams
 
 from ..helpers import F64, trains
+from ..reference import np_stdp_pair_sum
+
+
+def test_eligibility_and_fast_form_equal_the_numpy_pair_sum() -> None:
+    """E_b(T) is each sample's pair-STDP sum with a pair discounted by λ^(T−1−t) from its later spike
+    t; ΔW = −η · mean_b m_b ⊙ E_b (Frémaux & Gerstner 2016, eqs. 2-4)."""
+    pre, post = trains(30, 3, 5, 4, seed=8, p_pre=0.3, p_post=0.2)
+    pre[4], post[4] = 1.0, 1.0  # same-step pairs: Δt = 0 counts as A₊ (pre-first)
+    a_plus, a_minus, tau_pre, tau_post, dt, lr = 0.7, -0.4, 9.0, 14.0, 0.5, 0.3
+    params = STDPParams(a_plus=a_plus, a_minus=a_minus, tau_pre=tau_pre, tau_post=tau_post, w_min=-math.inf,
+                        w_max=math.inf, clip="none")
+    third = torch.randn(3, 4, generator=torch.Generator().manual_seed(2), dtype=F64)
+    x_plus, y_minus = stdp_traces(pre, post, params, dt)
+    for tau_elig in (math.inf, 6.0):
+        lam = math.exp(-dt / tau_elig)
+        want = np.stack([np_stdp_pair_sum(pre[:, b].numpy(), post[:, b].numpy(), dt, a_plus, a_minus, tau_pre,
+                                          tau_post, lam=lam) for b in range(3)])
+        np.testing.assert_allclose(stdp_eligibility(pre, post, params, dt, tau_elig).numpy(), want, rtol=1e-10,
+                                   atol=1e-12)
+        fast = three_factor_delta_traces(third, pre, y_minus, post, x_plus, lr, lam)
+        np.testing.assert_allclose(fast.numpy(), -lr * (third.numpy()[:, :, None] * want).mean(0), rtol=1e-10,
+                                   atol=1e-12)
 
 
 def test_three_factor_fast_form_equals_the_eligibility_formulation() -> None:
