@@ -1,13 +1,16 @@
-"""Tiny spiking networks and hand-made profiles for the export tests (no data, no training)."""
+"""Tiny spiking networks and hand-made profiles for the export tests (no data, no training), and the
+guards that make a verification the machine cannot run a skip with its reason, never a pass."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
 
+import pytest
 import torch
 from torch import nn
 
+from spikefa.export import c_writer
 from spikefa.export.profile import Profile, load_profile, parse_profile
 from spikefa.schemas.neuron import LIFParams
 from spikefa.nn.spiking import SpikingNet
@@ -46,3 +49,20 @@ def variant(base: str, **sections: dict[str, Any]) -> Profile:
 
 def profile(name: str) -> Profile:
     return load_profile(name)
+
+
+def require_every_verifier() -> None:
+    """Skip, saying what is missing, unless every artefact can be run here: onnxruntime (ONNX),
+    nir + snnTorch (NIR) and a C compiler (C). Without one, the export marks that verification
+    ``skipped`` and its summary still says ``ok``; a test must not count that as passed."""
+    for module in ("onnxruntime", "nir", "snntorch"):
+        pytest.importorskip(module, reason=f"{module} is not installed, so the export cannot verify every artefact")
+    if c_writer.find_compiler() is None:
+        pytest.skip("no C compiler ($CC, cc, gcc or clang on PATH), so the C artefact cannot be verified")
+
+
+def assert_every_verification_ran(verifications: list[dict[str, Any]]) -> None:
+    """Every artefact was run against its reference (none skipped) and agreed spike for spike."""
+    skipped = [v["format"] for v in verifications if v["skipped"]]
+    assert not skipped, f"verification skipped, not passed: {skipped}"
+    assert all(v["total"] > 0 and v["mismatches"] == 0 for v in verifications), verifications

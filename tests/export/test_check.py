@@ -18,7 +18,7 @@ from spikefa.export.network import from_run_dir, spiking_core
 from spikefa.schemas.run import RunConfig
 from spikefa.runs import make_model
 
-from .nets import profile, spikes, tiny_net
+from .nets import assert_every_verification_ran, profile, require_every_verifier, spikes, tiny_net
 
 
 def test_every_violation_is_listed() -> None:
@@ -85,12 +85,14 @@ def test_cli_refuses_with_the_full_list_and_exit_2(tmp_path: Path) -> None:
 
 
 def test_cli_exports_and_verifies_every_artefact(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    require_every_verifier()
     run = _run_dir(tmp_path)
     out = tmp_path / "edge"
     code, err = _cli(["export", str(run), "--target", "int8-edge", "--out", str(out)])
     assert (code, err) == (0, "")
     summary = json.loads((out / "export.json").read_text())
     assert summary["ok"] and {v["format"] for v in summary["verification"]} == {"onnx", "nir", "c"}
+    assert_every_verification_ran(summary["verification"])
     for name in ("model.onnx", "model.nir", "model.nir.json", "spikefa_model.h", "spikefa_main.c", "report.md"):
         assert (out / name).is_file()
     assert "onnx: agrees with the integer simulator" in capsys.readouterr().out

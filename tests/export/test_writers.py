@@ -19,10 +19,12 @@ from spikefa.export.quantize import QLayer, QuantizedNet, quantize
 from spikefa.export.simulate import dequantize, run_float, run_int
 from spikefa.export.writers import EXPORTERS
 
-from .nets import profile, spikes, tiny_net, variant
+from .nets import assert_every_verification_ran, profile, require_every_verifier, spikes, tiny_net, variant
 
 GOLDEN = Path(__file__).parent / "golden"
 REGEN = os.environ.get("SPIKEFA_REGEN_GOLDEN") == "1"
+GOLDEN_RUNS = ["loihi2", "xylo-audio2"]
+NO_COMPILER = "no C compiler ($CC, cc, gcc or clang on PATH): the C artefact cannot be compiled and checked"
 
 VARIANTS = {
     "int8-edge": lambda: profile("int8-edge"),
@@ -54,7 +56,7 @@ def test_onnx_through_onnxruntime_matches_the_integer_simulator(name: str, cases
     assert sum(int(s.sum()) for s in run_int(qnet, x).spikes) > 0
 
 
-@pytest.mark.skipif(c_writer.find_compiler() is None, reason="no C compiler")
+@pytest.mark.skipif(c_writer.find_compiler() is None, reason=NO_COMPILER)
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_c_through_the_compiler_matches_the_integer_simulator(name: str, cases, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     qnet, x = cases[name]
@@ -97,20 +99,37 @@ def _from_json(data: dict) -> tuple[QuantizedNet, torch.Tensor, list[torch.Tenso
     return qnet, torch.tensor(data["input"], dtype=torch.float32), [torch.tensor(s) for s in data["spikes"]]
 
 
-@pytest.mark.parametrize("name", ["loihi2", "xylo-audio2"])
-def test_golden_integer_runs(name: str, tmp_path: Path) -> None:
+def _golden_run(name: str) -> tuple[QuantizedNet, torch.Tensor, list[torch.Tensor]]:
+    return _from_json(json.loads((GOLDEN / f"int_sim_{name}.json").read_text()))
+
+
+@pytest.mark.parametrize("name", GOLDEN_RUNS)
+def test_golden_integer_runs(name: str) -> None:
     path = GOLDEN / f"int_sim_{name}.json"
     if REGEN:
         net = tiny_net((6, 5, 3), reset="zero" if name == "loihi2" else "subtract", gain=5.0, seed=7)
         path.write_text(json.dumps(_to_json(quantize(net, profile(name)), spikes(10, 2, 6, rate=0.4, seed=7))))
-    qnet, x, want = _from_json(json.loads(path.read_text()))
+    qnet, x, want = _golden_run(name)
     assert [s.tolist() for s in run_int(qnet, x).spikes] == [s.tolist() for s in want]
     assert sum(int(s.sum()) for s in want) > 0
+
+
+@pytest.mark.parametrize("name", GOLDEN_RUNS)
+def test_golden_runs_through_onnx(name: str, tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime", reason="onnxruntime is not installed: the ONNX artefact cannot be run")
+    qnet, x, _ = _golden_run(name)
     EXPORTERS["onnx"].write(qnet, tmp_path)
-    assert EXPORTERS["onnx"].verify(qnet, tmp_path, x).mismatches == 0
-    if c_writer.find_compiler() is not None:
-        EXPORTERS["c"].write(qnet, tmp_path)
-        assert EXPORTERS["c"].verify(qnet, tmp_path, x).mismatches == 0
+    v = EXPORTERS["onnx"].verify(qnet, tmp_path, x)
+    assert not v.skipped and v.total > 0 and v.mismatches == 0
+
+
+@pytest.mark.skipif(c_writer.find_compiler() is None, reason=NO_COMPILER)
+@pytest.mark.parametrize("name", GOLDEN_RUNS)
+def test_golden_runs_through_c(name: str, tmp_path: Path) -> None:
+    qnet, x, _ = _golden_run(name)
+    EXPORTERS["c"].write(qnet, tmp_path)
+    v = EXPORTERS["c"].verify(qnet, tmp_path, x)
+    assert not v.skipped and v.total > 0 and v.mismatches == 0
 
 
 def _net_from(params: list[dict]) -> torch.nn.Module:
@@ -144,9 +163,10 @@ def test_golden_quantizer() -> None:
 
 
 def test_export_writes_verifies_and_keeps_a_golden(tmp_path: Path) -> None:
-    pytest.importorskip("onnxruntime")
+    require_every_verifier()
     summary = export(tiny_net(), profile("mcu-int8"), tmp_path, meta={"run": "test"})
     assert summary["ok"] and summary["formats"] == ["c", "onnx", "nir"]
+    assert_every_verification_ran(summary["verification"])
     golden = torch.load(tmp_path / "golden.pt")
     assert golden["spikes"].shape[-1] == 20 and golden["out"].shape[-1] == 5
 

@@ -1,4 +1,6 @@
-"""Encoders: the measured spike rate is the stated one (RateEncoder.rate), shapes, errors."""
+"""Encoders (spikefa/functional/encoders.py): seeded and time-major, stepwise equal to whole, the
+measured spike rate is the stated one (RateEncoder.rate), the latency code's known values, and
+refusals naming the value."""
 
 from __future__ import annotations
 
@@ -41,3 +43,6 @@ def test_zero_time_steps_are_refused_by_name(make: object) -> None:
 def test_rate_refuses_inputs_outside_unit_interval() -> None:
     with pytest.raises(ConfigError, match=r"inputs must lie in \[0, 1\]"):
         RateEncoder(3, kind="poisson").rate(torch.tensor([1.5]))
+
+
+

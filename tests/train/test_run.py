@@ -1,4 +1,6 @@
-"""The harness: run-directory contents, crash-and-resume to identical weights, grids, benchmarks."""
+"""The harness (spikefa/train/run.py and its neighbours): run-directory contents, crash-and-resume to
+identical weights, grids, benchmarks, the optimiser a rule's parameter groups get (against a plain
+SGD step and a shadow Adam), and a card's rule options under the command line."""
 
 from __future__ import annotations
 
@@ -8,12 +10,20 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
+from torch import nn
 
+import spikefa
+from spikefa.catalog import load_card
 from spikefa.errors import SpikefaError
+from spikefa.schemas.run import RunConfig
 from spikefa.train import resolve_config, resume, train
 from spikefa.train.bench import bench_rules, write_bench
 from spikefa.train.compare import parse_variant, run_grid, write_report, protocol_text
 from spikefa.train.demo import demo_variants
+from spikefa.train.run import make_optimizer
+
+from ..helpers import batch, net
 
 FAST = dict(limit_train=192, batch_size=32, align_every=2)
 
@@ -119,3 +129,63 @@ def test_accuracy_cells_show_spread_only_over_several_runs() -> None:
     one = summarize_runs("bp", [run(0.97)])
     assert accuracy_cells(one) == ("97.00", "97.00")
     assert accuracy_cells({"seeds": 1, "diverged": 1}) == ("—", "—")
+
+
+# ---------------------------------------------------------------- the optimiser of a rule's parameter groups
+
+
+def _config(optimizer: str, **kw: object) -> RunConfig:
+    return RunConfig(model="mlp-1x2000-relu", rule="hebb", dataset="digits", optimizer=optimizer, **kw)  # type: ignore[arg-type]
+
+
+def test_make_optimizer_hidden_plain_sgd_output_adam() -> None:
+    local_lr = 0.05
+    model = spikefa.convert(net(6), "hebb", options={"local_lr": local_lr})
+    config = _config("adam", lr=1e-2, weight_decay=1e-3, rule_options={"local_lr": local_lr})
+    opt = make_optimizer(config, model)
+    hidden = list(model.blocks[0].parameters())
+    output = list(model.blocks[1].parameters())
+    shadow = [nn.Parameter(p.detach().clone()) for p in output]
+    ref_adam = torch.optim.Adam(shadow, lr=1e-2, weight_decay=1e-3)
+    for step in range(3):
+        x, y = batch(20 + step)
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        before = [p.detach().clone() for p in hidden]
+        grads = [p.grad.clone() for p in hidden]
+        for s, p in zip(shadow, output):
+            s.grad = p.grad.clone()
+        opt.step()
+        ref_adam.step()
+        for p, b, g in zip(hidden, before, grads):
+            assert torch.allclose(p.detach(), b - local_lr * g, rtol=1e-6, atol=1e-7), step
+        for p, s in zip(output, shadow):
+            assert torch.allclose(p.detach(), s.detach(), rtol=1e-6, atol=1e-7), step
+    # the output layer really took Adam steps (not SGD at local_lr)
+    assert opt.state[output[0]]["step"] == 3 and not opt.state.get(hidden[0])
+
+
+def test_make_optimizer_sgd_hidden_is_plain_sgd() -> None:
+    local_lr = 0.05
+    model = spikefa.convert(net(6), "hebb", options={"local_lr": local_lr})
+    opt = make_optimizer(_config("sgd", lr=1e-2, momentum=0.9, rule_options={"local_lr": local_lr}), model)
+    w = model.blocks[0][0].weight
+    for step in range(2):
+        x, y = batch(30 + step)
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        before, g = w.detach().clone(), w.grad.clone()
+        opt.step()
+        assert torch.allclose(w.detach(), before - local_lr * g, rtol=1e-6, atol=1e-7), step
+
+
+# ---------------------------------------------------------------- a card's rule options
+
+
+def test_preset_rule_options_apply_under_the_command_line() -> None:
+    assert load_card("snn-1x800-lif").preset("dfa").options == {"error": "count", "error_every": 5}
+    preset = resolve_config("snn-1x800-lif", "dfa", "mnist").rule_options
+    assert preset["error_every"] == 5 and preset["error"] == "count"
+    given = resolve_config("snn-1x800-lif", "dfa", "mnist", rule_options={"error_every": "2"})
+    assert given.rule_options["error_every"] == 2 and given.rule_options["error"] == "count"
+    assert resolve_config("snn-1x800-lif", "bp", "mnist").rule_options == {}

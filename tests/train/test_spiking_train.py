@@ -16,6 +16,10 @@ FAST = dict(limit_train=768, limit_eval=96, batch_size=32, align_every=0)
 
 @pytest.mark.parametrize("rule", ["bp", "dfa", "sign"])
 def test_spiking_rules_learn_digits(tmp_path: Path, rule: str) -> None:
+    """A smoke test of the whole path (card, encoder, harness). What each rule computes is checked
+    against a reference elsewhere: BPTT's LIF step and surrogate against snnTorch
+    (tests/functional/test_lif.py), online DFA against BPTT and explicit sums (tests/nn/test_online.py),
+    sign symmetry against a plain-autograd FA (tests/nn/test_spiking.py)."""
     config = resolve_config("snn-1x800-lif", rule, "digits", epochs=3, lr=2e-3, **FAST)
     summary = train(config, tmp_path / rule, progress=False)
     assert summary["diverged"] is None

@@ -1,33 +1,20 @@
-"""Model cards: every card in models/ validates and builds; bad cards fail with one clear line."""
+"""Model cards (spikefa/schemas/card.py): every card in models/ validates and its presets merge;
+the dataclasses validate on construction; bad cards fail with one clear line naming file, key and
+value."""
 
 from __future__ import annotations
 
-import math
-import typing
 from pathlib import Path
 
 import pytest
-import torch
-from torch import nn
 
 from spikefa.catalog import find_card, list_cards, load_card
 from spikefa.errors import ConfigError
-from spikefa.nn.build import ACTIVATIONS, BUILDERS, POOLS, BasicBlock, build
-from spikefa.schemas.card import (
-    ARCH_SCHEMAS,
-    Activation,
-    MLPArch,
-    ModelCard,
-    Pool,
-    TrainPreset,
-    parse_card,
-)
+from spikefa.nn.build import build
+from spikefa.schemas.card import ARCH_SCHEMAS, MLPArch, ModelCard, TrainPreset, parse_card
 
 CARDS = list_cards()
-SHAPES = [(1, 28, 28), (3, 32, 32), (1, 8, 8)]
 RULES = {"bp", "fa", "dfa", "sign"}
-PLAIN_LEAVES = (nn.Linear, nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.Tanh, nn.Sigmoid, nn.MaxPool2d,
-                nn.AvgPool2d, nn.Flatten, nn.AdaptiveAvgPool2d)
 
 
 def _preset(**changes: object) -> TrainPreset:
@@ -82,98 +69,6 @@ def test_preset_merges_rule_overrides_over_defaults(name: str) -> None:
     assert card.preset("some-rule-without-overrides") == card.defaults
 
 
-@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
-@pytest.mark.parametrize("name", CARDS)
-def test_card_builds_and_runs_forward(name: str, shape: tuple[int, int, int]) -> None:
-    card = load_card(name)
-    model = build(card, shape, num_classes=10, seed=0)
-    if card.arch in ("diehl-cook", "three-factor"):  # their own modules: scores from static images
-        gen = torch.Generator().manual_seed(0)
-        out = model(torch.rand(3, *shape), gen)
-        assert out.shape == (3, 10) and torch.isfinite(out).all()
-        return
-    if card.spiking:  # time-major spikes in, class scores out; the synapses are plain modules
-        from spikefa.nn.spiking import scores
-
-        out = scores(model(torch.rand(4, 3, *shape).round()))
-        model = nn.Sequential(*model.synapses)
-    else:
-        out = model(torch.rand(3, *shape))
-    assert out.shape == (3, 10) and torch.isfinite(out).all()
-    assert isinstance(model, nn.Sequential)
-    leaves = [m for m in model.modules()
-              if not list(m.children()) and not isinstance(m, nn.Sequential)]  # [] = identity
-    assert all(isinstance(m, PLAIN_LEAVES) for m in leaves), {type(m) for m in leaves}
-
-
-@pytest.mark.parametrize("name", CARDS)
-def test_same_seed_same_bits_other_seed_other_bits(name: str) -> None:
-    card = load_card(name)
-    a, b, c = (build(card, (1, 8, 8), 10, seed=s).state_dict() for s in (7, 7, 8))
-    assert a.keys() == b.keys() == c.keys()
-    assert all(torch.equal(a[k], b[k]) for k in a)
-    weights = [k for k in a if k.endswith("weight") and a[k].dim() > 1 and a[k].any()]  # not zero-initialized
-    assert all(not torch.equal(a[k], c[k]) for k in weights)
-
-
-def test_build_leaves_the_global_rng_alone() -> None:
-    state = torch.random.get_rng_state()
-    for name in CARDS:
-        build(load_card(name), (3, 32, 32), 10, seed=3)
-    assert torch.equal(state, torch.random.get_rng_state())
-
-
-def test_init_is_pytorch_default_fan_in_uniform() -> None:
-    model = build(load_card("lenet"), (1, 28, 28), 10, seed=0)
-    for layer in (m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))):
-        bound = 1 / math.sqrt(layer.weight[0].numel())
-        assert layer.weight.abs().max() <= bound and layer.weight.abs().max() > 0.9 * bound
-        assert layer.bias is not None and layer.bias.abs().max() <= bound
-
-
-def test_lenet_shapes_and_tiny_inputs_skip_pooling() -> None:
-    card = load_card("lenet")
-    model = build(card, (1, 28, 28), 10)
-    assert [m.in_features for m in model if isinstance(m, nn.Linear)] == [64 * 7 * 7, 1024]
-    tiny = build(card, (1, 3, 3), 10)  # 3x3 -> pool -> 1x1 -> no second pool
-    assert sum(isinstance(m, nn.MaxPool2d) for m in tiny) == 1
-    assert tiny(torch.rand(2, 1, 3, 3)).shape == (2, 10)
-
-
-def test_resnet_is_the_cifar_variant() -> None:
-    model = build(load_card("resnet-cifar-small"), (3, 32, 32), 10)
-    blocks = [m for m in model if isinstance(m, BasicBlock)]
-    assert len(blocks) == 3
-    assert len(blocks[0].shortcut) == 0  # identity: 16 -> 16 channels, stride 1
-    for block, width in zip(blocks[1:], (32, 64), strict=True):
-        projection = block.shortcut[0]
-        assert isinstance(projection, nn.Conv2d)
-        assert projection.kernel_size == (1, 1) and projection.stride == (2, 2)
-        assert projection.out_channels == width
-    assert isinstance(model[-1], nn.Linear) and model[-1].in_features == 64
-
-
-def test_mlp_is_a_flat_sequential_with_biases() -> None:
-    model = build(load_card("mlp-2x800-tanh"), (1, 28, 28), 10)
-    kinds = [type(m) for m in model]
-    assert kinds == [nn.Flatten, nn.Linear, nn.Tanh, nn.Linear, nn.Tanh, nn.Linear]
-    assert all(m.bias is not None for m in model if isinstance(m, nn.Linear))
-
-
-def test_registries_agree() -> None:
-    """One architecture registry: every schema names itself and has exactly one builder."""
-    assert set(BUILDERS) == set(ARCH_SCHEMAS.values())
-    assert all(ARCH_SCHEMAS[schema.ARCH] is schema for schema in BUILDERS)
-    assert set(ACTIVATIONS) == set(typing.get_args(Activation))
-    assert set(POOLS) == set(typing.get_args(Pool))
-
-
-@pytest.mark.parametrize("args", [((1, 28), 10), ((1, 0, 28), 10), ((1, 28, 28), 0)])
-def test_build_rejects_bad_arguments(args: tuple[object, object]) -> None:
-    with pytest.raises(ConfigError, match=r"input_shape|num_classes"):
-        build(load_card("lenet"), *args)  # type: ignore[arg-type]
-
-
 # ---------------------------------------------------------------- validation on construction
 
 
@@ -224,17 +119,6 @@ BAD_CARDS = {
 }
 
 
-def test_preset_rule_options_apply_under_the_command_line() -> None:
-    from spikefa.train.run import resolve_config
-
-    assert load_card("snn-1x800-lif").preset("dfa").options == {"error": "count", "error_every": 5}
-    preset = resolve_config("snn-1x800-lif", "dfa", "mnist").rule_options
-    assert preset["error_every"] == 5 and preset["error"] == "count"
-    given = resolve_config("snn-1x800-lif", "dfa", "mnist", rule_options={"error_every": "2"})
-    assert given.rule_options["error_every"] == 2 and given.rule_options["error"] == "count"
-    assert resolve_config("snn-1x800-lif", "bp", "mnist").rule_options == {}
-
-
 @pytest.mark.parametrize("case", sorted(BAD_CARDS))
 def test_bad_card_names_file_key_and_value(case: str, tmp_path: Path) -> None:
     old, new, expected = BAD_CARDS[case]
@@ -265,3 +149,14 @@ def test_even_kernel_is_rejected(tmp_path: Path) -> None:
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=r"architecture\.kernel_size = 4 .*odd"):
         load_card(path)
+
+
+def test_rate_card_with_a_neuron_section_is_refused() -> None:
+    from spikefa.schemas.card import parse_card
+    import tomllib
+    from spikefa.catalog import find_card
+
+    raw = tomllib.loads(find_card("mlp-1x800-tanh").read_text())
+    raw["neuron"] = {"beta": 0.9, "threshold": 1.0, "reset": "zero", "dt": 1.0}
+    with pytest.raises(ConfigError, match="neuron"):
+        parse_card(raw, "x.toml")
