@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(VENV)/bin/spikefa demo --out runs/demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto
 
 clean:
 	rm -rf $(VENV) runs build dist *.egg-info
