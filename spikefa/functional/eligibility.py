@@ -22,6 +22,12 @@ import torch
 
 from spikefa.errors import ConfigError
 from spikefa.functional.stdp import stdp_init, stdp_step
+
+
+def _check_trains(pre: torch.Tensor, post: torch.Tensor) -> None:
+    if pre.ndim != 3 or post.ndim != 3 or pre.shape[0] == 0 or pre.shape[:2] != post.shape[:2]:
+        raise ConfigError(f"spike trains pre {tuple(pre.shape)}, post {tuple(post.shape)} are not allowed; expected "
+                          "time-major [T, B, in] and [T, B, out] with the same T >= 1 and B")
 from spikefa.schemas.stdp import STDPParams
 
 
@@ -45,6 +51,7 @@ def stdp_eligibility(pre: torch.Tensor, post: torch.Tensor, params: STDPParams, 
     ``stdp_step`` alone from W = 0 (so its weight *is* the accumulated update) with the weight
     multiplied by λ before every step. The direct (slow) formulation."""
     _check_rule(params)
+    _check_trains(pre, post)
     lam = elig_decay(dt, tau_elig)
     out = []
     for b in range(pre.shape[1]):
@@ -67,6 +74,7 @@ def stdp_traces(pre: torch.Tensor, post: torch.Tensor, params: STDPParams, dt: f
     """(x⁺ [T, B, in], y⁻ [T, B, out]) of ``stdp_step``'s traces for trains pre [T, B, in],
     post [T, B, out]: the pre trace just after step t's bump, the post trace just before it."""
     _check_rule(params)
+    _check_trains(pre, post)
     if params.order != "pre-first":
         raise ConfigError(f"three-factor STDP: order = {params.order!r} is not supported; use 'pre-first'")
     d_pre, d_post = math.exp(-dt / params.tau_pre), math.exp(-dt / params.tau_post)

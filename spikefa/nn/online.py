@@ -158,6 +158,9 @@ class OnlineDFA(nn.Module):
                     grads_w[i].addmm_(delta.t(), traces[i])
                     if grads_b[i] is not None:
                         grads_b[i].add_(delta.sum(0), alpha=bias_trace)  # type: ignore[union-attr]
+        if t == 0:
+            raise SpikefaError("online DFA: the input sequence has T = 0 time steps; expected time-major "
+                               "[T, B, ...] with T >= 1")
         if not broadcasts:
             raise SpikefaError(f"online DFA: error_every={self.error_every} is longer than the {t} time steps")
         norm = 1.0 / (broadcasts * max(len(y), 1))
@@ -190,7 +193,8 @@ class EncodedSNN(nn.Module):
 
     def _steps(self, x: torch.Tensor) -> Iterable[torch.Tensor]:
         if x.ndim == 5:  # binned events [B, T, C, H, W]
-            return (x.transpose(0, 1) > 0).to(torch.float32)
+            dtype = next((p.dtype for p in self.parameters() if p.is_floating_point()), torch.float32)
+            return (x.transpose(0, 1) > 0).to(dtype)  # spikes in the network's dtype
         if self.training:
             if self._gen is None or self._gen.device != x.device:
                 self._gen = torch.Generator(device=x.device).manual_seed(derive_seed(self.seed, 1001))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from spikefa.functional.eligibility import stdp_eligibility, stdp_traces, three_factor_delta, three_factor_delta_traces
@@ -69,3 +70,30 @@ def test_three_factor_update_by_hand() -> None:
     got = three_factor_delta_traces(torch.tensor([[m]], dtype=F64), pre, y_minus, post, x_plus, lr, lam)
     expected = a_p * math.exp(-0.2) * lam ** 5 + a_m * math.exp(-0.3) * lam ** 2
     torch.testing.assert_close(got, torch.tensor([[-lr * m * expected]], dtype=F64))
+
+
+def test_empty_or_unequal_trains_are_refused() -> None:
+    from spikefa.errors import ConfigError
+    from spikefa.functional.eligibility import stdp_eligibility, stdp_traces
+    from spikefa.schemas.stdp import STDPParams
+
+    params = STDPParams(w_min=-math.inf, w_max=math.inf, clip="none")
+    for pre, post in ((torch.zeros(0, 2, 3), torch.zeros(0, 2, 4)), (torch.zeros(5, 2, 3), torch.zeros(4, 2, 4))):
+        for fn in (stdp_eligibility, stdp_traces):
+            with pytest.raises(ConfigError, match="T >= 1"):
+                fn(pre, post, params, 1.0)
+
+
+def test_online_dfa_refuses_an_empty_sequence() -> None:
+    from torch import nn
+
+    from spikefa.errors import SpikefaError
+    from spikefa.nn.online import OnlineDFA
+    from spikefa.nn.spiking import SpikingNet
+    from spikefa.schemas.neuron import LIFParams
+
+    net = SpikingNet([nn.Sequential(nn.Flatten(), nn.Linear(4, 3)), nn.Linear(3, 2)], LIFParams(beta=0.9))
+    with pytest.raises(SpikefaError, match="T = 0"):
+        OnlineDFA(net).local_step(torch.zeros(0, 5, 4), torch.zeros(5, dtype=torch.long))
+    with pytest.raises(SpikefaError, match="T = 0"):
+        net(torch.zeros(0, 5, 4))
