@@ -11,9 +11,12 @@ T; online DFA keeps only the current state and traces.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import statistics
+import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +69,21 @@ def _train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Ten
     opt.step()
 
 
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """torch's CPU profiler prints its start/stop notes from C++ straight to file descriptor 2; send
+    them to /dev/null while it runs (Python errors still raise)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def peak_bytes(fn: Callable[[], None], device: str) -> int:
     """Peak bytes allocated by torch while `fn` runs (above what was allocated before)."""
     if device.startswith("cuda"):
@@ -77,7 +95,7 @@ def peak_bytes(fn: Callable[[], None], device: str) -> int:
         return int(torch.cuda.max_memory_allocated() - base)
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with native_stderr_silenced(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
     events = sorted(prof.events(), key=lambda e: e.time_range.start)
     current = peak = 0
