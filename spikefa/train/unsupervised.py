@@ -18,6 +18,7 @@ import torch
 from spikefa.data.splits import DataSplits
 from spikefa.errors import SpikefaError
 from spikefa.nn.stdp import DeltaReadout, DiehlCookNet, ThreeFactorNet
+from spikefa.nn.stdp.learners import responses as learner_responses
 from spikefa.schemas.stdp import DiehlCookParams, ThreeFactorParams
 from spikefa.functional.feedback import derive_seed
 from spikefa.runs.checkpoint import load_checkpoint, save_checkpoint
@@ -94,17 +95,10 @@ class _Trainer:
 def responses(net: torch.nn.Module, x: torch.Tensor, seed: int, batch_size: int = 256, progress: bool = False,
               desc: str = "responses") -> torch.Tensor:
     """Spike counts of a network without learning ([N, neurons]), with a fixed evaluation seed."""
-    gen = torch.Generator().manual_seed(derive_seed(seed, 2))
-    out = [torch.zeros(0, int(getattr(net, "weight").shape[0]))]
     bar = _bar(len(x), 0, desc, progress)
-    for i in range(0, len(x), batch_size):
-        if isinstance(net, DiehlCookNet):
-            out.append(net.present(x[i:i + batch_size], gen, learn=False))
-        else:
-            out.append(net.run(x[i:i + batch_size], gen)[0])  # type: ignore[operator]
-        bar.update(len(x[i:i + batch_size]))
+    counts = learner_responses(net, x, torch.Generator().manual_seed(derive_seed(seed, 2)), batch_size, bar.update)
     bar.close()
-    return torch.cat(out)
+    return counts
 
 
 def _accuracy(pred: torch.Tensor, y: torch.Tensor) -> float | None:

@@ -16,6 +16,7 @@ network, read-out and budget.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -56,10 +57,17 @@ class _Seeded(nn.Module):
         self.seed, self._gen_state, self._gen = int(state["seed"]), state["generator"], None
 
 
-def _responses(net: DiehlCookNet, x: torch.Tensor, gen: torch.Generator, batch_size: int = 256) -> torch.Tensor:
-    """Spike counts [N, neurons] with learning off."""
-    return torch.cat([net.present(x[i:i + batch_size].cpu(), gen, learn=False)
-                      for i in range(0, len(x), batch_size)]) if len(x) else torch.zeros(0, net.params.n_exc)
+def responses(net: nn.Module, x: torch.Tensor, gen: torch.Generator, batch_size: int = 256,
+              on_batch: Callable[[int], None] | None = None) -> torch.Tensor:
+    """Spike counts [N, neurons] of a `DiehlCookNet` or `ThreeFactorNet`'s hidden layer for inputs
+    x [N, ...] in [0, 1], learning off, drawing from `gen`; ``on_batch(n)`` after each batch."""
+    out = [torch.zeros(0, int(getattr(net, "weight").shape[0]))]
+    for i in range(0, len(x), batch_size):
+        xb = x[i:i + batch_size].cpu()
+        out.append(net.present(xb, gen, learn=False) if isinstance(net, DiehlCookNet) else net.run(xb, gen)[0])
+        if on_batch is not None:
+            on_batch(len(xb))
+    return torch.cat(out)
 
 
 class DiehlCookLearner(_Seeded):
@@ -78,7 +86,7 @@ class DiehlCookLearner(_Seeded):
     @torch.no_grad()
     def assign_labels(self, x: torch.Tensor, y: torch.Tensor) -> None:
         n = min(self.label_samples, len(x))
-        self.net.assign(_responses(self.net, x[:n], self.fixed_generator(_LABELS)), y[:n].cpu())
+        self.net.assign(responses(self.net, x[:n], self.fixed_generator(_LABELS)), y[:n].cpu())
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -101,7 +109,7 @@ class STDPReadoutLearner(DiehlCookLearner):
     @torch.no_grad()
     def assign_labels(self, x: torch.Tensor, y: torch.Tensor) -> None:
         n = min(self.label_samples, len(x))
-        features, labels = _responses(self.net, x[:n], self.fixed_generator(_LABELS)), y[:n].cpu()
+        features, labels = responses(self.net, x[:n], self.fixed_generator(_LABELS)), y[:n].cpu()
         self.readout.fit_scaling(features)
         self.readout.weight.zero_()
         self.readout.bias.zero_()
@@ -112,7 +120,7 @@ class STDPReadoutLearner(DiehlCookLearner):
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        counts = _responses(self.net, x, self.fixed_generator(_EVAL))
+        counts = responses(self.net, x, self.fixed_generator(_EVAL))
         return self.readout(counts).to(x.device)
 
 
