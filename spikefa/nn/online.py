@@ -54,23 +54,36 @@ def linear_of(synapse: nn.Module) -> nn.Linear:
     """The Linear inside a synapse (``Linear`` or ``Sequential(Flatten, Linear)``)."""
     found = [m for m in synapse.modules() if isinstance(m, nn.Linear)]
     if len(found) != 1 or any(isinstance(m, nn.Conv2d) for m in synapse.modules()):
-        raise SpikefaError("online learners take fully connected spiking networks (an snn-mlp card); "
-                           f"got a synapse {synapse}")
+        raise SpikefaError("online learners take fully connected spiking networks (an snn-mlp card, or nn.Linear "
+                           f"layers between snnTorch neurons); got a synapse {synapse}")
     return found[0]
 
 
-class OnlineDFA(nn.Module):
-    """A SpikingNet (MLP) trained by online DFA; ``forward`` is the network's own (inference)."""
+def _before(synapse: nn.Module, linear: nn.Linear) -> list[nn.Module]:
+    """The parameter-free modules a synapse applies before its Linear (Flatten, Dropout)."""
+    parts = list(synapse) if isinstance(synapse, nn.Sequential) else [synapse]
+    return parts[:parts.index(linear)]
 
-    def __init__(self, net: SpikingNet, feedback: str = "random", seed: int = 0, scale: float | None = None,
-                 dist: str = "gaussian", error_every: int = 1, error: str = "count") -> None:
+
+class OnlineDFA(nn.Module):
+    """A spiking MLP trained by online DFA; ``forward`` is the network's own (inference).
+
+    ``net`` is a `SpikingNet` (card-built) or, with ``layers`` read by
+    `spikefa.nn.snntorch_net.read_snntorch`, the user's own snnTorch network, whose forward (one
+    step, the user's own time loop) stays as the user wrote it. ``local_step(x [T, B, ...], y)`` learns
+    from a whole sequence; the optimiser step is the user's."""
+
+    def __init__(self, net: nn.Module, feedback: str = "random", seed: int = 0, scale: float | None = None,
+                 dist: str = "gaussian", error_every: int = 1, error: str = "count", layers: Any = None) -> None:
         super().__init__()
         if error_every < 1:
             raise SpikefaError(f"online DFA error_every={error_every} must be >= 1")
         if error not in ERRORS:
             raise SpikefaError(f"online DFA error={error!r} is unknown: use one of {', '.join(ERRORS)}")
         self.net, self.error_every, self.error = net, int(error_every), error
-        self.layers = [linear_of(s) for s in net.synapses]
+        self._view = layers if layers is not None else net  # synapses, neurons, lif (plain attribute)
+        self.layers = [linear_of(s) for s in self._view.synapses]
+        self._before = [_before(s, m) for s, m in zip(self._view.synapses, self.layers)]
         classes = self.layers[-1].out_features
         fbs = []
         for i, layer in enumerate(self.layers[:-1]):
@@ -79,8 +92,14 @@ class OnlineDFA(nn.Module):
             fbs.append(DFAFeedback(feedback, (classes, layer.out_features), derive_seed(seed, i), s, dist))
         self.feedbacks = nn.ModuleList(fbs)
 
-    def forward(self, x: Iterable[torch.Tensor]) -> SpikeRecord:
-        return self.net(x)  # type: ignore[no-any-return]
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The network's own forward (a SpikingNet: [T, B, ...] -> SpikeRecord; the user's network: as
+        they wrote it)."""
+        return self.net(*args, **kwargs)
+
+    def _surrogates(self) -> list[Any]:
+        own = getattr(self._view, "surrogates", None)
+        return list(own) if own is not None else [SURROGATES[p.surrogate] for p in self._view.lif]
 
     def feedback_matrix(self, index: int) -> torch.Tensor:
         """B_l [classes, n_l]; sign-congruent kinds follow sign(W_L ⋯ W_{l+1})."""
@@ -105,9 +124,9 @@ class OnlineDFA(nn.Module):
             return self._local_step(steps, y)
 
     def _local_step(self, steps: Iterable[torch.Tensor], y: torch.Tensor) -> torch.Tensor:
-        lif = self.net.lif
-        quants = [state_quantizer(n) for n in self.net.neurons]
-        surrogate = SURROGATES[lif[-1].surrogate]
+        lif = self._view.lif
+        quants = [state_quantizer(n) for n in self._view.neurons]
+        surrogates = self._surrogates()
         fbs = [self.feedback_matrix(i) for i in range(len(self.feedbacks))]
         for fb in self.feedbacks:
             fb.step += 1
@@ -124,9 +143,12 @@ class OnlineDFA(nn.Module):
         count_error = self.error == "count"
         counts = memsum = torch.zeros(())
         for t, x_t in enumerate(steps, start=1):
-            h = x_t.flatten(1).to(weights[0].dtype)
+            h = x_t.to(weights[0].dtype)
             bias_trace = lif[0].beta * bias_trace + 1.0
             for i, (w, b, p) in enumerate(zip(weights, biases, lif)):
+                for op in self._before[i]:
+                    h = op(h)
+                h = h.flatten(1)
                 if t == 1:
                     traces.append(h.clone())
                     mems.append(w.new_zeros(h.shape[0], w.shape[0]))
@@ -146,14 +168,14 @@ class OnlineDFA(nn.Module):
             if t % self.error_every == 0:
                 if count_error:  # ∂CE(read-out)/∂U_L[t] through the surrogate of the output spikes
                     logits = count_scores(counts, memsum)
-                    err = (torch.softmax(logits, 1) - onehot).mul_(surrogate(mems[-1] - lif[-1].threshold))
+                    err = (torch.softmax(logits, 1) - onehot).mul_(surrogates[-1](mems[-1] - lif[-1].threshold))
                 else:  # ∂CE(U_L[t])/∂U_L[t]
                     logits = mems[-1]
                     err = torch.softmax(logits, 1) - onehot
                 loss += F.cross_entropy(logits, y)
                 broadcasts += 1
-                deltas = [(err @ fb.to(err.dtype)).mul_(surrogate(m - p.threshold))
-                          for fb, m, p in zip(fbs, mems, lif)] + [err]
+                deltas = [(err @ fb.to(err.dtype)).mul_(sg(m - p.threshold))
+                          for fb, m, p, sg in zip(fbs, mems, lif, surrogates)] + [err]
                 for i, delta in enumerate(deltas):  # in place: no [n_out, n_in] temporary per step
                     grads_w[i].addmm_(delta.t(), traces[i])
                     if grads_b[i] is not None:

@@ -16,6 +16,7 @@ from spikefa.nn.dfa import DFASequential, split_blocks
 from spikefa.nn.layers import FA_LAYERS, fa_layer_from
 from spikefa.nn.online import ERRORS as ONLINE_ERRORS
 from spikefa.nn.online import OnlineDFA
+from spikefa.nn.snntorch_net import is_snntorch_neuron, read_snntorch, uses_snntorch
 from spikefa.nn.spiking import SpikingNet
 from spikefa.nn.stdp import DiehlCookNet, ThreeFactorNet
 from spikefa.rules.local import local_rules
@@ -26,14 +27,17 @@ from spikefa.schemas.card import ModelCard
 # what a converter is handed, by class; anything else is a rate-coded torch model
 _KINDS: tuple[tuple[type, ModelKind], ...] = ((SpikingNet, "spiking"), (DiehlCookNet, "diehl-cook"),
                                               (ThreeFactorNet, "three-factor"))
-_CARDS = {"rate": "a rate-coded card (mlp, lenet, resnet) or your own torch model", "spiking": "a spiking card (snn-*)",
+_CARDS = {"rate": "a rate-coded network (an mlp, lenet or resnet card, or your own non-spiking torch model)",
+          "spiking": "a spiking network (an snn-* card, or your own snnTorch network)",
           "diehl-cook": "a card with arch 'diehl-cook' (e.g. diehl-cook-400)",
           "three-factor": "a card with arch 'three-factor' (e.g. three-factor-400)"}
 
 
 def model_kind(model: nn.Module) -> ModelKind:
-    """Which kind of model a converter is handed (`spikefa.rules.spec.ModelKind`)."""
-    return next((kind for cls, kind in _KINDS if isinstance(model, cls)), "rate")
+    """Which kind of model a converter is handed (`spikefa.rules.spec.ModelKind`); a user's network
+    with snnTorch neurons is a spiking one."""
+    kind = next((kind for cls, kind in _KINDS if isinstance(model, cls)), None)
+    return kind or ("spiking" if uses_snntorch(model) else "rate")
 
 
 def _bp(model: nn.Module, req: Request) -> nn.Module:
@@ -59,11 +63,12 @@ def _fa(model: nn.Module, req: Request) -> nn.Module:
 
 def _dfa(model: nn.Module, req: Request) -> nn.Module:
     assert req.feedback is not None
-    if isinstance(model, SpikingNet):
+    if model_kind(model) == "spiking":
         if req.options.get("plastic", "none") != "none":
             raise SpikefaError("plastic feedback is not offered for online DFA on spiking networks; use plastic=none")
+        layers = None if isinstance(model, SpikingNet) else read_snntorch(model)
         return OnlineDFA(model, req.feedback, req.seed, req.scale, req.dist, req.options["error_every"],
-                         req.options["error"])
+                         req.options["error"], layers=layers)
     if not isinstance(model, nn.Sequential):
         raise SpikefaError(
             f"DFA needs a flat nn.Sequential model, got {type(model).__name__}: "
@@ -148,7 +153,8 @@ def check_takes(rule: Rule, model: nn.Module) -> None:
 
 
 # parameterized layers a rule may leave to the plain gradient: their backward moves no error across
-# units through a weight matrix (the weight-transport problem the rules address)
+# units through a weight matrix (the weight-transport problem the rules address); so do snnTorch
+# neurons with a learnable β or θ (BPTT trains them)
 NORMS: tuple[type[nn.Module], ...] = (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm)
 
 
@@ -164,7 +170,7 @@ def check_layers(rule: Rule, model: nn.Module) -> None:
             raise SpikefaError(f"rule {rule.name!r}: {type(module).__name__} module {first[id(module)]!r} is used "
                                f"again as {where!r}; give each use its own module (only one use would be converted)")
         first.setdefault(id(module), where)
-        if rule.layers is not None and not isinstance(module, rule.layers + NORMS):
+        if rule.layers is not None and not isinstance(module, rule.layers + NORMS) and not is_snntorch_neuron(module):
             kinds = ", ".join(f"nn.{k.__name__}" for k in rule.layers)
             raise SpikefaError(f"rule {rule.name!r} learns {kinds} layers; {where!r} is a {type(module).__name__} "
                                "with parameters that would stay on backprop: replace it, or train with rule 'bp'")

@@ -1,0 +1,132 @@
+"""Read a user's own snnTorch network into the layers spikefa's online learners step.
+
+snnTorch's tutorials write a network in one of two styles, and both are read the same way, by the
+order in which the model registers its modules:
+
+- an ``nn.Sequential`` whose neurons were made with ``init_hidden=True`` (state kept inside the
+  neuron, reset with ``snntorch.utils.reset``), e.g.
+  ``nn.Sequential(nn.Flatten(), nn.Linear(784, 100), snn.Leaky(beta=0.9, init_hidden=True),
+  nn.Linear(100, 10), snn.Leaky(beta=0.9, init_hidden=True, output=True))``;
+- a module with explicit state: ``self.fc1, self.lif1, self.fc2, self.lif2`` registered in that
+  order and, in ``forward``, ``mem = self.lif1.init_leaky(); spk, mem = self.lif1(cur, mem)``.
+
+A layer is the parameter-free modules before a synapse (``Flatten``, ``Dropout``), one ``nn.Linear``
+and the ``snn.Leaky`` after it. The neurons stay the user's: β, θ and reset are read from each
+``Leaky`` whenever the learner steps (`layer_params`), never copied. What spikefa does not handle is
+refused with one line naming the module and what is supported: another neuron class (``Synaptic``,
+``RLeaky``, ...), another layer type, a learnable β or θ, per-neuron β, a surrogate other than
+snnTorch's ``atan`` / ``fast_sigmoid``, modules after the last neuron.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from spikefa.errors import SpikefaError
+from spikefa.functional.lif import atan_grad, fast_sigmoid_grad
+from spikefa.schemas.neuron import LIFParams
+
+PASS_THROUGH = (nn.Flatten, nn.Dropout, nn.Identity)
+SUPPORTED = "nn.Flatten, nn.Dropout, nn.Linear and snntorch.Leaky"
+
+
+def is_snntorch_neuron(module: nn.Module) -> bool:
+    """Whether a module is one of snnTorch's spiking neurons (any class of ``snntorch._neurons``)."""
+    return type(module).__module__.startswith("snntorch")
+
+
+def uses_snntorch(model: nn.Module) -> bool:
+    """Whether any module of `model` is an snnTorch neuron (the model is a user's snnTorch network)."""
+    return any(is_snntorch_neuron(m) for m in model.modules())
+
+
+def _surrogate(neuron: nn.Module, where: str) -> Any:
+    """The derivative of the neuron's spike_grad, for the surrogates snnTorch ships with parameters
+    spikefa can read (atan's alpha, fast_sigmoid's slope)."""
+    fn = getattr(neuron, "spike_grad", None)
+    name = getattr(fn, "__qualname__", "")
+    params = inspect.getclosurevars(fn).nonlocals if callable(fn) and hasattr(fn, "__code__") else {}
+    if name.startswith("atan") or name.startswith("ATan"):
+        return functools.partial(atan_grad, alpha=float(params.get("alpha", 2.0)))
+    if name.startswith("fast_sigmoid"):
+        return functools.partial(fast_sigmoid_grad, slope=float(params.get("slope", 25.0)))
+    raise SpikefaError(f"{where}: surrogate {name or fn!r} is not supported by spikefa's online learners; use "
+                       "snntorch.surrogate.atan() or fast_sigmoid()")
+
+
+def _check_neuron(neuron: nn.Module, where: str) -> None:
+    kind = type(neuron).__name__
+    if kind != "Leaky":
+        raise SpikefaError(f"{where}: snntorch.{kind} is not supported by spikefa's online learners yet; "
+                           f"supported: {SUPPORTED}")
+    for name, param in neuron.named_parameters(recurse=False):
+        if param.requires_grad:
+            raise SpikefaError(f"{where}: Leaky(learn_{name}=True) is not supported by online learning (its "
+                               "update is not defined there); train it with rule 'bp', 'fa' or 'sign', or fix it")
+    if getattr(neuron, "inhibition", False) or not getattr(neuron, "reset_delay", True):
+        raise SpikefaError(f"{where}: Leaky with inhibition=True or reset_delay=False is not supported; "
+                           "use the defaults")
+    if torch.as_tensor(neuron.beta).numel() != 1:
+        raise SpikefaError(f"{where}: a per-neuron β is not supported by online DFA (its eligibility would be "
+                           "[out, in] per sample); give one β per layer")
+    if torch.as_tensor(neuron.threshold).numel() != 1 or float(neuron.graded_spikes_factor) != 1.0:
+        raise SpikefaError(f"{where}: per-neuron thresholds and graded spikes are not supported yet; give one "
+                           "threshold per layer")
+
+
+@dataclass(frozen=True, eq=False)
+class SnnTorchLayers:
+    """The layers of a user's snnTorch network as the online learners see them: per layer the
+    synapse (the user's own modules, in order) and the user's neuron. Not a module: the modules stay
+    registered once, in the user's model."""
+
+    synapses: tuple[nn.Sequential, ...]
+    neurons: tuple[nn.Module, ...]
+    surrogates: tuple[Any, ...]
+
+    @property
+    def lif(self) -> tuple[LIFParams, ...]:
+        """The neuron of every layer as it is now (β, θ, reset read from the user's Leaky)."""
+        return tuple(LIFParams(beta=float(n.beta), threshold=float(n.threshold), reset=n.reset_mechanism)
+                     for n in self.neurons)
+
+
+def read_snntorch(model: nn.Module) -> SnnTorchLayers:
+    """The layers of `model` in registration order (module docstring); raises `SpikefaError` naming
+    the module for anything spikefa does not handle."""
+    children = list(model.named_children())  # explicit state: the tutorials register in call order
+    synapses, neurons, surrogates, ops = [], [], [], []  # type: ignore[var-annotated]
+    for name, module in children:
+        where = f"module {name!r} ({type(module).__name__})"
+        if is_snntorch_neuron(module):
+            _check_neuron(module, where)
+            if not any(isinstance(m, nn.Linear) for m in ops):
+                raise SpikefaError(f"{where}: a neuron without a synapse (nn.Linear) before it; layers are read in "
+                                   "the order the model registers its modules: register each synapse just before "
+                                   "its neuron")
+            synapses.append(nn.Sequential(*ops))
+            neurons.append(module)
+            surrogates.append(_surrogate(module, where))
+            ops = []
+        elif isinstance(module, nn.Linear) or isinstance(module, PASS_THROUGH):
+            ops.append(module)
+        else:
+            raise SpikefaError(f"{where} is not supported in an snnTorch network by spikefa's online learners; "
+                               f"supported: {SUPPORTED}")
+    if ops:
+        raise SpikefaError(f"modules {[type(m).__name__ for m in ops]} come after the last neuron; end the network "
+                           "with a spiking neuron (the output layer is read out by its spikes)")
+    if len(neurons) < 2:
+        raise SpikefaError("online DFA needs at least two layers of neurons (a hidden and an output layer); "
+                           f"found {len(neurons)} in {type(model).__name__}")
+    for syn in synapses:
+        if sum(isinstance(m, nn.Linear) for m in syn) != 1:
+            raise SpikefaError(f"a layer holds {sum(isinstance(m, nn.Linear) for m in syn)} nn.Linear synapses "
+                               "between two neurons; give each layer one")
+    return SnnTorchLayers(tuple(synapses), tuple(neurons), tuple(surrogates))
