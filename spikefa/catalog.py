@@ -124,9 +124,16 @@ def find_card(name_or_path: str | os.PathLike[str]) -> Path:
 
 
 def load_card(name_or_path: str | os.PathLike[str]) -> ModelCard:
-    """Find, read and validate a model card."""
+    """Find, read and validate a model card. A factory given as a relative ``file.py`` path is made
+    absolute from the card's folder, so the stored card still finds it from anywhere."""
     path = find_card(name_or_path)
-    return parse_card(read_toml(path), str(path))
+    mapping = read_toml(path)
+    arch = mapping.get("architecture")
+    if mapping.get("arch") == "snntorch" and isinstance(arch, dict) and isinstance(arch.get("factory"), str):
+        where, _, name = arch["factory"].rpartition(":")
+        if where.endswith(".py") and not Path(where).is_absolute():
+            mapping["architecture"] = {**arch, "factory": f"{(path.parent / where).resolve()}:{name}"}
+    return parse_card(mapping, str(path))
 
 
 def list_cards() -> list[str]:

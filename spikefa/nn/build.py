@@ -11,17 +11,22 @@ weight 1 and bias 0. Same seed -> same bits.
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import importlib.util
+import inspect
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from spikefa.errors import ConfigError
+from spikefa.errors import ConfigError, SpikefaError
 from spikefa.nn.spiking import SpikingNet
 from spikefa.nn.stdp import DiehlCookNet, ThreeFactorNet
-from spikefa.schemas.card import LeNetArch, MLPArch, ModelCard, ResNetArch, SpikingLeNetArch, SpikingMLPArch
+from spikefa.schemas.card import (LeNetArch, MLPArch, ModelCard, ResNetArch, SnnTorchArch, SpikingLeNetArch,
+                                  SpikingMLPArch)
 from spikefa.schemas.stdp import DiehlCookParams, ThreeFactorParams
 
 Shape = tuple[int, int, int]
@@ -201,6 +206,44 @@ def _plain(builder: Builder) -> Callable[..., nn.Module]:
     return make
 
 
+def load_factory(factory: str) -> Callable[..., nn.Module]:
+    """The function a ``file.py:function`` or ``package.module:function`` string names; errors name it."""
+    where, _, name = factory.rpartition(":")
+    try:
+        if where.endswith(".py"):
+            path = Path(where)
+            if not path.is_file():
+                raise SpikefaError(f"factory {factory!r}: {path} is not a file")
+            spec = importlib.util.spec_from_file_location(f"spikefa_factory_{path.stem}", path)
+            module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+            spec.loader.exec_module(module)  # type: ignore[union-attr]
+        else:
+            module = importlib.import_module(where)
+    except SpikefaError:
+        raise
+    except Exception as exc:  # the user's code failed to import: one line, the cause named
+        raise SpikefaError(f"factory {factory!r}: cannot import {where} ({type(exc).__name__}: {exc})") from None
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        raise SpikefaError(f"factory {factory!r}: {where} has no function {name!r}")
+    return fn  # type: ignore[no-any-return]
+
+
+def _snntorch(card: ModelCard, shape: Shape, num_classes: int, seed: int) -> nn.Module:
+    """The user's snnTorch network from the card's factory, made under the run seed (the global RNG
+    is restored afterwards), as a SpikingNet over its own modules."""
+    fn = load_factory(card.architecture.factory)  # type: ignore[union-attr]
+    accepted = inspect.signature(fn).parameters
+    kwargs = {k: v for k, v in (("input_shape", shape), ("num_classes", num_classes)) if k in accepted}
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = fn(**kwargs)
+    if not isinstance(model, nn.Module):
+        raise SpikefaError(f"factory {card.architecture.factory!r} returned {type(model).__name__}, "  # type: ignore[union-attr]
+                           "not an nn.Module")
+    return SpikingNet.of(model)
+
+
 def _diehl_cook(card: ModelCard, shape: Shape, num_classes: int, seed: int) -> nn.Module:
     params = dataclasses.replace(card.architecture, n_input=math.prod(shape))  # type: ignore[type-var]
     return DiehlCookNet(params, num_classes, seed)
@@ -217,7 +260,7 @@ def _three_factor(card: ModelCard, shape: Shape, num_classes: int, seed: int) ->
 BUILDERS: dict[type, Callable[[ModelCard, Shape, int, int], nn.Module]] = {
     MLPArch: _plain(build_mlp), LeNetArch: _plain(build_lenet), ResNetArch: _plain(build_resnet),
     SpikingMLPArch: _spiking(mlp_synapses), SpikingLeNetArch: _spiking(lenet_synapses),
-    DiehlCookParams: _diehl_cook, ThreeFactorParams: _three_factor,
+    SnnTorchArch: _snntorch, DiehlCookParams: _diehl_cook, ThreeFactorParams: _three_factor,
 }
 
 

@@ -40,7 +40,7 @@ from torch import nn
 from spikefa.errors import SpikefaError
 from spikefa.functional.encoders import Encoder
 from spikefa.functional.feedback import derive_seed
-from spikefa.functional.lif import SURROGATES, beta_decay, count_scores, lif_update
+from spikefa.functional.lif import beta_decay, count_scores, lif_update
 from spikefa.nn.dfa import DFAFeedback
 from spikefa.nn.layers import master_weight
 from spikefa.nn.spiking import SpikeRecord, SpikingNet, scores, state_quantizer
@@ -98,8 +98,8 @@ class OnlineDFA(nn.Module):
         return self.net(*args, **kwargs)
 
     def _surrogates(self) -> list[Any]:
-        own = getattr(self._view, "surrogates", None)
-        return list(own) if own is not None else [SURROGATES[p.surrogate] for p in self._view.lif]
+        """Each layer's surrogate derivative, with the parameters its neuron uses."""
+        return list(self._view.surrogates)
 
     def feedback_matrix(self, index: int) -> torch.Tensor:
         """B_l [classes, n_l]; sign-congruent kinds follow sign(W_L ⋯ W_{l+1})."""

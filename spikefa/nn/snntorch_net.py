@@ -46,7 +46,7 @@ def uses_snntorch(model: nn.Module) -> bool:
     return any(is_snntorch_neuron(m) for m in model.modules())
 
 
-def _surrogate(neuron: nn.Module, where: str) -> Any:
+def surrogate_of(neuron: nn.Module, where: str) -> Any:
     """The derivative of the neuron's spike_grad, for the surrogates snnTorch ships with parameters
     spikefa can read (atan's alpha, fast_sigmoid's slope)."""
     fn = getattr(neuron, "spike_grad", None)
@@ -78,6 +78,11 @@ def _check_neuron(neuron: nn.Module, where: str) -> None:
     if torch.as_tensor(neuron.threshold).numel() != 1 or float(neuron.graded_spikes_factor) != 1.0:
         raise SpikefaError(f"{where}: per-neuron thresholds and graded spikes are not supported yet; give one "
                            "threshold per layer")
+
+
+def surrogate_name(derivative: Any) -> str:
+    """The spikefa name of a surrogate derivative made by `surrogate_of` ('atan' or 'fast-sigmoid')."""
+    return "atan" if getattr(derivative, "func", None) is atan_grad else "fast-sigmoid"
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,7 +117,7 @@ def read_snntorch(model: nn.Module) -> SnnTorchLayers:
                                    "its neuron")
             synapses.append(nn.Sequential(*ops))
             neurons.append(module)
-            surrogates.append(_surrogate(module, where))
+            surrogates.append(surrogate_of(module, where))
             ops = []
         elif isinstance(module, nn.Linear) or isinstance(module, PASS_THROUGH):
             ops.append(module)

@@ -21,6 +21,7 @@ from torch.nn.utils import parametrize
 from spikefa._optional import require
 from spikefa.errors import SpikefaError
 from spikefa.functional.lif import count_scores
+from spikefa.nn.snntorch_net import read_snntorch, surrogate_name, surrogate_of
 from spikefa.schemas.neuron import LIFParams
 
 class SpikeRecord(NamedTuple):
@@ -56,6 +57,17 @@ def state_quantizer(neuron: nn.Module) -> object | None:
     return quant if callable(quant) else None
 
 
+def _step(neuron: nn.Module, current: torch.Tensor, mem: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of an snnTorch neuron from a sequence's start (mem None): explicit state, or the
+    state an ``init_hidden`` neuron keeps (reset here at the first step)."""
+    if getattr(neuron, "init_hidden", False):
+        if mem is None:
+            neuron.mem = torch.zeros_like(current)
+        out = neuron(current)
+        return (out[0] if isinstance(out, tuple) else out), neuron.mem
+    return neuron(current, mem if mem is not None else torch.zeros_like(current))  # type: ignore[no-any-return]
+
+
 class SpikingNet(nn.Module):
     """Layers of (synapse, LIF); forward takes [T, B, ...] and returns the output `SpikeRecord`.
 
@@ -64,16 +76,32 @@ class SpikingNet(nn.Module):
     exporters, with the network's dt (ms) and surrogate. Spikes keep the input's dtype.
     """
 
-    def __init__(self, synapses: list[nn.Module], neuron: LIFParams) -> None:
+    def __init__(self, synapses: list[nn.Module], neuron: LIFParams | None = None, *,
+                 neurons: list[nn.Module] | None = None, dt: float = 1.0) -> None:
         super().__init__()
+        if (neuron is None) == (neurons is None):
+            raise SpikefaError("SpikingNet takes a neuron description (card-built) or the neuron modules "
+                               "(a user's snnTorch network), not both")
         self.synapses = nn.ModuleList(synapses)
-        self.neurons = nn.ModuleList(leaky(neuron) for _ in synapses)
-        self.dt, self.surrogate = neuron.dt, neuron.surrogate
+        self.neurons = nn.ModuleList(neurons if neurons is not None else [leaky(neuron) for _ in synapses])
+        self.dt = neuron.dt if neuron is not None else float(dt)
+        where = [f"layer {i} ({type(n).__name__})" for i, n in enumerate(self.neurons)]
+        self.surrogates = tuple(surrogate_of(n, w) for n, w in zip(self.neurons, where))
+
+    @classmethod
+    def of(cls, model: nn.Module) -> SpikingNet:
+        """A user's snnTorch network (`spikefa.nn.snntorch_net.read_snntorch`) as a SpikingNet over
+        its own modules (shared, not copied): what the harness trains and evaluates."""
+        layers = read_snntorch(model)
+        synapses = list(layers.synapses)
+        if isinstance(synapses[0][0], nn.Linear):  # explicit-state forwards flatten the image themselves
+            synapses[0] = nn.Sequential(nn.Flatten(), *synapses[0])
+        return cls(synapses, neurons=list(layers.neurons))
 
     @property
     def lif(self) -> tuple[LIFParams, ...]:
         """The neuron of every layer, as it runs now."""
-        return tuple(leaky_params(n, self.dt, self.surrogate) for n in self.neurons)
+        return tuple(leaky_params(n, self.dt, surrogate_name(f)) for n, f in zip(self.neurons, self.surrogates))
 
     def forward(self, x: torch.Tensor) -> SpikeRecord:
         mems: list[torch.Tensor | None] = [None] * len(self.synapses)
@@ -85,8 +113,7 @@ class SpikingNet(nn.Module):
                 h = x_t
                 for i, (syn, neu) in enumerate(zip(self.synapses, self.neurons)):
                     current = syn(h)
-                    mem = mems[i] if mems[i] is not None else torch.zeros_like(current)
-                    h, mems[i] = neu(current, mem)
+                    h, mems[i] = _step(neu, current, mems[i])
                     h = h.to(current.dtype)  # snnTorch's Leaky returns float32 spikes for float64 input
                 out_spk.append(h)
                 out_mem.append(mems[-1])

@@ -151,6 +151,24 @@ class SpikingLeNetArch(Validated):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SnnTorchArch(Validated):
+    """Your own snnTorch network (`spikefa.nn.snntorch_net` says what it may hold): ``factory`` names
+    a Python function returning it, ``path/to/file.py:function`` (a relative path is taken from the
+    card's folder) or ``package.module:function``. It is called with ``input_shape`` and
+    ``num_classes`` when it takes them, under the run seed; the card's ``[encoder]`` makes the spikes."""
+
+    ARCH: ClassVar[str] = "snntorch"
+    SECTIONS: ClassVar[tuple[str, ...]] = ("encoder",)
+
+    factory: str
+
+    def check(self) -> None:
+        where, _, name = self.factory.rpartition(":")
+        require("factory", self.factory, bool(where.strip()) and name.isidentifier(),
+                "'path/to/file.py:function' or 'package.module:function'")
+
+
+@dataclass(frozen=True, kw_only=True)
 class EncoderSpec(Validated):
     """How a static input becomes a spike train: rate (Bernoulli), latency or direct current,
     over ``time_steps`` steps of the neuron's dt."""
@@ -164,13 +182,14 @@ class EncoderSpec(Validated):
         require("gain", self.gain, 0 < self.gain <= 1, "a number in (0, 1]")
 
 
-ArchSpec = MLPArch | LeNetArch | ResNetArch | SpikingMLPArch | SpikingLeNetArch | DiehlCookParams | ThreeFactorParams
+ArchSpec = (MLPArch | LeNetArch | ResNetArch | SpikingMLPArch | SpikingLeNetArch | SnnTorchArch | DiehlCookParams
+            | ThreeFactorParams)
 
 # The one architecture registry: arch name -> its schema. A schema names itself (ARCH) and the card
 # sections it needs (SECTIONS); `spikefa.nn.build.BUILDERS` holds a builder per schema class.
 ARCH_SCHEMAS: dict[str, type[ArchSpec]] = {
-    cls.ARCH: cls for cls in (MLPArch, LeNetArch, ResNetArch, SpikingMLPArch, SpikingLeNetArch, DiehlCookParams,
-                              ThreeFactorParams)
+    cls.ARCH: cls for cls in (MLPArch, LeNetArch, ResNetArch, SpikingMLPArch, SpikingLeNetArch, SnnTorchArch,
+                              DiehlCookParams, ThreeFactorParams)
 }
 # fields of an architecture schema that the data decides (a card never sets them)
 FROM_DATA: dict[str, tuple[str, ...]] = {"diehl-cook": ("n_input",), "three-factor": ("n_input", "num_classes", "seed")}
@@ -227,8 +246,9 @@ class ModelCard(Validated):
 
     @property
     def spiking(self) -> bool:
-        """Whether the card describes a LIF network of synapses and neurons (a `SpikingNet`)."""
-        return "neuron" in _sections(self.arch)
+        """Whether the card describes a LIF network of synapses and neurons (a `SpikingNet`) fed by
+        the card's spike encoder."""
+        return "encoder" in _sections(self.arch)
 
     def preset(self, rule: str) -> TrainPreset:
         """The training preset for `rule`: ``defaults`` with that rule's overrides applied."""
