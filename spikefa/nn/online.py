@@ -30,7 +30,9 @@ forward, the same outer products in its backward pass, and the graph. Broadcasti
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -39,7 +41,7 @@ from torch import nn
 
 from spikefa.errors import SpikefaError
 from spikefa.functional.encoders import Encoder
-from spikefa.functional.feedback import derive_seed
+from spikefa.functional.feedback import derive_seed, get_kind
 from spikefa.functional.lif import beta_decay, count_scores, lif_update
 from spikefa.nn.dfa import DFAFeedback
 from spikefa.nn.layers import master_weight
@@ -50,19 +52,79 @@ from spikefa.schemas.vocab import OnlineError
 ERRORS = choices(OnlineError)
 
 
-def linear_of(synapse: nn.Module) -> nn.Linear:
-    """The Linear inside a synapse (``Linear`` or ``Sequential(Flatten, Linear)``)."""
-    found = [m for m in synapse.modules() if isinstance(m, nn.Linear)]
-    if len(found) != 1 or any(isinstance(m, nn.Conv2d) for m in synapse.modules()):
-        raise SpikefaError("online learners take fully connected spiking networks (an snn-mlp card, or nn.Linear "
-                           f"layers between snnTorch neurons); got a synapse {synapse}")
+WEIGHTED = (nn.Linear, nn.Conv2d)
+
+
+def linear_of(synapse: nn.Module) -> nn.Module:
+    """The one weight layer (``nn.Linear`` or ``nn.Conv2d``) of a synapse; refused otherwise."""
+    found = [m for m in synapse.modules() if isinstance(m, WEIGHTED)]
+    if len(found) != 1:
+        raise SpikefaError("online learners take one nn.Linear or nn.Conv2d per layer between neurons; got a "
+                           f"synapse {synapse}")
     return found[0]
 
 
-def _before(synapse: nn.Module, linear: nn.Linear) -> list[nn.Module]:
-    """The parameter-free modules a synapse applies before its Linear (Flatten, Dropout)."""
-    parts = list(synapse) if isinstance(synapse, nn.Sequential) else [synapse]
-    return parts[:parts.index(linear)]
+@dataclass(frozen=True, eq=False)
+class _Synapse:
+    """One layer's synapse as the learner steps it: parameter-free modules before the weight layer
+    (Flatten, Dropout), the layer, and parameter-free modules after it (pooling of the currents)."""
+
+    before: tuple[nn.Module, ...]
+    layer: nn.Module
+    after: tuple[nn.Module, ...]
+
+    @classmethod
+    def of(cls, synapse: nn.Module) -> _Synapse:
+        layer = linear_of(synapse)
+        parts = list(synapse) if isinstance(synapse, nn.Sequential) else [synapse]
+        i = parts.index(layer)
+        if isinstance(layer, nn.Linear) and parts[i + 1:]:
+            raise SpikefaError(f"online DFA: modules after an nn.Linear ({parts[i + 1:]}) before its neuron are not "
+                               "supported")
+        return cls(tuple(parts[:i]), layer, tuple(parts[i + 1:]))
+
+    def inputs(self, h: torch.Tensor) -> torch.Tensor:
+        for op in self.before:
+            h = op(h)
+        return h.flatten(1) if isinstance(self.layer, nn.Linear) else h
+
+    def currents(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(z, I): the weight layer's output and the neuron's input current."""
+        if isinstance(self.layer, nn.Linear):
+            return (z := F.linear(x, w, b)), z
+        c = self.layer
+        z = F.conv2d(x, w, b, c.stride, c.padding, c.dilation, c.groups)  # type: ignore[arg-type]
+        current = z
+        for op in self.after:
+            current = op(current)
+        return z, current
+
+    def back_through_after(self, z: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+        """δ at the weight layer's output: the vector-Jacobian product of the pooling at this step (an
+        average pool is linear; a max pool routes through this step's maxima)."""
+        if not self.after:
+            return delta
+        with torch.enable_grad():
+            z_ = z.detach().requires_grad_(True)
+            out = z_
+            for op in self.after:
+                out = op(out)
+            (grad,) = torch.autograd.grad(out, z_, delta)
+        return grad
+
+    def accumulate(self, grad_w: torch.Tensor, grad_b: torch.Tensor | None, delta_z: torch.Tensor,
+                   trace: torch.Tensor, bias_trace: float) -> None:
+        """Add δ_z × trace to the weight's gradient (in place) and δ_z × bias trace to the bias's."""
+        if isinstance(self.layer, nn.Linear):
+            grad_w.addmm_(delta_z.t(), trace)  # in place: no [n_out, n_in] temporary per step
+            if grad_b is not None:
+                grad_b.add_(delta_z.sum(0), alpha=bias_trace)
+            return
+        c = self.layer
+        grad_w.add_(torch.nn.grad.conv2d_weight(trace, grad_w.shape, delta_z, c.stride, c.padding,  # type: ignore[arg-type]
+                                                c.dilation, c.groups))
+        if grad_b is not None:
+            grad_b.add_(delta_z.sum((0, 2, 3)), alpha=bias_trace)
 
 
 class OnlineDFA(nn.Module):
@@ -74,7 +136,8 @@ class OnlineDFA(nn.Module):
     from a whole sequence; the optimiser step is the user's."""
 
     def __init__(self, net: nn.Module, feedback: str = "random", seed: int = 0, scale: float | None = None,
-                 dist: str = "gaussian", error_every: int = 1, error: str = "count", layers: Any = None) -> None:
+                 dist: str = "gaussian", error_every: int = 1, error: str = "count", layers: Any = None,
+                 input_shape: tuple[int, ...] | None = None) -> None:
         super().__init__()
         if error_every < 1:
             raise SpikefaError(f"online DFA error_every={error_every} must be >= 1")
@@ -82,15 +145,38 @@ class OnlineDFA(nn.Module):
             raise SpikefaError(f"online DFA error={error!r} is unknown: use one of {', '.join(ERRORS)}")
         self.net, self.error_every, self.error = net, int(error_every), error
         self._view = layers if layers is not None else net  # synapses, neurons, lif (plain attribute)
-        self.layers = [linear_of(s) for s in self._view.synapses]
-        self._before = [_before(s, m) for s, m in zip(self._view.synapses, self.layers)]
+        self._synapses = [_Synapse.of(s) for s in self._view.synapses]
+        self.layers = [s.layer for s in self._synapses]
+        if not isinstance(self.layers[-1], nn.Linear):
+            raise SpikefaError("online DFA needs an nn.Linear output layer (one neuron per class)")
         classes = self.layers[-1].out_features
+        shapes = self._neuron_shapes(input_shape)
+        if get_kind(feedback).sign_congruent and any(isinstance(m, nn.Conv2d) for m in self.layers[1:]):
+            raise SpikefaError(f"online DFA feedback {feedback!r} takes the sign of the product of downstream weights, "
+                               "which needs nn.Linear layers after every hidden layer; use 'random' or 'binary'")
         fbs = []
-        for i, layer in enumerate(self.layers[:-1]):
+        for i, shape in enumerate(shapes[:-1]):
             nxt = self.layers[i + 1].weight.detach()
             s = float(nxt.float().std()) if scale is None else float(scale)
-            fbs.append(DFAFeedback(feedback, (classes, layer.out_features), derive_seed(seed, i), s, dist))
+            fbs.append(DFAFeedback(feedback, (classes, math.prod(shape)), derive_seed(seed, i), s, dist))
         self.feedbacks = nn.ModuleList(fbs)
+
+    def _neuron_shapes(self, input_shape: tuple[int, ...] | None) -> list[tuple[int, ...]]:
+        """Each layer's neuron map without the batch: from the Linear sizes, or a dry run of the
+        synapses on ``input_shape`` (needed by convolutional layers)."""
+        if all(isinstance(m, nn.Linear) for m in self.layers):
+            return [(m.out_features,) for m in self.layers]
+        if input_shape is None:
+            raise SpikefaError("online DFA on a convolutional network needs input_shape=(C, H, W) to size the "
+                               "feedback onto each layer's output map")
+        h = torch.zeros(1, *input_shape, dtype=self.layers[0].weight.dtype)
+        shapes = []
+        with torch.no_grad():
+            for syn in self._synapses:
+                x = syn.inputs(h)
+                _, h = syn.currents(x, syn.layer.weight, syn.layer.bias)
+                shapes.append(tuple(h.shape[1:]))
+        return shapes
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """The network's own forward (a SpikingNet: [T, B, ...] -> SpikeRecord; the user's network: as
@@ -137,25 +223,28 @@ class OnlineDFA(nn.Module):
         mems: list[torch.Tensor] = []  # membranes and last spikes, updated in place (no graph)
         spikes: list[torch.Tensor] = []
         traces: list[torch.Tensor] = []  # presynaptic traces x̄_l
-        bias_trace = 0.0
+        outs: list[torch.Tensor] = []  # this step's weight-layer outputs (pooling routes through them)
+        bias_traces = [0.0] * len(lif)
         onehot = F.one_hot(y, self.layers[-1].out_features).to(self.layers[-1].weight.dtype)
         loss, broadcasts, t = torch.zeros((), device=y.device), 0, 0
         count_error = self.error == "count"
         counts = memsum = torch.zeros(())
         for t, x_t in enumerate(steps, start=1):
             h = x_t.to(weights[0].dtype)
-            bias_trace = lif[0].beta * bias_trace + 1.0
-            for i, (w, b, p) in enumerate(zip(weights, biases, lif)):
-                for op in self._before[i]:
-                    h = op(h)
-                h = h.flatten(1)
+            for i, (syn, w, b, p) in enumerate(zip(self._synapses, weights, biases, lif)):
+                bias_traces[i] = p.beta * bias_traces[i] + 1.0
+                h = syn.inputs(h)
                 if t == 1:
                     traces.append(h.clone())
-                    mems.append(w.new_zeros(h.shape[0], w.shape[0]))
-                    spikes.append(w.new_zeros(h.shape[0], w.shape[0]))
                 else:
                     traces[i].mul_(p.beta).add_(h)
-                mems[i] = lif_update(mems[i], F.linear(h, w, b), spikes[i], p.threshold, p.reset,
+                z, current = syn.currents(h, w, b)
+                if t == 1:
+                    outs.append(z)
+                    mems.append(torch.zeros_like(current))
+                    spikes.append(torch.zeros_like(current))
+                outs[i] = z
+                mems[i] = lif_update(mems[i], current, spikes[i], p.threshold, p.reset,
                                      beta_decay(p.beta), quantize=quants[i], inplace=True)
                 spikes[i] = (mems[i] > p.threshold).to(mems[i].dtype)
                 h = spikes[i]
@@ -174,12 +263,12 @@ class OnlineDFA(nn.Module):
                     err = torch.softmax(logits, 1) - onehot
                 loss += F.cross_entropy(logits, y)
                 broadcasts += 1
-                deltas = [(err @ fb.to(err.dtype)).mul_(sg(m - p.threshold))
+                deltas = [(err @ fb.to(err.dtype)).view_as(m).mul_(sg(m - p.threshold))
                           for fb, m, p, sg in zip(fbs, mems, lif, surrogates)] + [err]
-                for i, delta in enumerate(deltas):  # in place: no [n_out, n_in] temporary per step
-                    grads_w[i].addmm_(delta.t(), traces[i])
-                    if grads_b[i] is not None:
-                        grads_b[i].add_(delta.sum(0), alpha=bias_trace)  # type: ignore[union-attr]
+                for i, delta in enumerate(deltas):
+                    syn = self._synapses[i]
+                    syn.accumulate(grads_w[i], grads_b[i], syn.back_through_after(outs[i], delta), traces[i],
+                                   bias_traces[i])
         if t == 0:
             raise SpikefaError("online DFA: the input sequence has T = 0 time steps; expected time-major "
                                "[T, B, ...] with T >= 1")

@@ -11,7 +11,8 @@ order in which the model registers its modules:
   order and, in ``forward``, ``mem = self.lif1.init_leaky(); spk, mem = self.lif1(cur, mem)``.
 
 A layer is the parameter-free modules before a synapse (``Flatten``, ``Dropout``), one ``nn.Linear``
-and the ``snn.Leaky`` after it. The neurons stay the user's: β, θ and reset are read from each
+or ``nn.Conv2d``, the pooling of its currents (``MaxPool2d`` / ``AvgPool2d``) and the ``snn.Leaky``
+after it. The neurons stay the user's: β, θ and reset are read from each
 ``Leaky`` whenever the learner steps (`layer_params`), never copied. What spikefa does not handle is
 refused with one line naming the module and what is supported: another neuron class (``Synaptic``,
 ``RLeaky``, ...), another layer type, a learnable β or θ, per-neuron β, a surrogate other than
@@ -32,8 +33,9 @@ from spikefa.errors import SpikefaError
 from spikefa.functional.lif import atan_grad, fast_sigmoid_grad
 from spikefa.schemas.neuron import LIFParams
 
-PASS_THROUGH = (nn.Flatten, nn.Dropout, nn.Identity)
-SUPPORTED = "nn.Flatten, nn.Dropout, nn.Linear and snntorch.Leaky"
+PASS_THROUGH = (nn.Flatten, nn.Dropout, nn.Identity, nn.MaxPool2d, nn.AvgPool2d)
+WEIGHTED = (nn.Linear, nn.Conv2d)
+SUPPORTED = "nn.Linear, nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.Flatten, nn.Dropout and snntorch.Leaky"
 
 
 def is_snntorch_neuron(module: nn.Module) -> bool:
@@ -111,15 +113,15 @@ def read_snntorch(model: nn.Module) -> SnnTorchLayers:
         where = f"module {name!r} ({type(module).__name__})"
         if is_snntorch_neuron(module):
             _check_neuron(module, where)
-            if not any(isinstance(m, nn.Linear) for m in ops):
-                raise SpikefaError(f"{where}: a neuron without a synapse (nn.Linear) before it; layers are read in "
-                                   "the order the model registers its modules: register each synapse just before "
-                                   "its neuron")
+            if not any(isinstance(m, WEIGHTED) for m in ops):
+                raise SpikefaError(f"{where}: a neuron without a synapse (nn.Linear / nn.Conv2d) before it; layers "
+                                   "are read in the order the model registers its modules: register each synapse "
+                                   "just before its neuron")
             synapses.append(nn.Sequential(*ops))
             neurons.append(module)
             surrogates.append(surrogate_of(module, where))
             ops = []
-        elif isinstance(module, nn.Linear) or isinstance(module, PASS_THROUGH):
+        elif isinstance(module, WEIGHTED + PASS_THROUGH):
             ops.append(module)
         else:
             raise SpikefaError(f"{where} is not supported in an snnTorch network by spikefa's online learners; "
@@ -131,7 +133,7 @@ def read_snntorch(model: nn.Module) -> SnnTorchLayers:
         raise SpikefaError("online DFA needs at least two layers of neurons (a hidden and an output layer); "
                            f"found {len(neurons)} in {type(model).__name__}")
     for syn in synapses:
-        if sum(isinstance(m, nn.Linear) for m in syn) != 1:
-            raise SpikefaError(f"a layer holds {sum(isinstance(m, nn.Linear) for m in syn)} nn.Linear synapses "
-                               "between two neurons; give each layer one")
+        if sum(isinstance(m, WEIGHTED) for m in syn) != 1:
+            raise SpikefaError(f"a layer holds {sum(isinstance(m, WEIGHTED) for m in syn)} weight layers "
+                               "(nn.Linear / nn.Conv2d) between two neurons; give each layer one")
     return SnnTorchLayers(tuple(synapses), tuple(neurons), tuple(surrogates))

@@ -68,7 +68,7 @@ def _dfa(model: nn.Module, req: Request) -> nn.Module:
             raise SpikefaError("plastic feedback is not offered for online DFA on spiking networks; use plastic=none")
         layers = None if isinstance(model, SpikingNet) else read_snntorch(model)
         return OnlineDFA(model, req.feedback, req.seed, req.scale, req.dist, req.options["error_every"],
-                         req.options["error"], layers=layers)
+                         req.options["error"], layers=layers, input_shape=req.input_shape)
     if not isinstance(model, nn.Sequential):
         raise SpikefaError(
             f"DFA needs a flat nn.Sequential model, got {type(model).__name__}: "

@@ -52,7 +52,8 @@ def _learner(card_name: str, rule: str, time_steps: int, input_shape: tuple[int,
     if not card.spiking or card.encoder is None:
         from spikefa.errors import SpikefaError
 
-        raise SpikefaError(f"bench spiking needs a spiking card (arch snn-*), got {card_name!r} ({card.arch})")
+        raise SpikefaError(f"bench spiking needs a spiking card (arch snn-* or snntorch), got {card_name!r} "
+                           f"({card.arch})")
     enc = dataclasses.replace(card.encoder, time_steps=time_steps)
     kwargs = {"gain": enc.gain} if enc.kind == "rate" else {}
     net = convert(build(card, input_shape, classes, seed=0), rule, seed=0, input_shape=input_shape,

@@ -14,6 +14,8 @@ from spikefa.nn.online import EncodedSNN, OnlineDFA
 from spikefa.nn.spiking import SpikingNet, scores
 from spikefa.schemas.neuron import LIFParams
 
+from spikefa.functional.lif import atan_grad as SURROGATE
+
 from ..helpers import spiking_net
 
 
@@ -97,16 +99,21 @@ def test_online_dfa_count_error_equals_explicit_sums() -> None:
     torch.testing.assert_close(loss, torch.stack(losses).mean())
 
 
-def test_online_dfa_owns_only_its_network_and_refuses_conv() -> None:
+def test_online_dfa_owns_only_its_network_and_sizes_conv_feedback_from_the_input_shape() -> None:
     net = spiking_net([6, 9, 3])
     extra = torch.nn.Parameter(torch.ones(2))
     extra.grad = torch.full((2,), 7.0)
     OnlineDFA(net).local_step(iter((torch.rand(5, 2, 6) < 0.5).float()), torch.tensor([0, 2]))
     assert torch.equal(extra.grad, torch.full((2,), 7.0))
     assert all(p.grad is not None for p in net.parameters())
-    conv = SpikingNet([torch.nn.Conv2d(1, 2, 3)], LIFParams(beta=0.9, threshold=1.0, reset="zero", dt=1.0))
-    with pytest.raises(SpikefaError, match="fully connected"):
+    conv = SpikingNet([torch.nn.Conv2d(1, 2, 3), torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(8, 3))],
+                      LIFParams(beta=0.9, threshold=1.0, reset="zero", dt=1.0))
+    with pytest.raises(SpikefaError, match=r"input_shape=\(C, H, W\)"):
         OnlineDFA(conv)
+    assert OnlineDFA(conv, input_shape=(1, 4, 4)).feedbacks[0].fixed.shape == (3, 2 * 2 * 2)
+    with pytest.raises(SpikefaError, match="one nn.Linear or nn.Conv2d per layer"):
+        OnlineDFA(SpikingNet([torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 4), torch.nn.Linear(4, 3))],
+                             LIFParams(beta=0.9)))
 
 
 def test_encoded_snn_eval_is_repeatable_and_training_stream_resumes() -> None:
@@ -131,3 +138,49 @@ def test_encoded_snn_eval_is_repeatable_and_training_stream_resumes() -> None:
     assert model(events).shape == (3, 3)
 
 
+
+
+@pytest.mark.parametrize("pool", ["none", "avg"])
+def test_conv_online_dfa_equals_explicit_double_sums(pool: str) -> None:
+    """A conv layer (+ average pooling) under a Linear read-out, subtract reset, membrane error every
+    step: the conv weight's update is Σ_t Σ_{s<=t} β^(t−s) conv_weight_grad(x[s], P^T δ[t]) with
+    δ[t] = (e[t]·B)·σ'(U[t] − θ) at the pooled map, e[t] = softmax(U_L[t]) − onehot; written out
+    with autograd's convolution and pooling adjoints instead of the learner's traces."""
+    torch.manual_seed(0)
+    ops = [torch.nn.Conv2d(2, 3, 3, padding=1)] + ([torch.nn.AvgPool2d(2)] if pool == "avg" else [])
+    side = 3 if pool == "avg" else 6
+    net = SpikingNet([torch.nn.Sequential(*ops), torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * side * side, 4))],
+                     LIFParams(beta=0.8, threshold=0.5, reset="subtract", dt=1.0))
+    with torch.no_grad():
+        net.synapses[0][0].weight.mul_(3.0)
+    learner = OnlineDFA(net, "random", seed=1, error="membrane", input_shape=(2, 6, 6))
+    g = torch.Generator().manual_seed(2)
+    x = (torch.rand(7, 3, 2, 6, 6, generator=g) < 0.5).float()
+    y = torch.tensor([0, 3, 1])
+    learner.local_step(x, y)
+    conv, lin = net.synapses[0][0], net.synapses[1][1]
+    B = learner.feedback_matrix(0)
+    # the forward pass, recorded: inputs, membranes (subtract reset) of both layers
+    u1 = torch.zeros(3, 3, side, side)
+    u2 = torch.zeros(3, 4)
+    s1 = torch.zeros_like(u1)
+    s2 = torch.zeros_like(u2)
+    want = torch.zeros_like(conv.weight)
+    xs = []
+    with torch.no_grad():
+        for t in range(7):
+            xs.append(x[t])
+            z = torch.nn.functional.conv2d(x[t], conv.weight, conv.bias, padding=1)
+            cur = torch.nn.functional.avg_pool2d(z, 2) if pool == "avg" else z
+            u1 = 0.8 * u1 + cur - 0.5 * s1
+            s1 = (u1 > 0.5).float()
+            u2 = 0.8 * u2 + torch.nn.functional.linear(s1.flatten(1), lin.weight, lin.bias) - 0.5 * s2
+            s2 = (u2 > 0.5).float()
+            e = torch.softmax(u2, 1) - torch.nn.functional.one_hot(y, 4).float()
+            delta = (e @ B).view_as(u1) * SURROGATE(u1 - 0.5)
+            if pool == "avg":  # P^T: the adjoint of the 2x2 average
+                delta = torch.nn.functional.interpolate(delta, scale_factor=2, mode="nearest") / 4
+            for s_ in range(t + 1):
+                want += 0.8 ** (t - s_) * torch.nn.grad.conv2d_weight(xs[s_], conv.weight.shape, delta, padding=1)
+    torch.testing.assert_close(conv.weight.grad, want / (7 * 3), rtol=1e-4, atol=1e-6)
+    assert float(want.abs().sum()) > 0

@@ -159,3 +159,29 @@ def test_what_online_dfa_does_not_handle_is_refused_by_name() -> None:
     _refused(nn.Sequential(nn.Linear(20, 16), snn.Leaky(beta=0.9, init_hidden=True, spike_grad=lambda x: x),
                            nn.Linear(16, 5), snn.Leaky(beta=0.9, init_hidden=True, output=True)), "surrogate")
     _refused(ExplicitState(tutorial()), "'lif2'", "the order the model registers its modules")
+
+
+def test_a_convolutional_snntorch_network_learns_like_the_card_lenet() -> None:
+    """snnTorch's tutorial conv net shape (conv, max pool, Leaky; Flatten, Linear, Leaky; Linear,
+    Leaky) written by a user equals spikefa's spiking LeNet layers on the same weights, bit for bit."""
+    torch.manual_seed(0)
+    user = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.MaxPool2d(2), snn.Leaky(beta=0.9, init_hidden=True),
+                         nn.Flatten(), nn.Linear(4 * 3 * 3, 8), snn.Leaky(beta=0.9, init_hidden=True),
+                         nn.Linear(8, 3), snn.Leaky(beta=0.9, init_hidden=True, output=True))
+    card = SpikingNet([nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.MaxPool2d(2)),
+                       nn.Sequential(nn.Flatten(), nn.Linear(4 * 3 * 3, 8)), nn.Linear(8, 3)], LIFParams(beta=0.9))
+    with torch.no_grad():
+        for mine, theirs in zip([card.synapses[0][0], card.synapses[1][1], card.synapses[2]], [user[0], user[4], user[6]]):
+            mine.weight.copy_(theirs.weight * 3)
+            theirs.weight.mul_(3)
+            mine.bias.copy_(theirs.bias)
+    g = torch.Generator().manual_seed(5)
+    x, y = (torch.rand(9, 4, 1, 6, 6, generator=g) < 0.5).float(), torch.tensor([0, 1, 2, 1])
+    a = spikefa.convert(user, "dfa", seed=2, input_shape=(1, 6, 6))
+    b = spikefa.convert(card, "dfa", seed=2, input_shape=(1, 6, 6))
+    assert torch.equal(a.local_step(x, y), b.local_step(x, y))
+    ga, gb = grads(a), grads(b)
+    assert len(ga) == 6 and all(torch.equal(u, v) for u, v in zip(ga, gb))
+    assert float(user[0].weight.grad.abs().sum()) > 0
+    with pytest.raises(SpikefaError, match="input_shape"):
+        spikefa.convert(user, "dfa")

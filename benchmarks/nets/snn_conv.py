@@ -1,0 +1,21 @@
+"""snnTorch's tutorial convolutional network (Eshraghian et al. 2023, tutorial 6), written as a user
+would, for `spikefa train --model benchmarks/cards/snn-tutorial-conv.toml`:
+12C5-MP2-64C5-MP2-1024FC10, Leaky neurons (beta 0.5), pooling of the currents before each neuron."""
+
+from __future__ import annotations
+
+import snntorch as snn
+from snntorch import surrogate
+from torch import nn
+
+
+def tutorial_conv(input_shape: tuple[int, int, int], num_classes: int, beta: float = 0.5) -> nn.Sequential:
+    c, h, w = input_shape
+    side = ((h - 4) // 2 - 4) // 2  # 28 -> 24 -> 12 -> 8 -> 4
+    grad = surrogate.fast_sigmoid(slope=25)
+    return nn.Sequential(
+        nn.Conv2d(c, 12, 5), nn.MaxPool2d(2), snn.Leaky(beta=beta, spike_grad=grad, init_hidden=True),
+        nn.Conv2d(12, 64, 5), nn.MaxPool2d(2), snn.Leaky(beta=beta, spike_grad=grad, init_hidden=True),
+        nn.Flatten(), nn.Linear(64 * side * side, num_classes),
+        snn.Leaky(beta=beta, spike_grad=grad, init_hidden=True, output=True),
+    )
