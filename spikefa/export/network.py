@@ -58,6 +58,10 @@ def dense_layers(net: nn.Module) -> tuple[list[DenseLayer], list[str]]:
     problems: list[str] = []
     read: list[int] = []
     for i, (syn, lif) in enumerate(zip(synapses, lifs)):
+        if lif.alpha is not None:
+            problems.append(f"layer {i}: current-based neurons (snntorch.Synaptic, alpha {lif.alpha:g}) are not "
+                            "exported yet; spikefa export takes Leaky (LIF) layers")
+            continue
         linear, why = _linear_of(syn, first=i == 0)
         if linear is None:
             problems.append(f"layer {i}: {why}")

@@ -225,6 +225,9 @@ class OnlineDFA(nn.Module):
         traces: list[torch.Tensor] = []  # presynaptic traces x̄_l
         outs: list[torch.Tensor] = []  # this step's weight-layer outputs (pooling routes through them)
         bias_traces = [0.0] * len(lif)
+        syns: list[torch.Tensor | None] = [None] * len(lif)  # synaptic currents (current-based neurons)
+        syn_traces: list[torch.Tensor | None] = [None] * len(lif)  # the input filtered by α
+        syn_bias = [0.0] * len(lif)
         onehot = F.one_hot(y, self.layers[-1].out_features).to(self.layers[-1].weight.dtype)
         loss, broadcasts, t = torch.zeros((), device=y.device), 0, 0
         count_error = self.error == "count"
@@ -232,17 +235,24 @@ class OnlineDFA(nn.Module):
         for t, x_t in enumerate(steps, start=1):
             h = x_t.to(weights[0].dtype)
             for i, (syn, w, b, p) in enumerate(zip(self._synapses, weights, biases, lif)):
-                bias_traces[i] = p.beta * bias_traces[i] + 1.0
                 h = syn.inputs(h)
+                z, current = syn.currents(h, w, b)
+                if p.alpha is not None:  # I_syn = α I_syn + I; its eligibility filters the input by α, then β
+                    syn_bias[i] = p.alpha * syn_bias[i] + 1.0
+                    if t == 1:
+                        syns[i], syn_traces[i] = current.clone(), h.clone()
+                    else:
+                        syns[i].mul_(p.alpha).add_(current)  # type: ignore[union-attr]
+                        syn_traces[i].mul_(p.alpha).add_(h)  # type: ignore[union-attr]
+                    h, current = syn_traces[i], syns[i]  # type: ignore[assignment]
+                bias_traces[i] = p.beta * bias_traces[i] + (1.0 if p.alpha is None else syn_bias[i])
                 if t == 1:
                     traces.append(h.clone())
-                else:
-                    traces[i].mul_(p.beta).add_(h)
-                z, current = syn.currents(h, w, b)
-                if t == 1:
                     outs.append(z)
                     mems.append(torch.zeros_like(current))
                     spikes.append(torch.zeros_like(current))
+                else:
+                    traces[i].mul_(p.beta).add_(h)
                 outs[i] = z
                 mems[i] = lif_update(mems[i], current, spikes[i], p.threshold, p.reset,
                                      beta_decay(p.beta), quantize=quants[i], inplace=True)

@@ -35,7 +35,9 @@ from spikefa.schemas.neuron import LIFParams
 
 PASS_THROUGH = (nn.Flatten, nn.Dropout, nn.Identity, nn.MaxPool2d, nn.AvgPool2d)
 WEIGHTED = (nn.Linear, nn.Conv2d)
-SUPPORTED = "nn.Linear, nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.Flatten, nn.Dropout and snntorch.Leaky"
+NEURONS = ("Leaky", "Synaptic")
+SUPPORTED = ("nn.Linear, nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.Flatten, nn.Dropout, snntorch.Leaky and "
+             "snntorch.Synaptic")
 
 
 def is_snntorch_neuron(module: nn.Module) -> bool:
@@ -64,9 +66,14 @@ def surrogate_of(neuron: nn.Module, where: str) -> Any:
 
 def _check_neuron(neuron: nn.Module, where: str) -> None:
     kind = type(neuron).__name__
-    if kind != "Leaky":
+    if kind not in NEURONS:
         raise SpikefaError(f"{where}: snntorch.{kind} is not supported by spikefa's online learners yet; "
                            f"supported: {SUPPORTED}")
+    if kind == "Synaptic" and neuron.reset_mechanism == "zero":
+        raise SpikefaError(f"{where}: Synaptic(reset_mechanism='zero') is not supported yet; use 'subtract' or "
+                           "'none'")
+    if kind == "Synaptic" and torch.as_tensor(neuron.alpha).numel() != 1:
+        raise SpikefaError(f"{where}: a per-neuron α is not supported; give one α per layer")
     for name, param in neuron.named_parameters(recurse=False):
         if param.requires_grad:
             raise SpikefaError(f"{where}: Leaky(learn_{name}=True) is not supported by online learning (its "
@@ -99,9 +106,17 @@ class SnnTorchLayers:
 
     @property
     def lif(self) -> tuple[LIFParams, ...]:
-        """The neuron of every layer as it is now (β, θ, reset read from the user's Leaky)."""
-        return tuple(LIFParams(beta=float(n.beta), threshold=float(n.threshold), reset=n.reset_mechanism)
-                     for n in self.neurons)
+        """The neuron of every layer as it is now (β, θ, reset, α read from the user's modules)."""
+        return tuple(neuron_params(n, 1.0, surrogate_name(f)) for n, f in zip(self.neurons, self.surrogates))
+
+
+def neuron_params(neuron: nn.Module, dt: float, surrogate: str) -> LIFParams:
+    """The neuron an snnTorch ``Leaky`` or ``Synaptic`` runs now, read from the module (so QAT's β̂
+    shows)."""
+    alpha = getattr(neuron, "alpha", None) if type(neuron).__name__ == "Synaptic" else None
+    return LIFParams(beta=float(neuron.beta), threshold=float(neuron.threshold),  # type: ignore[arg-type]
+                     reset=neuron.reset_mechanism, dt=dt, surrogate=surrogate,  # type: ignore[arg-type]
+                     alpha=None if alpha is None else float(alpha))
 
 
 def read_snntorch(model: nn.Module) -> SnnTorchLayers:

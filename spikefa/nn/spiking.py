@@ -21,7 +21,7 @@ from torch.nn.utils import parametrize
 from spikefa._optional import require
 from spikefa.errors import SpikefaError
 from spikefa.functional.lif import count_scores
-from spikefa.nn.snntorch_net import read_snntorch, surrogate_name, surrogate_of
+from spikefa.nn.snntorch_net import neuron_params, read_snntorch, surrogate_name, surrogate_of
 from spikefa.schemas.neuron import LIFParams
 
 class SpikeRecord(NamedTuple):
@@ -45,27 +45,27 @@ def leaky(spec: LIFParams) -> nn.Module:
                      spike_grad=grads[spec.surrogate]())
 
 
-def leaky_params(neuron: nn.Module, dt: float, surrogate: str) -> LIFParams:
-    """The neuron an snnTorch ``Leaky`` runs now: β and θ read from the module (so QAT's β̂ shows)."""
-    return LIFParams(beta=float(neuron.beta), threshold=float(neuron.threshold),  # type: ignore[arg-type]
-                     reset=neuron.reset_mechanism, dt=dt, surrogate=surrogate)  # type: ignore[arg-type]
-
-
 def state_quantizer(neuron: nn.Module) -> object | None:
     """The ``state_quant`` a Leaky applies to its membrane after each step (QAT), or None."""
     quant = getattr(neuron, "state_quant", False)
     return quant if callable(quant) else None
 
 
-def _step(neuron: nn.Module, current: torch.Tensor, mem: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """One step of an snnTorch neuron from a sequence's start (mem None): explicit state, or the
-    state an ``init_hidden`` neuron keeps (reset here at the first step)."""
+def _step(neuron: nn.Module, current: torch.Tensor, state: tuple[torch.Tensor, ...] | None
+          ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+    """One step of an snnTorch neuron (``Leaky``: state (mem,); ``Synaptic``: (syn, mem)) from a
+    sequence's start (state None): explicit state, or the state an ``init_hidden`` neuron keeps
+    (reset here at the first step). Returns (spikes, new state); the membrane is the state's last."""
+    names = ("syn", "mem") if type(neuron).__name__ == "Synaptic" else ("mem",)
     if getattr(neuron, "init_hidden", False):
-        if mem is None:
-            neuron.mem = torch.zeros_like(current)
+        if state is None:
+            for name in names:
+                setattr(neuron, name, torch.zeros_like(current))
         out = neuron(current)
-        return (out[0] if isinstance(out, tuple) else out), neuron.mem
-    return neuron(current, mem if mem is not None else torch.zeros_like(current))  # type: ignore[no-any-return]
+        return (out[0] if isinstance(out, tuple) else out), tuple(getattr(neuron, n) for n in names)
+    state = state if state is not None else tuple(torch.zeros_like(current) for _ in names)
+    spk, *new = neuron(current, *state)
+    return spk, tuple(new)
 
 
 class SpikingNet(nn.Module):
@@ -101,10 +101,10 @@ class SpikingNet(nn.Module):
     @property
     def lif(self) -> tuple[LIFParams, ...]:
         """The neuron of every layer, as it runs now."""
-        return tuple(leaky_params(n, self.dt, surrogate_name(f)) for n, f in zip(self.neurons, self.surrogates))
+        return tuple(neuron_params(n, self.dt, surrogate_name(f)) for n, f in zip(self.neurons, self.surrogates))
 
     def forward(self, x: torch.Tensor) -> SpikeRecord:
-        mems: list[torch.Tensor | None] = [None] * len(self.synapses)
+        states: list[tuple[torch.Tensor, ...] | None] = [None] * len(self.synapses)
         out_spk, out_mem = [], []
         # Parametrized weights (QAT's fake quantization) are computed once per pass, not per step:
         # they cannot change while the sequence runs.
@@ -113,10 +113,10 @@ class SpikingNet(nn.Module):
                 h = x_t
                 for i, (syn, neu) in enumerate(zip(self.synapses, self.neurons)):
                     current = syn(h)
-                    h, mems[i] = _step(neu, current, mems[i])
+                    h, states[i] = _step(neu, current, states[i])
                     h = h.to(current.dtype)  # snnTorch's Leaky returns float32 spikes for float64 input
                 out_spk.append(h)
-                out_mem.append(mems[-1])
+                out_mem.append(states[-1][-1])
         if not out_spk:
             raise SpikefaError("SpikingNet input has T = 0 time steps; expected time-major [T, B, ...] with T >= 1")
         return SpikeRecord(torch.stack(out_spk), torch.stack(out_mem))  # type: ignore[arg-type]

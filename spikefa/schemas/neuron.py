@@ -24,7 +24,9 @@ def tau_of(beta: float, dt: float) -> float:
 
 @dataclass(frozen=True)
 class LIFParams(Validated):
-    """β (membrane decay per step, in [0, 1]), θ (> 0), reset mode, dt in ms, surrogate gradient."""
+    """β (membrane decay per step, in [0, 1]), θ (> 0), reset mode, dt in ms, surrogate gradient and,
+    for a current-based neuron (snnTorch's ``Synaptic``), α, the synaptic current's decay per step:
+    I_syn[t] = α·I_syn[t−1] + I[t] feeds the membrane in place of I[t]."""
 
     LABEL = "LIF"
 
@@ -33,9 +35,12 @@ class LIFParams(Validated):
     reset: Reset = "subtract"
     dt: float = 1.0
     surrogate: Surrogate = "atan"
+    alpha: float | None = None
 
     def check(self) -> None:
         require("beta", self.beta, 0.0 <= self.beta <= 1.0, "a number in [0, 1]")
+        require("alpha", self.alpha, self.alpha is None or 0.0 <= self.alpha <= 1.0,
+                "a number in [0, 1] (a current-based neuron's synaptic decay) or nothing (a plain LIF)")
         require("threshold", self.threshold, self.threshold > 0, "a number > 0")
         require("dt", self.dt, self.dt > 0, "a number of ms > 0")
 

@@ -112,3 +112,14 @@ def test_cli_sweep_on_the_bundled_digits(tmp_path: Path) -> None:
     assert "| int8-edge | 8 |" in table and "refused: network: 64 inputs > xylo-audio2's 16" in table
     assert (tmp_path / "sweep" / "sweep.png").stat().st_size > 0
     assert _cli(["export", "sweep", str(run), "--bits", "8,x", "--targets", "loihi2", "--out", "o"])[0] == 2
+
+
+def test_a_synaptic_network_is_refused_by_the_exporters() -> None:
+    snn = pytest.importorskip("snntorch")
+    from spikefa.export.network import dense_layers
+    from spikefa.nn.spiking import SpikingNet
+
+    net = SpikingNet([torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3)), torch.nn.Linear(3, 2)],
+                     neurons=[snn.Synaptic(alpha=0.5, beta=0.9), snn.Leaky(beta=0.9)])
+    layers, problems = dense_layers(net)
+    assert len(layers) == 1 and len(problems) == 1 and "Synaptic" in problems[0] and "layer 0" in problems[0]

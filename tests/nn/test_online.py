@@ -184,3 +184,25 @@ def test_conv_online_dfa_equals_explicit_double_sums(pool: str) -> None:
                 want += 0.8 ** (t - s_) * torch.nn.grad.conv2d_weight(xs[s_], conv.weight.shape, delta, padding=1)
     torch.testing.assert_close(conv.weight.grad, want / (7 * 3), rtol=1e-4, atol=1e-6)
     assert float(want.abs().sum()) > 0
+
+
+def test_synaptic_output_layer_equals_bptt_without_reset() -> None:
+    """snnTorch's current-based Synaptic neuron, one layer, reset 'none': I_syn[t] = α I_syn[t−1] + W x[t],
+    U[t] = β U[t−1] + I_syn[t], so ∂U[t]/∂W = Σ_k (Σ_j β^(t−j) α^(j−k)) x[k]: the learner's two traces
+    (α, then β) give BPTT's gradient of Σ_t CE(U[t]) / T through the neuron's own forward."""
+    snn = pytest.importorskip("snntorch")
+    torch.manual_seed(0)
+    x = (torch.rand(12, 5, 7) < 0.4).float()
+    y = torch.randint(0, 3, (5,))
+    lin = torch.nn.Linear(7, 3)
+    net = SpikingNet([lin], neurons=[snn.Synaptic(alpha=0.7, beta=0.8, reset_mechanism="none")])
+    assert net.lif[0].alpha == pytest.approx(0.7)
+    learner = OnlineDFA(net, error="membrane")
+    learner.local_step(iter(x), y)
+    online = [p.grad.clone() for p in net.parameters()]
+    net.zero_grad()
+    mems = net(x).mem
+    (sum(F.cross_entropy(m, y) for m in mems) / len(mems)).backward()
+    for a, p in zip(online, net.parameters()):
+        torch.testing.assert_close(a, p.grad, rtol=1e-5, atol=1e-6)
+    assert float(online[0].abs().sum()) > 0

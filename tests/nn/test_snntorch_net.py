@@ -6,6 +6,8 @@ naming the module."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -143,8 +145,11 @@ def _refused(model: nn.Module, *parts: str) -> None:
 
 def test_what_online_dfa_does_not_handle_is_refused_by_name() -> None:
     lin = nn.Linear(16, 16)
-    _refused(nn.Sequential(nn.Linear(20, 16), snn.Synaptic(alpha=0.8, beta=0.9, init_hidden=True), nn.Linear(16, 5),
-                           snn.Leaky(beta=0.9, init_hidden=True, output=True)), "'1'", "snntorch.Synaptic", "supported")
+    _refused(nn.Sequential(nn.Linear(20, 16), snn.RLeaky(beta=0.9, linear_features=16, init_hidden=True),
+                           nn.Linear(16, 5), snn.Leaky(beta=0.9, init_hidden=True, output=True)),
+             "'1'", "snntorch.RLeaky", "supported")
+    _refused(nn.Sequential(nn.Linear(20, 16), snn.Synaptic(alpha=0.8, beta=0.9, init_hidden=True, reset_mechanism="zero"),
+                           nn.Linear(16, 5), snn.Leaky(beta=0.9, init_hidden=True, output=True)), "reset_mechanism='zero'")
     _refused(nn.Sequential(nn.Linear(20, 16), snn.Leaky(beta=0.9, init_hidden=True, learn_beta=True), nn.Linear(16, 5),
                            snn.Leaky(beta=0.9, init_hidden=True, output=True)), "learn_beta=True")
     _refused(nn.Sequential(nn.Linear(20, 16), snn.Leaky(beta=torch.full((16,), 0.9), init_hidden=True),
@@ -185,3 +190,27 @@ def test_a_convolutional_snntorch_network_learns_like_the_card_lenet() -> None:
     assert float(user[0].weight.grad.abs().sum()) > 0
     with pytest.raises(SpikefaError, match="input_shape"):
         spikefa.convert(user, "dfa")
+
+
+def test_a_synaptic_network_in_both_styles_learns_the_same() -> None:
+    """snnTorch's current-based neuron (Synaptic: two state variables) in the init_hidden and the
+    explicit-state style: the same update from online DFA; the network's own forward runs both."""
+    torch.manual_seed(0)
+    seq = nn.Sequential(nn.Flatten(), nn.Linear(20, 16), snn.Synaptic(alpha=0.7, beta=0.9, init_hidden=True),
+                        nn.Linear(16, 5), snn.Synaptic(alpha=0.7, beta=0.9, init_hidden=True, output=True))
+
+    class Explicit(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1, self.syn1 = copy.deepcopy(seq[1]), snn.Synaptic(alpha=0.7, beta=0.9)  # own copies
+            self.fc2, self.syn2 = copy.deepcopy(seq[3]), snn.Synaptic(alpha=0.7, beta=0.9)
+
+    x, y = batch(6)
+    a = spikefa.convert(seq, "dfa", seed=1)
+    b = spikefa.convert(Explicit(), "dfa", seed=1)
+    assert torch.equal(a.local_step(x, y), b.local_step(x, y))
+    ga, gb = grads(a), grads(b)
+    assert len(ga) == 4 and all(u is not v and torch.equal(u, v) for u, v in zip(ga, gb))
+    assert any(float(g.abs().sum()) > 0 for g in ga)
+    record = SpikingNet.of(seq)(x)
+    assert record.spikes.shape == (12, 6, 5) and record.spikes.sum() >= 0
