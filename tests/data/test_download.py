@@ -163,6 +163,10 @@ def test_bad_requests() -> None:
         download_dataset("digits")
     with pytest.raises(DataError, match="unknown dataset"):
         download_dataset("imagenet")
+    with pytest.raises(DataError, match=r"dataset 'nmnist' \(events\) is not downloaded by spikefa: download Train"):
+        download_dataset("nmnist")  # one registry: an event dataset is known, and the message says how to get it
+    with pytest.raises(DataError, match=r"dataset 'nmnist-synth' \(events\) .*`spikefa data download mnist`"):
+        download_dataset("nmnist-synth")
     with pytest.raises(DataError, match="checksums for unknown files"):
         download_dataset("mnist", checksums={"other.gz": "0" * 32})
 
