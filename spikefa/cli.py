@@ -243,7 +243,6 @@ def _option_line(key: str, option: object) -> str:
 def cmd_list(a: argparse.Namespace) -> int:
     from spikefa.catalog import list_cards
     from spikefa.data import DATASETS
-    from spikefa.data.events import EVENT_DATASETS
     from spikefa.rules import FEEDBACK_KINDS, RULES
 
     tables = {
@@ -251,8 +250,7 @@ def cmd_list(a: argparse.Namespace) -> int:
             f"\n{'':22s}   {_option_line(k, o)}" for k, o in r.options.items()) for n, r in RULES.items()},
         "feedback": {n: k.description for n, k in FEEDBACK_KINDS.items()},
         "models": {n: _card_line(n) for n in list_cards()},
-        "datasets": {**{n: d.description for n, d in DATASETS.items()},
-                     **{n: f"[events] {d.description}" for n, d in EVENT_DATASETS.items()}},
+        "datasets": {n: f"[{d.kind}] {d.description}" for n, d in DATASETS.items()},
     }
     for name, text in tables[a.what].items():
         print(f"{name:22s} {text}")

@@ -83,6 +83,9 @@ def test_list_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     for what, name in [("rules", "dfa"), ("feedback", "batch-random-sign"), ("models", "lenet"), ("datasets", "mnist")]:
         code, out, _ = run_cli(capsys, "list", what)
         assert code == 0 and name in out
+    code, out, _ = run_cli(capsys, "list", "datasets")  # one registry, each dataset with its kind
+    lines = {line.split()[0]: line.split()[1] for line in out.splitlines()}
+    assert lines["mnist"] == "[images]" and lines["nmnist-synth"] == "[events]" and lines["shd"] == "[events]"
     code, out, _ = run_cli(capsys, "--version")
     assert code == 0 and "spikefa" in out
 

@@ -23,3 +23,13 @@ def test_reproduce_fast_smoke(tmp_path: Path) -> None:
 def test_reproduce_rejects_unknown_experiment(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["reproduce", "fa-hebbian", "--only", "9-nope", "--out", str(tmp_path)]) == 2
     assert "9-nope" in capsys.readouterr().err
+
+
+def test_reproduce_refuses_an_event_dataset_by_name() -> None:
+    import pytest
+
+    from spikefa.errors import SpikefaError
+    from spikefa.experiments.fa_hebbian import _splits
+
+    with pytest.raises(SpikefaError, match="--dataset 'nmnist-synth' holds events; the reproduced experiments"):
+        _splits("nmnist-synth", None)

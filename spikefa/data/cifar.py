@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from spikefa.data.paths import download_hint, require_dir, resolve_data_dir
-from spikefa.data.splits import DataSplits, holdout_last, to_images, to_labels
+from spikefa.data.splits import Splits, holdout_last, to_images, to_labels
 from spikefa.errors import DataError
 
 TRAIN_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
@@ -65,7 +65,7 @@ def find_cifar_dir(directory: Path) -> Path:
     )
 
 
-def load_cifar10(data_dir: str | os.PathLike[str] | None = None, val_size: int | None = None) -> DataSplits:
+def load_cifar10(data_dir: str | os.PathLike[str] | None = None, val_size: int | None = None) -> Splits:
     """CIFAR-10 splits 40,000 / 10,000 / 10,000 by default (val = the last 10,000 of the 50,000)."""
     directory = find_cifar_dir(resolve_data_dir("cifar10", data_dir))
     batches = [read_cifar_batch(directory / n) for n in TRAIN_FILES]
@@ -75,8 +75,9 @@ def load_cifar10(data_dir: str | os.PathLike[str] | None = None, val_size: int |
     x_train, y_train, x_val, y_val = holdout_last(
         "cifar10", x, y, DEFAULT_VAL_SIZE if val_size is None else val_size
     )
-    return DataSplits(
+    return Splits(
         name="cifar10",
+        kind="images",
         x_train=x_train,
         y_train=y_train,
         x_val=x_val,

@@ -12,7 +12,7 @@ import os
 import numpy as np
 import torch
 
-from spikefa.data.splits import DataSplits, check_val_size, to_images, to_labels
+from spikefa.data.splits import Splits, check_val_size, to_images, to_labels
 
 SEED = 0
 TEST_FRACTION = 0.2
@@ -34,7 +34,7 @@ def split_indices(n: int, val_size: int | None, seed: int = SEED) -> tuple[torch
 
 def load_digits(
     data_dir: str | os.PathLike[str] | None = None, val_size: int | None = None, seed: int = SEED
-) -> DataSplits:
+) -> Splits:
     """Digits splits 1,149 / 288 / 360; `data_dir` is ignored (the data ship with scikit-learn)."""
     from sklearn.datasets import load_digits as sklearn_digits
 
@@ -42,8 +42,9 @@ def load_digits(
     images = to_images(np.asarray(bunch.images, dtype=np.float32)[:, None], scale=16.0)
     labels = to_labels(bunch.target)
     train, val, test = split_indices(labels.shape[0], val_size, seed)
-    return DataSplits(
+    return Splits(
         name="digits",
+        kind="images",
         x_train=images[train],
         y_train=labels[train],
         x_val=images[val],

@@ -147,8 +147,10 @@ def download_dataset(
     Files already present with the right md5 are not fetched again.
     """
     spec = get_dataset(name)
-    if spec.download is None:
+    if spec.download is None and not spec.needs_files:
         raise DataError(f"dataset {name!r} needs no download (it ships with its package)")
+    if spec.download is None:
+        raise DataError(f"dataset {name!r} ({spec.kind}) is not downloaded by spikefa: {spec.how_to_get}")
     sums = _checksums(spec.download, name, checksums)
     if isinstance(mirrors, str):
         mirrors = (mirrors,)

@@ -13,7 +13,7 @@ import numpy as np
 
 from spikefa.data.idx import read_idx
 from spikefa.data.paths import download_hint, require_dir, resolve_data_dir
-from spikefa.data.splits import DataSplits, holdout_last, to_images, to_labels
+from spikefa.data.splits import Splits, holdout_last, to_images, to_labels
 from spikefa.errors import DataError
 
 # split -> (images file, labels file), without the optional ".gz"
@@ -81,7 +81,7 @@ def load_idx_dataset(
     directory: Path,
     val_size: int | None = None,
     classes: tuple[str, ...] | None = None,
-) -> DataSplits:
+) -> Splits:
     """Load an MNIST-layout folder; validation = the last `val_size` (default 10,000) train images."""
     require_dir(name, directory)
     train_images, train_labels = read_idx_split(name, directory, "train")
@@ -91,8 +91,9 @@ def load_idx_dataset(
     x_train, y_train, x_val, y_val = holdout_last(
         name, x, y, DEFAULT_VAL_SIZE if val_size is None else val_size
     )
-    return DataSplits(
+    return Splits(
         name=name,
+        kind="images",
         x_train=x_train,
         y_train=y_train,
         x_val=x_val,
@@ -105,14 +106,14 @@ def load_idx_dataset(
     )
 
 
-def load_mnist(data_dir: str | os.PathLike[str] | None = None, val_size: int | None = None) -> DataSplits:
+def load_mnist(data_dir: str | os.PathLike[str] | None = None, val_size: int | None = None) -> Splits:
     """MNIST splits 50,000 / 10,000 / 10,000 (train / val = last 10,000 of train / test)."""
     return load_idx_dataset("mnist", resolve_data_dir("mnist", data_dir), val_size, MNIST_CLASSES)
 
 
 def load_fashion_mnist(
     data_dir: str | os.PathLike[str] | None = None, val_size: int | None = None
-) -> DataSplits:
+) -> Splits:
     """Fashion-MNIST splits 50,000 / 10,000 / 10,000, same layout as MNIST."""
     directory = resolve_data_dir("fashion-mnist", data_dir)
     return load_idx_dataset("fashion-mnist", directory, val_size, FASHION_CLASSES)

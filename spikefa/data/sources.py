@@ -8,34 +8,37 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import ClassVar
 
-from spikefa.errors import DataError
+from spikefa.data.record import DataRecord
+from spikefa.schemas.validate import require
 
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
 
 
 @dataclass(frozen=True)
-class DownloadSpec:
+class DownloadSpec(DataRecord):
     """Files to fetch (name -> md5) from the first mirror that serves a correct copy.
 
     `extracts_to`: for a tar.gz archive, the folder it unpacks to (None: the files are used as-is).
     """
 
+    LABEL: ClassVar[str] = "DownloadSpec:"
+    UNCHECKED: ClassVar[tuple[str, ...]] = ("files",)  # pairs may come as lists; checked in `check`
+
     mirrors: tuple[str, ...]
     files: tuple[tuple[str, str], ...]
     extracts_to: str | None = None
 
-    def __post_init__(self) -> None:
-        if not self.mirrors or not self.files:
-            raise DataError("DownloadSpec: needs at least one mirror and one file")
-        for mirror in self.mirrors:
-            if not mirror.endswith("/"):
-                raise DataError(f"DownloadSpec: mirror {mirror!r} must end with '/'")
-        for name, md5 in self.files:
-            if "/" in name or not _MD5.match(md5):
-                raise DataError(f"DownloadSpec: file {name!r} md5 {md5!r} is not a bare name + 32 hex digits")
-        if self.extracts_to is not None and len(self.files) != 1:
-            raise DataError(f"DownloadSpec: extracts_to={self.extracts_to!r} needs exactly one archive file")
+    def check(self) -> None:
+        require("mirrors", self.mirrors, bool(self.mirrors) and all(m.endswith("/") for m in self.mirrors),
+                "a non-empty list of base URLs, each ending with '/'")
+        ok = isinstance(self.files, tuple | list) and bool(self.files) and all(
+            isinstance(f, tuple | list) and len(f) == 2 and all(isinstance(v, str) for v in f)
+            and "/" not in f[0] and _MD5.match(f[1]) for f in self.files)
+        require("files", self.files, ok, "a non-empty list of (bare file name, 32 hex digit md5) pairs")
+        require("extracts_to", self.extracts_to, self.extracts_to is None or len(self.files) == 1,
+                "nothing (None) unless there is exactly one archive file")
 
     @property
     def checksums(self) -> dict[str, str]:

@@ -1,4 +1,8 @@
-"""Train / validation / test splits as one frozen, validated record of tensors."""
+"""Train / validation / test splits of any dataset as one frozen record, validated by its kind.
+
+The loaders return it (`spikefa.data.load_dataset`) and the harness keeps using it: its copy
+(`spikefa.train.run.prepare_data`) is the same record, standardized and on the run's device.
+"""
 
 from __future__ import annotations
 
@@ -7,71 +11,105 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from spikefa.data.record import DataRecord, Seen
 from spikefa.errors import DataError
+from spikefa.schemas.validate import require
+from spikefa.schemas.vocab import DataKind
 
 SPLITS = ("train", "val", "test")
 
 
-def check_header(where: str, input_shape: tuple[int, ...], num_classes: int,
-                 classes: tuple[str, ...] | None) -> None:
-    """The fields every split record shares: (C, H, W), the class count and the class names."""
-    if len(input_shape) != 3 or any(int(d) < 1 for d in input_shape):
-        raise DataError(f"{where}: input_shape={input_shape!r} must be three positive ints (C, H, W)")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise DataError(f"{where}: num_classes={num_classes!r} must be a positive int")
-    if classes is not None and len(classes) != num_classes:
-        raise DataError(f"{where}: {len(classes)} class names given for num_classes={num_classes}")
-
-
-def check_labels(where: str, split: str, y: object, n: int, num_classes: int) -> None:
-    """y_<split>: int64 [n] with every label in [0, num_classes)."""
-    if not isinstance(y, torch.Tensor) or y.dtype != torch.int64 or y.ndim != 1 or y.shape[0] != n:
-        got = f"{y.dtype} {list(y.shape)}" if isinstance(y, torch.Tensor) else type(y).__name__
-        raise DataError(f"{where}: y_{split} must be int64 [{n}], got {got}")
-    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= num_classes):
-        raise DataError(f"{where}: y_{split} labels span [{int(y.min())}, {int(y.max())}], "
-                        f"must lie in [0, {num_classes - 1}]")
-
-
-def split_sizes(record: object) -> dict[str, int]:
-    """Number of examples per split of a record with y_train / y_val / y_test."""
-    return {split: int(getattr(record, f"y_{split}").shape[0]) for split in SPLITS}
+def _seen(t: object) -> Seen:
+    """A tensor as its dtype and shape (``float64 [4, 1, 2, 2]``), anything else as its type."""
+    if isinstance(t, torch.Tensor):
+        return Seen(f"{str(t.dtype).removeprefix('torch.')} {list(t.shape)}")
+    return Seen(type(t).__name__)
 
 
 @dataclass(frozen=True, eq=False)
-class DataSplits:
-    """Images `x_*` float32 in [0, 1] shaped [N, C, H, W]; labels `y_*` int64 shaped [N].
+class Splits(DataRecord):
+    """Tensors `x_*` / labels `y_*` int64 [N] (in [0, num_classes)) of train, val and test.
 
+    kind ``images``: x_* float32 [N, C, H, W] with pixel values in [0, 1] (any values once
+    ``standardized``). kind ``events``: x_* uint8 spike counts [N, T, C, H, W] (sample-major on disk
+    and in memory) in ``time_steps`` bins of ``bin_ms`` ms (for datasets binned over each sample's
+    own span, the mean width); `batch` hands them out time-major [T, B, C, H, W].
     The validation split is held out of the original training set; the test set is untouched.
     """
 
     name: str
+    kind: DataKind
     x_train: torch.Tensor
     y_train: torch.Tensor
     x_val: torch.Tensor
     y_val: torch.Tensor
     x_test: torch.Tensor
     y_test: torch.Tensor
-    input_shape: tuple[int, int, int]
+    input_shape: tuple[int, ...]
     num_classes: int
     classes: tuple[str, ...] | None = None
+    time_steps: int | None = None
+    bin_ms: float | None = None
+    standardized: bool = False
 
-    def __post_init__(self) -> None:
-        where = f"DataSplits {self.name!r}"
-        check_header(where, self.input_shape, self.num_classes, self.classes)
+    def where(self) -> str:
+        return f"splits {self.name!r} ({self.kind}):"
+
+    def check(self) -> None:
+        shape = self.input_shape
+        require("input_shape", shape, len(shape) == 3 and min(shape) >= 1, "three positive integers (C, H, W)")
+        require("num_classes", self.num_classes, self.num_classes >= 1, "an integer >= 1")
+        if self.classes is not None:
+            require("classes", self.classes, len(self.classes) == self.num_classes,
+                    f"one name per class (num_classes = {self.num_classes})")
+        if self.kind == "images":
+            for key in ("time_steps", "bin_ms"):
+                require(key, getattr(self, key), getattr(self, key) is None, "nothing (None): images have no time axis")
+        else:
+            steps, bin_ms = self.time_steps, self.bin_ms
+            require("time_steps", steps, steps is not None and steps >= 1, "an integer >= 1 (the time bins)")
+            require("bin_ms", bin_ms, bin_ms is not None and bin_ms > 0, "a positive number (ms per time bin)")
+            require("standardized", self.standardized, not self.standardized,
+                    "false: event splits are spike counts, never standardized")
         for split in SPLITS:
-            x: torch.Tensor = getattr(self, f"x_{split}")
-            if x.dtype != torch.float32 or tuple(x.shape[1:]) != tuple(self.input_shape) or x.ndim != 4:
-                raise DataError(f"{where}: x_{split} must be float32 [N, {', '.join(map(str, self.input_shape))}], "
-                                f"got {x.dtype} {list(x.shape)}")
-            if x.numel() and (x.min() < 0 or x.max() > 1):
-                raise DataError(f"{where}: x_{split} pixel values must lie in [0, 1], "
-                                f"got [{x.min():g}, {x.max():g}]")
-            check_labels(where, split, getattr(self, f"y_{split}"), x.shape[0], self.num_classes)
+            self._check_split(split)
+
+    def _check_split(self, split: str) -> None:
+        """x_<split> of the kind's dtype and shape (pixels in [0, 1]); y_<split> int64 labels."""
+        x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+        images = self.kind == "images"
+        dims = list(self.input_shape) if images else [self.time_steps, *self.input_shape]
+        dtype = torch.float32 if images else torch.uint8
+        ok = isinstance(x, torch.Tensor) and x.dtype == dtype and list(x.shape[1:]) == dims
+        what = f"{str(dtype).removeprefix('torch.')} [N, {', '.join(map(str, dims))}]"
+        require(f"x_{split}", _seen(x), ok, what + ("" if images else " (spike counts)"))
+        if images and not self.standardized and x.numel():
+            lo, hi = float(x.min()), float(x.max())
+            require(f"x_{split}", Seen(f"values in [{lo:g}, {hi:g}]"), 0 <= lo and hi <= 1,
+                    "pixel values in [0, 1] (or standardized = true)")
+        n = x.shape[0]
+        ok = isinstance(y, torch.Tensor) and y.dtype == torch.int64 and list(y.shape) == [n]
+        require(f"y_{split}", _seen(y), ok, f"int64 [{n}]")
+        if y.numel():
+            lo, hi = int(y.min()), int(y.max())
+            require(f"y_{split}", Seen(f"labels in [{lo}, {hi}]"), 0 <= lo and hi < self.num_classes,
+                    f"labels in [0, {self.num_classes - 1}]")
 
     def sizes(self) -> dict[str, int]:
         """Number of examples per split, e.g. {'train': 50000, 'val': 10000, 'test': 10000}."""
-        return split_sizes(self)
+        return {split: int(getattr(self, f"y_{split}").shape[0]) for split in SPLITS}
+
+    def batch(self, split: str, index: torch.Tensor, binary: bool = True) -> torch.Tensor:
+        """Event samples `index` of `split` as float32 [T, B, C, H, W]; `binary` clips counts to 1 (spikes)."""
+        if split not in SPLITS:
+            raise DataError(f"Splits.batch: split={split!r} unknown; choose one of {', '.join(SPLITS)}")
+        if self.kind != "events":
+            raise DataError(f"Splits.batch: {self.name!r} holds {self.kind}, which have no time axis; "
+                            f"index x_{split} directly")
+        x = getattr(self, f"x_{split}")[index]
+        if binary:
+            x = x.clamp(max=1)
+        return x.to(torch.float32).transpose(0, 1).contiguous()
 
 
 def to_images(pixels: np.ndarray, scale: float = 255.0) -> torch.Tensor:

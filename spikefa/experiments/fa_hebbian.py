@@ -133,8 +133,12 @@ def _run_one(job: tuple[str, str, int, Settings, str]) -> dict[str, Any]:
 @lru_cache(maxsize=2)
 def _splits(dataset: str, data_dir: str | None) -> Any:
     """Each process reads a dataset once for all its runs (the files do not change meanwhile)."""
-    from spikefa.data import load_dataset
+    from spikefa.data import get_dataset, load_dataset
+    from spikefa.errors import SpikefaError
 
+    if get_dataset(dataset).kind != "images":
+        raise SpikefaError(f"--dataset {dataset!r} holds events; the reproduced experiments train rate-coded "
+                           "networks on images (spikefa list datasets)")
     return load_dataset(dataset, data_dir)
 
 

@@ -80,7 +80,7 @@ def cmd_sweep(a: argparse.Namespace, items: list[str]) -> int:
         raise SpikefaError("spikefa export sweep needs --targets a,b and --out DIR")
     bits = _ints("--bits", a.bits or "8,4,2")
     from spikefa.catalog import load_card
-    from spikefa.data import load_dataset
+    from spikefa.data import get_dataset, load_dataset
     from spikefa.export.network import load_run
     from spikefa.export.profile import load_profile
     from spikefa.export.sweep import rate_batches, sweep, write_sweep
@@ -91,6 +91,9 @@ def cmd_sweep(a: argparse.Namespace, items: list[str]) -> int:
     card = load_card(meta["model"])
     if card.encoder is None:
         raise SpikefaError(f"model {meta['model']!r} has no [encoder] section; the sweep needs a spiking card")
+    if get_dataset(meta["dataset"]).kind != "images":
+        raise SpikefaError(f"spikefa export sweep rate-encodes test images; the run's dataset {meta['dataset']!r} "
+                           "holds events: sweep a run trained on an image dataset (spikefa list datasets)")
     data = load_dataset(meta["dataset"], a.data_dir or meta.get("data_dir"))
     x, y = data.x_test[: a.limit], data.y_test[: a.limit]
     encoder = make_encoder(card.encoder.kind, card.encoder.time_steps)

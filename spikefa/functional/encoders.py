@@ -1,7 +1,8 @@
 """Spike encoders: static inputs in [0, 1] -> time-major spike or current trains [T, B, ...].
 
-Each encoder is a frozen dataclass validated on construction whose call takes the randomness
-explicitly (`torch.Generator`), so the same generator state gives the same spikes.
+Each encoder is a frozen dataclass validated on construction (`spikefa.schemas.validate.Validated`,
+the kinds from `spikefa.schemas.vocab`) whose call takes the randomness explicitly
+(`torch.Generator`), so the same generator state gives the same spikes.
 
 - rate, Bernoulli: S[t] ~ Bernoulli(gain·x), independently per step (snnTorch ``spikegen.rate``):
   gain·x spikes per step on average.
@@ -16,13 +17,15 @@ explicitly (`torch.Generator`), so the same generator state gives the same spike
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Iterator
-from typing import Literal, Protocol
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
 
 import torch
 
 from spikefa.errors import ConfigError
+from spikefa.schemas.validate import FieldError, Validated, choices, one_of, require
+from spikefa.schemas.vocab import EncoderKind, RateKind
 
 
 class Encoder(Protocol):
@@ -39,31 +42,34 @@ def _stacked(encoder: Encoder, x: torch.Tensor, generator: torch.Generator | Non
     return torch.stack(list(encoder.steps(x, generator)))
 
 
-def _check_steps(name: str, time_steps: int) -> None:
-    if isinstance(time_steps, bool) or not isinstance(time_steps, int) or time_steps < 1:
-        raise ConfigError(f"{name} encoder: time_steps = {time_steps!r} is not allowed; expected an integer >= 1")
-
-
 def _check_unit(name: str, x: torch.Tensor) -> None:
     if x.numel() and (x.min() < 0 or x.max() > 1):
         raise ConfigError(f"{name} encoder: inputs must lie in [0, 1], got [{x.min():g}, {x.max():g}]")
 
 
 @dataclass(frozen=True)
-class RateEncoder:
+class _Steps(Validated):
+    """What every encoder holds and checks: `time_steps` >= 1 (its type comes from the annotation)."""
+
+    time_steps: int
+
+    def check(self) -> None:
+        require("time_steps", self.time_steps, self.time_steps >= 1, "an integer >= 1")
+
+
+@dataclass(frozen=True)
+class RateEncoder(_Steps):
     """Rate code over `time_steps` steps of [T, B, ...]: a spike per step with probability gain·x
     (Bernoulli) or 1 − exp(−gain·x) (Poisson, clipped to one spike; see `rate`)."""
 
-    time_steps: int
-    gain: float = 1.0
-    kind: Literal["bernoulli", "poisson"] = "bernoulli"
+    LABEL: ClassVar[str] = "rate encoder"
 
-    def __post_init__(self) -> None:
-        _check_steps("rate", self.time_steps)
-        if not 0 < self.gain <= 1:
-            raise ConfigError(f"rate encoder: gain = {self.gain!r} is not allowed; expected a number in (0, 1]")
-        if self.kind not in ("bernoulli", "poisson"):
-            raise ConfigError(f"rate encoder: kind = {self.kind!r} is not allowed; expected 'bernoulli' or 'poisson'")
+    gain: float = 1.0
+    kind: RateKind = "bernoulli"
+
+    def check(self) -> None:
+        super().check()
+        require("gain", self.gain, 0 < self.gain <= 1, "a number in (0, 1]")
 
     def rate(self, x: torch.Tensor) -> torch.Tensor:
         """Mean spikes per step (the spike probability) for inputs x in [0, 1]: gain·x for
@@ -88,16 +94,16 @@ class RateEncoder:
 
 
 @dataclass(frozen=True)
-class LatencyEncoder:
+class LatencyEncoder(_Steps):
     """Time-to-first-spike code, linear in intensity: x = 1 fires at t = 0, x -> min_value at T − 1."""
 
-    time_steps: int
+    LABEL: ClassVar[str] = "latency encoder"
+
     min_value: float = 0.01
 
-    def __post_init__(self) -> None:
-        _check_steps("latency", self.time_steps)
-        if not 0 <= self.min_value < 1:
-            raise ConfigError(f"latency encoder: min_value = {self.min_value!r} is not allowed; expected [0, 1)")
+    def check(self) -> None:
+        super().check()
+        require("min_value", self.min_value, 0 <= self.min_value < 1, "a number in [0, 1)")
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return _stacked(self, x, generator)
@@ -111,13 +117,10 @@ class LatencyEncoder:
 
 
 @dataclass(frozen=True)
-class DirectEncoder:
+class DirectEncoder(_Steps):
     """The input itself as a constant current at every step."""
 
-    time_steps: int
-
-    def __post_init__(self) -> None:
-        _check_steps("direct", self.time_steps)
+    LABEL: ClassVar[str] = "direct encoder"
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return _stacked(self, x, generator)
@@ -127,11 +130,13 @@ class DirectEncoder:
             yield x
 
 
-ENCODERS = {"rate": RateEncoder, "latency": LatencyEncoder, "direct": DirectEncoder}
+ENCODERS: dict[str, type[RateEncoder] | type[LatencyEncoder] | type[DirectEncoder]] = {
+    "rate": RateEncoder, "latency": LatencyEncoder, "direct": DirectEncoder,
+}  # fmt: skip
 
 
-def make_encoder(kind: str, time_steps: int, **kwargs: object) -> Encoder:
+def make_encoder(kind: EncoderKind, time_steps: int, **kwargs: object) -> Encoder:
     """The encoder registered as `kind` (rate, latency, direct)."""
     if kind not in ENCODERS:
-        raise ConfigError(f"encoder = {kind!r} is not allowed; expected one of {', '.join(ENCODERS)}")
+        raise FieldError("encoder", kind, one_of(choices(EncoderKind)))
     return ENCODERS[kind](time_steps, **kwargs)  # type: ignore[arg-type]

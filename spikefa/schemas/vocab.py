@@ -20,3 +20,6 @@ default), the cross-entropy of the running read-out (spike counts up to t, as `s
 network), through the surrogate of the output spikes; ``membrane``, the cross-entropy of the output
 membranes U_L[t]."""
 FeedbackDist = Literal["gaussian", "uniform"]
+DataKind = Literal["images", "events"]
+"""What a dataset's splits hold: ``images`` (float32 [N, C, H, W] in [0, 1]) or ``events`` (uint8
+spike counts [N, T, C, H, W], binned into T time steps); `spikefa.data.splits.Splits` checks each."""

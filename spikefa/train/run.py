@@ -14,14 +14,15 @@ import csv
 import io
 import json
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 from torch import nn
 
-from spikefa.data import DataSplits, load_dataset
+from spikefa.data import Splits, get_dataset, load_dataset
+from spikefa.data.splits import SPLITS
 from spikefa.errors import SpikefaError
 from spikefa.rules.registry import get_rule
 from spikefa.rules.spec import Rule
@@ -37,51 +38,34 @@ __all__ = ["CHECKPOINT", "make_optimizer", "prepare_data", "resolve_config", "re
 TransformFor = Callable[[RunConfig], ModelTransform | None]
 
 
-@dataclass(frozen=True, eq=False)
-class Prepared:
-    """Splits ready for training: standardized (when asked) and on the run's device."""
-
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_val: torch.Tensor
-    y_val: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    input_shape: tuple[int, int, int]
-    num_classes: int
-
-
-def prepare_data(config: RunConfig, device: str = "cpu", splits: DataSplits | None = None) -> Prepared:
-    """Load the splits (unless given), keep ``limit_train`` training and ``limit_eval`` validation
-    and test examples (smoke runs), standardize with training statistics."""
+def prepare_data(config: RunConfig, device: str = "cpu", splits: Splits | None = None) -> Splits:
+    """The run's splits: loaded (unless given), ``limit_train`` training and ``limit_eval`` validation
+    and test examples kept (smoke runs), images standardized with training statistics when asked
+    (events stay spike counts), on ``device``: the same record, ``standardized`` saying which."""
     data = splits if splits is not None else _load(config)
-    x_train, y_train = data.x_train, data.y_train
-    if config.limit_train is not None:
-        x_train, y_train = x_train[: config.limit_train], y_train[: config.limit_train]
-    n_eval = config.limit_eval
-    xs = [x_train, data.x_val[:n_eval], data.x_test[:n_eval]]
-    if config.standardize and x_train.is_floating_point():  # binned events (uint8) stay spikes
-        mean = x_train.mean(dim=(0, 2, 3), keepdim=True)
-        std = x_train.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+    n_train, n_eval = config.limit_train, config.limit_eval
+    xs = [data.x_train[:n_train], data.x_val[:n_eval], data.x_test[:n_eval]]
+    standardize = config.standardize and data.kind == "images" and not data.standardized
+    if standardize:
+        mean = xs[0].mean(dim=(0, 2, 3), keepdim=True)
+        std = xs[0].std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
         xs = [(x - mean) / std for x in xs]
-    xs = [x.to(device) for x in xs]
-    ys = [t.to(device) for t in (y_train, data.y_val[:n_eval], data.y_test[:n_eval])]
-    return Prepared(xs[0], ys[0], xs[1], ys[1], xs[2], ys[2], data.input_shape, data.num_classes)
+    ys = [data.y_train[:n_train], data.y_val[:n_eval], data.y_test[:n_eval]]
+    moved = {f"{v}_{split}": t.to(device) for v, ts in (("x", xs), ("y", ys)) for split, t in zip(SPLITS, ts)}
+    return replace(data, **moved, standardized=data.standardized or standardize)
 
 
-def _load(config: RunConfig) -> Any:
-    """DataSplits of images, or EventSplits [N, T, C, H, W] binned at the spiking card's T."""
-    from spikefa.data.events import EVENT_DATASETS, load_event_dataset
-
-    if config.dataset not in EVENT_DATASETS:
+def _load(config: RunConfig) -> Splits:
+    """The configured dataset; an events dataset is binned at the spiking card's T."""
+    if get_dataset(config.dataset).kind == "images":
         return load_dataset(config.dataset, config.data_dir)
     card = card_of(config)
     if not card.spiking or card.encoder is None:
         raise SpikefaError(f"dataset {config.dataset!r} holds events: train it with a spiking card "
                            f"(spikefa list models, arch snn-*), not {config.model!r}")
     limits = [n for n in (config.limit_train, config.limit_eval) if n is not None]
-    return load_event_dataset(config.dataset, config.data_dir, time_steps=card.encoder.time_steps,
-                              limit=max(limits) if limits else None, progress=True)
+    return load_dataset(config.dataset, config.data_dir, time_steps=card.encoder.time_steps,
+                        limit=max(limits) if limits else None, progress=True)
 
 
 def make_optimizer(config: RunConfig, model: nn.Module) -> torch.optim.Optimizer | None:
@@ -162,7 +146,7 @@ def _learning(rule: Rule, model: nn.Module) -> Learning:
 
 
 def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resume: bool = False,
-          on_epoch: Callable[[dict[str, Any]], None] | None = None, splits: DataSplits | None = None,
+          on_epoch: Callable[[dict[str, Any]], None] | None = None, splits: Splits | None = None,
           transform: ModelTransform | None = None) -> dict[str, Any]:
     """Train ``config`` into ``out_dir`` (or continue it when ``resume``); returns the summary.
 
@@ -287,7 +271,7 @@ def _device(name: str) -> str:
     return name
 
 
-def _epoch_row(model: nn.Module, data: Prepared, epoch: int, loss: float, lr: float, seconds: float,
+def _epoch_row(model: nn.Module, data: Splits, epoch: int, loss: float, lr: float, seconds: float,
                angles: dict[str, float]) -> dict[str, Any]:
     net = unwrap(model)
     val_acc, val_loss = evaluate(net, data.x_val, data.y_val)
@@ -336,7 +320,7 @@ class _Bar:
         self._bar.close()
 
 
-def _progress_bar(config: RunConfig, data: Prepared, start: int, within: int, enabled: bool) -> _Bar:
+def _progress_bar(config: RunConfig, data: Splits, start: int, within: int, enabled: bool) -> _Bar:
     per_epoch = -(-len(data.x_train) // config.batch_size)
     rule = get_rule(config.rule)
     desc = f"{config.rule}" + (f":{config.feedback}" if config.feedback and len(rule.feedbacks) > 1 else "")

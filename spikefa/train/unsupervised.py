@@ -1,4 +1,4 @@
-"""Training loops of the STDP networks on `DataSplits`: Diehl & Cook (unsupervised STDP, then label
+"""Training loops of the STDP networks on `Splits`: Diehl & Cook (unsupervised STDP, then label
 assignment and voting), STDP features with a delta-rule readout, and three-factor STDP.
 
 Each returns a summary dict (validation and test accuracy, seconds, settings) and can keep a
@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from spikefa.data.splits import DataSplits
+from spikefa.data.splits import Splits
 from spikefa.errors import SpikefaError
 from spikefa.nn.stdp import DeltaReadout, DiehlCookNet, ThreeFactorNet
 from spikefa.nn.stdp.learners import responses as learner_responses
@@ -105,7 +105,7 @@ def _accuracy(pred: torch.Tensor, y: torch.Tensor) -> float | None:
     return float((pred == y).float().mean()) if len(y) else None
 
 
-def train_diehl_cook(splits: DataSplits, params: DiehlCookParams | None = None, *, epochs: int = 1,
+def train_diehl_cook(splits: Splits, params: DiehlCookParams | None = None, *, epochs: int = 1,
                      batch_size: int = 64, limit_train: int | None = None, limit_eval: int | None = None,
                      label_samples: int | None = 10000, seed: int = 0, checkpoint: str | Path | None = None,
                      checkpoint_every: int = 50, progress: bool = True) -> tuple[DiehlCookNet, dict[str, Any]]:
@@ -133,13 +133,13 @@ def train_diehl_cook(splits: DataSplits, params: DiehlCookParams | None = None, 
     return net, summary
 
 
-def evaluate_diehl_cook(net: DiehlCookNet, splits: DataSplits, limit_eval: int | None = None, seed: int = 0,
+def evaluate_diehl_cook(net: DiehlCookNet, splits: Splits, limit_eval: int | None = None, seed: int = 0,
                         progress: bool = False) -> dict[str, Any]:
     """Validation and test accuracy of the all-activity vote, with the seconds they took."""
     return score_splits(net, net.classify, splits, ("val", "test"), limit_eval, seed, progress)[0]
 
 
-def score_splits(net: torch.nn.Module, classify: Callable[[torch.Tensor], torch.Tensor], splits: DataSplits,
+def score_splits(net: torch.nn.Module, classify: Callable[[torch.Tensor], torch.Tensor], splits: Splits,
                  names: tuple[str, ...], limit_eval: int | None, seed: int, progress: bool
                  ) -> tuple[dict[str, Any], torch.Tensor]:
     """``<split>_accuracy``, ``_seconds`` and ``_mean_spikes`` of ``classify`` on the network's spike
@@ -180,7 +180,7 @@ def fit_readout(features: dict[str, torch.Tensor], labels: dict[str, torch.Tenso
                      "readout_epoch": best[1], "val_curve": curve}
 
 
-def train_stdp_readout(splits: DataSplits, net: DiehlCookNet, *, feature_params: dict[str, Any] | None = None,
+def train_stdp_readout(splits: Splits, net: DiehlCookNet, *, feature_params: dict[str, Any] | None = None,
                        limit_train: int | None = None, limit_eval: int | None = None, readout_epochs: int = 30,
                        lr: float = 0.05, weight_decay: float = 1e-4, seed: int = 0, test: bool = True,
                        progress: bool = True) -> dict[str, Any]:
@@ -208,7 +208,7 @@ def train_stdp_readout(splits: DataSplits, net: DiehlCookNet, *, feature_params:
     return summary
 
 
-def train_three_factor(splits: DataSplits, params: ThreeFactorParams | None = None, *, epochs: int = 1,
+def train_three_factor(splits: Splits, params: ThreeFactorParams | None = None, *, epochs: int = 1,
                        batch_size: int = 64, limit_train: int | None = None, limit_eval: int | None = None,
                        seed: int = 0, checkpoint: str | Path | None = None, checkpoint_every: int = 50,
                        test: bool = True, progress: bool = True) -> tuple[ThreeFactorNet, dict[str, Any]]:

@@ -163,6 +163,10 @@ def test_bad_requests() -> None:
         download_dataset("digits")
     with pytest.raises(DataError, match="unknown dataset"):
         download_dataset("imagenet")
+    with pytest.raises(DataError, match=r"dataset 'nmnist' \(events\) is not downloaded by spikefa: download Train"):
+        download_dataset("nmnist")  # one registry: an event dataset is known, and the message says how to get it
+    with pytest.raises(DataError, match=r"dataset 'nmnist-synth' \(events\) .*`spikefa data download mnist`"):
+        download_dataset("nmnist-synth")
     with pytest.raises(DataError, match="checksums for unknown files"):
         download_dataset("mnist", checksums={"other.gz": "0" * 32})
 
@@ -204,3 +208,19 @@ def test_archive_links_rejected(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="links and devices"):
         safe_extract(archive, dest, SUBDIR)
     assert not list(dest.iterdir())
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"mirrors": ()}, "mirrors = [] is not allowed; expected a non-empty list of base URLs, each ending with '/'"),
+    ({"mirrors": ("http://x",)}, "mirrors = ['http://x'] is not allowed; expected a non-empty list of base URLs"),
+    ({"files": (("a/b", "0" * 32),)}, "files = [['a/b', '0000"),
+    ({"files": (("a", "0" * 32), ("b", "1" * 32)), "extracts_to": "d"},
+     "extracts_to = 'd' is not allowed; expected nothing (None) unless there is exactly one archive file"),
+])
+def test_download_spec_refuses_bad_fields_by_name(fields: dict[str, object], message: str) -> None:
+    from spikefa.data.sources import DownloadSpec
+
+    spec = {"mirrors": ("http://x/",), "files": (("a", "0" * 32),), **fields}
+    with pytest.raises(DataError) as info:
+        DownloadSpec(**spec)  # type: ignore[arg-type]
+    assert str(info.value).startswith("DownloadSpec: " + message)

@@ -112,6 +112,10 @@ def test_cli_sweep_on_the_bundled_digits(tmp_path: Path) -> None:
     assert "| int8-edge | 8 |" in table and "refused: network: 64 inputs > xylo-audio2's 16" in table
     assert (tmp_path / "sweep" / "sweep.png").stat().st_size > 0
     assert _cli(["export", "sweep", str(run), "--bits", "8,x", "--targets", "loihi2", "--out", "o"])[0] == 2
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "dataset": "nmnist"}))  # the registry's kind decides
+    code, err = _cli(["export", "sweep", str(run), "--targets", "int8-edge", "--out", str(tmp_path / "ev")])
+    assert code == 2 and "dataset 'nmnist' holds events" in err and "\n" not in err.strip()
 
 
 def test_a_synaptic_network_is_refused_by_the_exporters() -> None:

@@ -46,3 +46,28 @@ def test_rate_refuses_inputs_outside_unit_interval() -> None:
 
 
 
+
+
+def test_encoders_cover_the_kind_vocabulary() -> None:
+    from spikefa.functional.encoders import ENCODERS
+    from spikefa.schemas.validate import choices
+    from spikefa.schemas.vocab import EncoderKind
+
+    assert tuple(ENCODERS) == choices(EncoderKind)
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: RateEncoder(3, gain=0.0), "rate encoder gain = 0.0 is not allowed; expected a number in (0, 1]"),
+    (lambda: RateEncoder(3, gain=True), "rate encoder gain = true is not allowed; expected a finite number"),
+    (lambda: RateEncoder(3, kind="gauss"),  # type: ignore[arg-type]
+     "rate encoder kind = 'gauss' is not allowed; expected one of 'bernoulli', 'poisson'"),
+    (lambda: LatencyEncoder(3, min_value=1.0), "latency encoder min_value = 1.0 is not allowed; expected a number in [0, 1)"),
+    (lambda: DirectEncoder(2.5),  # type: ignore[arg-type]
+     "direct encoder time_steps = 2.5 is not allowed; expected an integer"),
+    (lambda: make_encoder("poisson", 3),  # type: ignore[arg-type]
+     "encoder = 'poisson' is not allowed; expected one of 'rate', 'latency', 'direct'"),
+])
+def test_bad_settings_are_refused_naming_key_value_and_choices(make: object, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        make()  # type: ignore[operator]
+    assert str(info.value) == message

@@ -189,3 +189,38 @@ def test_preset_rule_options_apply_under_the_command_line() -> None:
     given = resolve_config("snn-1x800-lif", "dfa", "mnist", rule_options={"error_every": "2"})
     assert given.rule_options["error_every"] == 2 and given.rule_options["error"] == "count"
     assert resolve_config("snn-1x800-lif", "bp", "mnist").rule_options == {}
+
+
+def test_prepare_data_returns_the_splits_record_standardized_on_the_device() -> None:
+    from spikefa.data import Splits, load_dataset
+    from spikefa.train.run import prepare_data
+
+    config = resolve_config("mlp-1x800-tanh", "fa", "digits", limit_train=100, limit_eval=50, standardize=True)
+    raw = load_dataset("digits")
+    data = prepare_data(config)
+    assert isinstance(data, Splits) and data.kind == "images" and data.standardized and not raw.standardized
+    assert data.sizes() == {"train": 100, "val": 50, "test": 50} and data.classes == raw.classes
+    x = raw.x_train[:100]
+    mean, std = x.mean(dim=(0, 2, 3), keepdim=True), x.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+    assert torch.equal(data.x_train, (x - mean) / std) and torch.equal(data.x_test, (raw.x_test[:50] - mean) / std)
+    assert torch.equal(data.y_val, raw.y_val[:50])
+    again = prepare_data(config, splits=data)  # already standardized: left as it is
+    assert torch.equal(again.x_train, data.x_train)
+
+
+def test_prepare_data_keeps_event_counts_and_loads_events_at_the_cards_T(monkeypatch: pytest.MonkeyPatch) -> None:
+    from spikefa.data import Splits
+    from spikefa.train import run as harness
+
+    x, y = torch.randint(0, 3, (6, 4, 2, 3, 3), dtype=torch.uint8), torch.arange(6) % 2
+    events = Splits("fake", "events", x, y, x, y, x, y, (2, 3, 3), 2, time_steps=4, bin_ms=1.0)
+    asked: dict[str, object] = {}
+    monkeypatch.setattr(harness, "load_dataset", lambda *a, **k: asked.update(args=a, **k) or events)
+    config = resolve_config("snn-1x800-lif", "bp", "nmnist", limit_train=5, limit_eval=3)
+    data = harness.prepare_data(config)
+    assert asked == {"args": ("nmnist", None), "time_steps": load_card("snn-1x800-lif").encoder.time_steps,
+                     "limit": 5, "progress": True}
+    assert data.kind == "events" and not data.standardized and data.x_train.dtype == torch.uint8
+    assert torch.equal(data.x_train, x[:5]) and data.sizes() == {"train": 5, "val": 3, "test": 3}
+    with pytest.raises(SpikefaError, match="dataset 'nmnist' holds events: train it with a spiking card"):
+        harness.prepare_data(resolve_config("mlp-1x800-tanh", "bp", "nmnist"))

@@ -2,8 +2,9 @@
 
 Binning: `events_to_frames` over a fixed window, `span_frames` over each sample's own span.
 
-`load_event_dataset(name)` returns `EventSplits` (uint8 spike counts [N, T, C, H, W]; `batch` gives
-time-major float32 [T, B, C, H, W]); `EVENT_DATASETS` lists the names. tonic is optional.
+The event datasets are in the one registry, `spikefa.data.DATASETS` (kind ``events``):
+`spikefa.data.load_dataset(name, time_steps=T)` returns `Splits` of uint8 spike counts
+[N, T, C, H, W] whose `batch` gives time-major float32 [T, B, C, H, W]. tonic is optional.
 """
 
 from __future__ import annotations
@@ -19,27 +20,15 @@ from spikefa.data.events.nmnist import (
     read_nmnist,
     write_nmnist,
 )
-from spikefa.data.events.registry import (
-    EVENT_DATASETS,
-    EventDatasetSpec,
-    get_event_dataset,
-    load_event_dataset,
-)
-from spikefa.data.events.splits import EventSplits
 from spikefa.data.events.validate import event_stats, validate_against
 
 __all__ = [
-    "EVENT_DATASETS",
     "EVENT_DTYPE",
     "NMNIST_SENSOR",
-    "EventDatasetSpec",
-    "EventSplits",
     "SaccadeConverter",
     "encode_nmnist",
     "event_stats",
     "events_to_frames",
-    "get_event_dataset",
-    "load_event_dataset",
     "make_events",
     "parse_nmnist",
     "read_nmnist",

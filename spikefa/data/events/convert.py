@@ -14,6 +14,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -28,7 +29,9 @@ from spikefa.data.events.dvs import (
     simulate_dvs,
 )
 from spikefa.data.events.nmnist import make_events, write_nmnist
+from spikefa.data.record import DataRecord
 from spikefa.errors import DataError
+from spikefa.schemas.validate import one_of, require
 
 NMNIST_SACCADES: tuple[tuple[float, float], ...] = ((3.5, 7.0), (3.5, -7.0), (-7.0, 0.0))
 
@@ -40,7 +43,7 @@ def image_generator(seed: int, index: int) -> torch.Generator:
 
 
 @dataclass(frozen=True)
-class SaccadeConverter:
+class SaccadeConverter(DataRecord):
     """Settings of the image -> event conversion; `convert` is deterministic given the seed.
 
     sensor_hw: sensor (H, W). origin: image top-left on the sensor (x, y) at t = 0, in pixels.
@@ -57,6 +60,9 @@ class SaccadeConverter:
     (0.32 / 0.31 / 0.37); `validate.validate_against` states the tolerances.
     """
 
+    LABEL: ClassVar[str] = "SaccadeConverter:"
+    UNCHECKED: ClassVar[tuple[str, ...]] = ("saccades",)  # pairs may come as lists (JSON); checked in `check`
+
     sensor_hw: tuple[int, int] = (34, 34)
     origin: tuple[float, float] = (0.0, 0.0)
     saccades: tuple[tuple[float, float], ...] = NMNIST_SACCADES
@@ -67,28 +73,27 @@ class SaccadeConverter:
     threshold: float = 0.5
     threshold_std: float = 0.05
     min_threshold: float = 0.05
-    refractory_us: int = 1000
+    refractory_us: int | float = 1000
     jitter_us: float = 100.0
     noise_hz: float = 0.1
 
-    def __post_init__(self) -> None:
-        _check_positive_ints(self, ("saccade_us", "dt_us"))
-        _check_finite(self, ("background", "threshold", "min_threshold"), positive=True)
-        _check_finite(self, ("threshold_std", "jitter_us", "noise_hz", "refractory_us"), positive=False)
-        if len(self.sensor_hw) != 2 or any(int(v) < 1 for v in self.sensor_hw):
-            raise DataError(f"SaccadeConverter: sensor_hw={self.sensor_hw!r} must be two positive ints")
-        if len(self.origin) != 2 or not all(math.isfinite(v) for v in self.origin):
-            raise DataError(f"SaccadeConverter: origin={self.origin!r} must be two finite numbers (x, y)")
-        if not self.saccades or any(len(s) != 2 or not all(map(math.isfinite, s)) for s in self.saccades):
-            raise DataError(f"SaccadeConverter: saccades={self.saccades!r} must be (dx, dy) pairs")
-        if self.profile not in PROFILES:
-            raise DataError(
-                f"SaccadeConverter: profile={self.profile!r} unknown; choose one of {', '.join(PROFILES)}"
-            )
-        if self.saccade_us % self.dt_us:
-            raise DataError(
-                f"SaccadeConverter: saccade_us={self.saccade_us} must be a multiple of dt_us={self.dt_us}"
-            )
+    def check(self) -> None:
+        for key in ("saccade_us", "dt_us"):
+            require(key, getattr(self, key), getattr(self, key) >= 1, "an integer >= 1")
+        for key in ("background", "threshold", "min_threshold"):
+            require(key, getattr(self, key), getattr(self, key) > 0, "a finite positive number")
+        for key in ("threshold_std", "jitter_us", "noise_hz", "refractory_us"):
+            require(key, getattr(self, key), getattr(self, key) >= 0, "a finite number >= 0")
+        require("sensor_hw", self.sensor_hw, len(self.sensor_hw) == 2 and min(self.sensor_hw) >= 1,
+                "two positive integers (H, W)")
+        require("origin", self.origin, len(self.origin) == 2, "two finite numbers (x, y)")
+        pairs = self.saccades
+        ok = isinstance(pairs, tuple | list) and bool(pairs) and all(
+            isinstance(s, tuple | list) and len(s) == 2 and all(_finite(v) for v in s) for s in pairs)
+        require("saccades", pairs, ok, "a non-empty list of (dx, dy) pairs of finite numbers")
+        require("profile", self.profile, self.profile in PROFILES, one_of(PROFILES))
+        require("saccade_us", self.saccade_us, self.saccade_us % self.dt_us == 0,
+                f"a multiple of dt_us = {self.dt_us}")
 
     @property
     def duration_us(self) -> int:
@@ -211,17 +216,5 @@ def _batch(images: torch.Tensor) -> torch.Tensor:
     return images
 
 
-def _check_positive_ints(obj: object, names: tuple[str, ...]) -> None:
-    for name in names:
-        value = getattr(obj, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise DataError(f"SaccadeConverter: {name}={value!r} must be a positive int")
-
-
-def _check_finite(obj: object, names: tuple[str, ...], positive: bool) -> None:
-    for name in names:
-        value = getattr(obj, name)
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-        if not ok or value < 0 or (positive and value == 0):
-            need = "positive" if positive else "non-negative"
-            raise DataError(f"SaccadeConverter: {name}={value!r} must be a finite {need} number")
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -13,13 +13,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from spikefa.data.events.build import cached_build, holdout_ranges, to_splits
 from spikefa.data.events.cache import fingerprint_files
 from spikefa.data.events.frames import count_frames
 from spikefa.data.events.nmnist import NMNIST_SENSOR, read_nmnist
-from spikefa.data.events.request import EventRequest, cached_build, holdout_ranges, to_splits
-from spikefa.data.events.splits import EventSplits
 from spikefa.data.mnist import DEFAULT_VAL_SIZE, MNIST_CLASSES
 from spikefa.data.paths import resolve_data_dir, where_hint
+from spikefa.data.request import DataRequest
+from spikefa.data.splits import Splits
 from spikefa.errors import DataError
 
 NAME = "nmnist"
@@ -60,7 +61,7 @@ def read_frames(files: list[Path], time_steps: int, bar: tqdm) -> np.ndarray:
     return out
 
 
-def load_nmnist_folder(request: EventRequest) -> EventSplits:
+def load_nmnist_folder(request: DataRequest) -> Splits:
     """Real N-MNIST splits (train 50,000 / val 10,000 / test 10,000 by default), binned into T frames."""
     folder = resolve_data_dir(NAME, request.data_dir)
     if not folder.is_dir():

@@ -13,13 +13,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from spikefa.data.events.build import cached_build, to_splits
 from spikefa.data.events.cache import fingerprint_files
 from spikefa.data.events.convert import SaccadeConverter
 from spikefa.data.events.frames import count_frames
-from spikefa.data.events.request import EventRequest, cached_build, to_splits
-from spikefa.data.events.splits import EventSplits
 from spikefa.data.mnist import DEFAULT_VAL_SIZE, IDX_STEMS, MNIST_CLASSES, find_idx_file, load_mnist
 from spikefa.data.paths import require_dir, resolve_data_dir
+from spikefa.data.request import DataRequest
+from spikefa.data.splits import Splits
 
 NAME = "nmnist-synth"
 CHUNK = 256  # images converted at once (memory ~ CHUNK x 34 x 34 floats per simulated step)
@@ -66,7 +67,7 @@ def convert_to_frames(
     return out
 
 
-def load_nmnist_synth(request: EventRequest) -> EventSplits:
+def load_nmnist_synth(request: DataRequest) -> Splits:
     """MNIST (train 50k / val 10k / test 10k, as `load_dataset('mnist')`) as binned synthetic events."""
     converter = request.converter or SaccadeConverter()
     folder = require_dir("mnist", resolve_data_dir("mnist", request.data_dir))

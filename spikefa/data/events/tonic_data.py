@@ -21,12 +21,13 @@ import numpy as np
 from tqdm import tqdm
 
 from spikefa._optional import require
+from spikefa.data.events.build import cached_build, holdout_ranges, to_splits
 from spikefa.data.events.cache import fingerprint_files
 from spikefa.data.events.folder import mnist_index_order
 from spikefa.data.events.frames import span_frames
-from spikefa.data.events.request import EventRequest, cached_build, holdout_ranges, to_splits
-from spikefa.data.events.splits import EventSplits
 from spikefa.data.paths import resolve_data_dir, where_hint
+from spikefa.data.request import DataRequest
+from spikefa.data.splits import Splits
 from spikefa.errors import DataError
 
 
@@ -134,7 +135,7 @@ def bin_samples(
     return x, y, spans
 
 
-def load_tonic(spec: TonicSpec, request: EventRequest) -> EventSplits:
+def load_tonic(spec: TonicSpec, request: DataRequest) -> Splits:
     """Train / val / test of a tonic dataset; val = the last `val_size` training samples in `spec.order`."""
     tonic = require("tonic")
     save_to = tonic_root(spec, request.data_dir)

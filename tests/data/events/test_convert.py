@@ -79,18 +79,31 @@ def test_shift_bilinear_matches_naive(offset: tuple[float, float]) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "fragment"),
     [
-        ({"threshold": 0.0}, "threshold=0.0"),
-        ({"dt_us": 0}, "dt_us=0"),
-        ({"profile": "zigzag"}, "profile='zigzag'"),
-        ({"saccade_us": 100_500}, "multiple of dt_us"),
-        ({"noise_hz": float("nan")}, "noise_hz=nan"),
-        ({"saccades": ((1.0,),)}, "saccades="),
+        ({"threshold": 0.0}, "threshold = 0.0 is not allowed; expected a finite positive number"),
+        ({"dt_us": 0}, "dt_us = 0 is not allowed; expected an integer >= 1"),
+        ({"profile": "zigzag"}, "profile = 'zigzag' is not allowed; expected one of 'cosine'"),
+        ({"saccade_us": 100_500}, "saccade_us = 100500 is not allowed; expected a multiple of dt_us = 1000"),
+        ({"noise_hz": float("nan")}, "noise_hz = nan is not allowed; expected a finite number"),
+        ({"saccades": ((1.0,),)}, "saccades = [[1.0]] is not allowed; expected a non-empty list of (dx, dy) pairs"),
+        ({"sensor_hw": (34, 0)}, "sensor_hw = [34, 0] is not allowed; expected two positive integers (H, W)"),
+        ({"refractory_us": -1}, "refractory_us = -1 is not allowed; expected a finite number >= 0"),
     ],
 )
 def test_bad_settings_name_key_and_value(kwargs: dict, fragment: str) -> None:
     with pytest.raises(DataError, match="SaccadeConverter") as info:
         SaccadeConverter(**kwargs)
-    assert fragment in str(info.value)
+    assert str(info.value).startswith(f"SaccadeConverter: {fragment}") and "\n" not in str(info.value)
+
+
+def test_settings_and_their_cache_key_are_unchanged_by_validation() -> None:
+    """The validated record keeps what the cache keys of converted datasets were made from."""
+    assert SaccadeConverter().settings() == {
+        "sensor_hw": (34, 34), "origin": (0.0, 0.0), "saccades": [[3.5, 7.0], [3.5, -7.0], [-7.0, 0.0]],
+        "saccade_us": 105_000, "profile": "cosine", "dt_us": 1000, "background": 0.1, "threshold": 0.5,
+        "threshold_std": 0.05, "min_threshold": 0.05, "refractory_us": 1000, "jitter_us": 100.0, "noise_hz": 0.1,
+    }
+    assert isinstance(SaccadeConverter().settings()["refractory_us"], int)
+    assert SaccadeConverter(refractory_us=500.5).refractory_us == 500.5  # a float dead time, as before
 
 
 def test_bad_images_rejected() -> None:

@@ -1,4 +1,5 @@
-"""load_event_dataset: nmnist-synth and real-layout nmnist on generated files, caching, errors."""
+"""Event datasets through load_dataset: nmnist-synth and real-layout nmnist on generated files, caching,
+errors."""
 
 from __future__ import annotations
 
@@ -8,13 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from spikefa.data.events import (
-    EVENT_DATASETS,
-    SaccadeConverter,
-    events_to_frames,
-    load_event_dataset,
-    read_nmnist,
-)
+from spikefa.data import DATASETS, load_dataset
+from spikefa.data.events import SaccadeConverter, events_to_frames, read_nmnist
 from spikefa.data.events import folder as folder_mod
 from spikefa.errors import DataError
 
@@ -32,25 +28,30 @@ def forbid(monkeypatch: pytest.MonkeyPatch, target: object, name: str) -> None:
 
 
 def test_registry_lists_datasets_and_rejects_unknown() -> None:
-    assert {"nmnist-synth", "nmnist", "tonic-nmnist", "dvsgesture", "shd", "pokerdvs"} <= set(EVENT_DATASETS)
-    assert all(spec.description for spec in EVENT_DATASETS.values())
-    known = r"unknown event dataset 'nmist'; known event datasets: nmnist-synth, nmnist"
+    events = {n for n, spec in DATASETS.items() if spec.kind == "events"}
+    assert {"nmnist-synth", "nmnist", "tonic-nmnist", "dvsgesture", "shd", "pokerdvs"} <= events
+    assert all(DATASETS[n].description for n in events)
+    known = r"unknown dataset 'nmist'; known datasets: .* \(images\); nmnist-synth, nmnist, .* \(events\)"
     with pytest.raises(DataError, match=known):
-        load_event_dataset("nmist")
+        load_dataset("nmist", time_steps=5)
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "fragment"), [({"time_steps": 0}, "time_steps=0"), ({"limit": -1}, "limit=-1")]
+    ("kwargs", "fragment"),
+    [({"time_steps": 0}, "time_steps = 0 is not allowed; expected an integer >= 1"),
+     ({"time_steps": 5, "limit": -1}, "limit = -1 is not allowed; expected an integer >= 1"),
+     ({"time_steps": 5, "val_size": 2.5}, "val_size = 2.5 is not allowed; expected an integer"),
+     ({"time_steps": 5, "converter": "fast"}, "converter = 'fast' is not allowed; expected a SaccadeConverter")],
 )
 def test_bad_request_names_argument(kwargs: dict, fragment: str) -> None:
-    with pytest.raises(DataError, match=fragment):
-        load_event_dataset("nmnist-synth", **kwargs)
+    with pytest.raises(DataError, match="load_dataset\\('nmnist-synth'\\): " + fragment):
+        load_dataset("nmnist-synth", **kwargs)
 
 
 def test_nmnist_synth_converts_bins_and_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     arrays = write_fake_mnist(tmp_path / "mnist", n_train=30, n_test=10)
     cache = tmp_path / "cache"
-    splits = load_event_dataset("nmnist-synth", tmp_path, time_steps=5, val_size=8, cache_dir=cache, limit=3)
+    splits = load_dataset("nmnist-synth", tmp_path, time_steps=5, val_size=8, cache_dir=cache, limit=3)
     assert splits.sizes() == {"train": 3, "val": 3, "test": 3}
     assert splits.x_train.shape == (3, 5, 2, 34, 34) and splits.input_shape == (2, 34, 34)
     assert splits.bin_ms == pytest.approx(63.0) and splits.classes is not None
@@ -63,30 +64,30 @@ def test_nmnist_synth_converts_bins_and_caches(tmp_path: Path, monkeypatch: pyte
     assert [p.suffix for p in cache.iterdir()] == [".npz"]  # atomic write left no temporary file
 
     forbid(monkeypatch, SaccadeConverter, "convert_flat")
-    again = load_event_dataset("nmnist-synth", tmp_path, time_steps=5, val_size=8, cache_dir=cache, limit=3)
+    again = load_dataset("nmnist-synth", tmp_path, time_steps=5, val_size=8, cache_dir=cache, limit=3)
     assert torch.equal(again.x_test, splits.x_test) and torch.equal(again.y_train, splits.y_train)
     changes = ({"time_steps": 6}, {"seed": 1}, {"converter": SaccadeConverter(threshold=0.6)}, {"limit": 2})
     for change in changes:
         options = {"time_steps": 5, "val_size": 8, "cache_dir": cache, "limit": 3, **change}
         with pytest.raises(AssertionError, match="cache was not used"):
-            load_event_dataset("nmnist-synth", tmp_path, **options)  # a new setting is a new entry
+            load_dataset("nmnist-synth", tmp_path, **options)  # a new setting is a new entry
 
 
 def test_cache_defaults_to_env_then_user_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_fake_mnist(tmp_path / "mnist", n_train=12, n_test=4)
     monkeypatch.setenv("SPIKEFA_CACHE", str(tmp_path / "env-cache"))
-    load_event_dataset("nmnist-synth", tmp_path, time_steps=2, val_size=2, limit=1)
+    load_dataset("nmnist-synth", tmp_path, time_steps=2, val_size=2, limit=1)
     assert len(list((tmp_path / "env-cache").glob("nmnist-synth-*.npz"))) == 1
     monkeypatch.delenv("SPIKEFA_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    load_event_dataset("nmnist-synth", tmp_path, time_steps=2, val_size=2, limit=1)
+    load_dataset("nmnist-synth", tmp_path, time_steps=2, val_size=2, limit=1)
     assert len(list((tmp_path / "xdg" / "spikefa" / "events").glob("*.npz"))) == 1
     assert not list(tmp_path.glob("mnist/**/*.npz"))  # the data folder is left alone
 
 
 def test_real_layout_nmnist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     written = write_nmnist_folder(tmp_path / "nmnist", per_digit=2)
-    splits = load_event_dataset("nmnist", tmp_path, time_steps=4, val_size=5, cache_dir=tmp_path / "c")
+    splits = load_dataset("nmnist", tmp_path, time_steps=4, val_size=5, cache_dir=tmp_path / "c")
     assert splits.sizes() == {"train": 15, "val": 5, "test": 20}
     # files are ordered by their MNIST index (00001..00020), not digit folder by digit folder
     assert splits.y_val.tolist() == [5, 6, 7, 8, 9] and splits.y_train[:3].tolist() == [0, 1, 2]
@@ -95,16 +96,16 @@ def test_real_layout_nmnist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     np.testing.assert_array_equal(splits.x_test[3].numpy(), want)
     assert splits.bin_ms == pytest.approx(78.75)
     forbid(monkeypatch, folder_mod, "read_nmnist")
-    again = load_event_dataset("nmnist", tmp_path, time_steps=4, val_size=5, cache_dir=tmp_path / "c")
+    again = load_dataset("nmnist", tmp_path, time_steps=4, val_size=5, cache_dir=tmp_path / "c")
     assert torch.equal(again.x_train, splits.x_train)
 
 
 def test_missing_data_is_one_line_naming_the_folder(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"nmnist: data directory .*nowhere does not exist; download") as info:
-        load_event_dataset("nmnist", tmp_path / "nowhere")
+        load_dataset("nmnist", tmp_path / "nowhere", time_steps=25)
     assert "\n" not in str(info.value)
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match=r"no Train/<digit>/\*\.bin files in .*empty"):
-        load_event_dataset("nmnist", tmp_path / "empty")
+        load_dataset("nmnist", tmp_path / "empty", time_steps=25)
     with pytest.raises(DataError, match=r"mnist: data directory .*nowhere does not exist"):
-        load_event_dataset("nmnist-synth", tmp_path / "nowhere")
+        load_dataset("nmnist-synth", tmp_path / "nowhere", time_steps=25)

@@ -1,4 +1,4 @@
-"""EventSplits: validation naming the field, sizes, time-major binary batches."""
+"""Splits of kind events: validation naming the field, sizes, time-major binary batches."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ import dataclasses
 import pytest
 import torch
 
-from spikefa.data.events import EventSplits
+from spikefa.data import Splits
 from spikefa.errors import DataError
 
 
-def make_splits(**override: object) -> EventSplits:
+def make_splits(**override: object) -> Splits:
     gen = torch.Generator().manual_seed(0)
     fields: dict[str, object] = {
         "name": "toy",
+        "kind": "events",
         "input_shape": (2, 4, 5),
         "time_steps": 3,
         "bin_ms": 10.0,
@@ -25,7 +26,7 @@ def make_splits(**override: object) -> EventSplits:
         fields[f"x_{split}"] = torch.randint(0, 4, (n, 3, 2, 4, 5), generator=gen, dtype=torch.uint8)
         fields[f"y_{split}"] = torch.randint(0, 10, (n,), generator=gen)
     fields.update(override)
-    return EventSplits(**fields)  # type: ignore[arg-type]
+    return Splits(**fields)  # type: ignore[arg-type]
 
 
 def test_sizes_and_batch_time_major() -> None:
@@ -43,20 +44,27 @@ def test_sizes_and_batch_time_major() -> None:
 @pytest.mark.parametrize(
     ("override", "fragment"),
     [
-        ({"x_val": torch.zeros(2, 3, 2, 4, 5)}, "x_val must be uint8"),
-        ({"x_test": torch.zeros(3, 4, 2, 4, 5, dtype=torch.uint8)}, "x_test must be uint8 [N, 3, 2, 4, 5]"),
-        ({"y_train": torch.zeros(5, dtype=torch.int64)}, "y_train must be int64 [6]"),
-        ({"y_val": torch.tensor([0, 10])}, "y_val labels span [0, 10]"),
-        ({"time_steps": 0}, "time_steps=0"),
-        ({"bin_ms": float("nan")}, "bin_ms=nan"),
-        ({"input_shape": (2, 4)}, "input_shape=(2, 4)"),
-        ({"classes": ("a", "b")}, "2 class names given"),
+        ({"x_val": torch.zeros(2, 3, 2, 4, 5)},
+         "x_val = float32 [2, 3, 2, 4, 5] is not allowed; expected uint8 [N, 3, 2, 4, 5] (spike counts)"),
+        ({"x_test": torch.zeros(3, 4, 2, 4, 5, dtype=torch.uint8)}, "x_test = uint8 [3, 4, 2, 4, 5] is not allowed; "
+                                                                    "expected uint8 [N, 3, 2, 4, 5]"),
+        ({"y_train": torch.zeros(5, dtype=torch.int64)}, "y_train = int64 [5] is not allowed; expected int64 [6]"),
+        ({"y_val": torch.tensor([0, 10])}, "y_val = labels in [0, 10] is not allowed; expected labels in [0, 9]"),
+        ({"time_steps": 0}, "time_steps = 0 is not allowed; expected an integer >= 1"),
+        ({"time_steps": None}, "time_steps = None is not allowed; expected an integer >= 1"),
+        ({"bin_ms": float("nan")}, "bin_ms = nan is not allowed; expected a finite number"),
+        ({"bin_ms": 0.0}, "bin_ms = 0.0 is not allowed; expected a positive number"),
+        ({"input_shape": (2, 4)}, "input_shape = [2, 4] is not allowed; expected three positive integers"),
+        ({"classes": ("a", "b")}, "classes = ['a', 'b'] is not allowed; expected one name per class"),
+        ({"standardized": True}, "standardized = true is not allowed; expected false: event splits are spike counts"),
+        ({"kind": "frames"}, "kind = 'frames' is not allowed; expected one of 'images', 'events'"),
     ],
 )
 def test_validation_names_field(override: dict, fragment: str) -> None:
-    with pytest.raises(DataError, match="EventSplits 'toy'") as info:
+    with pytest.raises(DataError) as info:
         make_splits(**override)
-    assert fragment in str(info.value)
+    kind = override.get("kind", "events")
+    assert str(info.value).startswith(f"splits 'toy' ({kind}): {fragment}") and "\n" not in str(info.value)
 
 
 def test_frozen_and_bad_split_name() -> None:

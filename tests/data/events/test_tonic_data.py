@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from spikefa.data.events import load_event_dataset
+from spikefa.data import load_dataset
 from spikefa.data.events import tonic_data
 from spikefa.errors import DataError
 
@@ -55,7 +55,7 @@ def test_adapter_counts_every_event_and_caches(
 ) -> None:  # fmt: skip
     writer(tmp_path)  # type: ignore[operator]
     cache = tmp_path / "cache"
-    splits = load_event_dataset(name, tmp_path, time_steps=4, val_size=val_size, cache_dir=cache, limit=3)
+    splits = load_dataset(name, tmp_path, time_steps=4, val_size=val_size, cache_dir=cache, limit=3)
     assert splits.sizes() == sizes and splits.input_shape == shape
     assert splits.x_train.shape[1:] == (4, *shape) and splits.bin_ms > 0
     spec = tonic_data.TONIC_SPECS[name]
@@ -67,13 +67,13 @@ def test_adapter_counts_every_event_and_caches(
         assert int(splits.x_test[i].sum()) == len(test_set[i][0])
 
     monkeypatch.setattr(tonic_data, "bin_samples", lambda *a, **k: pytest.fail("rebinned: cache not used"))
-    again = load_event_dataset(name, tmp_path, time_steps=4, val_size=val_size, cache_dir=cache, limit=3)
+    again = load_dataset(name, tmp_path, time_steps=4, val_size=val_size, cache_dir=cache, limit=3)
     assert torch.equal(again.x_val, splits.x_val)
 
 
 def test_validation_holds_every_class_for_pokerdvs(tmp_path: Path) -> None:
     fakes.write_tonic_pokerdvs(tmp_path)
-    splits = load_event_dataset("pokerdvs", tmp_path, time_steps=2, val_size=4, cache_dir=tmp_path / "c")
+    splits = load_dataset("pokerdvs", tmp_path, time_steps=2, val_size=4, cache_dir=tmp_path / "c")
     assert sorted(splits.y_val.tolist()) == [0, 1, 2, 3] and splits.sizes()["train"] == 16
 
 
@@ -92,7 +92,7 @@ def test_edge_samples_keep_every_event(tmp_path: Path, times: list[int], want_bi
     np.save(path, np.stack([np.array(times), np.arange(n) % 35, np.zeros(n, int), np.ones(n, int)], 1))
     test_set = tonic.datasets.POKERDVS(save_to=str(tmp_path), train=False)
     row = next(i for i in range(len(test_set)) if len(test_set[i][0]) == n and test_set[i][1] == 0)
-    splits = load_event_dataset("pokerdvs", tmp_path, time_steps=4, val_size=4, cache_dir=tmp_path / "c")
+    splits = load_dataset("pokerdvs", tmp_path, time_steps=4, val_size=4, cache_dir=tmp_path / "c")
     per_bin = splits.x_test[row].sum(dim=(1, 2, 3)).tolist()
     assert per_bin == [want_bins.get(k, 0) for k in range(4)] and int(splits.y_test[row]) == 0
 
@@ -101,7 +101,7 @@ def test_data_dir_may_name_the_tonic_folder(tmp_path: Path, relaxed_nmnist: None
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SPIKEFA_CACHE", str(tmp_path / "spikefa-cache"))
     fakes.write_tonic_nmnist(tmp_path)
-    splits = load_event_dataset("tonic-nmnist", tmp_path / "NMNIST", time_steps=2, val_size=5, limit=1)
+    splits = load_dataset("tonic-nmnist", tmp_path / "NMNIST", time_steps=2, val_size=5, limit=1)
     assert splits.sizes() == {"train": 1, "val": 1, "test": 1}
     assert list((tmp_path / "spikefa-cache").glob("tonic-nmnist-*.npz"))
 
@@ -109,5 +109,5 @@ def test_data_dir_may_name_the_tonic_folder(tmp_path: Path, relaxed_nmnist: None
 def test_missing_files_say_how_to_get_them(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"dvsgesture: missing .*DVSGesture/ibmGestureTrain\.tar\.gz; .*"
                        r"tonic\.datasets\.DVSGesture\(save_to=") as info:  # fmt: skip
-        load_event_dataset("dvsgesture", tmp_path)
+        load_dataset("dvsgesture", tmp_path, time_steps=25)
     assert "\n" not in str(info.value)
