@@ -106,9 +106,9 @@ def _overrides(a: argparse.Namespace) -> dict[str, object]:
 
 def _qat_for(config: Any) -> Any:
     """The QAT transform a config asks for (the CLI wires the exporters' QAT into training)."""
-    from spikefa.export.qat import qat_transform
+    from spikefa.export.qat import qat_transform_for
 
-    return qat_transform(config) if config.qat else None
+    return qat_transform_for(config)
 
 
 def cmd_train(a: argparse.Namespace) -> int:

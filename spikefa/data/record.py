@@ -22,7 +22,7 @@ class DataRecord(Validated):
         try:
             super().__post_init__()
         except FieldError as err:
-            raise DataError(str(err if err.label else err.labelled(self.where()))) from None
+            raise DataError(str(err if err.label else err.labeled(self.where()))) from None
 
 
 class Seen(str):

@@ -12,7 +12,7 @@ writers and the sweep plot that need them.
 """
 
 from spikefa.export.check import ExportRefused, check, require_fit
-from spikefa.export.network import DenseLayer, dense_layers, from_run_dir, load_run
+from spikefa.export.network import DenseLayer, dense_layers, from_run_dir
 from spikefa.export.pipeline import export, verification_spikes
 from spikefa.export.profile import Profile, list_profiles, load_profile, parse_profile
 from spikefa.export.qat import master_weight, prepare_qat, remove_qat
@@ -24,7 +24,7 @@ from spikefa.export.writers import EXPORTERS, Verification
 __all__ = [
     "EXPORTERS", "DenseLayer", "ExportRefused", "Profile", "QuantizedNet", "Record", "Verification",
     "accuracy", "check", "dense_layers", "dequantize", "export", "float_layers", "from_run_dir",
-    "list_profiles", "load_profile", "load_run", "master_weight", "parse_profile", "prepare_qat",
+    "list_profiles", "load_profile", "master_weight", "parse_profile", "prepare_qat",
     "quantize", "remove_qat", "report_table", "require_fit", "run_float", "run_int", "sweep",
     "verification_spikes",
 ]

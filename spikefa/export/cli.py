@@ -44,7 +44,7 @@ def cmd_export(a: argparse.Namespace) -> int:
     missing = [f for f, v in (("--target", a.target), ("--out", a.out)) if v is None]
     if missing:
         raise SpikefaError(f"spikefa export needs {' and '.join(missing)} (spikefa export RUN_DIR --target NAME --out DIR)")
-    from spikefa.export.network import load_run
+    from spikefa.export.network import from_run_dir
     from spikefa.export.pipeline import export
     from spikefa.export.profile import load_profile
 
@@ -52,7 +52,7 @@ def cmd_export(a: argparse.Namespace) -> int:
     bits = None if a.bits is None else _ints("--bits", a.bits)
     if bits is not None and len(bits) != 1:
         raise SpikefaError(f"--bits {a.bits!r}: export takes one bit width (the sweep takes a list)")
-    net, meta = load_run(a.items[0])
+    net, meta = from_run_dir(a.items[0])
     summary = export(net, profile, a.out, bits=bits[0] if bits else None, formats=_names("--formats", a.formats),
                      meta=meta, verify=not a.no_verify)
     _print_summary(summary, a.out)
@@ -79,16 +79,16 @@ def cmd_sweep(a: argparse.Namespace, items: list[str]) -> int:
     if not targets or a.out is None:
         raise SpikefaError("spikefa export sweep needs --targets a,b and --out DIR")
     bits = _ints("--bits", a.bits or "8,4,2")
-    from spikefa.catalog import load_card
     from spikefa.data import get_dataset, load_dataset
-    from spikefa.export.network import load_run
+    from spikefa.export.network import from_run_dir
     from spikefa.export.profile import load_profile
     from spikefa.export.sweep import rate_batches, sweep, write_sweep
-    from spikefa.functional.encoders import make_encoder
+    from spikefa.functional.encoders import encoder_of
+    from spikefa.runs.model import card_of, read_config
 
     profiles = [load_profile(t) for t in targets]  # unknown names fail before the data loads
-    net, meta = load_run(items[0])
-    card = load_card(meta["model"])
+    net, meta = from_run_dir(items[0])
+    card = card_of(read_config(items[0]))  # the run's own card, never the file
     if card.encoder is None:
         raise SpikefaError(f"model {meta['model']!r} has no [encoder] section; the sweep needs a spiking card")
     if get_dataset(meta["dataset"]).kind != "images":
@@ -96,7 +96,7 @@ def cmd_sweep(a: argparse.Namespace, items: list[str]) -> int:
                            "holds events: sweep a run trained on an image dataset (spikefa list datasets)")
     data = load_dataset(meta["dataset"], a.data_dir or meta.get("data_dir"))
     x, y = data.x_test[: a.limit], data.y_test[: a.limit]
-    encoder = make_encoder(card.encoder.kind, card.encoder.time_steps)
+    encoder = encoder_of(card.encoder)
     rows = sweep(net, profiles, bits, rate_batches(x, y, encoder, a.batch_size, a.seed))
     paths = write_sweep(rows, a.out)
     print((Path(a.out) / "sweep.md").read_text(), end="")

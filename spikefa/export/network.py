@@ -82,9 +82,9 @@ def from_run_dir(run_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """(network, meta) of a run directory written by ``spikefa train``: the `SpikingNet` inside the
     model `spikefa.runs.load_run` rebuilds from the run's own config (its stored card) and checkpoint,
     fake-quantized as it was trained when the run used ``--qat``."""
-    from spikefa.export.qat import qat_transform
+    from spikefa.export.qat import qat_transform_for
 
-    run = _load_run(run_dir, lambda config: qat_transform(config) if config.qat else None)
+    run = _load_run(run_dir, qat_transform_for)
     net = spiking_core(run.model)
     config = run.config
     if net is None:
@@ -98,8 +98,3 @@ def from_run_dir(run_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
 def spiking_core(model: nn.Module) -> nn.Module | None:
     """The `SpikingNet` inside a trained model (``EncodedSNN.net``, an online learner's net), or None."""
     return next((m for m in model.modules() if hasattr(m, "synapses") and hasattr(m, "lif")), None)
-
-
-def load_run(run_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
-    """Alias of `from_run_dir` (the name the CLI uses)."""
-    return from_run_dir(run_dir)

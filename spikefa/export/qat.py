@@ -11,9 +11,9 @@
 - optionally the fixed feedback matrices (FA's ``feedback_fixed``, DFA's ``fixed``) onto a
   symmetric grid of the same bits;
 - the snnTorch ``Leaky`` neurons of a `SpikingNet` get the target's decay β̂ (restored by
-  `remove_qat`; ``net.lif`` is left as the card says) and, with ``state=True``, a ``state_quant``
-  that floors U to the state unit after each step: the integer simulator's rounding for floor
-  decays (online learners that step `lif_step` themselves see the weight grid only).
+  `remove_qat`; ``net.lif`` reads it back, so online learners and exporters see β̂) and, with
+  ``state=True``, a ``state_quant`` that floors U to the state unit after each step: the integer
+  simulator's rounding for floor decays (online DFA applies the same quantizer in its own step).
 
 Local rules that write weights (STDP, Hebb) must add to the float master weight,
 ``master_weight(layer)``, or assign ``layer.weight = layer.weight + dw``: the assignment goes
@@ -39,7 +39,7 @@ from spikefa.nn.layers import master_weight
 from spikefa.rules.registry import get_rule
 from spikefa.schemas.run import RunConfig
 
-__all__ = ["master_weight", "prepare_qat", "qat_transform", "remove_qat"]
+__all__ = ["master_weight", "prepare_qat", "qat_transform", "qat_transform_for", "remove_qat"]
 
 _FEEDBACK_BUFFERS = ("feedback_fixed", "fixed")
 
@@ -149,6 +149,11 @@ def _thresholds(net: nn.Module) -> dict[int, float]:
             if isinstance(m, nn.Linear):
                 out[id(m)] = float(lif.threshold)
     return out
+
+
+def qat_transform_for(config: RunConfig) -> Callable[[nn.Module], None] | None:
+    """The transform a run's config asks for: `qat_transform` when it names a profile, else None."""
+    return qat_transform(config) if config.qat else None
 
 
 def qat_transform(config: RunConfig) -> Callable[[nn.Module], None]:

@@ -24,6 +24,7 @@ from typing import ClassVar, Protocol
 import torch
 
 from spikefa.errors import ConfigError
+from spikefa.schemas.card import EncoderSpec
 from spikefa.schemas.validate import FieldError, Validated, choices, one_of, require
 from spikefa.schemas.vocab import EncoderKind, RateKind
 
@@ -140,3 +141,10 @@ def make_encoder(kind: EncoderKind, time_steps: int, **kwargs: object) -> Encode
     if kind not in ENCODERS:
         raise FieldError("encoder", kind, one_of(choices(EncoderKind)))
     return ENCODERS[kind](time_steps, **kwargs)  # type: ignore[arg-type]
+
+
+def encoder_of(spec: EncoderSpec, time_steps: int | None = None) -> Encoder:
+    """The encoder a model card's ``[encoder]`` describes (optionally at another T): the one place a
+    card's spec becomes an encoder (the harness, the benchmarks and the export sweep use it)."""
+    kwargs = {"gain": spec.gain} if spec.kind == "rate" else {}
+    return make_encoder(spec.kind, spec.time_steps if time_steps is None else time_steps, **kwargs)

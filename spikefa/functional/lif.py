@@ -13,7 +13,8 @@ reset from the previous step (no gradient):
 `lif_step(current, state, params) -> (spikes, new_state)` is one step of a float neuron, β = exp(−dt/τ_mem)
 (`spikefa.schemas.neuron.LIFParams`). It is snnTorch 1.0's ``Leaky(reset_delay=True)`` exactly (a
 test runs both on the same currents). Online learners call `lif_update` in place (no graph); the
-float simulator, the integer simulator and the networks all go through it.
+float and integer simulators call it too. Networks step the user's (or the card's) snnTorch modules,
+which this step is tested against.
 """
 
 from __future__ import annotations

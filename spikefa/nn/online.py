@@ -45,14 +45,12 @@ from spikefa.functional.feedback import derive_seed, get_kind
 from spikefa.functional.lif import beta_decay, count_scores, lif_update
 from spikefa.nn.dfa import DFAFeedback
 from spikefa.nn.layers import master_weight
+from spikefa.nn.snntorch_net import WEIGHTED, check_online
 from spikefa.nn.spiking import SpikeRecord, SpikingNet, scores, state_quantizer
 from spikefa.schemas.validate import choices
 from spikefa.schemas.vocab import OnlineError
 
 ERRORS = choices(OnlineError)
-
-
-WEIGHTED = (nn.Linear, nn.Conv2d)
 
 
 def linear_of(synapse: nn.Module) -> nn.Module:
@@ -145,6 +143,8 @@ class OnlineDFA(nn.Module):
             raise SpikefaError(f"online DFA error={error!r} is unknown: use one of {', '.join(ERRORS)}")
         self.net, self.error_every, self.error = net, int(error_every), error
         self._view = layers if layers is not None else net  # synapses, neurons, lif (plain attribute)
+        for i, neuron in enumerate(self._view.neurons):
+            check_online(neuron, f"layer {i} ({type(neuron).__name__})")
         self._synapses = [_Synapse.of(s) for s in self._view.synapses]
         self.layers = [s.layer for s in self._synapses]
         if not isinstance(self.layers[-1], nn.Linear):
@@ -169,7 +169,7 @@ class OnlineDFA(nn.Module):
         if input_shape is None:
             raise SpikefaError("online DFA on a convolutional network needs input_shape=(C, H, W) to size the "
                                "feedback onto each layer's output map")
-        h = torch.zeros(1, *input_shape, dtype=self.layers[0].weight.dtype)
+        h = torch.zeros(1, *input_shape, dtype=self.layers[0].weight.dtype, device=self.layers[0].weight.device)
         shapes = []
         with torch.no_grad():
             for syn in self._synapses:

@@ -34,15 +34,19 @@ from spikefa.functional.lif import atan_grad, fast_sigmoid_grad
 from spikefa.schemas.neuron import LIFParams
 
 PASS_THROUGH = (nn.Flatten, nn.Dropout, nn.Identity, nn.MaxPool2d, nn.AvgPool2d)
-WEIGHTED = (nn.Linear, nn.Conv2d)
+WEIGHTED = (nn.Linear, nn.Conv2d)  # the one weight layer of a layer, for every online learner
 NEURONS = ("Leaky", "Synaptic")
 SUPPORTED = ("nn.Linear, nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.Flatten, nn.Dropout, snntorch.Leaky and "
              "snntorch.Synaptic")
 
 
 def is_snntorch_neuron(module: nn.Module) -> bool:
-    """Whether a module is one of snnTorch's spiking neurons (any class of ``snntorch._neurons``)."""
-    return type(module).__module__.startswith("snntorch")
+    """Whether a module is one of snnTorch's spiking neurons (a ``snntorch.SpikingNeuron``)."""
+    if not type(module).__module__.startswith("snntorch"):
+        return False
+    import snntorch
+
+    return isinstance(module, snntorch.SpikingNeuron)
 
 
 def uses_snntorch(model: nn.Module) -> bool:
@@ -64,6 +68,16 @@ def surrogate_of(neuron: nn.Module, where: str) -> Any:
                        "snntorch.surrogate.atan() or fast_sigmoid()")
 
 
+def check_online(neuron: nn.Module, where: str) -> None:
+    """What online learning cannot do with a neuron: a learnable β, θ or α (its update is not defined
+    there); BPTT (bp, fa, sign) trains them."""
+    for name, param in neuron.named_parameters(recurse=False):
+        if param.requires_grad:
+            raise SpikefaError(f"{where}: {type(neuron).__name__}(learn_{name}=True) is not supported by online "
+                               "learning (its update is not defined there); train it with rule 'bp', 'fa' or "
+                               "'sign', or fix it")
+
+
 def _check_neuron(neuron: nn.Module, where: str) -> None:
     kind = type(neuron).__name__
     if kind not in NEURONS:
@@ -74,10 +88,6 @@ def _check_neuron(neuron: nn.Module, where: str) -> None:
                            "'none'")
     if kind == "Synaptic" and torch.as_tensor(neuron.alpha).numel() != 1:
         raise SpikefaError(f"{where}: a per-neuron α is not supported; give one α per layer")
-    for name, param in neuron.named_parameters(recurse=False):
-        if param.requires_grad:
-            raise SpikefaError(f"{where}: Leaky(learn_{name}=True) is not supported by online learning (its "
-                               "update is not defined there); train it with rule 'bp', 'fa' or 'sign', or fix it")
     if getattr(neuron, "inhibition", False) or not getattr(neuron, "reset_delay", True):
         raise SpikefaError(f"{where}: Leaky with inhibition=True or reset_delay=False is not supported; "
                            "use the defaults")

@@ -86,6 +86,9 @@ def _dfa(model: nn.Module, req: Request) -> nn.Module:
     return net
 
 
+REFERENCE = "bp"
+"""The rule every other is measured against (benchmark ratios, comparison plots)."""
+
 _ALL = tuple(FEEDBACK_KINDS)
 _PLASTIC_LR = Option(1e-4, float, "learning rate of the feedback matrices' Hebbian update")
 
@@ -170,7 +173,8 @@ def check_layers(rule: Rule, model: nn.Module) -> None:
             raise SpikefaError(f"rule {rule.name!r}: {type(module).__name__} module {first[id(module)]!r} is used "
                                f"again as {where!r}; give each use its own module (only one use would be converted)")
         first.setdefault(id(module), where)
-        if rule.layers is not None and not isinstance(module, rule.layers + NORMS) and not is_snntorch_neuron(module):
+        # the exact type, as the converters select layers: a subclass of nn.Linear would be left alone
+        if rule.layers is not None and type(module) not in rule.layers + NORMS and not is_snntorch_neuron(module):
             kinds = ", ".join(f"nn.{k.__name__}" for k in rule.layers)
             raise SpikefaError(f"rule {rule.name!r} learns {kinds} layers; {where!r} is a {type(module).__name__} "
                                "with parameters that would stay on backprop: replace it, or train with rule 'bp'")

@@ -3,6 +3,7 @@ harness must know about the rule (read by `spikefa.train`, which never compares 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping
 
@@ -14,6 +15,27 @@ from spikefa.errors import SpikefaError
 ModelKind = Literal["rate", "spiking", "diehl-cook", "three-factor"]
 """What a converter takes: a rate-coded torch model, a `SpikingNet` (snn-* cards), the Diehl & Cook
 network (arch diehl-cook) or the three-factor STDP network (arch three-factor)."""
+
+
+def _coerce(kind: type, value: Any) -> Any:
+    """A value of `kind` from a card (typed) or the command line (a string), never by truncation:
+    2.7 is not an int, 5 is not a bool, and a float must be finite."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if kind is bool:
+            if text not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(value)
+            return text in ("true", "1", "yes")
+        value = int(text) if kind is int else float(text) if kind is float else value
+    if kind is bool and not isinstance(value, bool):
+        raise TypeError(value)
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise TypeError(value)
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise TypeError(value)
+        return float(value)
+    return kind(value)
 
 
 @dataclass(frozen=True)
@@ -34,11 +56,7 @@ class Option:
                                    f"{', '.join(map(str, self.allowed))}")
             return value
         try:
-            if self.allowed is bool and isinstance(value, str):
-                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                    raise ValueError(value)
-                return value.lower() in ("true", "1", "yes")
-            out = self.allowed(value)
+            out = _coerce(self.allowed, value)
         except (TypeError, ValueError):
             raise SpikefaError(f"rule {rule!r} option {key}={value!r} is not a {self.allowed.__name__}") from None
         if isinstance(out, float) and not out >= 0:

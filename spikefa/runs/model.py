@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from torch import nn
 
 from spikefa.catalog import load_card
 from spikefa.errors import SpikefaError
-from spikefa.functional.encoders import make_encoder
+from spikefa.functional.encoders import encoder_of
 from spikefa.nn.build import build
 from spikefa.nn.online import EncodedSNN
 from spikefa.rules.registry import check_card, convert, get_rule, resolve_feedback, resolve_options
@@ -49,8 +50,11 @@ def resolve_config(model: str, rule: str, dataset: str, **overrides: Any) -> Run
 
 
 def card_of(config: RunConfig) -> ModelCard:
-    """The run's card: the stored mapping (a run made before cards were stored reads the file)."""
+    """The run's card: the stored mapping (a run made before cards were stored reads the file, and
+    says so)."""
     if config.card is None:
+        warnings.warn(f"run of {config.model!r} predates stored cards: reading the card file, which may have "
+                      "changed since the run was trained", stacklevel=2)
         return load_card(config.model)
     return parse_card(config.card, f"{config.model} (as stored in the run's config)")
 
@@ -71,9 +75,7 @@ def make_model(config: RunConfig, input_shape: tuple[int, int, int], num_classes
         transform(net)
     if card.spiking:
         assert card.encoder is not None
-        encoder = make_encoder(card.encoder.kind, card.encoder.time_steps, **(
-            {"gain": card.encoder.gain} if card.encoder.kind == "rate" else {}))
-        model = EncodedSNN(model, encoder, seed=config.seed)
+        model = EncodedSNN(model, encoder_of(card.encoder), seed=config.seed)
     return model
 
 

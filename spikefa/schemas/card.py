@@ -280,8 +280,9 @@ def _parse_presets(value: object, defaults: TrainPreset, source: str) -> dict[st
 
 
 def _parse_neuron(value: object, source: str) -> LIFParams:
+    """The card's LIF neurons (snnTorch ``Leaky``; a current-based neuron is not built from cards)."""
     table = table_at(value, source, "neuron")
-    allowed, _ = keys_of(LIFParams)
+    allowed, _ = keys_of(LIFParams, exclude=("alpha",))
     check_keys(table, allowed, _NEURON_REQUIRED, (source, "neuron"))
     with located(source, "neuron"):
         return LIFParams(**table)

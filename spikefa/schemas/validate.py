@@ -37,7 +37,7 @@ class FieldError(ConfigError):
         prefix = f"{label} " if label else ""
         super().__init__(f"{prefix}{key} = {show(value)} is not allowed; expected {allowed}")
 
-    def labelled(self, label: str) -> FieldError:
+    def labeled(self, label: str) -> FieldError:
         """The same error with a label naming the config (``STDP``, ``LIF``) in front."""
         return FieldError(self.key, self.value, self.allowed, label)
 
@@ -119,7 +119,7 @@ def describe(hint: Any) -> str:
     return names.get(hint, str(hint))
 
 
-def _normalized(value: object, hint: Any) -> object:
+def _coerced(value: object, hint: Any) -> object:
     """Lists become tuples, ints become floats, where the annotation says so."""
     wants = [hint, *typing.get_args(hint)] if typing.get_origin(hint) in (UnionType, typing.Union) else [hint]
     if isinstance(value, list) and any(typing.get_origin(h) is tuple for h in wants):
@@ -136,7 +136,7 @@ def check_types(obj: Any, skip: tuple[str, ...] = ()) -> None:
     for f in dataclasses.fields(obj):
         if f.name in skip:
             continue
-        value = _normalized(getattr(obj, f.name), hints[f.name])
+        value = _coerced(getattr(obj, f.name), hints[f.name])
         object.__setattr__(obj, f.name, value)
         if not _matches(value, hints[f.name]):
             raise FieldError(f.name, value, describe(hints[f.name]))
@@ -169,7 +169,7 @@ class Validated:
             check_types(self, self.UNCHECKED)
             self.check()
         except FieldError as err:
-            raise (err.labelled(self.LABEL) if self.LABEL and not err.label else err) from None
+            raise (err.labeled(self.LABEL) if self.LABEL and not err.label else err) from None
 
     def check(self) -> None:
         """Ranges and relations between fields (override; call `require`)."""

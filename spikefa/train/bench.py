@@ -16,6 +16,8 @@ from typing import Any, Sequence
 import torch
 import torch.nn.functional as F
 
+from spikefa.errors import SpikefaError
+from spikefa.rules.registry import REFERENCE, get_rule
 from spikefa.runs.checkpoint import atomic_write_text, write_json
 
 
@@ -41,8 +43,13 @@ def _make(model_name: str, variant: str, input_shape: tuple[int, int, int], clas
     from spikefa.train.compare import parse_variant
 
     rule, feedback, options = parse_variant(variant)
+    declared = get_rule(rule)
     net = build(load_card(model_name), input_shape, classes, seed=0)
-    return convert(net, rule, feedback, seed=0, input_shape=input_shape, options=options).to(device)
+    model = convert(net, rule, feedback, seed=0, input_shape=input_shape, options=options)
+    if declared.learns_online(model) or declared.unsupervised or declared.param_groups:
+        raise SpikefaError(f"bench rules times gradient-substitute rules (one forward, backward and Adam step "
+                           f"each); {rule!r} learns otherwise: time it with spikefa train")
+    return model.to(device)
 
 
 def bench_rules(model: str = "mlp-2x800-tanh", variants: Sequence[str] = ("bp", "fa", "sign", "dfa"),
@@ -52,7 +59,8 @@ def bench_rules(model: str = "mlp-2x800-tanh", variants: Sequence[str] = ("bp", 
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(batch_size, *input_shape, generator=gen).to(device)
     y = torch.randint(0, classes, (batch_size,), generator=gen).to(device)
-    models = {v: _make(model, v, input_shape, classes, device) for v in ("bp", *[v for v in variants if v != "bp"])}
+    models = {v: _make(model, v, input_shape, classes, device)
+              for v in (REFERENCE, *[v for v in variants if v != REFERENCE])}
     opts = {v: torch.optim.Adam(m.parameters(), lr=1e-4) for v, m in models.items()}
     times: dict[str, list[float]] = {v: [] for v in models}
     mem = {v: _saved_bytes(m, x, y) for v, m in models.items()}
@@ -72,14 +80,14 @@ def bench_rules(model: str = "mlp-2x800-tanh", variants: Sequence[str] = ("bp", 
                 peak[v] = torch.cuda.max_memory_allocated()
             if r:
                 times[v].append((time.perf_counter() - t0) / steps)
-    base_t, base_m = statistics.median(times["bp"]), mem["bp"]
+    base_t, base_m = statistics.median(times[REFERENCE]), mem[REFERENCE]
     rows = []
     for v in models:
         t = statistics.median(times[v])
         row = {"rule": v, "step_seconds": t, "time_ratio": t / base_t, "saved_bytes": mem[v],
                "saved_ratio": mem[v] / base_m}
         if peak:
-            row.update(cuda_peak_bytes=peak[v], cuda_peak_ratio=peak[v] / peak["bp"])
+            row.update(cuda_peak_bytes=peak[v], cuda_peak_ratio=peak[v] / peak[REFERENCE])
         rows.append(row)
     return {"model": model, "batch_size": batch_size, "input_shape": list(input_shape), "device": device,
             "torch_threads": torch.get_num_threads(), "rounds": rounds, "steps_per_round": steps, "rows": rows}

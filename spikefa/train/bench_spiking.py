@@ -23,6 +23,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from spikefa.rules.registry import REFERENCE
 from spikefa.runs.checkpoint import atomic_write_text, write_json
 
 BASELINE = "bptt"
@@ -32,7 +33,7 @@ def learners(error_every: Sequence[int] = (1,), dfa_options: dict[str, Any] | No
              ) -> dict[str, tuple[str, dict[str, Any]]]:
     """label -> (rule in the registry, rule options): BPTT, then online DFA per broadcast period k
     (over `dfa_options`, e.g. the card's preset, so the bench times the rule as the card trains it)."""
-    out: dict[str, tuple[str, dict[str, Any]]] = {BASELINE: ("bp", {})}
+    out: dict[str, tuple[str, dict[str, Any]]] = {BASELINE: (REFERENCE, {})}
     for k in error_every:
         out["online-dfa" if k == 1 else f"online-dfa-k{k}"] = ("dfa", {**(dfa_options or {}), "error_every": int(k)})
     return out
@@ -40,10 +41,8 @@ def learners(error_every: Sequence[int] = (1,), dfa_options: dict[str, Any] | No
 
 def _learner(card_name: str, rule: str, time_steps: int, input_shape: tuple[int, int, int], classes: int,
              device: str, options: dict[str, Any] | None = None) -> torch.nn.Module:
-    import dataclasses
-
     from spikefa.catalog import load_card
-    from spikefa.functional.encoders import make_encoder
+    from spikefa.functional.encoders import encoder_of
     from spikefa.nn.build import build
     from spikefa.nn.online import EncodedSNN
     from spikefa.rules.registry import convert
@@ -54,11 +53,9 @@ def _learner(card_name: str, rule: str, time_steps: int, input_shape: tuple[int,
 
         raise SpikefaError(f"bench spiking needs a spiking card (arch snn-* or snntorch), got {card_name!r} "
                            f"({card.arch})")
-    enc = dataclasses.replace(card.encoder, time_steps=time_steps)
-    kwargs = {"gain": enc.gain} if enc.kind == "rate" else {}
     net = convert(build(card, input_shape, classes, seed=0), rule, seed=0, input_shape=input_shape,
                   options=options or {})
-    return EncodedSNN(net, make_encoder(enc.kind, enc.time_steps, **kwargs), seed=0).to(device)
+    return EncodedSNN(net, encoder_of(card.encoder, time_steps), seed=0).to(device)
 
 
 def _train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,

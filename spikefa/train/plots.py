@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from spikefa._optional import available
+from spikefa.rules.registry import REFERENCE
 
 MARKER = "o"
 
@@ -126,7 +127,7 @@ def family(label: str) -> str:
     return label.split("+", 1)[0].split(":", 1)[0]
 
 
-def panel_groups(labels: Sequence[str], reference: str | None = "bp") -> dict[str, list[str]]:
+def panel_groups(labels: Sequence[str], reference: str | None = REFERENCE) -> dict[str, list[str]]:
     """Panel title -> variant labels: a rule with several variants gets a panel, the single-variant
     rules share one (`OTHER`); the reference is left out (it is drawn in every panel)."""
     by_rule: dict[str, list[str]] = {}
@@ -147,7 +148,7 @@ def comparison_figure(curves: Mapping[str, Sequence[Sequence[float]]], metric: s
     """Mean ± std over seeds of a per-epoch metric (fractions; one list per seed), one panel per
     rule family; `final` (optional): a value per seed after the last epoch, drawn as one marker."""
     drawn = [label for label, runs in curves.items() if any(runs)]
-    reference = "bp" if "bp" in drawn else None
+    reference = REFERENCE if REFERENCE in drawn else None
     groups = panel_groups(drawn, reference)
     panels = list(groups)
     if not panels:

@@ -164,6 +164,9 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resu
     rule = get_rule(config.rule)
     data = prepare_data(config, info.device, splits)
     model = make_model(config, data.input_shape, data.num_classes, transform).to(info.device)
+    if info.world > 1 and (rule.learns_online(model) or rule.unsupervised):
+        raise SpikefaError(f"rule {config.rule!r} learns online (its updates bypass DDP's gradient all-reduce, so "
+                           "the ranks' copies would drift apart); run it in one process, without torchrun")
     optimizer = make_optimizer(config, model)
     gen = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)

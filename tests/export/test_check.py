@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from spikefa.catalog import find_card
+from spikefa.catalog import find_card, load_card
 from spikefa.errors import SpikefaError
 from spikefa.export.check import ExportRefused, check
 from spikefa.export.cli import add_parser
@@ -52,7 +52,8 @@ def _run_dir(tmp: Path, net_sizes: tuple[int, ...] = (6, 8, 4)) -> Path:
     card_path.write_text(card.replace('name = "snn-1x800-lif"', 'name = "snn-tiny"'))
     run = tmp / "run"
     run.mkdir()
-    config = {"model": str(card_path), "rule": "bp", "dataset": "digits", "standardize": False}
+    config = {"model": str(card_path), "rule": "bp", "dataset": "digits", "standardize": False,
+              "card": load_card(card_path).mapping}  # the run keeps its card
     (run / "config.json").write_text(json.dumps(config))
     shape = (1, 1, net_sizes[0])
     model = make_model(RunConfig.from_dict(config), shape, net_sizes[-1])
@@ -127,3 +128,17 @@ def test_a_synaptic_network_is_refused_by_the_exporters() -> None:
                      neurons=[snn.Synaptic(alpha=0.5, beta=0.9), snn.Leaky(beta=0.9)])
     layers, problems = dense_layers(net)
     assert len(layers) == 1 and len(problems) == 1 and "Synaptic" in problems[0] and "layer 0" in problems[0]
+
+
+def test_a_run_reads_its_stored_card_not_the_file(tmp_path: Path) -> None:
+    """Export rebuilds from the card stored in config.json: deleting or changing the card file later
+    changes nothing; a run directory from before stored cards reads the file and warns."""
+    run = _run_dir(tmp_path)
+    (tmp_path / "snn-tiny.toml").write_text("not a card any more")
+    net, _ = from_run_dir(run)
+    assert len(net.synapses) == 2
+    config = json.loads((run / "config.json").read_text())
+    del config["card"]
+    (run / "config.json").write_text(json.dumps(config))
+    with pytest.raises(SpikefaError, match="snn-tiny.toml"), pytest.warns(UserWarning, match="predates stored cards"):
+        from_run_dir(run)
