@@ -190,6 +190,11 @@ def _lif_cases() -> list[Case]:
              _lif_runner("lif/edges", LIFParams(beta=0.9, reset="subtract", dt=1.0), lambda: scenarios.lif_edges(1.0))),
         Case("lif/no-leak", "β = 1 (no leak), reset to zero", True,
              _lif_runner("lif/no-leak", no_leak, lambda: scenarios.lif_uniform(500, 10, 0.2, 23))),
+        *(Case(f"cuba/{reset}", f"current-based LIF (snnTorch Synaptic): α=0.8, β=0.9, reset={reset}, dt=0.5 ms, "
+               "uniform currents, 1,000 steps", True,
+               _lif_runner(f"cuba/{reset}", LIFParams(beta=0.9, alpha=0.8, reset=reset, dt=0.5),
+                           lambda: scenarios.lif_uniform(1000, 20, 0.15, 25)))
+          for reset in ("subtract", "none")),
         Case("lif/long", "β=0.99, dt=0.1 ms, 20,000 steps of uniform currents", False,
              _lif_runner("lif/long", long, lambda: scenarios.lif_uniform(20000, 50, 0.03, 24))),
     ]

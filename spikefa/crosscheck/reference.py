@@ -30,6 +30,7 @@ from spikefa.crosscheck.settings import TARGETS
 from spikefa.crosscheck.trains import check_time_major, events, raster_from
 from spikefa.errors import ConfigError
 from spikefa.functional.lif import LIFParams
+from spikefa.schemas.neuron import tau_of
 from spikefa.functional.stdp import STDPParams
 
 
@@ -112,9 +113,17 @@ def lif_code(params: LIFParams) -> dict[str, str]:
     else:
         model, method = "dv/dt = -v/tau_mem : 1\nr : 1", "exact"
     first = "v = 0\n" if params.beta <= 0.0 else ""
-    step = {"subtract": "v = v + I_in(t, i) - r*theta",
-            "zero": "v = (1 - r)*v + I_in(t, i)",
-            "none": "v = v + I_in(t, i)"}[params.reset]
+    drive = "I_in(t, i)"
+    if params.alpha is not None:  # current-based: I_syn decays exactly (τ_syn) and takes the input first
+        if not 0.0 < params.alpha < 1.0:
+            raise ValueError(f"the Brian2 model takes a synaptic decay alpha in (0, 1), got {params.alpha}")
+        model += "\ndI_syn/dt = -I_syn/tau_syn : 1"
+        method = "exact"
+        first += "I_syn = I_syn + I_in(t, i)\n"
+        drive = "I_syn"
+    step = {"subtract": f"v = v + {drive} - r*theta",
+            "zero": f"v = (1 - r)*v + {drive}",
+            "none": f"v = v + {drive}"}[params.reset]
     return {"model": model, "method": method or "", "step": f"{first}{step}\nr = 0",
             "threshold": "v > theta", "reset": "r = 1"}
 
@@ -129,6 +138,8 @@ def brian2_lif(currents: np.ndarray, params: LIFParams, target: str = "numpy") -
         clock = {"dt": params.dt * ms}
         drive = b2.TimedArray(np.asarray(currents, dtype=np.float64), dt=params.dt * ms)
         ns = {"I_in": drive, "theta": params.threshold, "tau_mem": params.tau_mem * ms}
+        if params.alpha is not None:
+            ns["tau_syn"] = tau_of(params.alpha, params.dt) * ms
         kwargs = {"method": code["method"]} if code["method"] else {}
         group = b2.NeuronGroup(n, code["model"], threshold=code["threshold"], reset=code["reset"],
                                namespace=ns, **kwargs, **clock)

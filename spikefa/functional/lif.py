@@ -39,14 +39,17 @@ __all__ = ["Decay", "LIFParams", "LIFState", "RESETS", "SURROGATES", "beta_decay
 
 
 class LIFState(NamedTuple):
-    """Membrane potential U, shaped like the input current."""
+    """Membrane potential U and, for a current-based neuron (α set), the synaptic current I_syn,
+    both shaped like the input current."""
 
     mem: torch.Tensor
+    syn: torch.Tensor | None = None
 
 
-def lif_init(like: torch.Tensor) -> LIFState:
-    """The resting state (U = 0) for currents shaped like `like`."""
-    return LIFState(torch.zeros_like(like))
+def lif_init(like: torch.Tensor, params: LIFParams | None = None) -> LIFState:
+    """The resting state (U = 0, I_syn = 0) for currents shaped like `like`."""
+    current_based = params is not None and params.alpha is not None
+    return LIFState(torch.zeros_like(like), torch.zeros_like(like) if current_based else None)
 
 
 def beta_decay(beta: float | torch.Tensor) -> Decay:
@@ -126,11 +129,16 @@ def lif_step(
     current: torch.Tensor, state: LIFState, params: LIFParams, surrogate: str | None = None
 ) -> tuple[torch.Tensor, LIFState]:
     """One float LIF step (module docstring); returns (spikes, new state). ``surrogate`` defaults to
-    the params' own."""
+    the params' own. A current-based neuron (``params.alpha``, snnTorch's ``Synaptic``) first
+    filters the input: I_syn[t] = α·I_syn[t−1] + I[t], and I_syn drives the membrane."""
     u, theta = state.mem, params.threshold
+    syn = None
+    if params.alpha is not None:
+        syn = params.alpha * (state.syn if state.syn is not None else torch.zeros_like(current)) + current
+        current = syn
     fired = (u > theta).to(u.dtype).detach()
     mem = lif_update(u, current, fired, theta, params.reset, beta_decay(params.beta))
-    return spike(mem - theta, surrogate or params.surrogate), LIFState(mem)
+    return spike(mem - theta, surrogate or params.surrogate), LIFState(mem, syn)
 
 
 def lif_run(
@@ -141,7 +149,7 @@ def lif_run(
     if currents.ndim < 1 or currents.shape[0] == 0:
         raise ConfigError(f"LIF currents of shape {tuple(currents.shape)} are not allowed; expected a time-major "
                           "[T, B, ...] tensor with T >= 1")
-    state = lif_init(currents[0]) if state is None else state
+    state = lif_init(currents[0], params) if state is None else state
     spikes, mems = [], []
     for current in currents:
         s, state = lif_step(current, state, params, surrogate)

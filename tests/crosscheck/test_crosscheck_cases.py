@@ -71,7 +71,9 @@ def test_window_and_drift_against_closed_forms(quick: dict[str, CaseResult]) -> 
     ("stdp/brian2/window", lambda p: replace(p, tau_post=1.1 * p.tau_post)),
     ("stdp/nearest-hard/poisson-120hz", lambda p: replace(p, traces="all-to-all")),
     ("lif/subtract", lambda p: replace(p, reset="zero")),
-], ids=["sign", "tau", "order", "window-tau", "nearest-vs-all", "lif-reset"])
+    ("cuba/subtract", lambda p: replace(p, alpha=0.7)),                             # synaptic decay off
+    ("cuba/subtract", lambda p: replace(p, alpha=None)),                            # no synaptic current
+], ids=["sign", "tau", "order", "window-tau", "nearest-vs-all", "lif-reset", "cuba-alpha", "cuba-as-lif"])
 def test_a_wrong_variant_fails(case: str, mutate) -> None:
     result = run_case(case, Settings(mutate=mutate))
     assert result.failed

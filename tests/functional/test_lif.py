@@ -69,3 +69,18 @@ def test_tau_from_beta() -> None:
 def test_empty_time_axis_is_refused() -> None:
     with pytest.raises(ConfigError, match="T >= 1"):
         lif_run(torch.zeros(0, 2, 3), LIFParams(beta=0.9))
+
+
+@pytest.mark.parametrize("reset", ["subtract", "none"])
+def test_current_based_step_matches_snntorch_synaptic(reset: str) -> None:
+    """LIFParams(alpha=...) is snnTorch's Synaptic: I_syn = α I_syn + I, U = β U + I_syn − r θ."""
+    g = torch.Generator().manual_seed(1)
+    currents = torch.rand(60, 4, 7, generator=g) * 0.5
+    params = LIFParams(beta=0.9, threshold=1.0, reset=reset, alpha=0.8)
+    spikes, mems = lif_run(currents, params)
+    neuron = snntorch.Synaptic(alpha=0.8, beta=0.9, threshold=1.0, reset_mechanism=reset)
+    syn, mem = torch.zeros(4, 7), torch.zeros(4, 7)
+    for t in range(60):
+        spk, syn, mem = neuron(currents[t], syn, mem)
+        assert torch.equal(spk, spikes[t]) and torch.equal(mem, mems[t]), f"step {t}"
+    assert spikes.sum() > 20
