@@ -228,6 +228,14 @@ class OnlineDFA(nn.Module):
         syns: list[torch.Tensor | None] = [None] * len(lif)  # synaptic currents (current-based neurons)
         syn_traces: list[torch.Tensor | None] = [None] * len(lif)  # the input filtered by α
         syn_bias = [0.0] * len(lif)
+        # recurrent weights (RLeaky): the layer's own last spikes are their presynaptic input (e-prop's
+        # eligibility for recurrent weights, Bellec et al. 2020: the β-filtered presynaptic spikes)
+        recs = [getattr(n, "recurrent", None) if type(n).__name__ == "RLeaky" else None for n in self._view.neurons]
+        rec_w = [None if r is None else r.weight for r in recs]
+        rec_b = [None if r is None else r.bias for r in recs]
+        rec_gw = [None if w is None else torch.zeros_like(w) for w in rec_w]
+        rec_gb = [None if b is None else torch.zeros_like(b) for b in rec_b]
+        rec_traces: list[torch.Tensor | None] = [None] * len(lif)
         onehot = F.one_hot(y, self.layers[-1].out_features).to(self.layers[-1].weight.dtype)
         loss, broadcasts, t = torch.zeros((), device=y.device), 0, 0
         count_error = self.error == "count"
@@ -253,6 +261,9 @@ class OnlineDFA(nn.Module):
                     spikes.append(torch.zeros_like(current))
                 else:
                     traces[i].mul_(p.beta).add_(h)
+                if rec_w[i] is not None:  # V·s[t−1] joins the current; its trace filters s[t−1] by β
+                    current = current + F.linear(spikes[i], rec_w[i], rec_b[i])
+                    rec_traces[i] = spikes[i].clone() if t == 1 else rec_traces[i].mul_(p.beta).add_(spikes[i])
                 outs[i] = z
                 mems[i] = lif_update(mems[i], current, spikes[i], p.threshold, p.reset,
                                      beta_decay(p.beta), quantize=quants[i], inplace=True)
@@ -279,13 +290,19 @@ class OnlineDFA(nn.Module):
                     syn = self._synapses[i]
                     syn.accumulate(grads_w[i], grads_b[i], syn.back_through_after(outs[i], delta), traces[i],
                                    bias_traces[i])
+                    if rec_gw[i] is not None:
+                        rec_gw[i].addmm_(delta.t(), rec_traces[i])  # type: ignore[union-attr]
+                        if rec_gb[i] is not None:
+                            rec_gb[i].add_(delta.sum(0), alpha=bias_traces[i])  # type: ignore[union-attr]
         if t == 0:
             raise SpikefaError("online DFA: the input sequence has T = 0 time steps; expected time-major "
                                "[T, B, ...] with T >= 1")
         if not broadcasts:
             raise SpikefaError(f"online DFA: error_every={self.error_every} is longer than the {t} time steps")
         norm = 1.0 / (broadcasts * max(len(y), 1))
-        for layer, gw, gb in zip(self.layers, grads_w, grads_b):
+        for layer, gw, gb in zip([*self.layers, *recs], [*grads_w, *rec_gw], [*grads_b, *rec_gb]):
+            if layer is None:
+                continue
             _accumulate(master_weight(layer, "weight"), gw * norm)
             if gb is not None:
                 _accumulate(master_weight(layer, "bias"), gb * norm)

@@ -35,9 +35,9 @@ from spikefa.schemas.neuron import LIFParams
 
 PASS_THROUGH = (nn.Flatten, nn.Dropout, nn.Identity, nn.MaxPool2d, nn.AvgPool2d)
 WEIGHTED = (nn.Linear, nn.Conv2d)  # the one weight layer of a layer, for every online learner
-NEURONS = ("Leaky", "Synaptic")
-SUPPORTED = ("nn.Linear, nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.Flatten, nn.Dropout, snntorch.Leaky and "
-             "snntorch.Synaptic")
+NEURONS = ("Leaky", "Synaptic", "RLeaky")
+SUPPORTED = ("nn.Linear, nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.Flatten, nn.Dropout, snntorch.Leaky, "
+             "snntorch.Synaptic and snntorch.RLeaky (all-to-all)")
 
 
 def is_snntorch_neuron(module: nn.Module) -> bool:
@@ -86,6 +86,11 @@ def _check_neuron(neuron: nn.Module, where: str) -> None:
     if kind == "Synaptic" and neuron.reset_mechanism == "zero":
         raise SpikefaError(f"{where}: Synaptic(reset_mechanism='zero') is not supported yet; use 'subtract' or "
                            "'none'")
+    if kind == "RLeaky" and not isinstance(getattr(neuron, "recurrent", None), nn.Linear):
+        raise SpikefaError(f"{where}: RLeaky needs all_to_all=True with linear_features (an nn.Linear recurrent "
+                           "weight); one-to-one and convolutional recurrence are not supported yet")
+    if kind == "RLeaky" and neuron.reset_mechanism == "zero":
+        raise SpikefaError(f"{where}: RLeaky(reset_mechanism='zero') is not supported yet; use 'subtract' or 'none'")
     if kind == "Synaptic" and torch.as_tensor(neuron.alpha).numel() != 1:
         raise SpikefaError(f"{where}: a per-neuron α is not supported; give one α per layer")
     if getattr(neuron, "inhibition", False) or not getattr(neuron, "reset_delay", True):

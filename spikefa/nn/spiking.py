@@ -53,10 +53,12 @@ def state_quantizer(neuron: nn.Module) -> object | None:
 
 def _step(neuron: nn.Module, current: torch.Tensor, state: tuple[torch.Tensor, ...] | None
           ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-    """One step of an snnTorch neuron (``Leaky``: state (mem,); ``Synaptic``: (syn, mem)) from a
+    """One step of an snnTorch neuron (``Leaky``: state (mem,); ``Synaptic``: (syn, mem); ``RLeaky``:
+    (spk, mem), its last spikes feeding its recurrent weights) from a
     sequence's start (state None): explicit state, or the state an ``init_hidden`` neuron keeps
     (reset here at the first step). Returns (spikes, new state); the membrane is the state's last."""
-    names = ("syn", "mem") if type(neuron).__name__ == "Synaptic" else ("mem",)
+    kind = type(neuron).__name__
+    names = {"Synaptic": ("syn", "mem"), "RLeaky": ("spk", "mem")}.get(kind, ("mem",))
     if getattr(neuron, "init_hidden", False):
         if state is None:
             for name in names:
@@ -65,7 +67,7 @@ def _step(neuron: nn.Module, current: torch.Tensor, state: tuple[torch.Tensor, .
         return (out[0] if isinstance(out, tuple) else out), tuple(getattr(neuron, n) for n in names)
     state = state if state is not None else tuple(torch.zeros_like(current) for _ in names)
     spk, *new = neuron(current, *state)
-    return spk, tuple(new)
+    return spk, ((spk, *new) if kind == "RLeaky" else tuple(new))  # RLeaky's state holds its last spikes
 
 
 class SpikingNet(nn.Module):

@@ -206,3 +206,37 @@ def test_synaptic_output_layer_equals_bptt_without_reset() -> None:
     for a, p in zip(online, net.parameters()):
         torch.testing.assert_close(a, p.grad, rtol=1e-5, atol=1e-6)
     assert float(online[0].abs().sum()) > 0
+
+
+def test_rleaky_recurrent_eligibility_equals_bptt_with_detached_recurrent_spikes() -> None:
+    """snnTorch's RLeaky, one layer, reset 'none': U[t] = β U[t−1] + W x[t] + V s[t−1]. Online DFA's
+    eligibility for V is e-prop's (Bellec et al. 2020): the β-filtered presynaptic spikes s[t−1],
+    without the path through the spikes' own dependence on V; that is exactly BPTT's gradient of
+    Σ_t CE(U[t]) / T when the recurrent spikes are detached, written here with autograd."""
+    snn = pytest.importorskip("snntorch")
+    torch.manual_seed(0)
+    x = (torch.rand(15, 5, 7) < 0.5).float()
+    y = torch.randint(0, 3, (5,))
+    lin = torch.nn.Linear(7, 3)
+    neuron = snn.RLeaky(beta=0.8, linear_features=3, reset_mechanism="none")
+    with torch.no_grad():
+        lin.weight.mul_(3.0)
+        neuron.recurrent.weight.normal_(0, 0.8)
+    net = SpikingNet([lin], neurons=[neuron])
+    OnlineDFA(net, error="membrane").local_step(iter(x), y)
+    online = {n: p.grad.clone() for n, p in net.named_parameters()}
+    assert set(online) == {"synapses.0.weight", "synapses.0.bias", "neurons.0.recurrent.weight",
+                           "neurons.0.recurrent.bias"}
+    params = [lin.weight, lin.bias, neuron.recurrent.weight, neuron.recurrent.bias]
+    u, s, loss = torch.zeros(5, 3), torch.zeros(5, 3), 0.0
+    for t in range(15):
+        u = 0.8 * u + F.linear(x[t], params[0], params[1]) + F.linear(s.detach(), params[2], params[3])
+        s = (u > 1.0).float()
+        loss = loss + F.cross_entropy(u, y)
+    want = torch.autograd.grad(loss / 15, params)
+    for name, w in zip(["synapses.0.weight", "synapses.0.bias", "neurons.0.recurrent.weight",
+                        "neurons.0.recurrent.bias"], want):
+        torch.testing.assert_close(online[name], w, rtol=1e-5, atol=1e-6)
+    assert float(online["neurons.0.recurrent.weight"].abs().sum()) > 0
+    net.zero_grad()
+    assert net(x).spikes.shape == (15, 5, 3)  # the network's own forward steps the RLeaky

@@ -145,9 +145,12 @@ def _refused(model: nn.Module, *parts: str) -> None:
 
 def test_what_online_dfa_does_not_handle_is_refused_by_name() -> None:
     lin = nn.Linear(16, 16)
-    _refused(nn.Sequential(nn.Linear(20, 16), snn.RLeaky(beta=0.9, linear_features=16, init_hidden=True),
+    _refused(nn.Sequential(nn.Linear(20, 16), snn.RSynaptic(alpha=0.8, beta=0.9, linear_features=16,
+                                                            init_hidden=True),
                            nn.Linear(16, 5), snn.Leaky(beta=0.9, init_hidden=True, output=True)),
-             "'1'", "snntorch.RLeaky", "supported")
+             "'1'", "snntorch.RSynaptic", "supported")
+    _refused(nn.Sequential(nn.Linear(20, 16), snn.RLeaky(beta=0.9, all_to_all=False, init_hidden=True),
+                           nn.Linear(16, 5), snn.Leaky(beta=0.9, init_hidden=True, output=True)), "RecurrentOneToOne")
     _refused(nn.Sequential(nn.Linear(20, 16), snn.Synaptic(alpha=0.8, beta=0.9, init_hidden=True, reset_mechanism="zero"),
                            nn.Linear(16, 5), snn.Leaky(beta=0.9, init_hidden=True, output=True)), "reset_mechanism='zero'")
     _refused(nn.Sequential(nn.Linear(20, 16), snn.Leaky(beta=0.9, init_hidden=True, learn_beta=True), nn.Linear(16, 5),
@@ -214,3 +217,27 @@ def test_a_synaptic_network_in_both_styles_learns_the_same() -> None:
     assert any(float(g.abs().sum()) > 0 for g in ga)
     record = SpikingNet.of(seq)(x)
     assert record.spikes.shape == (12, 6, 5) and record.spikes.sum() >= 0
+
+
+def test_a_recurrent_hidden_layer_learns_its_recurrent_weights_in_both_styles() -> None:
+    """RLeaky (recurrent weights V, e-prop's eligibility): init_hidden and explicit state give the
+    same update, V included; the network's own forward runs both."""
+    torch.manual_seed(0)
+    seq = nn.Sequential(nn.Flatten(), nn.Linear(20, 16), snn.RLeaky(beta=0.9, linear_features=16, init_hidden=True),
+                        nn.Linear(16, 5), snn.Leaky(beta=0.9, init_hidden=True, output=True))
+
+    class Explicit(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1, self.lif1 = copy.deepcopy(seq[1]), snn.RLeaky(beta=0.9, linear_features=16)
+            self.lif1.recurrent.load_state_dict(seq[2].recurrent.state_dict())
+            self.fc2, self.lif2 = copy.deepcopy(seq[3]), snn.Leaky(beta=0.9)
+
+    x, y = batch(7)
+    a = spikefa.convert(seq, "dfa", seed=1)
+    b = spikefa.convert(Explicit(), "dfa", seed=1)
+    assert torch.equal(a.local_step(x, y), b.local_step(x, y))
+    ga, gb = grads(a), grads(b)
+    assert len(ga) == 6 and all(torch.equal(u, v) for u, v in zip(ga, gb))
+    assert float(seq[2].recurrent.weight.grad.abs().sum()) > 0
+    assert SpikingNet.of(seq)(x).spikes.shape == (12, 6, 5)
