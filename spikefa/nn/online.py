@@ -142,7 +142,8 @@ class OnlineDFA(nn.Module):
         if error not in ERRORS:
             raise SpikefaError(f"online DFA error={error!r} is unknown: use one of {', '.join(ERRORS)}")
         self.net, self.error_every, self.error = net, int(error_every), error
-        self._view = layers if layers is not None else net  # synapses, neurons, lif (plain attribute)
+        # synapses, neurons, lif: a plain attribute, never a second registration of the network's modules
+        object.__setattr__(self, "_view", layers if layers is not None else net)
         for i, neuron in enumerate(self._view.neurons):
             check_online(neuron, f"layer {i} ({type(neuron).__name__})")
         self._synapses = [_Synapse.of(s) for s in self._view.synapses]

@@ -53,3 +53,18 @@ def test_bench_spiking_reports_ratio_and_flat_online_memory(tmp_path: Path) -> N
     assert mem["bptt"]["16"] > 1.5 * mem["bptt"]["4"]  # the graph across time grows with T
     assert mem["online-dfa"]["16"] <= 1.2 * mem["online-dfa"]["4"]  # online state does not
     assert json.loads((tmp_path / "bench_spiking.json").read_text())["card"] == "snn-1x800-lif"
+
+
+def test_the_spiking_lenet_card_learns_by_online_dfa(tmp_path: Path) -> None:
+    """The harness hands the input shape to online DFA, whose conv layers then get feedback onto their
+    output maps: both convolutions move in one short epoch (the read-out's weights wait for the
+    second conv layer's first spikes; its bias moves)."""
+    from spikefa.runs import make_model
+
+    config = resolve_config("snn-lenet", "dfa", "digits", epochs=1, limit_train=64, limit_eval=32, batch_size=32,
+                            align_every=0)
+    before = make_model(config, (1, 8, 8), 10).state_dict()
+    train(config, tmp_path / "lenet", progress=False)
+    after = torch.load(tmp_path / "lenet" / "checkpoint.pt", weights_only=False)["model"]
+    moved = {k for k in before if "synapses" in k and not torch.equal(before[k], after[k])}
+    assert {"net.net.synapses.0.0.weight", "net.net.synapses.1.0.weight", "net.net.synapses.2.1.bias"} <= moved, moved
