@@ -14,22 +14,15 @@ from spikefa.errors import ConfigError
 from spikefa.functional.stdp import (STDP_MODES, STDPParams, STDPState, expected_drift, stdp_init, stdp_run,
                                      stdp_step, stdp_window)
 
+from ..reference import np_stdp_pair_sum
+
 F64 = torch.float64
 
 
 def pair_sum_reference(pre: np.ndarray, post: np.ndarray, dt: float, p: STDPParams) -> np.ndarray:
-    """Δw[j, i] = Σ over every (pre i, post j) spike pair of A·exp(−|Δt|/τ); Δt = 0 by `order`."""
-    dw = np.zeros((post.shape[1], pre.shape[1]))
-    for i in range(pre.shape[1]):
-        for j in range(post.shape[1]):
-            for tp in np.nonzero(pre[:, i])[0]:
-                for tq in np.nonzero(post[:, j])[0]:
-                    lag = (tq - tp) * dt
-                    if lag > 0 or (lag == 0 and p.order == "pre-first"):
-                        dw[j, i] += p.a_plus * math.exp(-lag / p.tau_pre)
-                    else:
-                        dw[j, i] += p.a_minus * math.exp(lag / p.tau_post)
-    return dw
+    """Δw[j, i] = Σ over every (pre i, post j) spike pair of A·exp(−|Δt|/τ); Δt = 0 by `order`
+    (the shared reference, tests/reference.py)."""
+    return np_stdp_pair_sum(pre, post, dt, p.a_plus, p.a_minus, p.tau_pre, p.tau_post, p.order)
 
 
 def run(pre: np.ndarray, post: np.ndarray, w0: np.ndarray, p: STDPParams, dt: float) -> np.ndarray:
