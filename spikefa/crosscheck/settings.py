@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from spikefa.errors import ConfigError
+from spikefa.schemas.validate import Validated, choices
 
-DTYPES: tuple[str, ...] = ("float64", "float32")
-TARGETS: tuple[str, ...] = ("numpy", "cython")  # Brian2 code generation; numpy needs no compiler
+Dtype = Literal["float64", "float32"]
+Target = Literal["numpy", "cython"]  # Brian2 code generation; numpy needs no compiler
+DTYPES: tuple[str, ...] = choices(Dtype)
+TARGETS: tuple[str, ...] = choices(Target)
 # Tolerance per spikefa dtype, × w_max for weights and × θ for membranes (Brian2 runs in float64).
 REL_TOL: dict[str, float] = {"float64": 1e-9, "float32": 1e-4}
 # |measured − predicted drift| / (r_pre·r_post·(|A₊|τ_pre + |A₋|τ_post)·T): sampling noise, the
@@ -21,18 +23,14 @@ DRIFT_TOL = 0.05
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(Validated):
     """spikefa's dtype, Brian2's target, and a hook replacing the params on spikefa's side only."""
 
-    dtype: str = "float64"
-    target: str = "numpy"
-    mutate: Callable[[Any], Any] | None = None  # params -> params (tests: prove a wrong rule fails)
+    UNCHECKED = ("mutate",)
 
-    def __post_init__(self) -> None:
-        if self.dtype not in DTYPES:
-            raise ConfigError(f"dtype = {self.dtype!r} is not allowed; expected one of {', '.join(DTYPES)}")
-        if self.target not in TARGETS:
-            raise ConfigError(f"target = {self.target!r} is not allowed; expected one of {', '.join(TARGETS)}")
+    dtype: Dtype = "float64"
+    target: Target = "numpy"
+    mutate: Callable[[Any], Any] | None = None  # params -> params (tests: prove a wrong rule fails)
 
     @property
     def rel_tol(self) -> float:
