@@ -241,3 +241,23 @@ def test_a_recurrent_hidden_layer_learns_its_recurrent_weights_in_both_styles() 
     assert len(ga) == 6 and all(torch.equal(u, v) for u, v in zip(ga, gb))
     assert float(seq[2].recurrent.weight.grad.abs().sum()) > 0
     assert SpikingNet.of(seq)(x).spikes.shape == (12, 6, 5)
+
+
+def test_learnable_beta_and_threshold_train_under_bptt_and_are_refused_online() -> None:
+    """learn_beta / learn_threshold are honoured by the BPTT rules (the SpikingNet over the user's
+    modules steps them, so their parameters get gradients) and refused, by name, by online DFA."""
+    torch.manual_seed(0)
+    user = nn.Sequential(nn.Flatten(), nn.Linear(20, 16),
+                         snn.Leaky(beta=0.9, learn_beta=True, learn_threshold=True, init_hidden=True),
+                         nn.Linear(16, 5), snn.Leaky(beta=0.9, init_hidden=True, output=True))
+    with torch.no_grad():
+        user[1].weight.mul_(4.0)
+    net = spikefa.convert(SpikingNet.of(user), "fa", seed=0)
+    x, y = batch(8)
+    from spikefa.nn.spiking import scores
+
+    nn.functional.cross_entropy(scores(net(x)), y).backward()
+    assert user[2].beta.grad is not None and user[2].threshold.grad is not None
+    assert float(user[2].beta.grad.abs()) > 0
+    with pytest.raises(SpikefaError, match=r"learn_(beta|threshold)=True\) is not supported by online"):
+        spikefa.convert(user, "dfa")
