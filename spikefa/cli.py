@@ -217,14 +217,28 @@ def cmd_data_download(a: argparse.Namespace) -> int:
 
 
 def _card_line(name: str) -> str:
-    """The card's architecture and description, then the rules it takes: its default rule and the
-    rules it has a preset for (any other rule trains with the card's [defaults])."""
+    """The card's architecture and description, then the rules it takes: its default rule, the rules
+    it has a preset for, and the other registered rules that train its kind of network (with the
+    card's [defaults])."""
     from spikefa.catalog import load_card
+    from spikefa.errors import SpikefaError
+    from spikefa.nn.build import build
+    from spikefa.rules import RULES
+    from spikefa.rules.registry import check_layers, check_takes
 
     card = load_card(name)
     rules = [f"{card.default_rule} (default)", *(r for r in card.presets if r != card.default_rule)]
-    return (f"[{card.arch}] {card.description}\n{'':22s}   rules: {', '.join(rules)}; "
-            "other rules train with the card's [defaults]")
+    others = []
+    for rule in (r for n, r in RULES.items() if n != card.default_rule and n not in card.presets):
+        try:  # the checks convert makes: the network's kind and its layers
+            net = build(card, (1, 8, 8), 10)
+            check_takes(rule, net)
+            check_layers(rule, net)
+            others.append(rule.name)
+        except SpikefaError:
+            continue
+    tail = f"; also, with the card's [defaults]: {', '.join(others)}" if others else ""
+    return f"[{card.arch}] {card.description}\n{'':22s}   rules: {', '.join(rules)}{tail}"
 
 
 def _option_line(key: str, option: object) -> str:
