@@ -21,8 +21,8 @@ import torch
 
 from spikefa.crosscheck import compare, scenarios
 from spikefa.crosscheck.compare import Record
-from spikefa.crosscheck.native import spikefa_lif, spikefa_stdp
-from spikefa.crosscheck.reference import brian2_lif, brian2_stdp
+from spikefa.crosscheck.native import spikefa_lif, spikefa_rlif, spikefa_stdp
+from spikefa.crosscheck.reference import brian2_lif, brian2_rlif, brian2_stdp
 from spikefa.crosscheck.scenarios import BASE, STDP_SCENARIOS, STDPScenario
 from spikefa.crosscheck.settings import DRIFT_TOL, Settings
 from spikefa.errors import SpikefaError
@@ -173,6 +173,24 @@ def _lif_runner(name: str, params: LIFParams, currents: Callable[[], np.ndarray]
     return run
 
 
+def _rlif_runner(name: str, params: LIFParams, seed: int) -> Callable[[Settings], tuple[list[Record], list[Overlay]]]:
+    """A recurrent layer (snnTorch RLeaky, all-to-all): weak uniform drive, recurrent weights of both
+    signs large enough that recurrent spikes change who fires next."""
+    def run(settings: Settings) -> tuple[list[Record], list[Overlay]]:
+        rng = np.random.default_rng(seed)
+        cur = scenarios.lif_uniform(800, 12, 0.25, seed)
+        weight = rng.normal(0.0, 0.4, (12, 12))
+        ref_s, ref_m = brian2_rlif(cur, weight, params, settings.target)
+        our_s, our_m = spikefa_rlif(cur, weight, settings.ours(params), settings.dtype)
+        records = [compare.spikes(name, our_s, ref_s),
+                   compare.series(name, "membrane", our_m, ref_m, settings.rel_tol * params.threshold, "brian2")]
+        x = np.arange(len(cur)) * params.dt
+        pick = np.argsort(-ref_s.sum(0))[:3]
+        return records, [Overlay("membrane (3 busiest neurons)", "t (ms)", "U", x, our_m[:, pick], ref_m[:, pick],
+                                 {"threshold": np.full(len(x), params.threshold)})]
+    return run
+
+
 def _lif_cases() -> list[Case]:
     out = []
     for reset in ("subtract", "zero", "none"):
@@ -194,6 +212,10 @@ def _lif_cases() -> list[Case]:
                "uniform currents, 1,000 steps", True,
                _lif_runner(f"cuba/{reset}", LIFParams(beta=0.9, alpha=0.8, reset=reset, dt=0.5),
                            lambda: scenarios.lif_uniform(1000, 20, 0.15, 25)))
+          for reset in ("subtract", "none")),
+        *(Case(f"rlif/{reset}", f"recurrent LIF (snnTorch RLeaky, all-to-all): β=0.9, reset={reset}, dt=0.5 ms, "
+               "12 neurons, recurrent weights N(0, 0.4), 800 steps", True,
+               _rlif_runner(f"rlif/{reset}", LIFParams(beta=0.9, reset=reset, dt=0.5), 26))
           for reset in ("subtract", "none")),
         Case("lif/long", "β=0.99, dt=0.1 ms, 20,000 steps of uniform currents", False,
              _lif_runner("lif/long", long, lambda: scenarios.lif_uniform(20000, 50, 0.03, 24))),

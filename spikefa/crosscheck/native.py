@@ -8,7 +8,7 @@ import torch
 from spikefa.crosscheck.settings import DTYPES as DTYPE_NAMES
 from spikefa.crosscheck.trains import check_time_major
 from spikefa.errors import ConfigError
-from spikefa.functional.lif import LIFParams, lif_run
+from spikefa.functional.lif import LIFParams, lif_run, rlif_run
 from spikefa.functional.stdp import STDPParams, stdp_init, stdp_step
 
 DTYPES: dict[str, torch.dtype] = {name: getattr(torch, name) for name in DTYPE_NAMES}
@@ -45,3 +45,13 @@ def spikefa_lif(currents: np.ndarray, params: LIFParams, dtype: str = "float64")
     with torch.no_grad():
         spikes, mem = lif_run(torch.as_tensor(currents, dtype=torch_dtype(dtype)), params)
     return spikes.numpy().astype(bool), mem.to(torch.float64).numpy()
+
+
+def spikefa_rlif(currents: np.ndarray, weight: np.ndarray, params: LIFParams, dtype: str = "float64"
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(spikes [T, N] bool, membrane [T, N]) of ``rlif_run`` (one sample) on currents [T, N] with
+    recurrent weights [N, N] (post, pre)."""
+    check_time_major("spikefa_rlif", currents=currents)
+    td = torch_dtype(dtype)
+    spikes, mem = rlif_run(torch.as_tensor(currents, dtype=td)[:, None], torch.as_tensor(weight, dtype=td), params)
+    return spikes[:, 0].numpy().astype(bool), mem[:, 0].to(torch.float64).numpy()

@@ -128,6 +128,35 @@ def lif_code(params: LIFParams) -> dict[str, str]:
             "threshold": "v > theta", "reset": "r = 1"}
 
 
+def brian2_rlif(currents: np.ndarray, weight: np.ndarray, params: LIFParams, target: str = "numpy"
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(spikes [T, N] bool, membrane [T, N]) of Brian2's version of ``rlif_run``: spikefa's LIF whose
+    spikes reach every neuron one step later through recurrent synapses of weight V[post, pre],
+    summed into ``rec`` when they happen and added after the leak and the input at the next step."""
+    check_time_major("brian2_rlif", currents=currents)
+    steps, n = currents.shape
+    code = lif_code(params)
+    step = code["step"].replace("I_in(t, i)", "I_in(t, i) + rec", 1) + "\nrec = 0"
+    with _codegen(target) as b2:
+        ms = b2.ms
+        clock = {"dt": params.dt * ms}
+        drive = b2.TimedArray(np.asarray(currents, dtype=np.float64), dt=params.dt * ms)
+        ns = {"I_in": drive, "theta": params.threshold, "tau_mem": params.tau_mem * ms}
+        kwargs = {"method": code["method"]} if code["method"] else {}
+        group = b2.NeuronGroup(n, code["model"] + "\nrec : 1", threshold=code["threshold"], reset=code["reset"],
+                               namespace=ns, **kwargs, **clock)
+        regular = group.run_regularly(step, when="groups", order=1, **clock)
+        synapses = b2.Synapses(group, group, "w : 1", on_pre="rec_post += w", **clock)
+        synapses.connect()
+        synapses.w = np.asarray(weight, dtype=np.float64)[np.asarray(synapses.j), np.asarray(synapses.i)]
+        spikes = b2.SpikeMonitor(group)
+        mon = b2.StateMonitor(group, "v", record=True, when="end", **clock)
+        b2.Network(group, regular, synapses, spikes, mon).run(steps * params.dt * ms)
+        raster = raster_from(np.asarray(spikes.i), np.asarray(spikes.t / ms), steps, n, params.dt)
+        mem = np.asarray(mon.v).T
+    return raster, mem
+
+
 def brian2_lif(currents: np.ndarray, params: LIFParams, target: str = "numpy") -> tuple[np.ndarray, np.ndarray]:
     """(spikes [T, N] bool, membrane [T, N]) of Brian2's version of ``lif_run`` on currents [T, N], T >= 1."""
     check_time_major("brian2_lif", currents=currents)

@@ -35,7 +35,7 @@ Decay = Callable[[torch.Tensor, bool], torch.Tensor]
 """D(U): the membrane's decay over one step; the flag asks for it in place."""
 
 __all__ = ["Decay", "LIFParams", "LIFState", "RESETS", "SURROGATES", "beta_decay", "count_scores", "lif_init",
-           "lif_run", "lif_step", "lif_update", "spike"]
+           "lif_run", "lif_step", "lif_update", "rlif_run", "spike"]
 
 
 class LIFState(NamedTuple):
@@ -155,4 +155,27 @@ def lif_run(
         s, state = lif_step(current, state, params, surrogate)
         spikes.append(s)
         mems.append(state.mem)
+    return torch.stack(spikes), torch.stack(mems)
+
+
+def rlif_run(currents: torch.Tensor, weight: torch.Tensor, params: LIFParams, bias: torch.Tensor | None = None
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """A recurrent LIF layer (snnTorch's ``RLeaky``, all-to-all) over currents [T, B, N] with recurrent
+    weights [N, N]: U[t] = (β·U[t−1] + I[t]) + (V·s[t−1] + b) − r[t]·θ, summed in that order as
+    snnTorch does. Returns (spikes [T, B, N], membranes [T, B, N]); no graph. Raises `ConfigError`
+    for T = 0."""
+    if currents.ndim != 3 or currents.shape[0] == 0:
+        raise ConfigError(f"recurrent LIF currents of shape {tuple(currents.shape)} are not allowed; expected "
+                          "time-major [T, B, N] with T >= 1")
+    u = torch.zeros_like(currents[0])
+    s = torch.zeros_like(u)
+    spikes, mems = [], []
+    with torch.no_grad():
+        for current in currents:
+            fired = (u > params.threshold).to(u.dtype)
+            u = lif_update(u, torch.nn.functional.linear(s, weight, bias), fired, params.threshold, params.reset,
+                           lambda m, _inplace, i=current: params.beta * m + i)
+            s = (u > params.threshold).to(u.dtype)
+            spikes.append(s)
+            mems.append(u)
     return torch.stack(spikes), torch.stack(mems)

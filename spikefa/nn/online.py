@@ -262,12 +262,14 @@ class OnlineDFA(nn.Module):
                     spikes.append(torch.zeros_like(current))
                 else:
                     traces[i].mul_(p.beta).add_(h)
-                if rec_w[i] is not None:  # V·s[t−1] joins the current; its trace filters s[t−1] by β
-                    current = current + F.linear(spikes[i], rec_w[i], rec_b[i])
+                decay = beta_decay(p.beta)
+                if rec_w[i] is not None:  # V·s[t−1] joins; snnTorch sums (β·U + I) + V·s: the same order here
+                    decay = _leak_then(p.beta, current)
+                    current = F.linear(spikes[i], rec_w[i], rec_b[i])
                     rec_traces[i] = spikes[i].clone() if t == 1 else rec_traces[i].mul_(p.beta).add_(spikes[i])
                 outs[i] = z
-                mems[i] = lif_update(mems[i], current, spikes[i], p.threshold, p.reset,
-                                     beta_decay(p.beta), quantize=quants[i], inplace=True)
+                mems[i] = lif_update(mems[i], current, spikes[i], p.threshold, p.reset, decay, quantize=quants[i],
+                                     inplace=True)
                 spikes[i] = (mems[i] > p.threshold).to(mems[i].dtype)
                 h = spikes[i]
             if count_error:  # the running read-out: spike counts so far, ties by the summed membrane
@@ -308,6 +310,14 @@ class OnlineDFA(nn.Module):
             if gb is not None:
                 _accumulate(master_weight(layer, "bias"), gb * norm)
         return loss / broadcasts
+
+
+def _leak_then(beta: float, current: torch.Tensor) -> Any:
+    """D(U) = β·U + I (in place when asked): a recurrent layer's leak and input, before V·s."""
+    def decay(u: torch.Tensor, inplace: bool) -> torch.Tensor:
+        return u.mul_(beta).add_(current) if inplace else beta * u + current
+
+    return decay
 
 
 def _accumulate(param: torch.Tensor, grad: torch.Tensor) -> None:

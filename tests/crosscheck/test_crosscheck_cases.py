@@ -73,7 +73,9 @@ def test_window_and_drift_against_closed_forms(quick: dict[str, CaseResult]) -> 
     ("lif/subtract", lambda p: replace(p, reset="zero")),
     ("cuba/subtract", lambda p: replace(p, alpha=0.7)),                             # synaptic decay off
     ("cuba/subtract", lambda p: replace(p, alpha=None)),                            # no synaptic current
-], ids=["sign", "tau", "order", "window-tau", "nearest-vs-all", "lif-reset", "cuba-alpha", "cuba-as-lif"])
+    ("rlif/subtract", lambda p: replace(p, reset="zero")),                          # recurrent layer, wrong reset
+], ids=["sign", "tau", "order", "window-tau", "nearest-vs-all", "lif-reset", "cuba-alpha", "cuba-as-lif",
+        "rlif-reset"])
 def test_a_wrong_variant_fails(case: str, mutate) -> None:
     result = run_case(case, Settings(mutate=mutate))
     assert result.failed
@@ -100,3 +102,22 @@ def test_long_cases() -> None:
     for name, case in CASES.items():
         if not case.quick:
             assert not run_case(name).failed, name
+
+
+def test_the_recurrent_weights_direction_matters() -> None:
+    """V[post, pre] transposed is another network: the Brian2 model and spikefa part at some step,
+    so the recurrent case checks the direction of every synapse, not only the leak."""
+    import numpy as np
+
+    from spikefa.crosscheck import scenarios
+    from spikefa.crosscheck.native import spikefa_rlif
+    from spikefa.crosscheck.reference import brian2_rlif
+
+    rng = np.random.default_rng(26)
+    cur = scenarios.lif_uniform(400, 12, 0.25, 26)
+    weight = rng.normal(0.0, 0.4, (12, 12))
+    params = LIFParams(beta=0.9, dt=0.5)
+    ref_s, _ = brian2_rlif(cur, weight, params)
+    ours, _ = spikefa_rlif(cur, weight, params)
+    flipped, _ = spikefa_rlif(cur, weight.T, params)
+    assert np.array_equal(ours, ref_s) and ref_s.sum() > 50 and not np.array_equal(flipped, ref_s)

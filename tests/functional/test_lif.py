@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from spikefa.errors import ConfigError
-from spikefa.functional.lif import LIFParams, LIFState, beta_decay, lif_run, lif_step, lif_update
+from spikefa.functional.lif import LIFParams, LIFState, beta_decay, lif_run, lif_step, lif_update, rlif_run
 
 snntorch = pytest.importorskip("snntorch")
 
@@ -83,4 +83,22 @@ def test_current_based_step_matches_snntorch_synaptic(reset: str) -> None:
     for t in range(60):
         spk, syn, mem = neuron(currents[t], syn, mem)
         assert torch.equal(spk, spikes[t]) and torch.equal(mem, mems[t]), f"step {t}"
+    assert spikes.sum() > 20
+
+
+@pytest.mark.parametrize("reset", ["subtract", "none"])
+def test_recurrent_run_matches_snntorch_rleaky(reset: str) -> None:
+    """rlif_run is snnTorch's RLeaky (all-to-all) bit for bit: (β·U + I) + (V·s[t−1] + b) − r·θ."""
+    g = torch.Generator().manual_seed(2)
+    currents = torch.rand(50, 3, 6, generator=g) * 0.6
+    neuron = snntorch.RLeaky(beta=0.9, linear_features=6, reset_mechanism=reset)
+    with torch.no_grad():
+        neuron.recurrent.weight.normal_(0, 0.5, generator=g)
+    spikes, mems = rlif_run(currents, neuron.recurrent.weight.detach(), LIFParams(beta=0.9, reset=reset),
+                           neuron.recurrent.bias.detach())
+    spk, mem = torch.zeros(3, 6), torch.zeros(3, 6)
+    with torch.no_grad():
+        for t in range(50):
+            spk, mem = neuron(currents[t], spk, mem)
+            assert torch.equal(spk, spikes[t]) and torch.equal(mem, mems[t]), f"step {t}"
     assert spikes.sum() > 20
