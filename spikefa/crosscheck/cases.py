@@ -158,12 +158,15 @@ def _stdp_runner(mode: str, sc: STDPScenario) -> Callable[[Settings], tuple[list
 # ---------------------------------------------------------------- LIF
 
 
-def _lif_runner(name: str, params: LIFParams, currents: Callable[[], np.ndarray]
-                ) -> Callable[[Settings], tuple[list[Record], list[Overlay]]]:
+Run = Callable[[np.ndarray, LIFParams, Settings], tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]]
+
+
+def _neuron_runner(name: str, params: LIFParams, currents: Callable[[], np.ndarray], both: Run
+                   ) -> Callable[[Settings], tuple[list[Record], list[Overlay]]]:
+    """Spike times and membranes of spikefa against Brian2 (``both`` runs the two on the currents)."""
     def run(settings: Settings) -> tuple[list[Record], list[Overlay]]:
         cur = currents()
-        ref_s, ref_m = brian2_lif(cur, params, settings.target)
-        our_s, our_m = spikefa_lif(cur, settings.ours(params), settings.dtype)
+        (ref_s, ref_m), (our_s, our_m) = both(cur, params, settings)
         records = [compare.spikes(name, our_s, ref_s),
                    compare.series(name, "membrane", our_m, ref_m, settings.rel_tol * params.threshold, "brian2")]
         x = np.arange(len(cur)) * params.dt
@@ -171,24 +174,20 @@ def _lif_runner(name: str, params: LIFParams, currents: Callable[[], np.ndarray]
         return records, [Overlay("membrane (3 busiest neurons)", "t (ms)", "U", x, our_m[:, pick], ref_m[:, pick],
                                  {"threshold": np.full(len(x), params.threshold)})]
     return run
+
+
+def _lif_runner(name: str, params: LIFParams, currents: Callable[[], np.ndarray]
+                ) -> Callable[[Settings], tuple[list[Record], list[Overlay]]]:
+    return _neuron_runner(name, params, currents, lambda cur, p, s: (
+        brian2_lif(cur, p, s.target), spikefa_lif(cur, s.ours(p), s.dtype)))
 
 
 def _rlif_runner(name: str, params: LIFParams, seed: int) -> Callable[[Settings], tuple[list[Record], list[Overlay]]]:
     """A recurrent layer (snnTorch RLeaky, all-to-all): weak uniform drive, recurrent weights of both
     signs large enough that recurrent spikes change who fires next."""
-    def run(settings: Settings) -> tuple[list[Record], list[Overlay]]:
-        rng = np.random.default_rng(seed)
-        cur = scenarios.lif_uniform(800, 12, 0.25, seed)
-        weight = rng.normal(0.0, 0.4, (12, 12))
-        ref_s, ref_m = brian2_rlif(cur, weight, params, settings.target)
-        our_s, our_m = spikefa_rlif(cur, weight, settings.ours(params), settings.dtype)
-        records = [compare.spikes(name, our_s, ref_s),
-                   compare.series(name, "membrane", our_m, ref_m, settings.rel_tol * params.threshold, "brian2")]
-        x = np.arange(len(cur)) * params.dt
-        pick = np.argsort(-ref_s.sum(0))[:3]
-        return records, [Overlay("membrane (3 busiest neurons)", "t (ms)", "U", x, our_m[:, pick], ref_m[:, pick],
-                                 {"threshold": np.full(len(x), params.threshold)})]
-    return run
+    weight = np.random.default_rng(seed).normal(0.0, 0.4, (12, 12))
+    return _neuron_runner(name, params, lambda: scenarios.lif_uniform(800, 12, 0.25, seed), lambda cur, p, s: (
+        brian2_rlif(cur, weight, p, s.target), spikefa_rlif(cur, weight, s.ours(p), s.dtype)))
 
 
 def _lif_cases() -> list[Case]:
