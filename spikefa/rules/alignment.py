@@ -8,6 +8,7 @@ feedback step counters) is restored afterwards, so measuring does not change tra
 
 from __future__ import annotations
 
+import copy
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -54,11 +55,17 @@ def exact_mode(model: nn.Module) -> Iterator[None]:
 
 @contextmanager
 def preserved_buffers(model: nn.Module) -> Iterator[None]:
-    """Restore every buffer (BN statistics, step counters, a neuron's last state) on exit."""
+    """Restore every buffer (BN statistics, step counters, a neuron's last state) and every module's
+    extra state (a spike encoder's training generator) on exit, so measuring draws nothing a
+    training step would have drawn."""
     saved = {n: b.detach().clone() for n, b in model.named_buffers()}
+    extra = [(m, copy.deepcopy(m.get_extra_state())) for m in model.modules()
+             if type(m).get_extra_state is not nn.Module.get_extra_state]
     try:
         yield
     finally:
+        for m, state in extra:
+            m.set_extra_state(state)
         with torch.no_grad():
             for n, b in model.named_buffers():
                 if b.shape == saved[n].shape:

@@ -39,3 +39,19 @@ def test_measuring_leaves_training_untouched() -> None:
     after = m.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert all(p.grad is None for p in m.parameters())
+
+
+def test_measuring_a_spiking_model_draws_none_of_its_training_spikes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """FA on a spiking card: the alignment passes restore the encoder's training generator, so a run
+    that measures every step ends on the same weights as one that never measures."""
+    from spikefa.train import resolve_config, train
+
+    weights = []
+    for every in (0, 1):
+        config = resolve_config("snn-1x800-lif", "fa", "digits", epochs=1, limit_train=64, limit_eval=16,
+                                batch_size=32, align_every=every)
+        train(config, tmp_path / f"a{every}", progress=False)
+        weights.append(torch.load(tmp_path / f"a{every}" / "checkpoint.pt", weights_only=False)["model"])
+    tensors = [k for k, v in weights[0].items() if isinstance(v, torch.Tensor)]
+    assert tensors and all(torch.equal(weights[0][k], weights[1][k]) for k in tensors)
+    assert torch.equal(weights[0]["_extra_state"]["generator"], weights[1]["_extra_state"]["generator"])
