@@ -45,6 +45,7 @@ from spikefa.functional.feedback import derive_seed, get_kind
 from spikefa.functional.lif import beta_decay, count_scores, lif_update
 from spikefa.nn.dfa import DFAFeedback
 from spikefa.nn.layers import master_weight
+from spikefa.nn.seeded import EVAL, SeededStreams
 from spikefa.nn.snntorch_net import WEIGHTED, check_online
 from spikefa.nn.spiking import SpikeRecord, SpikingNet, scores, state_quantizer
 from spikefa.schemas.validate import choices
@@ -53,7 +54,7 @@ from spikefa.schemas.vocab import OnlineError
 ERRORS = choices(OnlineError)
 
 
-def linear_of(synapse: nn.Module) -> nn.Module:
+def weight_layer_of(synapse: nn.Module) -> nn.Module:
     """The one weight layer (``nn.Linear`` or ``nn.Conv2d``) of a synapse; refused otherwise."""
     found = [m for m in synapse.modules() if isinstance(m, WEIGHTED)]
     if len(found) != 1:
@@ -73,7 +74,7 @@ class _Synapse:
 
     @classmethod
     def of(cls, synapse: nn.Module) -> _Synapse:
-        layer = linear_of(synapse)
+        layer = weight_layer_of(synapse)
         parts = list(synapse) if isinstance(synapse, nn.Sequential) else [synapse]
         i = parts.index(layer)
         if isinstance(layer, nn.Linear) and parts[i + 1:]:
@@ -325,7 +326,7 @@ def _accumulate(param: torch.Tensor, grad: torch.Tensor) -> None:
     param.grad = grad.clone() if param.grad is None else param.grad + grad
 
 
-class EncodedSNN(nn.Module):
+class EncodedSNN(SeededStreams):
     """A classifier over static inputs or binned events, wrapping a spiking network or learner.
 
     Static inputs [B, C, H, W] in [0, 1] are encoded one step at a time with a generator seeded
@@ -335,23 +336,14 @@ class EncodedSNN(nn.Module):
     """
 
     def __init__(self, net: nn.Module, encoder: Encoder, seed: int = 0) -> None:
-        super().__init__()
-        self.net, self.encoder, self.seed = net, encoder, int(seed)
-        self._gen: torch.Generator | None = None
-        self._gen_state: torch.Tensor | None = None
+        super().__init__(seed)
+        self.net, self.encoder = net, encoder
 
     def _steps(self, x: torch.Tensor) -> Iterable[torch.Tensor]:
         if x.ndim == 5:  # binned events [B, T, C, H, W]
             dtype = next((p.dtype for p in self.parameters() if p.is_floating_point()), torch.float32)
             return (x.transpose(0, 1) > 0).to(dtype)  # spikes in the network's dtype
-        if self.training:
-            if self._gen is None or self._gen.device != x.device:
-                self._gen = torch.Generator(device=x.device).manual_seed(derive_seed(self.seed, 1001))
-                if self._gen_state is not None:
-                    self._gen.set_state(self._gen_state)
-            gen = self._gen
-        else:
-            gen = torch.Generator(device=x.device).manual_seed(derive_seed(self.seed, 1002))
+        gen = self.train_generator(x.device) if self.training else self.fixed_generator(EVAL, x.device)
         return self.encoder.steps(x, gen)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -361,10 +353,3 @@ class EncodedSNN(nn.Module):
         """One online learning step when the wrapped learner has one (else None: use backward)."""
         step = getattr(self.net, "local_step", None)
         return None if step is None else step(self._steps(x), y)
-
-    def get_extra_state(self) -> dict[str, Any]:
-        state = self._gen.get_state() if self._gen is not None else self._gen_state
-        return {"seed": self.seed, "generator": state}
-
-    def set_extra_state(self, state: dict[str, Any]) -> None:
-        self.seed, self._gen_state, self._gen = int(state["seed"]), state["generator"], None

@@ -17,44 +17,16 @@ network, read-out and budget.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import torch
 from torch import nn
 
-from spikefa.functional.feedback import derive_seed
+from spikefa.nn.seeded import EVAL, SeededStreams
 from spikefa.nn.stdp.diehl_cook import DiehlCookNet
 from spikefa.nn.stdp.readout import DeltaReadout
 from spikefa.nn.stdp.three_factor import ThreeFactorNet
 
-_TRAIN, _EVAL, _LABELS = 1001, 1002, 1003
-
-
-class _Seeded(nn.Module):
-    """A training generator continued across batches and resumes; evaluation redraws from a seed."""
-
-    def __init__(self, seed: int) -> None:
-        super().__init__()
-        self.seed = int(seed)
-        self._gen: torch.Generator | None = None
-        self._gen_state: torch.Tensor | None = None
-
-    def train_generator(self) -> torch.Generator:
-        if self._gen is None:
-            self._gen = torch.Generator().manual_seed(derive_seed(self.seed, _TRAIN))
-            if self._gen_state is not None:
-                self._gen.set_state(self._gen_state)
-        return self._gen
-
-    def fixed_generator(self, stream: int) -> torch.Generator:
-        return torch.Generator().manual_seed(derive_seed(self.seed, stream))
-
-    def get_extra_state(self) -> dict[str, Any]:
-        state = self._gen.get_state() if self._gen is not None else self._gen_state
-        return {"seed": self.seed, "generator": state}
-
-    def set_extra_state(self, state: dict[str, Any]) -> None:
-        self.seed, self._gen_state, self._gen = int(state["seed"]), state["generator"], None
+_LABELS = 1003  # the label / read-out stream (training and evaluation: spikefa.nn.seeded)
 
 
 def responses(net: nn.Module, x: torch.Tensor, gen: torch.Generator, batch_size: int = 256,
@@ -70,7 +42,7 @@ def responses(net: nn.Module, x: torch.Tensor, gen: torch.Generator, batch_size:
     return torch.cat(out)
 
 
-class DiehlCookLearner(_Seeded):
+class DiehlCookLearner(SeededStreams):
     """Diehl & Cook (2015): unsupervised STDP, label assignment from the responses to the first
     ``label_samples`` training images, classification by the all-activity vote."""
 
@@ -90,7 +62,7 @@ class DiehlCookLearner(_Seeded):
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.cpu(), self.fixed_generator(_EVAL)).to(x.device)
+        return self.net(x.cpu(), self.fixed_generator(EVAL)).to(x.device)
 
 
 class STDPReadoutLearner(DiehlCookLearner):
@@ -120,11 +92,11 @@ class STDPReadoutLearner(DiehlCookLearner):
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        counts = responses(self.net, x, self.fixed_generator(_EVAL))
+        counts = responses(self.net, x, self.fixed_generator(EVAL))
         return self.readout(counts).to(x.device)
 
 
-class ThreeFactorLearner(_Seeded):
+class ThreeFactorLearner(SeededStreams):
     """Three-factor STDP: the hidden layer learns by error-gated STDP eligibility and the read-out
     by the delta rule, together, online over presentations."""
 
@@ -141,4 +113,4 @@ class ThreeFactorLearner(_Seeded):
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.cpu(), self.fixed_generator(_EVAL)).to(x.device)
+        return self.net(x.cpu(), self.fixed_generator(EVAL)).to(x.device)
