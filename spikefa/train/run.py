@@ -177,7 +177,7 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resu
         model.load_state_dict(upgrade_state(state["model"]))
         if optimizer is not None:
             optimizer.load_state_dict(state["optimizer"])
-        gen.set_state(state.get("epoch_rng", state["shuffle_rng"]))
+        gen.set_state(state["shuffle_rng"])  # the shuffling generator at the start of the epoch to run
         torch.set_rng_state(state["torch_rng"])
         if state.get("cuda_rng") is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
@@ -298,7 +298,7 @@ def _save(out: Path, config: RunConfig, model: nn.Module, optimizer: torch.optim
     save_checkpoint(out / CHECKPOINT, {**shapes,
         "version": __version__, "config": config.to_dict(), "epoch": epoch, "step": step, "seconds": seconds,
         "model": model.state_dict(), "optimizer": None if optimizer is None else optimizer.state_dict(),
-        "shuffle_rng": epoch_rng, "epoch_rng": epoch_rng, "torch_rng": torch.get_rng_state(), "history": history,
+        "shuffle_rng": epoch_rng, "torch_rng": torch.get_rng_state(), "history": history,
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
         "progress": None if progress is None else progress.as_dict(),
     })
