@@ -58,7 +58,9 @@ class Option:
         try:
             out = _coerce(self.allowed, value)
         except (TypeError, ValueError):
-            raise SpikefaError(f"rule {rule!r} option {key}={value!r} is not a {self.allowed.__name__}") from None
+            kind = {int: "an integer", float: "a finite number", bool: "true or false"}.get(self.allowed,
+                                                                                            self.allowed.__name__)
+            raise SpikefaError(f"rule {rule!r} option {key}={value!r} is not allowed; expected {kind}") from None
         if isinstance(out, float) and not out >= 0:
             raise SpikefaError(f"rule {rule!r} option {key}={value!r} must be >= 0")
         if self.minimum is not None and not out >= self.minimum:

@@ -14,6 +14,7 @@ from spikefa.nn.layers import FALinear
 from spikefa.nn.online import OnlineDFA
 from spikefa.nn.spiking import SpikingNet
 from spikefa.rules import convert
+from spikefa.schemas.neuron import LIFParams
 
 from ..helpers import SkipNet, mlp, net
 
@@ -77,3 +78,11 @@ def test_batch_norm_passes_and_alignment_lists_every_learning_layer() -> None:
     assert layers[1][2] is None  # no feedback matrix: it learns by its own gradient
     stats = measure_alignment(model, torch.nn.functional.cross_entropy, torch.randn(5, 6), torch.tensor([0, 1, 2, 0, 1]))
     assert {"layer0.update_angle", "layer1.update_angle", "layer2.update_angle"} <= set(stats)
+
+
+@pytest.mark.parametrize("value, kind", [("2.7", "an integer"), (True, "an integer"), ("inf", "an integer")])
+def test_rule_options_are_never_truncated(value: object, kind: str) -> None:
+    """error_every=2.7 used to become 2 without a word; now it is refused, naming what is allowed."""
+    with pytest.raises(SpikefaError, match=rf"error_every={value!r} is not allowed; expected {kind}"):
+        spikefa.convert(SpikingNet([torch.nn.Linear(4, 3), torch.nn.Linear(3, 2)], LIFParams(beta=0.9)), "dfa",
+                        options={"error_every": value})
