@@ -4,6 +4,7 @@ against its reference on test spikes → ``export.json`` and ``report.md`` besid
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,25 @@ def write_artefacts(qnet: QuantizedNet, out_dir: Path, formats: Sequence[str],
     return {f: [p.name for p in EXPORTERS[f].write(qnet, out_dir, meta or {})] for f in formats}
 
 
+def neuron_problems(net: nn.Module) -> list[str]:
+    """What the exporters' one-`LIFParams`-per-layer reading cannot hold, by layer: a per-neuron β,
+    α or θ (a NIR graph's per-neuron τ, `spikefa.export.nir_import`) and a non-spiking read-out
+    (θ = ∞, NIR's LI). Checked before `check`, which reads one number per layer."""
+    problems = []
+    for i, neuron in enumerate(getattr(net, "neurons", ())):
+        for key, symbol in (("beta", "β"), ("alpha", "α"), ("threshold", "θ")):
+            value = getattr(neuron, key, None)
+            if isinstance(value, torch.Tensor) and value.numel() > 1:
+                problems.append(f"layer {i}: per-neuron {symbol} ({value.numel()} values, {float(value.min()):.4g} to "
+                                f"{float(value.max()):.4g}) is not exported yet; spikefa's exporters take one {symbol} "
+                                "per layer")
+        theta = getattr(neuron, "threshold", None)
+        if theta is not None and torch.as_tensor(theta).numel() == 1 and math.isinf(float(theta)):
+            problems.append(f"layer {i}: a non-spiking read-out (θ = inf, NIR's LI) is not exported; the chips "
+                            "report spikes: end the network with a spiking layer")
+    return problems
+
+
 def export(net: nn.Module, profile: Profile, out_dir: str | Path, *, bits: int | None = None,
            formats: Sequence[str] | None = None, meta: dict[str, Any] | None = None,
            spikes: torch.Tensor | None = None, verify: bool = True) -> dict[str, Any]:
@@ -51,7 +71,7 @@ def export(net: nn.Module, profile: Profile, out_dir: str | Path, *, bits: int |
     artefact disagrees with its reference; ``summary["verified"]`` lists the formats that ran and
     agreed, ``summary["unverified"]`` those whose check could not run (never counted as passed).
     """
-    problems = check(net, profile, bits)
+    problems = neuron_problems(net) or check(net, profile, bits)
     if problems:
         raise ExportRefused(profile.name, problems)
     chosen = _formats(profile, formats)
