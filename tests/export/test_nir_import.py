@@ -173,6 +173,26 @@ def spikingjelly_shaped(seed: int = 2, dt: float = 1e-3) -> Any:
                ("fc", "if1"), ("if1", "output")])
 
 
+def sinabs_shaped(seed: int = 4, dt: float = 1e-3) -> Any:
+    """A strided Conv2d whose currents are average-pooled before a LIF (gain r·dt/τ = 2, folded
+    through the pooling), then Flatten, Affine + IF."""
+    rng = _rng(seed)
+    shape = (3, 2, 2)
+    return nir.NIRGraph(nodes={
+        "input": nir.Input(input_type=np.array([1, 9, 9])),
+        "conv": nir.Conv2d(input_shape=(9, 9), weight=(rng.uniform(-1, 1, (3, 1, 3, 3)) * 1.5).astype(np.float32),
+                           stride=2, padding=1, dilation=1, groups=1, bias=np.zeros(3, np.float32)),
+        "avg": nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])),
+        "lif": nir.LIF(tau=np.full(shape, 0.01), r=np.full(shape, 20.0), v_leak=np.zeros(shape),
+                       v_threshold=np.full(shape, 0.5), v_reset=np.zeros(shape)),
+        "flat": nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0, end_dim=-1),
+        "fc": nir.Affine(weight=_w(rng, 4, 12, 5.0), bias=np.full(4, 0.1, np.float32)),
+        "if": nir.IF(r=np.full(4, 1 / dt), v_threshold=np.ones(4), v_reset=np.zeros(4)),
+        "output": nir.Output(output_type=np.array([4]))},
+        edges=[("input", "conv"), ("conv", "avg"), ("avg", "lif"), ("lif", "flat"), ("flat", "fc"), ("fc", "if"),
+               ("if", "output")])
+
+
 def rockpool_shaped(seed: int = 3) -> Any:
     """Rockpool's LinearTorch + LIFTorch: Linear (no bias) + CubaLIF with per-neuron τ_mem, r = 1,
     w_in = 1 (its time constants in s)."""
@@ -257,6 +277,7 @@ def _snntorch_net(seed: int = 0) -> torch.nn.Sequential:
     return net
 
 
+@pytest.mark.filterwarnings("ignore:nirtorch.extract_nir_graph is being deprecated:DeprecationWarning")
 def test_snntorchs_own_export_round_trips_to_the_same_spikes_and_exports(tmp_path: Path) -> None:
     """snnTorch's export_to_nir (per-neuron tensor β/θ, unbatched sample: what nir 1.0.6–1.0.8
     accept), written to a file and read back by path, then exported to int8-edge with parity."""
@@ -328,6 +349,15 @@ def test_spikingjelly_shaped_conv_graph_matches_the_nir_equations(tmp_path: Path
     assert_every_verification_ran(summary["verification"])
 
 
+@pytest.mark.parametrize("reset", ["zero", "subtract"])
+def test_strided_conv_with_average_pooling_before_the_neuron(reset: str) -> None:
+    net, _ = _float_parity(sinabs_shaped(), 1e-3, reset, (1, 9, 9))
+    conv = net.synapses[0][0]
+    assert isinstance(conv, torch.nn.Conv2d) and conv.stride == (2, 2)
+    assert torch.allclose(conv.weight, 2 * torch.from_numpy(np.asarray(sinabs_shaped().nodes["conv"].weight,
+                                                                       np.float64)))  # r·dt/τ = 2 folded
+
+
 def test_rockpool_shaped_cubalif_graph_matches_and_export_names_what_it_refuses(tmp_path: Path) -> None:
     graph = rockpool_shaped()
     net, _ = _float_parity(graph, 1e-3, "subtract", (6,))
@@ -356,6 +386,8 @@ def _edit(graph: Any, nodes: dict[str, Any] | None = None, edges: list[tuple[str
     ("after", r"NIR nodes tail come after the last neuron"),
     ("v_reset", r"NIR node '1' \(LIF\): v_reset ≠ 0 is not supported"),
     ("subgraph", r"NIR node 'rec' is a nested graph"),
+    ("li inside", r"NIR node '1' \(LI\) feeds further layers: a leaky integrator outputs its membrane"),
+    ("two weights", r"NIR node '3' \(LIF\) has 2 weight nodes before it \(2, again\)"),
 ])
 def test_unmappable_graphs_are_refused_naming_the_node(case: str, message: str) -> None:
     g = snntorch_shaped()
@@ -374,6 +406,11 @@ def test_unmappable_graphs_are_refused_naming_the_node(case: str, message: str) 
     elif case == "after":
         g.nodes["tail"] = nir.Affine(weight=np.ones((2, 4), np.float32), bias=np.zeros(2, np.float32))
         g.edges = [e for e in g.edges if e != ("3", "output")] + [("3", "tail"), ("tail", "output")]
+    elif case == "li inside":
+        g.nodes["1"] = nir.LI(tau=g.nodes["1"].tau, r=g.nodes["1"].r, v_leak=g.nodes["1"].v_leak)
+    elif case == "two weights":
+        g.nodes["again"] = nir.Linear(weight=np.eye(4, dtype=np.float32))
+        g.edges = [e for e in g.edges if e != ("2", "3")] + [("2", "again"), ("again", "3")]
     elif case == "v_reset":
         g.nodes["1"].v_reset = np.full(16, 0.1, np.float32)
     else:
@@ -396,3 +433,37 @@ def test_what_the_graph_cannot_say_is_asked_for() -> None:
         from_nir(g, dt=1e-4, reset="none")
     with pytest.raises(SpikefaError, match="does not exist"):
         from_nir("nowhere.nir", dt=1e-4, reset="zero")
+
+
+@pytest.mark.parametrize("beta, reset", [(0.9, "subtract"), (1.0, "zero")])
+def test_spikefas_own_nir_export_reads_back_to_the_dequantised_network(beta: float, reset: str,
+                                                                       tmp_path: Path) -> None:
+    """spikefa's writer (τ = dt/(1 − β̂), R = τ/dt; IF with R = 1/dt) and this reader are inverses:
+    the graph read back runs the spikes of the dequantised float network."""
+    from spikefa.export.nir_writer import read
+    from spikefa.export.pipeline import export
+    from spikefa.export.quantize import quantize
+    from spikefa.export.simulate import dequantize, run_float
+
+    from .nets import spikes, tiny_net
+
+    net = tiny_net(beta=beta, reset=reset, gain=4.0)
+    export(net, profile("loihi2"), tmp_path, formats=["nir"], verify=False)
+    graph, side = read(tmp_path)
+    back = from_nir(tmp_path / "model.nir", dt=side["tau_time_base_s"], reset=side["layers"][0]["reset"],
+                    dtype=torch.float64)
+    x = spikes(20, 6, 20, seed=9).double()
+    want = run_float(dequantize(quantize(net, profile("loihi2")), torch.float64), x).out
+    with torch.no_grad():
+        got = back(x).spikes
+    assert want.sum() > 0 and torch.equal(got, want)
+
+
+def test_a_gain_that_differs_within_a_conv_channel_is_refused() -> None:
+    g = spikingjelly_shaped()
+    r = np.asarray(g.nodes["if0"].r).copy()
+    r[0, 0, 0] *= 2
+    g.nodes["if0"].r = r
+    with pytest.raises(SpikefaError, match=r"NIR node 'if0' \(IF\): input gain, leak or threshold differ within a "
+                                           "channel of the Conv2d"):
+        from_nir(g, dt=1e-3, reset="zero")
