@@ -134,7 +134,8 @@ def _test_batches(run_dir: str, meta: dict[str, Any], a: argparse.Namespace) -> 
 
     card = card_of(read_config(run_dir))  # the run's own card, never the file
     if card.encoder is None:
-        raise SpikefaError(f"model {meta['model']!r} has no [encoder] section; the test split needs a spiking card to encode it")
+        raise SpikefaError(f"model {meta['model']!r} has no [encoder] section; the test split needs a spiking card "
+                           "to encode it")
     if get_dataset(meta["dataset"]).kind != "images":
         raise SpikefaError(f"spikefa export rate-encodes test images; the run's dataset {meta['dataset']!r} "
                            "holds events: use a run trained on an image dataset (spikefa list datasets)")

@@ -16,17 +16,21 @@ reason; nothing is dropped.
 dt, as snnTorch's ``export_to_nir`` / ``import_from_nir`` (β = 1 − dt/τ, τ = dt/(1 − β)),
 Norse and spikefa's own NIR writer do. Per neuron, with I the synapse output:
 
-    LIF      τ·v̇ = (v_leak − v) + r·I        v[t] = β·v[t−1] + (1 − β)·v_leak + (r·dt/τ)·I[t],  β = 1 − dt/τ
-    IF       v̇ = r·I                          v[t] = v[t−1] + r·dt·I[t]                         (β = 1)
-    LI       as LIF, no spikes                 θ = ∞, no reset (a read-out: class score = Σ v)
-    CubaLIF  τ_syn·İ = −I_s + w_in·I          I_s[t] = α·I_s[t−1] + (dt/τ_syn)·w_in·I[t],  α = 1 − dt/τ_syn
-             τ_mem·v̇ = (v_leak − v) + r·I_s   v[t] = β·v[t−1] + (r·dt/τ_mem)·I_s[t]   (the new I_s, as snnTorch)
+    LIF      τ·v̇ = (v_leak − v) + r·I      v[t] = β·v[t−1] + (1 − β)·v_leak + (r·dt/τ)·I[t],  β = 1 − dt/τ
+    IF       v̇ = r·I                        v[t] = v[t−1] + r·dt·I[t]                         (β = 1)
+    LI       as LIF, no spikes               θ = ∞, no reset (a read-out: class score = Σ v)
+    CubaLIF  τ_syn·İ_s = −I_s + w_in·I       I_s[t] = α·I_s[t−1] + (dt/τ_syn)·w_in·I[t],  α = 1 − dt/τ_syn
+             τ_mem·v̇ = (v_leak − v) + r·I_s v[t] = β·v[t−1] + (r·dt/τ_mem)·I_s[t]  (the new I_s, as snnTorch)
     spike    z[t] = H(v[t] − v_threshold)      (H(0) = 0)
+
+Rockpool simulates its own networks with β = exp(−dt/τ); imported here they run the Euler step
+(the two differ by O((dt/τ)²) per step).
 
 The input gains (r·dt/τ, w_in·dt/τ_syn) and the leak (1 − β)·v_leak are folded into the synapse's
 weight rows and bias; per-neuron thresholds are folded in too (row i divided by θ_i, θ = 1), so a
 layer's θ is one number. Per-neuron τ stay per neuron (a tensor β in the ``Leaky``): the float
-network runs them, spikefa's exporters (one β per layer) refuse them by name.
+network runs them, spikefa's exporters (one β per layer) refuse them by name (and ``net.lif``,
+one `LIFParams` per layer, cannot describe such a layer, nor an LI read-out's θ = ∞).
 
 **What a NIR graph cannot say, and is asked for:** dt (a NIR graph holds time constants, never the
 step) and the reset. NIR resets to v_reset; many tools write their subtract-reset neurons as
@@ -40,7 +44,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,10 +52,10 @@ from torch import nn
 
 from spikefa._optional import require
 from spikefa.errors import SpikefaError
+from spikefa.export.nir_chain import (NEURON_NODES, SYNAPSE_NODES, chain, input_shape, is_spiking, layers_of, node_kind,
+                                       read_graph)
 
 RESETS = ("zero", "subtract")
-SYNAPSE_NODES = ("Affine", "Linear", "Conv2d", "SumPool2d", "AvgPool2d", "Flatten")
-NEURON_NODES = ("LIF", "CubaLIF", "IF", "LI")
 WEIGHTED = (nn.Linear, nn.Conv2d)
 
 
@@ -82,8 +85,8 @@ def _array(node: Any, name: str, key: str, shape: tuple[int, ...]) -> np.ndarray
 
 def _decay(name: str, node: Any, key: str, tau: np.ndarray, dt: float) -> np.ndarray:
     if not bool(np.all(tau >= dt)):
-        raise SpikefaError(f"NIR node {name!r} ({type(node).__name__}): {key} min {float(tau.min()):g} s < dt {dt:g} s; "
-                           "the forward-Euler decay 1 − dt/τ would be negative: give a dt no larger than every τ")
+        raise SpikefaError(f"NIR node {name!r} ({type(node).__name__}): {key} min {float(tau.min()):g} s < dt "
+                           f"{dt:g} s; the forward-Euler decay 1 − dt/τ would be negative: give a dt no larger than every τ")
     return 1.0 - dt / tau
 
 
@@ -188,152 +191,6 @@ SYNAPSES: dict[str, Callable[[str, Any], nn.Module]] = {
 """NIR synapse node kind -> the torch module computing it (SumPool2d: AvgPool2d with divisor 1)."""
 
 
-def read_graph(source: Any) -> Any:
-    """A `nir.NIRGraph` from itself or from a ``.nir`` file; raises `SpikefaError` for anything else."""
-    nir = require("nir")
-    if isinstance(source, nir.NIRGraph):
-        return source
-    if isinstance(source, (str, Path)):
-        path = Path(source)
-        if not path.is_file():
-            raise SpikefaError(f"NIR file {str(path)!r} does not exist; give a .nir file written by nir.write")
-        try:
-            graph = nir.read(str(path))
-        except Exception as exc:  # h5py / nir raise many kinds
-            raise SpikefaError(f"{path}: not a readable NIR file ({type(exc).__name__}: {exc})".replace("\n", " ")) from None
-        if not isinstance(graph, nir.NIRGraph):
-            raise SpikefaError(f"{path}: holds a single {type(graph).__name__} node, not a NIR graph")
-        return graph
-    raise SpikefaError(f"from_nir takes a nir.NIRGraph or a .nir path, got {type(source).__name__}")
-
-
-def _kind(node: Any) -> str:
-    return type(node).__name__
-
-
-def _one(names: list[str], what: str) -> str:
-    if len(names) != 1:
-        raise SpikefaError(f"the NIR graph has {len(names)} {what} nodes ({', '.join(names) or 'none'}); "
-                           f"spikefa maps graphs with exactly one")
-    return names[0]
-
-
-def _find_cycle(succ: dict[str, list[str]]) -> list[str] | None:
-    """One directed cycle as a node list, or None (iterative DFS, colours white/grey/black)."""
-    colour: dict[str, int] = {}
-    for root in succ:
-        if colour.get(root):
-            continue
-        stack: list[tuple[str, int]] = [(root, 0)]
-        path: list[str] = []
-        while stack:
-            node, i = stack.pop()
-            if i == 0:
-                colour[node], path = 1, path + [node]
-            nexts = succ.get(node, [])
-            if i < len(nexts):
-                stack.append((node, i + 1))
-                nxt = nexts[i]
-                if colour.get(nxt) == 1:
-                    return path[path.index(nxt):] + [nxt]
-                if not colour.get(nxt):
-                    stack.append((nxt, 0))
-            else:
-                colour[node], path = 2, path[:-1]
-    return None
-
-
-def chain(graph: Any) -> list[tuple[str, Any]]:
-    """The graph's nodes in order from its Input to its Output (both left out), or `SpikefaError`
-    naming the node that makes it something else (a branch, a merge, a loop, a subgraph, a stray)."""
-    nir = require("nir")
-    nodes = graph.nodes
-    for name, node in nodes.items():
-        if isinstance(node, nir.NIRGraph):
-            raise SpikefaError(f"NIR node {name!r} is a nested graph (NIRGraph, as snnTorch writes an RLeaky); "
-                               "recurrent and nested graphs are not mapped onto a feed-forward SpikingNet")
-    succ: dict[str, list[str]] = {n: [] for n in nodes}
-    pred: dict[str, list[str]] = {n: [] for n in nodes}
-    for a, b in dict.fromkeys(tuple(e) for e in graph.edges):
-        for end in (a, b):
-            if end not in nodes:
-                raise SpikefaError(f"NIR edge ({a!r}, {b!r}) names node {end!r}, which the graph does not hold")
-        succ[a].append(b)
-        pred[b].append(a)
-    loop = _find_cycle(succ)
-    if loop:
-        raise SpikefaError(f"NIR node {loop[0]!r} ({_kind(nodes[loop[0]])}) is on a loop ({' -> '.join(loop)}): "
-                           "recurrent connections are not mapped onto a feed-forward SpikingNet")
-    for name in nodes:
-        if len(succ[name]) > 1:
-            raise SpikefaError(f"NIR node {name!r} ({_kind(nodes[name])}) feeds {len(succ[name])} nodes "
-                               f"({', '.join(succ[name])}): branches are not mapped onto a layered SpikingNet")
-        if len(pred[name]) > 1:
-            raise SpikefaError(f"NIR node {name!r} ({_kind(nodes[name])}) sums {len(pred[name])} inputs "
-                               f"({', '.join(pred[name])}): merges (skip connections) are not mapped")
-    start = _one([n for n, v in nodes.items() if isinstance(v, nir.Input)], "Input")
-    end = _one([n for n, v in nodes.items() if isinstance(v, nir.Output)], "Output")
-    order, name = [], start
-    while succ[name]:
-        name = succ[name][0]
-        order.append(name)
-    stray = [n for n in nodes if n != start and n not in order]
-    if stray:
-        raise SpikefaError(f"NIR node {stray[0]!r} ({_kind(nodes[stray[0]])}) is not on the path from {start!r} to "
-                           f"{end!r}; spikefa maps one chain and never drops a node")
-    if not order or order[-1] != end:
-        raise SpikefaError(f"the NIR graph's path from {start!r} ends at {(order or [start])[-1]!r}, not at its "
-                           f"Output {end!r}")
-    return [(n, nodes[n]) for n in order[:-1]]
-
-
-def _input_shape(graph: Any) -> tuple[int, ...]:
-    nir = require("nir")
-    node = next(v for v in graph.nodes.values() if isinstance(v, nir.Input))
-    shape = next(iter(node.input_type.values()), None)
-    if shape is None:
-        raise SpikefaError("the NIR graph's Input node states no shape; spikefa needs it to size the layers")
-    return tuple(int(s) for s in np.atleast_1d(np.asarray(shape)))
-
-
-Layer = tuple[list[tuple[str, Any]], tuple[str, Any]]
-
-
-def layers_of(steps: list[tuple[str, Any]]) -> list[Layer]:
-    """Group the chain into layers: the synapse nodes before each neuron node, and the neuron."""
-    layers: list[Layer] = []
-    ops: list[tuple[str, Any]] = []
-    for name, node in steps:
-        kind = _kind(node)
-        if kind in NEURONS:
-            weights = [n for n, v in ops if _kind(v) in ("Affine", "Linear", "Conv2d")]
-            if len(weights) != 1:
-                raise SpikefaError(f"NIR node {name!r} ({kind}) has {len(weights)} weight nodes before it "
-                                   f"({', '.join(weights) or 'none'}); spikefa maps one Affine / Linear / Conv2d "
-                                   "per layer of neurons")
-            if layers and not _is_spiking(layers[-1][1][1]):
-                prev = layers[-1][1][0]
-                raise SpikefaError(f"NIR node {prev!r} (LI) feeds further layers: a leaky integrator outputs its "
-                                   "membrane, not spikes; spikefa maps LI as the read-out layer only")
-            layers.append((ops, (name, node)))
-            ops = []
-        elif kind in SYNAPSES:
-            ops.append((name, node))
-        else:
-            raise SpikefaError(f"NIR node {name!r} ({kind}) is not mapped; spikefa reads "
-                               f"{', '.join(SYNAPSE_NODES + NEURON_NODES)}")
-    if ops:
-        raise SpikefaError(f"NIR nodes {', '.join(n for n, _ in ops)} come after the last neuron; spikefa reads "
-                           "the output layer's spikes: end the graph with a neuron node")
-    if not layers:
-        raise SpikefaError("the NIR graph holds no neuron node (LIF, CubaLIF, IF, LI); nothing to map")
-    return layers
-
-
-def _is_spiking(node: Any) -> bool:
-    return _kind(node) != "LI"
-
-
 def _uniform(a: np.ndarray) -> bool:
     return a.size == 1 or bool(np.all(a == a.reshape(-1)[0]))
 
@@ -410,7 +267,7 @@ def _neuron_module(n: Neuron, reset: str) -> nn.Module:
 def _layer(index: int, ops: list[tuple[str, Any]], neuron: tuple[str, Any], shape: tuple[int, ...], dt: float,
            reset: str) -> tuple[nn.Module, nn.Module, tuple[int, ...]]:
     """(synapse, neuron module, output shape) of one layer whose input has `shape` (no batch)."""
-    modules = [SYNAPSES[_kind(node)](name, node) for name, node in ops]
+    modules = [SYNAPSES[node_kind(node)](name, node) for name, node in ops]
     if index == 0 and isinstance(modules[0], nn.Linear):
         modules.insert(0, nn.Flatten())  # image-shaped inputs reach a first Affine flattened
     try:
@@ -420,8 +277,8 @@ def _layer(index: int, ops: list[tuple[str, Any]], neuron: tuple[str, Any], shap
         raise SpikefaError(f"NIR nodes {', '.join(n for n, _ in ops)} do not take an input of shape {shape}: "
                            f"{str(exc).splitlines()[0]}") from None
     name, node = neuron
-    where = f"NIR node {name!r} ({_kind(node)})"
-    n = NEURONS[_kind(node)](name, node, out, dt)
+    where = f"NIR node {name!r} ({node_kind(node)})"
+    n = NEURONS[node_kind(node)](name, node, out, dt)
     scale, offset = n.gain, n.leak
     if n.spiking and not _uniform(n.threshold):  # U/θ_i: the same spikes with θ = 1
         scale, offset = scale / n.threshold, offset / n.threshold
@@ -451,12 +308,12 @@ def from_nir(source: Any, *, dt: float | None = None, reset: str | None = None,
     if not dt > 0:
         raise SpikefaError(f"dt = {dt!r} is not allowed; expected a time step in seconds > 0")
     layers = layers_of(chain(graph))
-    if reset is None and any(_is_spiking(n) for _, (_, n) in layers):
+    if reset is None and any(is_spiking(n) for _, (_, n) in layers):
         raise SpikefaError("reset is missing: a NIR graph cannot say whether its neurons reset to v_reset or "
                            "subtract θ; give reset='zero' or 'subtract' (spikefa export --reset zero|subtract)")
     if reset is not None and reset not in RESETS:
         raise SpikefaError(f"reset = {reset!r} is not allowed; expected one of {', '.join(RESETS)}")
-    shape = _input_shape(graph)
+    shape = input_shape(graph)
     synapses, neurons = [], []
     for i, (ops, neuron) in enumerate(layers):
         synapse, module, shape = _layer(i, ops, neuron, shape, float(dt), reset or "zero")
@@ -465,5 +322,4 @@ def from_nir(source: Any, *, dt: float | None = None, reset: str | None = None,
     return SpikingNet(synapses, neurons=neurons, dt=float(dt) * 1e3).to(dtype)
 
 
-__all__ = ["NEURONS", "NEURON_NODES", "SYNAPSES", "SYNAPSE_NODES", "Neuron", "chain", "from_nir", "layers_of",
-           "read_graph"]
+__all__ = ["NEURONS", "NEURON_NODES", "SYNAPSES", "SYNAPSE_NODES", "Neuron", "from_nir", "read_graph"]
