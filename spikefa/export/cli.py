@@ -81,8 +81,10 @@ def cmd_export(a: argparse.Namespace) -> int:
     stale = _listed_files(previous)
     summary = export(net, profile, a.out, bits=bits[0] if bits else None, formats=_names("--formats", a.formats),
                      meta=meta, verify=not a.no_verify, batches=batches, batches_note=note)
-    for name in stale - {f for files in summary["files"].values() for f in files}:
-        (Path(a.out) / name).unlink(missing_ok=True)  # --force: the earlier export's other artefacts go
+    written = {f for files in summary["files"].values() for f in files}
+    written |= {"golden.pt"} if summary["verification"] else set()
+    for name in stale - written:  # --force: the earlier export's other artefacts (and stale golden spikes) go
+        (Path(a.out) / name).unlink(missing_ok=True)
     _print_summary(summary, a.out)
     return 0 if summary["ok"] else 1
 
@@ -119,7 +121,7 @@ def _listed_files(previous: Path | None) -> set[str]:
 
     try:
         files = json.loads(previous.read_text()).get("files", {})
-        return {Path(f).name for names in files.values() for f in names}
+        return {Path(f).name for names in files.values() for f in names} | {"golden.pt"}
     except (ValueError, AttributeError, TypeError):
         return set()
 

@@ -58,7 +58,8 @@ def test_force_guards_an_earlier_export(tmp_path: Path) -> None:
     run = _digits_run(tmp_path)
     out = tmp_path / "edge"
     base = ["export", str(run), "--target", "int8-edge", "--out", str(out), "--no-verify", "--no-accuracy"]
-    assert _cli(base) == (0, "")
+    assert _cli(base[:-2] + ["--formats", "onnx,nir,c", "--no-accuracy"]) == (0, "")  # verified: golden.pt written
+    assert (out / "golden.pt").is_file()
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     assert {"model.onnx", "spikefa_model.h", "export.json"} <= set(before)
     code, err = _cli(base + ["--bits", "4"])
@@ -68,6 +69,7 @@ def test_force_guards_an_earlier_export(tmp_path: Path) -> None:
     summary = json.loads((out / "export.json").read_text())
     assert summary["bits"] == 4 and summary["formats"] == ["nir"]
     assert not (out / "model.onnx").exists() and not (out / "spikefa_model.h").exists()  # the old artefacts went
+    assert not (out / "golden.pt").exists()  # the earlier golden spikes are not this export's
     (tmp_path / "only-report").mkdir()
     (tmp_path / "only-report" / "report.md").write_text("# earlier\n")
     code, err = _cli(["export", str(run), "--target", "int8-edge", "--out", str(tmp_path / "only-report")])
