@@ -1,15 +1,18 @@
 """``spikefa export``: argument parsing only (the work is in `spikefa.export.pipeline` / `.sweep`).
 
-    spikefa export RUN_DIR --target NAME --out DIR [--bits N] [--formats nir,onnx,c] [--no-verify]
+    spikefa export RUN_DIR --target NAME --out DIR [--bits N] [--formats nir,onnx,c] [--no-verify] [--force]
+    spikefa export model.nir --target NAME --out DIR --dt SECONDS --reset zero|subtract [...]
     spikefa export sweep RUN_DIR --targets a,b --bits 8,4,2 --out DIR [--data-dir D] [--limit N]
 
 User errors raise `SpikefaError` (one line, exit 2 in `spikefa.cli.main`); a refused export's
-message lists every violation. An artefact that disagrees with its reference exits 1.
+message lists every violation; an ``--out`` folder holding an earlier export is refused unless
+``--force``. An artefact that disagrees with its reference exits 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import Any
 
@@ -35,28 +38,116 @@ def _names(flag: str, text: str | None) -> list[str] | None:
     return names
 
 
+def _seconds(flag: str, text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise SpikefaError(f"{flag} {text!r} must be a time step in seconds > 0, e.g. 1e-3")
+    return value
+
+
+def is_nir_source(source: str) -> bool:
+    """A ``.nir`` file (or any file): a graph written by another tool, not a run directory."""
+    path = Path(source)
+    return path.suffix == ".nir" or path.is_file()
+
+
 def cmd_export(a: argparse.Namespace) -> int:
-    """Dispatch ``export RUN_DIR`` and ``export sweep RUN_DIR``."""
+    """Dispatch ``export RUN_DIR``, ``export model.nir`` and ``export sweep RUN_DIR``."""
     if a.items[0] == "sweep":
         return cmd_sweep(a, a.items[1:])
     if len(a.items) != 1:
-        raise SpikefaError(f"spikefa export takes one RUN_DIR, got {' '.join(a.items)!r} (or: spikefa export sweep RUN_DIR)")
+        raise SpikefaError(f"spikefa export takes one RUN_DIR or .nir file, got {' '.join(a.items)!r} "
+                           "(or: spikefa export sweep RUN_DIR)")
     missing = [f for f, v in (("--target", a.target), ("--out", a.out)) if v is None]
     if missing:
         raise SpikefaError(f"spikefa export needs {' and '.join(missing)} (spikefa export RUN_DIR --target NAME --out DIR)")
-    from spikefa.export.network import from_run_dir
-    from spikefa.export.pipeline import export
+    from spikefa.export.pipeline import existing_export, export
     from spikefa.export.profile import load_profile
 
+    previous = existing_export(a.out)
+    if previous is not None and not a.force:
+        raise SpikefaError(f"--out {a.out} already holds an export ({previous.name}); give --force to replace it, "
+                           "or choose another folder")
     profile = load_profile(a.target)
     bits = None if a.bits is None else _ints("--bits", a.bits)
     if bits is not None and len(bits) != 1:
         raise SpikefaError(f"--bits {a.bits!r}: export takes one bit width (the sweep takes a list)")
-    net, meta = from_run_dir(a.items[0])
+    net, meta, batches, note = _source(a)
+    stale = _listed_files(previous)
     summary = export(net, profile, a.out, bits=bits[0] if bits else None, formats=_names("--formats", a.formats),
-                     meta=meta, verify=not a.no_verify)
+                     meta=meta, verify=not a.no_verify, batches=batches, batches_note=note)
+    written = {f for files in summary["files"].values() for f in files}
+    written |= {"golden.pt"} if summary["verification"] else set()
+    for name in stale - written:  # --force: the earlier export's other artefacts (and stale golden spikes) go
+        (Path(a.out) / name).unlink(missing_ok=True)
     _print_summary(summary, a.out)
     return 0 if summary["ok"] else 1
+
+
+def _source(a: argparse.Namespace) -> tuple[Any, dict[str, Any], Any, str | None]:
+    """(network, meta, labelled test batches or None, why there are none) of the export's source."""
+    source = a.items[0]
+    dt = _seconds("--dt", a.dt)
+    if is_nir_source(source):
+        from spikefa.export.nir_import import from_nir
+
+        net = from_nir(source, dt=dt, reset=a.reset)
+        meta = {"source": str(source), "kind": "nir", "dt_s": dt, "reset": a.reset}
+        return net, meta, None, "a NIR graph brings no test data"
+    if dt is not None or a.reset is not None:
+        raise SpikefaError("--dt and --reset are for NIR graphs (spikefa export model.nir ...); a run directory "
+                           "states its own")
+    from spikefa.export.network import from_run_dir
+
+    net, meta = from_run_dir(source)
+    if a.no_accuracy:
+        return net, meta, None, "--no-accuracy"
+    try:
+        return net, meta, _test_batches(source, meta, a), None
+    except SpikefaError as exc:
+        return net, meta, None, str(exc)
+
+
+def _listed_files(previous: Path | None) -> set[str]:
+    """The artefact names an earlier ``export.json`` lists (empty when there is none or it is unreadable)."""
+    if previous is None or previous.name != "export.json":
+        return set()
+    import json
+
+    try:
+        files = json.loads(previous.read_text()).get("files", {})
+        return {Path(f).name for names in files.values() for f in names} | {"golden.pt"}
+    except (ValueError, AttributeError, TypeError):
+        return set()
+
+
+def _test_batches(run_dir: str, meta: dict[str, Any], a: argparse.Namespace) -> Any:
+    """The run's test split, rate-encoded by its card's encoder (seeded): a callable giving
+    (spikes, labels) batches. Raises `SpikefaError` when the card or the data do not allow it."""
+    from spikefa.data import get_dataset, load_dataset
+    from spikefa.export.sweep import rate_batches
+    from spikefa.functional.encoders import encoder_of
+    from spikefa.runs.model import card_of, read_config
+
+    card = card_of(read_config(run_dir))  # the run's own card, never the file
+    if card.encoder is None:
+        raise SpikefaError(f"model {meta['model']!r} has no [encoder] section; the test split needs a spiking card "
+                           "to encode it")
+    if get_dataset(meta["dataset"]).kind != "images":
+        raise SpikefaError(f"spikefa export rate-encodes test images; the run's dataset {meta['dataset']!r} "
+                           "holds events: use a run trained on an image dataset (spikefa list datasets)")
+    data = load_dataset(meta["dataset"], a.data_dir or meta.get("data_dir"))
+    x, y = data.x_test[: a.limit], data.y_test[: a.limit]
+    want = meta.get("input_shape")
+    if want is not None and x[0].numel() != math.prod(want):
+        raise SpikefaError(f"the run takes inputs of shape {tuple(want)} but {meta['dataset']!r}'s test images are "
+                           f"{tuple(x.shape[1:])}; give the run's own dataset with --data-dir")
+    return rate_batches(x, y, encoder_of(card.encoder), a.batch_size, a.seed)
 
 
 def _print_summary(summary: dict[str, Any], out: str) -> None:
@@ -79,25 +170,13 @@ def cmd_sweep(a: argparse.Namespace, items: list[str]) -> int:
     if not targets or a.out is None:
         raise SpikefaError("spikefa export sweep needs --targets a,b and --out DIR")
     bits = _ints("--bits", a.bits or "8,4,2")
-    from spikefa.data import get_dataset, load_dataset
     from spikefa.export.network import from_run_dir
     from spikefa.export.profile import load_profile
-    from spikefa.export.sweep import rate_batches, sweep, write_sweep
-    from spikefa.functional.encoders import encoder_of
-    from spikefa.runs.model import card_of, read_config
+    from spikefa.export.sweep import sweep, write_sweep
 
     profiles = [load_profile(t) for t in targets]  # unknown names fail before the data loads
     net, meta = from_run_dir(items[0])
-    card = card_of(read_config(items[0]))  # the run's own card, never the file
-    if card.encoder is None:
-        raise SpikefaError(f"model {meta['model']!r} has no [encoder] section; the sweep needs a spiking card")
-    if get_dataset(meta["dataset"]).kind != "images":
-        raise SpikefaError(f"spikefa export sweep rate-encodes test images; the run's dataset {meta['dataset']!r} "
-                           "holds events: sweep a run trained on an image dataset (spikefa list datasets)")
-    data = load_dataset(meta["dataset"], a.data_dir or meta.get("data_dir"))
-    x, y = data.x_test[: a.limit], data.y_test[: a.limit]
-    encoder = encoder_of(card.encoder)
-    rows = sweep(net, profiles, bits, rate_batches(x, y, encoder, a.batch_size, a.seed))
+    rows = sweep(net, profiles, bits, _test_batches(items[0], meta, a), progress=not a.no_progress)
     paths = write_sweep(rows, a.out)
     print((Path(a.out) / "sweep.md").read_text(), end="")
     print(f"-> {', '.join(str(p) for p in paths)}")
@@ -106,19 +185,26 @@ def cmd_sweep(a: argparse.Namespace, items: list[str]) -> int:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``export`` on the main CLI's subparsers; returns the new parser."""
-    e = subparsers.add_parser("export", help="export a trained spiking run to hardware (NIR, ONNX, C) or sweep bits",
+    e = subparsers.add_parser("export", help="export a trained spiking run or a NIR graph to hardware (NIR, ONNX, C) "
+                                             "or sweep bits",
                               description="spikefa export RUN_DIR --target NAME --out DIR | "
+                                          "spikefa export model.nir --target NAME --out DIR --dt S --reset zero | "
                                           "spikefa export sweep RUN_DIR --targets a,b --bits 8,4,2 --out DIR")
-    e.add_argument("items", nargs="+", metavar="RUN_DIR", help="a run directory, or: sweep RUN_DIR")
+    e.add_argument("items", nargs="+", metavar="RUN_DIR", help="a run directory, a .nir graph, or: sweep RUN_DIR")
     e.add_argument("--target", help="hardware profile name or .toml path (hardware/: loihi2, xylo-audio2, ...)")
     e.add_argument("--targets", help="sweep: comma list of profiles")
     e.add_argument("--bits", help="weight bits: one for export (default: the profile's), a list for the sweep (8,4,2)")
     e.add_argument("--formats", help="comma list of writers (default: the profile's), from nir, onnx, c")
     e.add_argument("--out", help="output directory (export: the artefacts and report; sweep: the table and plot)")
     e.add_argument("--no-verify", action="store_true", help="skip running the artefacts against their references")
-    e.add_argument("--data-dir", help="sweep: dataset folder (else the run's, else $SPIKEFA_DATA)")
-    e.add_argument("--limit", type=int, default=None, help="sweep: use the first N test examples (default: all)")
-    e.add_argument("--batch-size", type=int, default=256, help="sweep: batch size")
-    e.add_argument("--seed", type=int, default=0, help="sweep: seed of the rate encoder's generator")
+    e.add_argument("--force", action="store_true", help="export into an --out folder that holds an earlier export")
+    e.add_argument("--dt", help="a .nir graph's time step in seconds (NIR's time unit; the graph cannot say it)")
+    e.add_argument("--reset", help="a .nir graph's reset: zero (NIR's v <- v_reset) or subtract (snnTorch's default)")
+    e.add_argument("--no-accuracy", action="store_true", help="export: leave the test-split accuracy out of the report")
+    e.add_argument("--no-progress", action="store_true", help="sweep: no progress bar")
+    e.add_argument("--data-dir", help="test split: dataset folder (else the run's, else $SPIKEFA_DATA)")
+    e.add_argument("--limit", type=int, default=None, help="test split: use the first N test examples (default: all)")
+    e.add_argument("--batch-size", type=int, default=256, help="test split: batch size")
+    e.add_argument("--seed", type=int, default=0, help="test split: seed of the rate encoder's generator")
     e.set_defaults(func=cmd_export)
     return e

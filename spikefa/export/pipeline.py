@@ -4,6 +4,7 @@ against its reference on test spikes → ``export.json`` and ``report.md`` besid
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from spikefa.export.check import ExportRefused, check
 from spikefa.export.profile import Profile
 from spikefa.export.quantize import QuantizedNet, quantize, report_table
 from spikefa.export.simulate import run_int
+from spikefa.export.sweep import Comparison, compare
 from spikefa.export.writers import EXPORTERS
 
 
@@ -40,9 +42,29 @@ def write_artefacts(qnet: QuantizedNet, out_dir: Path, formats: Sequence[str],
     return {f: [p.name for p in EXPORTERS[f].write(qnet, out_dir, meta or {})] for f in formats}
 
 
+def neuron_problems(net: nn.Module) -> list[str]:
+    """What the exporters' one-`LIFParams`-per-layer reading cannot hold, by layer: a per-neuron β,
+    α or θ (a NIR graph's per-neuron τ, `spikefa.export.nir_import`) and a non-spiking read-out
+    (θ = ∞, NIR's LI). Checked before `check`, which reads one number per layer."""
+    problems = []
+    for i, neuron in enumerate(getattr(net, "neurons", ())):
+        for key, symbol in (("beta", "β"), ("alpha", "α"), ("threshold", "θ")):
+            value = getattr(neuron, key, None)
+            if isinstance(value, torch.Tensor) and value.numel() > 1:
+                problems.append(f"layer {i}: per-neuron {symbol} ({value.numel()} values, {float(value.min()):.4g} to "
+                                f"{float(value.max()):.4g}) is not exported yet; spikefa's exporters take one {symbol} "
+                                "per layer")
+        theta = getattr(neuron, "threshold", None)
+        if theta is not None and torch.as_tensor(theta).numel() == 1 and math.isinf(float(theta)):
+            problems.append(f"layer {i}: a non-spiking read-out (θ = inf, NIR's LI) is not exported; the chips "
+                            "report spikes: end the network with a spiking layer")
+    return problems
+
+
 def export(net: nn.Module, profile: Profile, out_dir: str | Path, *, bits: int | None = None,
            formats: Sequence[str] | None = None, meta: dict[str, Any] | None = None,
-           spikes: torch.Tensor | None = None, verify: bool = True) -> dict[str, Any]:
+           spikes: torch.Tensor | None = None, verify: bool = True, batches: Any = None,
+           batches_note: str | None = None) -> dict[str, Any]:
     """Export `net` to `profile` in `out_dir`; raises `ExportRefused` listing every violation.
 
     Returns the summary also written to ``export.json``: files per format, the per-layer
@@ -50,8 +72,12 @@ def export(net: nn.Module, profile: Profile, out_dir: str | Path, *, bits: int |
     `spikes` [T, B, in] (default: `verification_spikes`). ``summary["ok"]`` is False when an
     artefact disagrees with its reference; ``summary["verified"]`` lists the formats that ran and
     agreed, ``summary["unverified"]`` those whose check could not run (never counted as passed).
+    With labelled `batches` ((spikes [T, B, ...], labels [B]) pairs, e.g. the run's test split,
+    or a callable giving them), ``summary["deployment"]`` and ``report.md`` hold the float and the
+    integer accuracy and the per-layer firing-rate EMD (`spikefa.export.sweep.compare`); without,
+    ``report.md`` says why not (`batches_note`).
     """
-    problems = check(net, profile, bits)
+    problems = neuron_problems(net) or check(net, profile, bits)
     if problems:
         raise ExportRefused(profile.name, problems)
     chosen = _formats(profile, formats)
@@ -65,10 +91,34 @@ def export(net: nn.Module, profile: Profile, out_dir: str | Path, *, bits: int |
         checks = [EXPORTERS[f].verify(qnet, out, x).as_dict() for f in chosen]
         golden = run_int(qnet, x)
         torch.save({"spikes": x.to(torch.uint8), "out": golden.out.to(torch.uint8)}, out / "golden.pt")
+    deployment = None if batches is None else compare(net, qnet, batches)
     summary = {"profile": profile.name, "bits": qnet.bits, "formats": chosen, "files": files,
                "report": [r.as_dict() for r in qnet.report], "verification": checks,
                "ok": not any(c["failed"] for c in checks), "verified": [c["format"] for c in checks if c["ok"]],
-               "unverified": [c["format"] for c in checks if c["skipped"]], "meta": meta or {}}
+               "unverified": [c["format"] for c in checks if c["skipped"]], "meta": meta or {},
+               "deployment": None if deployment is None else deployment.as_dict()}
     (out / "export.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    (out / "report.md").write_text(f"# {profile.name}, {qnet.bits}-bit weights\n\n{report_table(qnet)}\n")
+    (out / "report.md").write_text(f"# {profile.name}, {qnet.bits}-bit weights\n\n"
+                                   f"{deployment_section(deployment, batches_note)}\n{report_table(qnet)}\n")
     return summary
+
+
+def deployment_section(c: Comparison | None, note: str | None = None) -> str:
+    """The report's answer to "does it still work on the chip?": both accuracies, and per layer the
+    mean firing rates and the EMD of the per-neuron rate distributions (spikes per step)."""
+    if c is None:
+        return f"Accuracy: not measured ({note or 'no labelled data given'}).\n"
+    lines = [f"Accuracy on {c.samples} test examples: float {100 * c.float_accuracy:.2f} %, integer (this export) "
+             f"{100 * c.accuracy:.2f} % ({100 * (c.accuracy - c.float_accuracy):+.2f} points).", "",
+             "Firing rates per layer (spikes per neuron per step; EMD: Earth Mover's distance between the float "
+             "and the integer per-neuron rate distributions):", "",
+             "| layer | float rate | integer rate | rate EMD |", "|---|---|---|---|"]
+    lines += [f"| {i} | {f:.4f} | {q:.4f} | {e:.4f} |" for i, (f, q, e) in
+              enumerate(zip(c.rates_float, c.rates_int, c.rate_emd))]
+    return "\n".join(lines) + "\n"
+
+
+def existing_export(out_dir: str | Path) -> Path | None:
+    """The ``export.json`` or ``report.md`` of an earlier export in `out_dir`, or None."""
+    out = Path(out_dir)
+    return next((p for p in (out / "export.json", out / "report.md") if p.is_file()), None)

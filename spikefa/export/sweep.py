@@ -1,8 +1,12 @@
-"""Accuracy versus weight bits per target: the table and the plot of ``spikefa export sweep``.
+"""Accuracy versus weight bits per target: the table and the plot of ``spikefa export sweep``, and
+the float-vs-integer comparison ``spikefa export`` writes into its report.
 
 `accuracy` takes any simulator and an iterable of (spikes [T, B, ...], labels [B]) batches, so the
 caller plugs in the data set; `sweep` runs the float network once and the integer simulator for
-every (target, bits) the target offers, recording refusals (with the checker's reasons) as rows.
+every (target, bits) the target offers, recording refusals (with the checker's reasons) as rows, with
+a progress bar over those cells. `compare` runs both simulators once over the batches: both
+accuracies and, per layer, the Earth Mover's (1-Wasserstein) distance between the float and the
+integer per-neuron firing-rate distributions (`emd`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from spikefa.errors import SpikefaError
 from spikefa.export.check import check
 from spikefa.export.network import dense_layers
 from spikefa.export.profile import Profile, load_profile
@@ -66,24 +71,104 @@ def _reiterable(batches: Batches | Callable[[], Batches]) -> Callable[[], Batche
 
 
 def sweep(net: nn.Module, targets: Sequence[str | Profile], bits: Sequence[int],
-          batches: Batches | Callable[[], Batches]) -> list[SweepRow]:
+          batches: Batches | Callable[[], Batches], *, progress: bool = False) -> list[SweepRow]:
     """Accuracy of the integer simulator for every target × bits (a re-iterable or a callable
-    giving the batches; a one-shot iterator is kept in memory)."""
+    giving the batches; a one-shot iterator is kept in memory). With `progress`, a tqdm bar on
+    stderr counts the float pass and every (target, bits) cell."""
+    from tqdm.auto import tqdm
+
     data = _reiterable(batches)
+    profiles = [load_profile(t) if isinstance(t, str) else t for t in targets]
+    rows = []
+    with tqdm(total=1 + len(profiles) * len(bits), desc="export sweep", unit="cell", disable=not progress,
+              dynamic_ncols=True) as bar:
+        bar.set_postfix_str("float", refresh=False)
+        layers, _ = dense_layers(net)
+        floats = float_layers(layers)
+        base = accuracy(lambda x: output_scores(run_float(floats, x)), data()) if layers else math.nan
+        bar.update(1)
+        for profile in profiles:
+            for b in bits:
+                bar.set_postfix_str(f"{profile.name} {b}-bit", refresh=False)
+                problems = check(net, profile, b)
+                if problems:
+                    rows.append(SweepRow(profile.name, b, math.nan, base, "refused: " + "; ".join(problems)))
+                else:
+                    acc = accuracy(_scores_int(quantize(net, profile, b)), data())
+                    rows.append(SweepRow(profile.name, b, acc, base, "ok"))
+                bar.update(1)
+    return rows
+
+
+def emd(u: Sequence[float] | torch.Tensor, v: Sequence[float] | torch.Tensor) -> float:
+    """Earth Mover's (1-Wasserstein) distance between two samples of numbers, each value weighted
+    equally: ∫ |F_u(x) − F_v(x)| dx over the empirical CDFs. `scipy.stats.wasserstein_distance` when
+    scipy is installed, else the same integral over the merged sorted values. Raises `SpikefaError`
+    for an empty sample."""
+    a = torch.as_tensor(u, dtype=torch.float64).reshape(-1)
+    b = torch.as_tensor(v, dtype=torch.float64).reshape(-1)
+    if not a.numel() or not b.numel():
+        raise SpikefaError("the Earth Mover's distance needs two non-empty samples")
+    from spikefa._optional import available, require
+
+    if available("scipy"):
+        return float(require("scipy.stats").wasserstein_distance(a.numpy(), b.numpy()))
+    return emd_cdf(a, b)
+
+
+def emd_cdf(a: torch.Tensor, b: torch.Tensor) -> float:
+    """`emd` without scipy: the area between the two empirical CDFs, step by step between the
+    merged sorted values."""
+    a, b = torch.sort(a).values, torch.sort(b).values
+    merged = torch.sort(torch.cat([a, b])).values
+    widths = merged[1:] - merged[:-1]
+    cdf_a = torch.searchsorted(a, merged[:-1], right=True).to(torch.float64) / a.numel()
+    cdf_b = torch.searchsorted(b, merged[:-1], right=True).to(torch.float64) / b.numel()
+    return float(((cdf_a - cdf_b).abs() * widths).sum())
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The float network and its integer simulation on the same labelled batches: accuracies, and per
+    layer the mean per-neuron firing rate (spikes per step) of each and the EMD between the two
+    per-neuron rate distributions."""
+
+    float_accuracy: float
+    accuracy: float
+    samples: int
+    rates_float: tuple[float, ...]
+    rates_int: tuple[float, ...]
+    rate_emd: tuple[float, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+
+def compare(net: nn.Module, qnet: Any, batches: Batches | Callable[[], Batches]) -> Comparison:
+    """Run the float network (`run_float`) and the integer simulator (`run_int`) once over
+    (spikes [T, B, ...], labels [B]) batches; see `Comparison`. Raises `SpikefaError` for no batches."""
     layers, _ = dense_layers(net)
     floats = float_layers(layers)
-    base = accuracy(lambda x: output_scores(run_float(floats, x)), data()) if layers else math.nan
-    rows = []
-    for target in targets:
-        profile = load_profile(target) if isinstance(target, str) else target
-        for b in bits:
-            problems = check(net, profile, b)
-            if problems:
-                rows.append(SweepRow(profile.name, b, math.nan, base, "refused: " + "; ".join(problems)))
-                continue
-            acc = accuracy(_scores_int(quantize(net, profile, b)), data())
-            rows.append(SweepRow(profile.name, b, acc, base, "ok"))
-    return rows
+    unit = qnet.layers[-1].unit
+    right_f = right_i = total = 0
+    sums_f: list[torch.Tensor] = []
+    sums_i: list[torch.Tensor] = []
+    steps = 0
+    for spikes, labels in _reiterable(batches)():
+        rec_f, rec_i = run_float(floats, spikes), run_int(qnet, spikes)
+        right_f += int((output_scores(rec_f).argmax(1) == labels).sum())
+        right_i += int((output_scores(rec_i, unit).argmax(1) == labels).sum())
+        total += int(labels.numel())
+        steps += int(spikes.shape[0] * spikes.shape[1])
+        counts_f = [s.to(torch.float64).sum((0, 1)) for s in rec_f.spikes]
+        counts_i = [s.to(torch.float64).sum((0, 1)) for s in rec_i.spikes]
+        sums_f = counts_f if not sums_f else [a + c for a, c in zip(sums_f, counts_f)]
+        sums_i = counts_i if not sums_i else [a + c for a, c in zip(sums_i, counts_i)]
+    if not total:
+        raise SpikefaError("no labelled batches to compare the float and the integer network on")
+    rates_f, rates_i = [c / steps for c in sums_f], [c / steps for c in sums_i]
+    return Comparison(right_f / total, right_i / total, total, tuple(float(r.mean()) for r in rates_f),
+                      tuple(float(r.mean()) for r in rates_i), tuple(emd(f, i) for f, i in zip(rates_f, rates_i)))
 
 
 def write_sweep(rows: Sequence[SweepRow], out_dir: str | Path) -> list[Path]:
@@ -137,4 +222,5 @@ def rate_batches(x: torch.Tensor, y: torch.Tensor, encoder: Callable[..., torch.
     return make
 
 
-__all__ = ["SweepRow", "accuracy", "plot_sweep", "rate_batches", "sweep", "write_sweep"]
+__all__ = ["Comparison", "SweepRow", "accuracy", "compare", "emd", "emd_cdf", "plot_sweep", "rate_batches", "sweep",
+           "write_sweep"]
