@@ -33,11 +33,12 @@ _LABELS = Option(10000, int, "training images whose responses assign labels / tr
 _CONSTANTS = ("tau_pre", "tau_post", "a_plus", "a_minus", "w_min", "w_max", "dt")
 
 
-class Layers(tuple):  # type: ignore[type-arg]
+class Layers:
     """The ``layers`` option: layer indices and/or module names, from a list, one value, or the
-    command line's comma-separated text (``"0,fc2"``)."""
+    command line's comma-separated text (``"0,fc2"``; digits are indices). Parsing gives a plain
+    tuple (a run config stores it as a list), or None for the default."""
 
-    def __new__(cls, value: Any) -> Layers | None:  # type: ignore[misc]
+    def __new__(cls, value: Any) -> tuple[int | str, ...] | None:  # type: ignore[misc]
         if value is None:  # the default, as a stored run config hands it back
             return None
         items = value.split(",") if isinstance(value, str) else value if isinstance(value, list | tuple) else [value]
@@ -52,32 +53,25 @@ class Layers(tuple):  # type: ignore[type-arg]
             out.append(item)
         if not out:
             raise TypeError(value)
-        return super().__new__(cls, out)
+        return tuple(out)
 
 
-class Constants(dict):  # type: ignore[type-arg]
+class Constants:
     """The ``params`` option: STDP constants (tau_pre, tau_post in ms; signed a_plus, a_minus; w_min,
-    w_max; dt in ms) as a mapping or the command line's ``"a_plus=0.01,a_minus=-0.0105"``, or a whole
-    `STDPParams` (constants and semantics) taken as it is."""
+    w_max; dt in ms) as a mapping or the command line's ``"a_plus=0.01,a_minus=-0.0105"`` (a plain
+    dict of floats), or a whole `STDPParams`, constants and semantics, taken as it is (a mapping
+    holding a semantic key, as a stored run config hands one back, is one too)."""
 
-    whole: STDPParams | None = None
-
-    def __new__(cls, value: Any) -> Constants | None:  # type: ignore[misc]
-        if value is None:  # the default, as a stored run config hands it back
-            return None
-        out = super().__new__(cls)
-        if isinstance(value, STDPParams):
-            out.whole = value
-            return out
+    def __new__(cls, value: Any) -> dict[str, float] | STDPParams | None:  # type: ignore[misc]
+        if value is None or isinstance(value, STDPParams):
+            return value
         if isinstance(value, str):
             value = dict(part.split("=", 1) for part in value.split(",") if part.strip())
         if not isinstance(value, Mapping):
             raise TypeError(value)
-        out.update({str(k).strip(): float(v) for k, v in value.items()})
-        return out
-
-    def __init__(self, value: Any) -> None:  # filled by __new__
-        super().__init__()
+        if set(value) & set(CHOICES):
+            return STDPParams(**{k: (float(v) if k in _CONSTANTS and v is not None else v) for k, v in value.items()})
+        return {str(k).strip(): float(v) for k, v in value.items()}
 
 
 class Tau(float):
@@ -101,11 +95,11 @@ Tau.__name__ = "ms_or_inf"
 def stdp_params(options: Mapping[str, Any], base: STDPParams | None = None) -> STDPParams:
     """The STDP a spiking-network rule runs: ``params`` taken whole, or its constants over ``base``
     (default: the named ``mode``'s semantics and STDPParams' constants). Errors name the field."""
-    given: Constants | None = options.get("params")
-    if given is not None and given.whole is not None:
+    given = options.get("params")
+    if isinstance(given, STDPParams):
         if options.get("mode", "brian2") != "brian2":
             raise SpikefaError("options params (a whole STDPParams) and mode both give the STDP semantics; give one")
-        return given.whole
+        return given
     constants = dict(given or {})
     unknown = sorted(set(constants) - set(_CONSTANTS))
     if unknown:

@@ -205,3 +205,33 @@ def test_three_factor_gain_scales_and_frozen_keeps_the_chosen_layer() -> None:
     torch.testing.assert_close(b[1].weight.grad, 0.25 * a[1].weight.grad)
     spikefa.convert(c, "three-factor", options={"frozen": True}).local_step(x, y)
     assert c[1].weight.grad is None and torch.equal(c[3].weight.grad, a[3].weight.grad)
+
+
+def test_options_survive_a_stored_run_config_and_the_harness_drives_the_learners() -> None:
+    """What `spikefa train` does with a spiking card: options stored as JSON and parsed again give the
+    same STDP; the encoded model steps the learner, and the label assignment the rule declares is
+    empty for a spiking network (its read-out is its own output spikes)."""
+    import dataclasses
+    import json
+
+    from spikefa.functional.encoders import RateEncoder
+    from spikefa.nn.online import EncodedSNN
+    from spikefa.rules.registry import get_rule, resolve_options
+
+    rule = get_rule("stdp")
+    given = resolve_options(rule, {"layers": "0,1", "params": STDPParams.from_mode("nearest-soft", a_plus=0.5)})
+    stored = json.loads(json.dumps({k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v
+                                    for k, v in given.items()}))
+    again = resolve_options(rule, stored)
+    assert again["layers"] == (0, 1) and again["params"] == given["params"]
+    card = SpikingNet([nn.Sequential(nn.Flatten(), nn.Linear(6, 5)), nn.Linear(5, 3)], LIFParams(beta=0.8))
+    with torch.no_grad():
+        card.synapses[0][1].weight.mul_(3)
+    w = card.synapses[0][1].weight.detach().clone()
+    model = EncodedSNN(spikefa.convert(card, "stdp", options=again), RateEncoder(6), seed=0)
+    x, y = torch.rand(4, 1, 2, 3), torch.tensor([0, 1, 2, 0])
+    assert model.local_step(x, y) is None and not torch.equal(card.synapses[0][1].weight, w)
+    model.assign_labels(x, y)
+    assert model(x).shape == (4, 3)
+    with pytest.raises(SpikefaError, match="OnlineDFA has no label assignment"):
+        EncodedSNN(spikefa.convert(card, "dfa"), RateEncoder(6)).assign_labels(x, y)

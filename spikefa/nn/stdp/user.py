@@ -132,6 +132,12 @@ class LayerSTDP(nn.Module):
         self.run(steps, learn=not self.frozen)
         return None
 
+    def assign_labels(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Nothing to assign: the network is read out by its own output spikes (rule ``stdp``
+        declares a label assignment for the Diehl & Cook network; the training harness calls this
+        after each epoch for both)."""
+        return None
+
     @torch.no_grad()
     def run(self, steps: Iterable[torch.Tensor], learn: bool = True, record: bool = False
             ) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
