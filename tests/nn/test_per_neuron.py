@@ -121,3 +121,39 @@ def test_per_neuron_values_reach_lif_exactly_and_one_value_consumers_refuse_them
                               nn.Linear(16, 5), snn.Leaky(beta=0.9, init_hidden=True, output=True))
     with pytest.raises(SpikefaError, match=r"learn_beta=True\) is not supported by online learning"):
         spikefa.convert(learnable, "dfa")
+
+
+def test_per_neuron_beta_in_a_recurrent_and_a_current_based_layer_equals_autograd() -> None:
+    """RLeaky (U = β ⊙ U + W x + V s[t−1]) and Synaptic (I = α I + W x, U = β ⊙ U + I), one layer,
+    reset 'none', per-neuron β: online DFA equals autograd of Σ_t CE(U[t]) / T with the recurrent
+    spikes detached (e-prop's eligibility), V's per-synapse trace [B, out, out] included."""
+    torch.manual_seed(0)
+    x = (torch.rand(15, 5, 7) < 0.5).float()
+    y = torch.randint(0, 3, (5,))
+    beta = torch.tensor([0.6, 0.8, 0.95])
+    for kind in ("RLeaky", "Synaptic"):
+        lin = nn.Linear(7, 3)
+        neuron = snn.RLeaky(beta=beta, linear_features=3, reset_mechanism="none") if kind == "RLeaky" else \
+            snn.Synaptic(alpha=0.7, beta=beta, reset_mechanism="none")
+        with torch.no_grad():
+            lin.weight.mul_(3.0)
+            if kind == "RLeaky":
+                neuron.recurrent.weight.normal_(0, 0.8)
+        net = SpikingNet([lin], neurons=[neuron])
+        OnlineDFA(net, error="membrane").local_step(iter(x), y)
+        params = [p for p in net.parameters()]
+        online = [p.grad.clone() for p in params]
+        u, s, i_syn, loss = torch.zeros(5, 3), torch.zeros(5, 3), torch.zeros(5, 3), torch.zeros(())
+        for t in range(15):
+            if kind == "RLeaky":
+                u = beta * u + F.linear(x[t], params[0], params[1]) + F.linear(s.detach(), params[2], params[3])
+            else:
+                i_syn = 0.7 * i_syn + F.linear(x[t], params[0], params[1])
+                u = beta * u + i_syn
+            s = (u > 1.0).float()
+            loss = loss + F.cross_entropy(u, y)
+        want = torch.autograd.grad(loss / 15, params)
+        assert len(want) == (4 if kind == "RLeaky" else 2)
+        for a, b in zip(online, want):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+        assert float(online[-2].abs().sum()) > 0
