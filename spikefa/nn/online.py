@@ -31,7 +31,7 @@ forward, the same outer products in its backward pass, and the graph. Broadcasti
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,12 +46,15 @@ from spikefa.functional.lif import beta_decay, count_scores, lif_update
 from spikefa.nn.dfa import DFAFeedback
 from spikefa.nn.layers import master_weight
 from spikefa.nn.seeded import EVAL, SeededStreams
-from spikefa.nn.snntorch_net import WEIGHTED, check_online
+from spikefa.nn.snntorch_net import WEIGHTED, check_online, check_per_neuron
 from spikefa.nn.spiking import SpikeRecord, SpikingNet, scores, state_quantizer
+from spikefa.schemas.neuron import PerNeuron
 from spikefa.schemas.validate import choices
 from spikefa.schemas.vocab import OnlineError
 
 ERRORS = choices(OnlineError)
+StepHook = Callable[[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]], None]
+"""Called after each time step with every layer's input, spikes and membrane (`OnlineDFA._local_step`)."""
 
 
 def weight_layer_of(synapse: nn.Module) -> nn.Module:
@@ -112,18 +115,48 @@ class _Synapse:
         return grad
 
     def accumulate(self, grad_w: torch.Tensor, grad_b: torch.Tensor | None, delta_z: torch.Tensor,
-                   trace: torch.Tensor, bias_trace: float) -> None:
-        """Add δ_z × trace to the weight's gradient (in place) and δ_z × bias trace to the bias's."""
+                   trace: torch.Tensor, bias_trace: float | torch.Tensor) -> None:
+        """Add δ_z × trace to the weight's gradient (in place) and δ_z × bias trace to the bias's. A
+        per-neuron β gives a per-synapse trace [B, out, in] and a bias trace [out]."""
         if isinstance(self.layer, nn.Linear):
-            grad_w.addmm_(delta_z.t(), trace)  # in place: no [n_out, n_in] temporary per step
-            if grad_b is not None:
-                grad_b.add_(delta_z.sum(0), alpha=bias_trace)
+            _add_outer(grad_w, grad_b, delta_z, trace, bias_trace)
             return
         c = self.layer
         grad_w.add_(torch.nn.grad.conv2d_weight(trace, grad_w.shape, delta_z, c.stride, c.padding,  # type: ignore[arg-type]
                                                 c.dilation, c.groups))
         if grad_b is not None:
             grad_b.add_(delta_z.sum((0, 2, 3)), alpha=bias_trace)
+
+
+def _add_outer(grad_w: torch.Tensor, grad_b: torch.Tensor | None, delta: torch.Tensor, trace: torch.Tensor,
+               bias_trace: float | torch.Tensor) -> None:
+    """grad_w += Σ_b δ_bj x̄_b(j)i (x̄ [B, in] shared by every neuron, or [B, out, in] per synapse when β
+    is per neuron); grad_b += Σ_b δ_bj b̄_j."""
+    if trace.dim() == 2:
+        grad_w.addmm_(delta.t(), trace)  # in place: no [n_out, n_in] temporary per step
+    else:
+        grad_w.add_(torch.einsum("bo,boi->oi", delta, trace))
+    if grad_b is None:
+        return
+    if isinstance(bias_trace, torch.Tensor):
+        grad_b.add_(delta.sum(0) * bias_trace)
+    else:
+        grad_b.add_(delta.sum(0), alpha=bias_trace)
+
+
+def _filter(trace: torch.Tensor | None, x: torch.Tensor, beta: float | torch.Tensor) -> torch.Tensor:
+    """x̄[t] = β x̄[t−1] + x[t] in place (a new trace at the first step): [B, in] for one β per layer,
+    [B, out, in] for one β per neuron (β [out]), since ∂U_j/∂W_ji then decays with β_j."""
+    if not isinstance(beta, torch.Tensor):
+        return x.clone() if trace is None else trace.mul_(beta).add_(x)
+    if trace is None:
+        return x[:, None, :].expand(x.shape[0], beta.shape[0], x.shape[1]).clone()
+    return trace.mul_(beta[:, None]).add_(x[:, None, :])
+
+
+def _values(value: Any, like: torch.Tensor) -> float | torch.Tensor:
+    """β or θ as the learner computes with it: a float, or a tensor [n] in the weights' dtype."""
+    return torch.tensor(tuple(value), dtype=like.dtype, device=like.device) if isinstance(value, PerNeuron) else value
 
 
 class OnlineDFA(nn.Module):
@@ -149,6 +182,8 @@ class OnlineDFA(nn.Module):
             check_online(neuron, f"layer {i} ({type(neuron).__name__})")
         self._synapses = [_Synapse.of(s) for s in self._view.synapses]
         self.layers = [s.layer for s in self._synapses]
+        for i, (neuron, layer) in enumerate(zip(self._view.neurons, self.layers)):
+            check_per_neuron(neuron, layer, f"layer {i} ({type(neuron).__name__})")
         if not isinstance(self.layers[-1], nn.Linear):
             raise SpikefaError("online DFA needs an nn.Linear output layer (one neuron per class)")
         classes = self.layers[-1].out_features
@@ -211,7 +246,11 @@ class OnlineDFA(nn.Module):
         with torch.no_grad(), torch.autocast(y.device.type, enabled=False):
             return self._local_step(steps, y)
 
-    def _local_step(self, steps: Iterable[torch.Tensor], y: torch.Tensor) -> torch.Tensor:
+    def _local_step(self, steps: Iterable[torch.Tensor], y: torch.Tensor, on_step: StepHook | None = None,
+                    skip: frozenset[int] = frozenset()) -> torch.Tensor:
+        """`local_step`; ``on_step(inputs, spikes, mems)`` sees every layer's input, spikes and
+        membrane after each time step (read-only: clone what you keep), and the layers in ``skip``
+        get no update here (another rule learns them: `spikefa.nn.stdp.user`)."""
         lif = self._view.lif
         quants = [state_quantizer(n) for n in self._view.neurons]
         surrogates = self._surrogates()
@@ -220,13 +259,16 @@ class OnlineDFA(nn.Module):
             fb.step += 1
         weights = [m.weight for m in self.layers]  # read once: fake-quantized under QAT, fixed within the step
         biases = [m.bias for m in self.layers]
+        betas = [_values(p.beta, w) for p, w in zip(lif, weights)]  # floats, or [n] for per-neuron β / θ
+        thetas = [_values(p.threshold, w) for p, w in zip(lif, weights)]
         grads_w = [torch.zeros_like(w) for w in weights]
         grads_b = [torch.zeros_like(b) if b is not None else None for b in biases]
         mems: list[torch.Tensor] = []  # membranes and last spikes, updated in place (no graph)
         spikes: list[torch.Tensor] = []
-        traces: list[torch.Tensor] = []  # presynaptic traces x̄_l
+        traces: list[torch.Tensor] = []  # presynaptic traces x̄_l ([B, in], or [B, out, in] for a per-neuron β)
         outs: list[torch.Tensor] = []  # this step's weight-layer outputs (pooling routes through them)
-        bias_traces = [0.0] * len(lif)
+        inputs: list[torch.Tensor] = [torch.empty(0)] * len(lif)  # this step's layer inputs (for on_step)
+        bias_traces: list[Any] = [0.0] * len(lif)
         syns: list[torch.Tensor | None] = [None] * len(lif)  # synaptic currents (current-based neurons)
         syn_traces: list[torch.Tensor | None] = [None] * len(lif)  # the input filtered by α
         syn_bias = [0.0] * len(lif)
@@ -245,7 +287,7 @@ class OnlineDFA(nn.Module):
         for t, x_t in enumerate(steps, start=1):
             h = x_t.to(weights[0].dtype)
             for i, (syn, w, b, p) in enumerate(zip(self._synapses, weights, biases, lif)):
-                h = syn.inputs(h)
+                h = inputs[i] = syn.inputs(h)
                 z, current = syn.currents(h, w, b)
                 if p.alpha is not None:  # I_syn = α I_syn + I; its eligibility filters the input by α, then β
                     syn_bias[i] = p.alpha * syn_bias[i] + 1.0
@@ -255,24 +297,26 @@ class OnlineDFA(nn.Module):
                         syns[i].mul_(p.alpha).add_(current)  # type: ignore[union-attr]
                         syn_traces[i].mul_(p.alpha).add_(h)  # type: ignore[union-attr]
                     h, current = syn_traces[i], syns[i]  # type: ignore[assignment]
-                bias_traces[i] = p.beta * bias_traces[i] + (1.0 if p.alpha is None else syn_bias[i])
+                bias_traces[i] = betas[i] * bias_traces[i] + (1.0 if p.alpha is None else syn_bias[i])
                 if t == 1:
-                    traces.append(h.clone())
+                    traces.append(_filter(None, h, betas[i]))
                     outs.append(z)
                     mems.append(torch.zeros_like(current))
                     spikes.append(torch.zeros_like(current))
                 else:
-                    traces[i].mul_(p.beta).add_(h)
-                decay = beta_decay(p.beta)
+                    _filter(traces[i], h, betas[i])
+                decay = beta_decay(betas[i])
                 if rec_w[i] is not None:  # V·s[t−1] joins; snnTorch sums (β·U + I) + V·s: the same order here
-                    decay = _leak_then(p.beta, current)
+                    decay = _leak_then(betas[i], current)
                     current = F.linear(spikes[i], rec_w[i], rec_b[i])
-                    rec_traces[i] = spikes[i].clone() if t == 1 else rec_traces[i].mul_(p.beta).add_(spikes[i])
+                    rec_traces[i] = _filter(rec_traces[i] if t > 1 else None, spikes[i], betas[i])
                 outs[i] = z
-                mems[i] = lif_update(mems[i], current, spikes[i], p.threshold, p.reset, decay, quantize=quants[i],
+                mems[i] = lif_update(mems[i], current, spikes[i], thetas[i], p.reset, decay, quantize=quants[i],
                                      inplace=True)
-                spikes[i] = (mems[i] > p.threshold).to(mems[i].dtype)
+                spikes[i] = (mems[i] > thetas[i]).to(mems[i].dtype)
                 h = spikes[i]
+            if on_step is not None:
+                on_step(inputs, spikes, mems)
             if count_error:  # the running read-out: spike counts so far, ties by the summed membrane
                 if t == 1:
                     counts, memsum = spikes[-1].clone(), mems[-1].clone()
@@ -282,30 +326,30 @@ class OnlineDFA(nn.Module):
             if t % self.error_every == 0:
                 if count_error:  # ∂CE(read-out)/∂U_L[t] through the surrogate of the output spikes
                     logits = count_scores(counts, memsum)
-                    err = (torch.softmax(logits, 1) - onehot).mul_(surrogates[-1](mems[-1] - lif[-1].threshold))
+                    err = (torch.softmax(logits, 1) - onehot).mul_(surrogates[-1](mems[-1] - thetas[-1]))
                 else:  # ∂CE(U_L[t])/∂U_L[t]
                     logits = mems[-1]
                     err = torch.softmax(logits, 1) - onehot
                 loss += F.cross_entropy(logits, y)
                 broadcasts += 1
-                deltas = [(err @ fb.to(err.dtype)).view_as(m).mul_(sg(m - p.threshold))
-                          for fb, m, p, sg in zip(fbs, mems, lif, surrogates)] + [err]
+                deltas = [(err @ fb.to(err.dtype)).view_as(m).mul_(sg(m - th))
+                          for fb, m, th, sg in zip(fbs, mems, thetas, surrogates)] + [err]
                 for i, delta in enumerate(deltas):
+                    if i in skip:
+                        continue
                     syn = self._synapses[i]
                     syn.accumulate(grads_w[i], grads_b[i], syn.back_through_after(outs[i], delta), traces[i],
                                    bias_traces[i])
                     if rec_gw[i] is not None:
-                        rec_gw[i].addmm_(delta.t(), rec_traces[i])  # type: ignore[union-attr]
-                        if rec_gb[i] is not None:
-                            rec_gb[i].add_(delta.sum(0), alpha=bias_traces[i])  # type: ignore[union-attr]
+                        _add_outer(rec_gw[i], rec_gb[i], delta, rec_traces[i], bias_traces[i])  # type: ignore[arg-type]
         if t == 0:
             raise SpikefaError("online DFA: the input sequence has T = 0 time steps; expected time-major "
                                "[T, B, ...] with T >= 1")
         if not broadcasts:
             raise SpikefaError(f"online DFA: error_every={self.error_every} is longer than the {t} time steps")
         norm = 1.0 / (broadcasts * max(len(y), 1))
-        for layer, gw, gb in zip([*self.layers, *recs], [*grads_w, *rec_gw], [*grads_b, *rec_gb]):
-            if layer is None:
+        for i, (layer, gw, gb) in enumerate(zip([*self.layers, *recs], [*grads_w, *rec_gw], [*grads_b, *rec_gb])):
+            if layer is None or i % len(lif) in skip:
                 continue
             _accumulate(master_weight(layer, "weight"), gw * norm)
             if gb is not None:
@@ -353,3 +397,11 @@ class EncodedSNN(SeededStreams):
         """One online learning step when the wrapped learner has one (else None: use backward)."""
         step = getattr(self.net, "local_step", None)
         return None if step is None else step(self._steps(x), y)
+
+    def assign_labels(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """The wrapped learner's label assignment after an epoch (rules that declare one), on the
+        encoded inputs; raises `SpikefaError` naming the learner when it has none."""
+        assign = getattr(self.net, "assign_labels", None)
+        if assign is None:
+            raise SpikefaError(f"{type(self.net).__name__} has no label assignment (assign_labels)")
+        assign(x, y)

@@ -13,10 +13,12 @@ order in which the model registers its modules:
 A layer is the parameter-free modules before a synapse (``Flatten``, ``Dropout``), one ``nn.Linear``
 or ``nn.Conv2d``, the pooling of its currents (``MaxPool2d`` / ``AvgPool2d``) and the ``snn.Leaky``
 after it. The neurons stay the user's: β, θ and reset are read from each
-``Leaky`` whenever the learner steps (`layer_params`), never copied. What spikefa does not handle is
-refused with one line naming the module and what is supported: another neuron class (``Synaptic``,
-``RLeaky``, ...), another layer type, a learnable β or θ, per-neuron β, a surrogate other than
-snnTorch's ``atan`` / ``fast_sigmoid``, modules after the last neuron.
+neuron whenever the learner steps (`neuron_params`), never copied; β and θ may be one value per
+layer or one per neuron of an ``nn.Linear`` layer (``Leaky(beta=torch.rand(n), threshold=...)``,
+read as `spikefa.schemas.neuron.PerNeuron`). What spikefa does not handle is refused with one line
+naming the module and what is supported: another neuron class (``RSynaptic``, ...), another layer
+type, a learnable β or θ under online learning, per-neuron β or θ on a convolutional layer, a
+surrogate other than snnTorch's ``atan`` / ``fast_sigmoid``, modules after the last neuron.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from torch import nn
 
 from spikefa.errors import SpikefaError
 from spikefa.functional.lif import atan_grad, fast_sigmoid_grad
-from spikefa.schemas.neuron import LIFParams
+from spikefa.schemas.neuron import LIFParams, PerNeuron
 
 PASS_THROUGH = (nn.Flatten, nn.Dropout, nn.Identity, nn.MaxPool2d, nn.AvgPool2d)
 WEIGHTED = (nn.Linear, nn.Conv2d)  # the one weight layer of a layer, for every online learner
@@ -96,12 +98,23 @@ def _check_neuron(neuron: nn.Module, where: str) -> None:
     if getattr(neuron, "inhibition", False) or not getattr(neuron, "reset_delay", True):
         raise SpikefaError(f"{where}: Leaky with inhibition=True or reset_delay=False is not supported; "
                            "use the defaults")
-    if torch.as_tensor(neuron.beta).numel() != 1:
-        raise SpikefaError(f"{where}: a per-neuron β is not supported by online DFA (its eligibility would be "
-                           "[out, in] per sample); give one β per layer")
-    if torch.as_tensor(neuron.threshold).numel() != 1 or float(neuron.graded_spikes_factor) != 1.0:
-        raise SpikefaError(f"{where}: per-neuron thresholds and graded spikes are not supported yet; give one "
-                           "threshold per layer")
+    if float(neuron.graded_spikes_factor) != 1.0:
+        raise SpikefaError(f"{where}: graded spikes (graded_spikes_factor != 1) are not supported yet")
+
+
+def check_per_neuron(neuron: nn.Module, layer: nn.Module, where: str) -> None:
+    """Per-neuron β or θ: one value per neuron of an nn.Linear layer (shape [n] or [1, n])."""
+    for name in ("beta", "threshold"):
+        value = torch.as_tensor(getattr(neuron, name))
+        if value.numel() == 1:
+            continue
+        if not isinstance(layer, nn.Linear):
+            raise SpikefaError(f"{where}: a per-neuron {name} after a {type(layer).__name__} is not supported; give "
+                               f"one {name} per convolutional layer (per-neuron values work after an nn.Linear)")
+        n = layer.out_features
+        if value.numel() != n or value.shape[-1] != n:
+            raise SpikefaError(f"{where}: {name} of shape {tuple(value.shape)} does not give one value per neuron of "
+                               f"its nn.Linear ({n} neurons); use shape [{n}] or one value")
 
 
 def surrogate_name(derivative: Any) -> str:
@@ -129,14 +142,22 @@ def neuron_params(neuron: nn.Module, dt: float, surrogate: str) -> LIFParams:
     """The neuron an snnTorch ``Leaky`` or ``Synaptic`` runs now, read from the module (so QAT's β̂
     shows)."""
     alpha = getattr(neuron, "alpha", None) if type(neuron).__name__ == "Synaptic" else None
-    return LIFParams(beta=float(neuron.beta), threshold=float(neuron.threshold),  # type: ignore[arg-type]
+    return LIFParams(beta=_value(neuron.beta, "beta"), threshold=_value(neuron.threshold, "threshold"),
                      reset=neuron.reset_mechanism, dt=dt, surrogate=surrogate,  # type: ignore[arg-type]
                      alpha=None if alpha is None else float(alpha))
 
 
-def read_snntorch(model: nn.Module) -> SnnTorchLayers:
+def _value(value: Any, name: str) -> float | PerNeuron:
+    """A neuron's β or θ: a float, or `PerNeuron` values when it holds one per neuron (the float32
+    values snnTorch computes with, exactly)."""
+    t = torch.as_tensor(value).detach()
+    return float(t) if t.numel() == 1 else PerNeuron(t.flatten().tolist(), name)
+
+
+def read_snntorch(model: nn.Module, min_layers: int = 2, learner: str = "online DFA") -> SnnTorchLayers:
     """The layers of `model` in registration order (module docstring); raises `SpikefaError` naming
-    the module for anything spikefa does not handle."""
+    the module for anything spikefa does not handle, or when it has fewer than ``min_layers`` layers
+    of neurons (``learner`` names who needs them)."""
     children = list(model.named_children())  # explicit state: the tutorials register in call order
     synapses, neurons, surrogates, ops = [], [], [], []  # type: ignore[var-annotated]
     for name, module in children:
@@ -159,11 +180,14 @@ def read_snntorch(model: nn.Module) -> SnnTorchLayers:
     if ops:
         raise SpikefaError(f"modules {[type(m).__name__ for m in ops]} come after the last neuron; end the network "
                            "with a spiking neuron (the output layer is read out by its spikes)")
-    if len(neurons) < 2:
-        raise SpikefaError("online DFA needs at least two layers of neurons (a hidden and an output layer); "
-                           f"found {len(neurons)} in {type(model).__name__}")
-    for syn in synapses:
+    if len(neurons) < min_layers:
+        what = "two layers of neurons (a hidden and an output layer)" if min_layers == 2 else \
+            f"{min_layers} layer(s) of neurons"
+        raise SpikefaError(f"{learner} needs at least {what}; found {len(neurons)} in {type(model).__name__}")
+    for syn, neuron, (name, _) in zip(synapses, neurons, [c for c in children if is_snntorch_neuron(c[1])]):
         if sum(isinstance(m, WEIGHTED) for m in syn) != 1:
             raise SpikefaError(f"a layer holds {sum(isinstance(m, WEIGHTED) for m in syn)} weight layers "
                                "(nn.Linear / nn.Conv2d) between two neurons; give each layer one")
+        check_per_neuron(neuron, next(m for m in syn if isinstance(m, WEIGHTED)),
+                          f"module {name!r} ({type(neuron).__name__})")
     return SnnTorchLayers(tuple(synapses), tuple(neurons), tuple(surrogates))

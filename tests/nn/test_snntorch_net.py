@@ -155,8 +155,12 @@ def test_what_online_dfa_does_not_handle_is_refused_by_name() -> None:
                            nn.Linear(16, 5), snn.Leaky(beta=0.9, init_hidden=True, output=True)), "reset_mechanism='zero'")
     _refused(nn.Sequential(nn.Linear(20, 16), snn.Leaky(beta=0.9, init_hidden=True, learn_beta=True), nn.Linear(16, 5),
                            snn.Leaky(beta=0.9, init_hidden=True, output=True)), "learn_beta=True")
-    _refused(nn.Sequential(nn.Linear(20, 16), snn.Leaky(beta=torch.full((16,), 0.9), init_hidden=True),
-                           nn.Linear(16, 5), snn.Leaky(beta=0.9, init_hidden=True, output=True)), "per-neuron β")
+    _refused(nn.Sequential(nn.Linear(20, 16), snn.Leaky(beta=torch.full((8,), 0.9), init_hidden=True),
+                           nn.Linear(16, 5), snn.Leaky(beta=0.9, init_hidden=True, output=True)),
+             "'1'", "beta of shape (8,)", "one value per neuron")
+    _refused(nn.Sequential(nn.Conv2d(1, 2, 3), snn.Leaky(beta=0.9, threshold=torch.ones(2, 1, 1), init_hidden=True),
+                           nn.Flatten(), nn.Linear(8, 5), snn.Leaky(beta=0.9, init_hidden=True, output=True)),
+             "'1'", "a per-neuron threshold after a Conv2d")
     _refused(nn.Sequential(nn.Conv1d(1, 2, 3), nn.Flatten(), nn.Linear(36, 16), snn.Leaky(beta=0.9, init_hidden=True),
                            nn.Linear(16, 5), snn.Leaky(beta=0.9, init_hidden=True, output=True)), "Conv1d")
     _refused(nn.Sequential(nn.Linear(20, 16), snn.Leaky(beta=0.9, init_hidden=True), nn.Linear(16, 5),
