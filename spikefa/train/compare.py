@@ -176,9 +176,9 @@ def summarize_runs(label: str, runs: Sequence[dict[str, Any]]) -> dict[str, Any]
     if ok:
         row["test_mean"], row["test_std"] = mean_std([100 * r["test_accuracy"] for r in ok])
         row["val_mean"], row["val_std"] = mean_std([100 * r["val_accuracy"] for r in ok])
-    feedback = _feedback_means([r.get("feedback") or {} for r in ok])
-    if feedback:
-        row["feedback"] = feedback
+    motion = _feedback_means([r.get("feedback_motion") or {} for r in ok])
+    if motion:
+        row["feedback_motion"] = motion
     return row
 
 
@@ -214,7 +214,7 @@ def feedback_lines(rows: Sequence[dict[str, Any]], with_model: bool = False) -> 
              f"{head}| rule | layer | ‖ΔB‖/‖B₀‖ | angle at start (°) | angle at end (°) |",
              f"{'|---' if with_model else ''}|---|---|---:|---:|---:|"]
     for r in rows:
-        for layer, stats in r.get("feedback", {}).items():
+        for layer, stats in r.get("feedback_motion", {}).items():
             moved, start, end = feedback_cells(stats)
             model = f"| {r.get('model', '')} " if with_model else ""
             lines.append(f"{model}| {r['variant']} | {layer} | {moved} | {start} | {end} |")
@@ -257,7 +257,7 @@ def write_report(summaries: list[dict[str, Any]], out_dir: str | Path, title: st
     differences = [{"variant": label, "control": control, **paired_difference(by_variant[label], by_variant[control])}
                    for label in by_variant if (control := control_of(label)) in by_variant]
     lines += ["", *control_lines(differences)] if differences else []
-    lines += ["", *feedback_lines(rows)] if any("feedback" in r for r in rows) else []
+    lines += ["", *feedback_lines(rows)] if any("feedback_motion" in r for r in rows) else []
     table = "\n".join(lines) + "\n"
     atomic_write_text(out / "table.md", table)
     write_json(out / "results.json", {"title": title, "protocol": protocol, "rows": rows,

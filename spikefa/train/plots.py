@@ -223,8 +223,9 @@ def _image_shape(shape: Sequence[int]) -> tuple[int, int, int]:
 def features_figure(weight: Any, input_shape: Sequence[int], title: str = "",
                     stats: Mapping[str, float] | None = None, shown: int = FEATURES_SHOWN) -> Any | None:
     """The receptive fields of a layer reading images: the first ``shown`` units' weight rows
-    ([out, C·H·W]) as C×H×W images (channels averaged), each scaled to its own largest |w| on a
-    diverging map (red +, blue −); ``stats`` (dead / duplicate fractions) go in the title."""
+    ([out, C·H·W]) as C×H×W images (channels averaged), tiled in one grid, each scaled to its own
+    largest |w| on a diverging map (red +, blue −); ``stats`` (dead / duplicate fractions) go in the
+    title."""
     import numpy as np
 
     w = np.asarray(weight.detach().cpu().double() if hasattr(weight, "detach") else weight, dtype=float)
@@ -232,19 +233,20 @@ def features_figure(weight: Any, input_shape: Sequence[int], title: str = "",
     n = min(shown, w.shape[0])
     cols = math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
-    fig = _figure(1.1 * cols + 0.4, 1.1 * rows + 0.7)
+    mosaic = np.full((rows * (h + 1) - 1, cols * (wd + 1) - 1), np.nan)
+    for i in range(n):
+        img = w[i].reshape(c, h, wd).mean(0)
+        r, q = divmod(i, cols)
+        mosaic[r * (h + 1):r * (h + 1) + h, q * (wd + 1):q * (wd + 1) + wd] = img / (np.abs(img).max() or 1.0)
+    fig = _figure(0.9 * cols + 0.6, 0.9 * rows + 0.8)
     if fig is None:
         return None
-    axes = fig.subplots(rows, cols, squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.set_axis_off()
-        if i < n:
-            img = w[i].reshape(c, h, wd).mean(0)
-            peak = float(np.abs(img).max()) or 1.0
-            ax.imshow(img, cmap="RdBu_r", vmin=-peak, vmax=peak)
-    note = "" if not stats else (f" · dead {100 * stats['dead']:.1f} %, duplicate {100 * stats['duplicate']:.1f} %"
+    ax = fig.subplots()
+    ax.imshow(np.ma.masked_invalid(mosaic), cmap="RdBu_r", vmin=-1.0, vmax=1.0, interpolation="nearest")
+    ax.set_axis_off()
+    note = "" if not stats else (f"\ndead {100 * stats['dead']:.1f} %, duplicate {100 * stats['duplicate']:.1f} %"
                                  f" of {int(stats['units'])} units")
-    fig.suptitle(f"{title}{note}", fontsize=8)
+    ax.set_title(f"{title}{note}", fontsize=8)
     return fig
 
 

@@ -251,7 +251,7 @@ def _diagnose(summary: dict[str, Any], model: nn.Module, b_start: dict[str, Any]
     matrices moved and their angles, and a local layer's dead / duplicate units and features.png."""
     feedback = feedback_summary(model, b_start)
     if feedback:
-        summary["feedback"] = feedback
+        summary["feedback_motion"] = feedback
     if not summary.get("diverged"):
         features = feature_diagnostics(model, data.x_train, tuple(data.input_shape), out, title)
         if features:
