@@ -49,3 +49,55 @@ def test_reproduce_refuses_an_event_dataset_by_name() -> None:
 
     with pytest.raises(SpikefaError, match="--dataset 'nmnist-synth' holds events; the reproduced experiments"):
         _splits("nmnist-synth", None)
+
+
+def test_sweep_largest_stable_takes_the_largest_value_nothing_overflowed_at() -> None:
+    from spikefa.experiments.sweep import Sweep, choose
+
+    s = Sweep("local_lr", (1e-4, 1e-5, 1e-6), ("hebb", "oja"), "largest-stable")
+    assert s.rounds() == [(1e-4,), (1e-5,), (1e-6,)]
+    runs = {("hebb", 1e-4): {"diverged": "x"}, ("oja", 1e-4): {"diverged": None}}
+    assert not s.settled(runs)  # one row overflowed at 1e-4: try the next value down
+    runs.update({("hebb", 1e-5): {"diverged": None}, ("oja", 1e-5): {"diverged": None}})
+    assert s.settled(runs) and choose(s, runs) == {"hebb": 1e-5, "oja": 1e-5}
+    everything_diverged = {(r, v): {"diverged": "x"} for r in s.rows for v in s.values}
+    assert choose(s, everything_diverged) == {"hebb": 1e-6, "oja": 1e-6}
+
+
+def test_sweep_best_moving_prefers_validation_accuracy_among_rates_that_move_b() -> None:
+    from spikefa.experiments.sweep import MOVED, Sweep, choose
+
+    s = Sweep("plastic_lr", (1e-4, 1e-2, 1e-1), ("fa+plastic=hebb",), "best-moving")
+
+    def run(val: float, moved: float, diverged: str | None = None) -> dict:
+        return {"val_accuracy": val, "diverged": diverged,
+                "feedback_motion": {"layer0": {"moved": moved}, "layer1": {"moved": moved}}}
+
+    r = "fa+plastic=hebb"
+    runs = {(r, 1e-4): run(0.99, MOVED / 10), (r, 1e-2): run(0.90, MOVED * 2), (r, 1e-1): run(0.95, MOVED * 20)}
+    assert choose(s, runs) == {r: 1e-1}  # 1e-4 scores best but B does not move there
+    runs[(r, 1e-1)] = run(0.0, 9.0, diverged="x")
+    assert choose(s, runs) == {r: 1e-2}  # a diverged rate is never chosen
+    runs = {(r, v): run(0.9, v) for v in s.values if v < MOVED}
+    runs.update({(r, 1e-1): run(0.9, 0.04)})
+    assert choose(s, runs) == {r: 1e-1}  # none reaches MOVED: the one that moved B most
+
+
+def test_blog_findings_are_computed_from_the_rows() -> None:
+    from spikefa.experiments.fa_hebbian import blog_findings
+
+    def row(variant: str, mean: float | None, std: float = 0.1) -> dict:
+        base = {"variant": variant, "seeds": 3, "diverged": 0 if mean is not None else 3}
+        return base | ({"test_mean": mean, "test_std": std} if mean is not None else {})
+
+    rows = [row("bp", 98.0), row("hebb+local_lr=1e-06", None), row("hebb+threshold=true+local_lr=1e-06", 80.0),
+            row("oja+local_lr=1e-06", 60.0), row("oja+threshold=true+local_lr=1e-06", 80.1, 0.3)]
+    controls = [{"variant": "hebb+local_lr=1e-06", "pairs": 0}]
+    poor, oja = blog_findings(rows, controls)
+    assert "**holds**" in poor and "diverged (3/3)" in poor
+    assert "**holds in 1 of 2**" in oja  # 80.1 vs 80.0 is inside the seed spread
+    rows[1] = row("hebb+local_lr=1e-06", 95.0)
+    rows[3] = row("oja+local_lr=1e-06", 95.05)
+    rows[4] = row("oja+threshold=true+local_lr=1e-06", 70.0)
+    poor, oja = blog_findings(rows, controls)
+    assert "**does not hold**" in poor and "**does not hold**" in oja

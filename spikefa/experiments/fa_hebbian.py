@@ -102,7 +102,8 @@ def blog_findings(rows: list[dict[str, Any]], controls: list[dict[str, Any]]) ->
     else:
         r = by[vanilla]
         poor = "test_mean" not in r or bp["test_mean"] - r["test_mean"] >= POOR
-        vs = f", {difference_cell(diff[vanilla])} points against its random-feature control" if vanilla in diff else ""
+        vs = (f", {difference_cell(diff[vanilla])} points against its random-feature control"
+              if diff.get(vanilla, {}).get("pairs") else "")
         out.append(f"- vanilla Hebbian learning poor on MNIST (≥ {POOR:g} points below backprop, or diverged): "
                    f"**{'holds' if poor else 'does not hold'}** — vanilla Hebb {_finding_cell(r)}, backprop "
                    f"{_finding_cell(bp)}{vs}")
