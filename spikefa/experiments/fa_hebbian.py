@@ -174,7 +174,8 @@ def _conv() -> Experiment:
 
 
 EXPERIMENTS: dict[str, Experiment] = {
-    e.key: e for e in (_hebbnet(), _hebbnet_validated(), _sum_rule(), _hebbian_descent(), _grid("fa", "4-fa"), _grid("dfa", "5-dfa"),
+    e.key: e for e in (_hebbnet(), _hebbnet_validated(), _sum_rule(), _hebbian_descent(), _grid("fa", "4-fa"),
+                       _grid("dfa", "5-dfa"),
                        _hl_fa(), _hl_dfa(), _conv())
 }
 
@@ -243,31 +244,37 @@ def _with_controls(pairs: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], .
     return tuple(out)
 
 
+def _sweep_runs(out: Path, exp: Experiment, sweep: Sweep, settings: Settings, workers: int, progress: bool
+                ) -> dict[tuple[str, float], dict[str, Any]]:
+    """The sweep's runs on the first seed, round by round (`Sweep.rounds`), keyed by (row, value)."""
+    model = {v: m for m, v in exp.pairs}
+    runs: dict[tuple[str, float], dict[str, Any]] = {}
+    for values in sweep.rounds():
+        jobs = [(r, v, _job(out, settings, model[r], sweep.variant(r, v), settings.seeds[0])[1])
+                for v in values for r in sweep.rows]
+        results = _execute([job for _, _, job in jobs], workers, progress)
+        runs.update({(r, v): res for (r, v, _), res in zip(jobs, results)})
+        if sweep.settled(runs):
+            break
+    return runs
+
+
 def _run_sweeps(out: Path, chosen: list[Experiment], settings: Settings, workers: int, progress: bool
                 ) -> tuple[list[Experiment], dict[str, list[str]]]:
-    """Run every experiment's sweep on the first seed and fix the chosen values into its rows; every
-    row then gets its random-feature control. Returns the experiments to run and each sweep's record
-    (Markdown lines)."""
+    """Run every experiment's sweep and fix the chosen values into its rows; every row then gets its
+    random-feature control. Returns the experiments to run and each sweep's record (Markdown lines)."""
     from dataclasses import replace
 
     from spikefa.experiments.sweep import sweep_lines
 
-    seed = settings.seeds[0]
     resolved, records = [], {}
     for exp in chosen:
-        if exp.sweep is not None:
-            sweep = replace(exp.sweep, rows=tuple(r for r in exp.sweep.rows if any(v == r for _, v in exp.pairs)))
-            model = {v: m for m, v in exp.pairs}
-            runs: dict[tuple[str, float], dict[str, Any]] = {}
-            for values in sweep.rounds():  # largest-stable: one value at a time, from the largest
-                jobs = [(r, v, _job(out, settings, model[r], sweep.variant(r, v), seed)) for v in values
-                        for r in sweep.rows]
-                results = _execute([job for _, _, (_, job) in jobs], workers, progress)
-                runs.update({(r, v): res for (r, v, _), res in zip(jobs, results)})
-                if sweep.settled(runs):
-                    break
+        kept = {v for _, v in exp.pairs}
+        sweep = None if exp.sweep is None else replace(exp.sweep, rows=tuple(r for r in exp.sweep.rows if r in kept))
+        if sweep is not None and sweep.rows:
+            runs = _sweep_runs(out, exp, sweep, settings, workers, progress)
             picked = choose(sweep, runs)
-            records[exp.key] = sweep_lines(sweep, runs, picked, seed)
+            records[exp.key] = sweep_lines(sweep, runs, picked, settings.seeds[0])
             exp = replace(exp, pairs=resolve_rows(sweep, exp.pairs, picked))
         resolved.append(replace(exp, pairs=_with_controls(exp.pairs)))
     return resolved, records

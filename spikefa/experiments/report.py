@@ -90,8 +90,9 @@ def write_experiment_report(out: Path, experiments: Sequence[Any], settings: Any
                     for m, v in exp.pairs if (c := control_of(v)) is not None and (m, c) in runs_of]
         for r in rows:
             r["is_control"] = any(c["control"] == r["variant"] and c["model"] == r["model"] for c in controls)
-            r.update(next(({"control": c} for c in controls if (c["model"], c["variant"]) == (r["model"], r["variant"])),
-                          {}))
+            own = [c for c in controls if (c["model"], c["variant"]) == (r["model"], r["variant"])]
+            if own:
+                r["control"] = own[0]
         png = out / f"{exp.key}.png"
         _plot(png, exp, rows)
         lines += [f"## {exp.title}", "", _protocol(configs) if configs else "", ""]

@@ -80,11 +80,13 @@ def sweep_lines(sweep: Sweep, runs: Mapping[tuple[str, float], Mapping[str, Any]
                 seed: int) -> list[str]:
     """The Markdown record of a sweep: every (row, value) run and the value chosen."""
     rule = {"largest-stable": "the largest value at which no swept run diverged",
-            "best-moving": f"per row, the best val accuracy among the values where B moved (mean ‖ΔB‖/‖B₀‖ ≥ {MOVED:g})"}
+            "best-moving": "per row, the best val accuracy among the values where B moved "
+                           f"(mean ‖ΔB‖/‖B₀‖ ≥ {MOVED:g})"}
     lines = [f"Chosen on the validation split (seed {seed}, this table's budget): `{sweep.option}` in "
              f"{{{', '.join(f'{v:g}' for v in sweep.values)}}}, {rule[sweep.choose]}"
              f"{'' if len({v for _, v in runs}) == len(sweep.values) else ' (smaller values not needed)'}.", "",
-             f"| row | {sweep.option} | val accuracy (%) | ‖ΔB‖/‖B₀‖ | diverged | chosen |", "|---|---:|---:|---:|---|---|"]
+             f"| row | {sweep.option} | val accuracy (%) | ‖ΔB‖/‖B₀‖ | diverged | chosen |",
+             "|---|---:|---:|---:|---|---|"]
     for r in sweep.rows:
         for v in sweep.values:
             if (r, v) not in runs:
