@@ -24,8 +24,8 @@ def test_reproduce_fast_smoke(tmp_path: Path) -> None:
     assert "Protocol:" in report and "| mlp-2x800-tanh | dfa:binary |" in report
     assert "sum+beta=0.0001+hebbian=oja" in report
     # the blog's table: local_lr chosen by the sweep (largest first: nothing overflows in one step)
-    assert "| mlp-1x2000-relu | hebb+local_lr=0.0001 |" in report
-    assert "| mlp-1x2000-relu | hebb+local_lr=0.0001 | hebb+local_lr=0.0001+frozen=true | 1 |" in report
+    assert "| mlp-1x2000-relu | hebb+local_lr=0.01 |" in report
+    assert "| mlp-1x2000-relu | hebb+local_lr=0.01 | hebb+local_lr=0.01+frozen=true | 1 |" in report
     assert "| mlp-1x2000-relu | hebb+unit_norm=true+local_lr=1e-05+frozen=true |" in report
     assert "frozen" not in "".join(line for line in report.splitlines() if line.startswith("| mlp-1x2000-relu | bp"))
     assert report.count("### The blog's findings, from these numbers") == 2

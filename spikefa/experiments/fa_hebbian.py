@@ -48,7 +48,7 @@ HEBBNET_VARIANTS = ("", "+threshold=true", "+threshold=true+gradient_sparsity=tr
 # Experiment 1, the blog's table: HebbNet's configuration (raw weights, no normalisation; Gupta et al.
 # 2021) with the blog's changes: gradient sparsity p = 0.3 and a local rate low enough that the
 # weights do not overflow, the largest of these at which no run of the table diverges (seed 0).
-BLOG_LOCAL_LRS = (1e-4, 1e-5, 1e-6, 1e-7)
+BLOG_LOCAL_LRS = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7)
 POOR = 5.0
 """Points below backprop at which the blog's "vanilla Hebbian learning is poor on MNIST" holds."""
 

@@ -8,7 +8,7 @@ from typing import Any, Mapping, Sequence
 
 from spikefa.runs.checkpoint import atomic_write_text, write_json
 from spikefa.train.compare import (accuracy_cells, control_lines, control_of, feedback_lines, paired_difference,
-                                   summarize_runs)
+                                   summarize_runs, units_cell)
 from spikefa.train.plots import _pyplot
 
 
@@ -86,7 +86,9 @@ def write_experiment_report(out: Path, experiments: Sequence[Any], settings: Any
             row = summarize_runs(variant, runs)
             row.update(model=model, show_model=multi_model)
             rows.append(row)
-        controls = [{"model": m, "variant": v, "control": c, **paired_difference(runs_of[(m, v)], runs_of[(m, c)])}
+        row_of = {(r["model"], r["variant"]): r for r in rows}
+        controls = [{"model": m, "variant": v, "control": c, **paired_difference(runs_of[(m, v)], runs_of[(m, c)]),
+                     "units": units_cell(row_of[(m, v)]), "control_units": units_cell(row_of[(m, c)])}
                     for m, v in exp.pairs if (c := control_of(v)) is not None and (m, c) in runs_of]
         for r in rows:
             r["is_control"] = any(c["control"] == r["variant"] and c["model"] == r["model"] for c in controls)

@@ -92,20 +92,31 @@ def difference_cell(diff: dict[str, Any]) -> str:
     return f"{diff['mean']:+.2f}" + (f" ± {diff['std']:.2f}" if diff["pairs"] > 1 else "")
 
 
+def units_cell(row: dict[str, Any] | None) -> str:
+    """"dead % / duplicate %" of a row's first local layer (mean over seeds), "—" when not measured."""
+    units = (row or {}).get("units")
+    return "—" if not units else f"{100 * units['dead']:.1f} / {100 * units['duplicate']:.1f}"
+
+
 def control_lines(pairs: Sequence[dict[str, Any]], with_model: bool = False) -> list[str]:
     """The Markdown section of random-feature controls: rows ``{"variant", "control", **paired_difference}``
-    (and ``"model"`` when ``with_model``); empty without any."""
+    (and ``"model"`` when ``with_model``; ``"units"`` / ``"control_units"``: `units_cell` texts); empty
+    without any."""
     if not pairs:
         return []
     lines = ["### Random-feature controls", "",
              "Each local rule beside the same network with its local layers frozen at their initialisation "
              "(`frozen=true`: same read-out, budget and seeds). rule − control: test-accuracy points, mean ± std "
-             "over the seeds both finished (paired by seed); > 0 means the rule's features beat random ones.", "",
-             f"{'| model ' if with_model else ''}| rule | control | seeds paired | rule − control (points) |",
-             f"{'|---' if with_model else ''}|---|---|---:|---:|"]
+             "over the seeds both finished (paired by seed); > 0 means the rule's features beat random ones. "
+             "Dead / duplicate: % of the first local layer's units that respond the same to every probe image / "
+             "copy an earlier unit's weights (cosine > 0.99), for the rule and its control.", "",
+             f"{'| model ' if with_model else ''}| rule | control | seeds paired | rule − control (points) | "
+             "dead / duplicate, rule (%) | dead / duplicate, control (%) |",
+             f"{'|---' if with_model else ''}|---|---|---:|---:|---:|---:|"]
     for p in pairs:
         model = f"| {p.get('model', '')} " if with_model else ""
-        lines.append(f"{model}| {p['variant']} | {p['control']} | {p['pairs']} | {difference_cell(p)} |")
+        lines.append(f"{model}| {p['variant']} | {p['control']} | {p['pairs']} | {difference_cell(p)} | "
+                     f"{p.get('units', '—')} | {p.get('control_units', '—')} |")
     return lines
 
 
@@ -176,6 +187,9 @@ def summarize_runs(label: str, runs: Sequence[dict[str, Any]]) -> dict[str, Any]
     if ok:
         row["test_mean"], row["test_std"] = mean_std([100 * r["test_accuracy"] for r in ok])
         row["val_mean"], row["val_std"] = mean_std([100 * r["val_accuracy"] for r in ok])
+    layers = [next(iter(r["features"].values())) for r in ok if r.get("features")]
+    if layers:  # the first local layer: mean fractions of dead and duplicate units over seeds
+        row["units"] = {k: statistics.fmean(x[k] for x in layers) for k in ("dead", "duplicate")}
     motion = _feedback_means([r.get("feedback_motion") or {} for r in ok])
     if motion:
         row["feedback_motion"] = motion
@@ -254,7 +268,9 @@ def write_report(summaries: list[dict[str, Any]], out_dir: str | Path, title: st
         row = summarize_runs(label, runs)
         lines.append(table_row(row))
         rows.append(row)
-    differences = [{"variant": label, "control": control, **paired_difference(by_variant[label], by_variant[control])}
+    summarized = {r["variant"]: r for r in rows}
+    differences = [{"variant": label, "control": control, **paired_difference(by_variant[label], by_variant[control]),
+                    "units": units_cell(summarized[label]), "control_units": units_cell(summarized[control])}
                    for label in by_variant if (control := control_of(label)) in by_variant]
     lines += ["", *control_lines(differences)] if differences else []
     lines += ["", *feedback_lines(rows)] if any("feedback_motion" in r for r in rows) else []

@@ -5,6 +5,7 @@ compare prints rule − control paired by seed."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -101,7 +102,10 @@ def test_compare_adds_the_control_beside_local_rules_only(tmp_path: Path) -> Non
     diffs = [100 * (rule[k] - ctrl[k]) for k in (0, 1)]
     mean = sum(diffs) / 2
     std = (sum((d - mean) ** 2 for d in diffs)) ** 0.5  # n - 1 = 1
-    assert row.endswith(f"| 2 | {mean:+.2f} ± {std:.2f} |")
+    assert f"| 2 | {mean:+.2f} ± {std:.2f} | " in row
+    units = [next(iter(s["features"].values())) for s in summaries if s["variant"].startswith("oja")]
+    assert len(units) == 4  # both seeds of the rule and of its control measured their local layer
+    assert re.search(r"\| \d+\.\d / \d+\.\d \| \d+\.\d / \d+\.\d \|$", row), row
     saved = json.loads((tmp_path / "results.json").read_text())["controls"]
     assert [c["variant"] for c in saved] == ["oja+unit_norm=true+local_lr=0.01"]
 
