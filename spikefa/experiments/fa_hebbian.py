@@ -119,7 +119,9 @@ def blog_findings(rows: list[dict[str, Any]], controls: list[dict[str, Any]]) ->
     if verdicts:
         n = sum(a for a, _ in verdicts)
         word = "holds" if n == len(verdicts) else "does not hold" if n == 0 else f"holds in {n} of {len(verdicts)}"
-        out.append(f"- Oja ahead of Hebb (by more than the seed spread): **{word}** — " +
+        single = all(by[v]["seeds"] - by[v]["diverged"] <= 1 for v in by if v.startswith(("hebb", "oja")))
+        out.append(f"- Oja ahead of Hebb (by more than the seed spread"
+                   f"{'; one seed each: no spread, any difference counts' if single else ''}): **{word}** — " +
                    "; ".join(t for _, t in verdicts))
     return out
 

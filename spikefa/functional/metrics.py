@@ -27,8 +27,12 @@ def relative_change(before: torch.Tensor, after: torch.Tensor) -> float:
     return num / den if den > 0 else math.inf
 
 
+DUPLICATE_COS = 0.95
+"""Cosine similarity of two units' weight rows above which the later one counts as a duplicate."""
+
+
 def unit_fractions(weight: torch.Tensor, response: torch.Tensor | None = None,
-                   duplicate_cos: float = 0.99) -> dict[str, float]:
+                   duplicate_cos: float = DUPLICATE_COS) -> dict[str, float]:
     """What a layer of units learned, as fractions of its ``out`` units (weight [out, in]):
 
     - ``dead``: units whose response [N, out] is the same on every probe input (a ReLU unit never

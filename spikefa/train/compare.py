@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from spikefa.errors import SpikefaError
+from spikefa.functional.metrics import DUPLICATE_COS
 from spikefa.rules.registry import get_rule, resolve_feedback, resolve_options
 from spikefa.runs.checkpoint import atomic_write_text, write_json
 from spikefa.runs.model import read_config
@@ -109,7 +110,7 @@ def control_lines(pairs: Sequence[dict[str, Any]], with_model: bool = False) -> 
              "(`frozen=true`: same read-out, budget and seeds). rule − control: test-accuracy points, mean ± std "
              "over the seeds both finished (paired by seed); > 0 means the rule's features beat random ones. "
              "Dead / duplicate: % of the first local layer's units that respond the same to every probe image / "
-             "copy an earlier unit's weights (cosine > 0.99), for the rule and its control.", "",
+             f"copy an earlier unit's weights (cosine > {DUPLICATE_COS:g}), for the rule and its control.", "",
              f"{'| model ' if with_model else ''}| rule | control | seeds paired | rule − control (points) | "
              "dead / duplicate, rule (%) | dead / duplicate, control (%) |",
              f"{'|---' if with_model else ''}|---|---|---:|---:|---:|---:|"]
