@@ -10,7 +10,9 @@ activation after it). Each block has a role:
 - ``sum``      backprop gradient + β · Hebbian term (the sum rule). β is relative: the Hebbian
                term is rescaled to β times the norm of the layer's gradient, so β = 1e-4 … 1 spans
                "a trace of Hebb" to "as much Hebb as gradient" whatever the raw scales.
-- ``frozen``   not trained.
+- ``frozen``   not trained (the random-feature control of a Hebbian block: with ``unit_norm`` its
+               rows are normalised once, at construction, as the Hebbian block's are before its
+               first step, and never touched again).
 
 Local terms reach the optimiser as gradients (``-ΔW``) injected during ``loss.backward()``, so the
 user's loop is unchanged. Hebbian descent is in ``HebbianDescentLinear`` below.
@@ -77,6 +79,8 @@ class LocalSequential(nn.Module):
             for p in layer.parameters():
                 p.requires_grad_(plan.role != "frozen")
         self.register_buffer("steps", torch.zeros((), dtype=torch.int64))
+        if unit_norm:
+            self._unit_norm_rows(("frozen",))
         self._pending: dict[int, torch.Tensor] = {}
         for b, plan in zip(self.blocks, self.plans):
             if plan.role == "sum":
@@ -98,10 +102,22 @@ class LocalSequential(nn.Module):
         return [p for b, plan in zip(self.blocks, self.plans) if plan.role == "hebbian"
                 for p in _linear_of(b).parameters()]
 
-    def _unit_norm_rows(self) -> None:
+    @torch.no_grad()
+    def local_features(self, x: torch.Tensor) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+        """(name, weight [out, in], response [N, out]) of every block that learns by a Hebbian rule
+        alone, or stands frozen in its place (the control), on inputs ``x`` [N, ...]; nothing learns.
+        Read by the harness's diagnostics (receptive fields, dead and duplicate units)."""
+        out = []
+        for i, (block, plan) in enumerate(zip(self.blocks, self.plans)):
+            x = block(x)
+            if plan.role in ("hebbian", "frozen"):
+                out.append((f"blocks.{i}", _linear_of(block).weight.detach(), x.reshape(x.shape[0], -1)))
+        return out
+
+    def _unit_norm_rows(self, roles: tuple[str, ...] = ("hebbian", "sum")) -> None:
         with torch.no_grad():
             for b, plan in zip(self.blocks, self.plans):
-                if plan.role in ("hebbian", "sum"):
+                if plan.role in roles:
                     layer = _linear_of(b)
                     rows = layer.weight if layer.bias is None else torch.cat([layer.weight, layer.bias.unsqueeze(1)], 1)
                     norm = rows.norm(dim=1, keepdim=True).clamp_min(1e-12)  # a unit's weights and bias together

@@ -5,6 +5,8 @@
   ``threshold`` (updated activation threshold) and ``gradient_sparsity`` with fraction ``p``
   (default 0.3) give the +T and +T+GS variants. Hidden layers step with plain SGD at
   ``local_lr`` (an adaptive optimiser would hide the rule's own dynamics, runaway growth included).
+  ``frozen`` keeps the hidden layers at their initialisation (normalised once when ``unit_norm``),
+  the output layer still trained: the random-feature control the harness runs beside each row.
 - ``sum``  the sum rule: update = backprop gradient + β · Hebbian term (Hebb or Oja), every layer.
 - ``hebbian-descent``  Melchior & Wiskott (2019): ΔW = −η·(x − μ)·(h − t)ᵀ, f' dropped, the input
   centred by its running mean μ. With cross-entropy on logits, h − t is softmax − one-hot.
@@ -46,7 +48,8 @@ def _hebbnet(kind: str):  # type: ignore[no-untyped-def]
         if not 0 < o["p"] <= 1:
             raise SpikefaError(f"rule {kind!r} option p={o['p']} must be in (0, 1]")
         p = o["p"] if o["gradient_sparsity"] else 1.0
-        hidden = BlockPlan("hebbian", kind, threshold=o["threshold"], sparsity=p)
+        hidden = (BlockPlan("frozen") if o["frozen"]
+                  else BlockPlan("hebbian", kind, threshold=o["threshold"], sparsity=p))
         plans = [hidden] * (len(blocks) - 1) + [BlockPlan("gd")]
         return LocalSequential(blocks, plans, unit_norm=o["unit_norm"])
 
@@ -85,6 +88,8 @@ _HEBBNET_OPTIONS = {
     "p": Option(0.3, float, "the fraction of weight entries updated per step under gradient sparsity"),
     "local_lr": Option(1e-3, float, "SGD learning rate of the Hebbian (hidden) layers"),
     "unit_norm": Option(False, bool, "rescale each Hebbian unit's weights (and bias) to unit norm before every step"),
+    "frozen": Option(False, bool, "keep the Hebbian layers at their (unit-norm, if asked) initialisation: the "
+                     "random-feature control"),
 }
 
 

@@ -1,6 +1,10 @@
 """A grid of rules × seeds: one run directory each, then a Markdown table and a PNG of curves.
 
 The grid is restartable: a finished run (summary.json present) is reused, a crashed one resumed.
+Every variant of a rule that declares a ``frozen`` option (`CONTROL_OPTION`: the rule has local
+layers it can keep at their initialisation: the Hebbian family, STDP, three-factor) gets its
+random-feature control beside it, the same variant with ``frozen=true`` (same read-out, budget and
+seeds), and the report prints rule − control in points, paired by seed.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from spikefa.errors import SpikefaError
+from spikefa.functional.metrics import DUPLICATE_COS
 from spikefa.rules.registry import get_rule, resolve_feedback, resolve_options
 from spikefa.runs.checkpoint import atomic_write_text, write_json
 from spikefa.runs.model import read_config
@@ -43,17 +48,91 @@ def variant_label(spec: str) -> str:
     return "+".join([head, *pairs])
 
 
+CONTROL_OPTION = "frozen"
+"""The option a rule declares when it has local layers that can stay at their initialisation; its
+variants get a random-feature control (the harness reads the declaration, never the rule's name)."""
+
+
+def control_of(spec: str) -> str | None:
+    """The random-feature control of a variant (``spec + "+frozen=true"``), or None for a rule that
+    declares no `CONTROL_OPTION` (bp, fa, dfa, ...) and for a variant that is a control already."""
+    rule, _, options = parse_variant(spec)
+    r = get_rule(rule)
+    if CONTROL_OPTION not in r.options or resolve_options(r, options)[CONTROL_OPTION]:
+        return None
+    return f"{spec.strip()}+{CONTROL_OPTION}=true"
+
+
+def with_controls(variants: Sequence[str]) -> list[str]:
+    """``variants`` with each one's random-feature control right after it (once, not repeated)."""
+    out: list[str] = []
+    for v in variants:
+        for x in (v, control_of(v)):
+            if x is not None and x not in out:
+                out.append(x)
+    return out
+
+
+def paired_difference(rule_runs: Sequence[dict[str, Any]], control_runs: Sequence[dict[str, Any]],
+                      key: str = "test_accuracy") -> dict[str, Any]:
+    """Rule − control in points (100 × accuracy), mean ± std over the seeds both finished (paired by
+    seed: the control starts from the rule's own initial weights)."""
+    ok = {r["seed"]: r for r in control_runs if not r.get("diverged") and r.get(key) is not None}
+    diffs = [100 * (r[key] - ok[r["seed"]][key]) for r in rule_runs
+             if not r.get("diverged") and r.get(key) is not None and r["seed"] in ok]
+    if not diffs:
+        return {"pairs": 0}
+    mean, std = mean_std(diffs)
+    return {"pairs": len(diffs), "mean": mean, "std": std, "per_seed": diffs}
+
+
+def difference_cell(diff: dict[str, Any]) -> str:
+    """"+0.42 ± 0.10" (the bare value for one pair, "—" for none)."""
+    if not diff.get("pairs"):
+        return "—"
+    return f"{diff['mean']:+.2f}" + (f" ± {diff['std']:.2f}" if diff["pairs"] > 1 else "")
+
+
+def units_cell(row: dict[str, Any] | None) -> str:
+    """"dead % / duplicate %" of a row's first local layer (mean over seeds), "—" when not measured."""
+    units = (row or {}).get("units")
+    return "—" if not units else f"{100 * units['dead']:.1f} / {100 * units['duplicate']:.1f}"
+
+
+def control_lines(pairs: Sequence[dict[str, Any]], with_model: bool = False) -> list[str]:
+    """The Markdown section of random-feature controls: rows ``{"variant", "control", **paired_difference}``
+    (and ``"model"`` when ``with_model``; ``"units"`` / ``"control_units"``: `units_cell` texts); empty
+    without any."""
+    if not pairs:
+        return []
+    lines = ["### Random-feature controls", "",
+             "Each local rule beside the same network with its local layers frozen at their initialisation "
+             "(`frozen=true`: same read-out, budget and seeds). rule − control: test-accuracy points, mean ± std "
+             "over the seeds both finished (paired by seed); > 0 means the rule's features beat random ones. "
+             "Dead / duplicate: % of the first local layer's units that respond the same to every probe image / "
+             f"copy an earlier unit's weights (cosine > {DUPLICATE_COS:g}), for the rule and its control.", "",
+             f"{'| model ' if with_model else ''}| rule | control | seeds paired | rule − control (points) | "
+             "dead / duplicate, rule (%) | dead / duplicate, control (%) |",
+             f"{'|---' if with_model else ''}|---|---|---:|---:|---:|---:|"]
+    for p in pairs:
+        model = f"| {p.get('model', '')} " if with_model else ""
+        lines.append(f"{model}| {p['variant']} | {p['control']} | {p['pairs']} | {difference_cell(p)} | "
+                     f"{p.get('units', '—')} | {p.get('control_units', '—')} |")
+    return lines
+
+
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
 def run_grid(model: str, variants: Sequence[str], dataset: str, seeds: Sequence[int], out_dir: str | Path, *,
-             progress: bool = True, transform_for: TransformFor | None = None,
+             progress: bool = True, transform_for: TransformFor | None = None, controls: bool = True,
              **overrides: Any) -> list[dict[str, Any]]:
     """Train every variant with every seed under ``out_dir/runs``; returns the run summaries.
-    ``transform_for`` gives a config's model transform (QAT: `spikefa.export.qat.qat_transform`)."""
+    ``transform_for`` gives a config's model transform (QAT: `spikefa.export.qat.qat_transform`);
+    ``controls`` adds each local rule's random-feature control (`control_of`)."""
     out = Path(out_dir)
-    parsed = [(v, *parse_variant(v)) for v in variants]
+    parsed = [(v, *parse_variant(v)) for v in (with_controls(variants) if controls else variants)]
     if not parsed:
         raise SpikefaError("--rules is empty: give at least one rule, e.g. --rules bp,fa")
     summaries = []
@@ -109,7 +188,52 @@ def summarize_runs(label: str, runs: Sequence[dict[str, Any]]) -> dict[str, Any]
     if ok:
         row["test_mean"], row["test_std"] = mean_std([100 * r["test_accuracy"] for r in ok])
         row["val_mean"], row["val_std"] = mean_std([100 * r["val_accuracy"] for r in ok])
+    layers = [next(iter(r["features"].values())) for r in ok if r.get("features")]
+    if layers:  # the first local layer: mean fractions of dead and duplicate units over seeds
+        row["units"] = {k: statistics.fmean(x[k] for x in layers) for k in ("dead", "duplicate")}
+    motion = _feedback_means([r.get("feedback_motion") or {} for r in ok])
+    if motion:
+        row["feedback_motion"] = motion
     return row
+
+
+def _feedback_means(runs: Sequence[dict[str, dict[str, Any]]]) -> dict[str, dict[str, list[float]]]:
+    """Per stored-B layer: [mean, std] over seeds of ‖ΔB‖/‖B₀‖ and the start / end angles."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for layer in sorted({k for r in runs for k in r}):
+        stats = {}
+        for key in ("moved", "angle_start", "angle_end"):
+            values = [r[layer][key] for r in runs if layer in r and r[layer].get(key) is not None]
+            if values:
+                stats[key] = list(mean_std(values))
+        out[layer] = stats
+    return out
+
+
+def feedback_cells(stats: dict[str, list[float]]) -> tuple[str, str, str]:
+    """(‖ΔB‖/‖B₀‖, angle at the start, angle at the end) cells of one layer: "mean ± std"."""
+    def cell(key: str, fmt: str) -> str:
+        return "—" if key not in stats else f"{stats[key][0]:{fmt}} ± {stats[key][1]:{fmt}}"
+
+    return cell("moved", ".3g"), cell("angle_start", ".1f"), cell("angle_end", ".1f")
+
+
+def feedback_lines(rows: Sequence[dict[str, Any]], with_model: bool = False) -> list[str]:
+    """The Markdown section on stored feedback matrices: how far B moved and its angle to the forward
+    weights (FA: W; DFA: the downstream product) at the start and end of training, per layer."""
+    head = "| model " if with_model else ""
+    lines = ["### Feedback matrices", "",
+             "‖ΔB‖/‖B₀‖: how far each stored feedback matrix moved during training (0: fixed B); angles in "
+             "degrees between B and the forward weights it stands for (FA: W; DFA: the product of the downstream "
+             "weights), at the start and at the end; mean ± std over seeds.", "",
+             f"{head}| rule | layer | ‖ΔB‖/‖B₀‖ | angle at start (°) | angle at end (°) |",
+             f"{'|---' if with_model else ''}|---|---|---:|---:|---:|"]
+    for r in rows:
+        for layer, stats in r.get("feedback_motion", {}).items():
+            moved, start, end = feedback_cells(stats)
+            model = f"| {r.get('model', '')} " if with_model else ""
+            lines.append(f"{model}| {r['variant']} | {layer} | {moved} | {start} | {end} |")
+    return lines
 
 
 def accuracy_cells(row: dict[str, Any]) -> tuple[str, str]:
@@ -145,9 +269,16 @@ def write_report(summaries: list[dict[str, Any]], out_dir: str | Path, title: st
         row = summarize_runs(label, runs)
         lines.append(table_row(row))
         rows.append(row)
+    summarized = {r["variant"]: r for r in rows}
+    differences = [{"variant": label, "control": control, **paired_difference(by_variant[label], by_variant[control]),
+                    "units": units_cell(summarized[label]), "control_units": units_cell(summarized[control])}
+                   for label in by_variant if (control := control_of(label)) in by_variant]
+    lines += ["", *control_lines(differences)] if differences else []
+    lines += ["", *feedback_lines(rows)] if any("feedback_motion" in r for r in rows) else []
     table = "\n".join(lines) + "\n"
     atomic_write_text(out / "table.md", table)
     write_json(out / "results.json", {"title": title, "protocol": protocol, "rows": rows,
+                                      "controls": differences,
                                       "runs": [{k: v for k, v in s.items() if k != "curve"} for s in summaries]})
     final = {k: [r["test_accuracy"] for r in v if not r.get("diverged")] for k, v in by_variant.items()}
     plot_comparison(out / "curves.png", {k: [r["curve"] for r in v] for k, v in by_variant.items()},

@@ -202,3 +202,57 @@ def plot_comparison(path: Path, curves: Mapping[str, Sequence[Sequence[float]]],
     fig = comparison_figure(curves, metric, title, final)
     if fig is not None:
         fig.savefig(path, dpi=110)
+
+
+FEATURES_SHOWN = 64
+"""Units drawn in features.png (the first ones, in unit order)."""
+
+
+def _image_shape(shape: Sequence[int]) -> tuple[int, int, int]:
+    """(C, H, W) of an input: images as they are, a flat vector of a square size as one channel,
+    any other vector as one row."""
+    if len(shape) == 3:
+        return int(shape[0]), int(shape[1]), int(shape[2])
+    if len(shape) == 2:
+        return 1, int(shape[0]), int(shape[1])
+    n = int(math.prod(shape))
+    side = math.isqrt(n)
+    return (1, side, side) if side * side == n else (1, 1, n)
+
+
+def features_figure(weight: Any, input_shape: Sequence[int], title: str = "",
+                    stats: Mapping[str, float] | None = None, shown: int = FEATURES_SHOWN) -> Any | None:
+    """The receptive fields of a layer reading images: the first ``shown`` units' weight rows
+    ([out, C·H·W]) as C×H×W images (channels averaged), tiled in one grid, each scaled to its own
+    largest |w| on a diverging map (red +, blue −); ``stats`` (dead / duplicate fractions) go in the
+    title."""
+    import numpy as np
+
+    w = np.asarray(weight.detach().cpu().double() if hasattr(weight, "detach") else weight, dtype=float)
+    c, h, wd = _image_shape(input_shape)
+    n = min(shown, w.shape[0])
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    mosaic = np.full((rows * (h + 1) - 1, cols * (wd + 1) - 1), np.nan)
+    for i in range(n):
+        img = w[i].reshape(c, h, wd).mean(0)
+        r, q = divmod(i, cols)
+        mosaic[r * (h + 1):r * (h + 1) + h, q * (wd + 1):q * (wd + 1) + wd] = img / (np.abs(img).max() or 1.0)
+    fig = _figure(0.9 * cols + 0.6, 0.9 * rows + 0.8)
+    if fig is None:
+        return None
+    ax = fig.subplots()
+    ax.imshow(np.ma.masked_invalid(mosaic), cmap="RdBu_r", vmin=-1.0, vmax=1.0, interpolation="nearest")
+    ax.set_axis_off()
+    note = "" if not stats else (f"\ndead {100 * stats['dead']:.1f} %, duplicate {100 * stats['duplicate']:.1f} %"
+                                 f" of {int(stats['units'])} units")
+    ax.set_title(f"{title}{note}", fontsize=8)
+    return fig
+
+
+def plot_features(path: Path, weight: Any, input_shape: Sequence[int], title: str = "",
+                  stats: Mapping[str, float] | None = None) -> None:
+    """Write `features_figure` to ``path`` (see there)."""
+    fig = features_figure(weight, input_shape, title, stats)
+    if fig is not None:
+        fig.savefig(path, dpi=110)

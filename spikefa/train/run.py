@@ -30,6 +30,7 @@ from spikefa.runs.checkpoint import CHECKPOINT, atomic_write_text, load_checkpoi
 from spikefa.runs.model import ModelTransform, card_of, make_model, read_config, resolve_config, upgrade_state
 from spikefa.schemas.run import RunConfig
 from spikefa.train.ddp import DistInfo, barrier, init_from_env, unwrap, wrap
+from spikefa.train.diagnostics import feature_diagnostics, feedback_row, feedback_start, feedback_summary
 from spikefa.train.loop import DivergenceError, Learning, Progress, evaluate, train_epoch
 from spikefa.train.schedule import lr_at, lr_factor
 
@@ -172,8 +173,10 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resu
     torch.manual_seed(config.seed)
     history: list[dict[str, Any]] = []
     start, step, spent, within = 0, 0, 0.0, Progress()
+    b_start = feedback_start(model)  # each stored B before any step (replaced by the saved one on resume)
     if resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
+        b_start = state.get("feedback_start") or {}
         model.load_state_dict(upgrade_state(state["model"]))
         if optimizer is not None:
             optimizer.load_state_dict(state["optimizer"])
@@ -190,7 +193,7 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resu
     ddp_model = wrap(model, info)
     bar = _progress_bar(config, data, start, within.batch, progress and info.is_main)
     learning = _learning(rule, model)
-    shapes = {"input_shape": list(data.input_shape), "num_classes": data.num_classes}
+    shapes = {"input_shape": list(data.input_shape), "num_classes": data.num_classes, "feedback_start": b_start}
     diverged = None
     try:
         for epoch in range(start, config.epochs):
@@ -218,7 +221,8 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resu
             spent += time.perf_counter() - t0
             if rule.assigns_labels:
                 unwrap(model).assign_labels(data.x_train, data.y_train)
-            row = _epoch_row(model, data, epoch, stats.loss, lr_at(config, epoch + 1), spent, stats.angles)
+            row = _epoch_row(model, data, epoch, stats.loss, lr_at(config, epoch + 1), spent,
+                             {**stats.angles, **feedback_row(unwrap(model), b_start)})
             history.append(row)
             bar.epoch(row)
             if info.is_main:
@@ -231,12 +235,27 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resu
         raise Interrupted(_interrupted(out, ckpt_path)) from None
     bar.close()
     summary = _summary(config, history, spent, diverged)
+    title = f"{config.model} · {config.rule}" + (f" ({config.feedback})" if config.feedback else "")
     if info.is_main:
+        _diagnose(summary, unwrap(model), b_start, data, out, title)
         write_json(out / "summary.json", summary)
         from spikefa.train.plots import plot_run
 
-        plot_run(out, history, title=f"{config.model} · {config.rule}" + (f" ({config.feedback})" if config.feedback else ""))
+        plot_run(out, history, title=title)
     return summary
+
+
+def _diagnose(summary: dict[str, Any], model: nn.Module, b_start: dict[str, Any], data: Splits, out: Path,
+              title: str) -> None:
+    """What the run learned besides accuracy (`spikefa.train.diagnostics`): how far stored feedback
+    matrices moved and their angles, and a local layer's dead / duplicate units and features.png."""
+    feedback = feedback_summary(model, b_start)
+    if feedback:
+        summary["feedback_motion"] = feedback
+    if not summary.get("diverged"):
+        features = feature_diagnostics(model, data.x_train, tuple(data.input_shape), out, title)
+        if features:
+            summary["features"] = features
 
 
 def _interrupted(out: Path, ckpt_path: Path) -> str:
@@ -284,7 +303,7 @@ def _epoch_row(model: nn.Module, data: Splits, epoch: int, loss: float, lr: floa
     row: dict[str, Any] = {"epoch": epoch + 1, "train_loss": round(loss, 6), "val_loss": round(val_loss, 6),
                            "val_accuracy": round(val_acc, 6), "test_accuracy": round(test_acc, 6),
                            "lr": lr, "seconds": round(seconds, 3)}
-    row.update({k: round(v, 3) for k, v in sorted(angles.items())})
+    row.update({k: v if k.endswith("_moved") else round(v, 3) for k, v in sorted(angles.items())})
     return row
 
 

@@ -11,7 +11,7 @@ pytest.importorskip("matplotlib")
 
 from spikefa.train.demo import demo_variants  # noqa: E402
 from spikefa.train.plots import (OTHER, alignment_figure, comparison_figure, curves_figure,  # noqa: E402
-                                 panel_groups, plot_run)
+                                 features_figure, panel_groups, plot_run)
 
 
 def history(epochs: int) -> list[dict]:
@@ -87,3 +87,23 @@ def test_one_epoch_comparison_is_visible() -> None:
     (ax,) = [a for a in fig.axes if a.get_visible()]
     assert_epoch_axis(ax, [1])
     assert {k for k in lines(ax) if not k.startswith("_")} == {"fa", "dfa", "bp"}
+
+
+def test_features_figure_tiles_each_unit_scaled_to_its_own_peak() -> None:
+    import numpy as np
+    import torch
+
+    w = torch.zeros(5, 2 * 3 * 4)
+    for i in range(5):
+        w[i, i] = float(i + 1)  # unit i: one pixel, of height i + 1, in channel 0
+    w[4, 12 + 4] = -20.0  # unit 4: its largest |w| in channel 1 (channels are averaged)
+    fig = features_figure(w, (2, 3, 4), "t", {"units": 5, "dead": 0.2, "duplicate": 0.0})
+    ax = fig.axes[0]
+    mosaic = np.ma.filled(ax.images[0].get_array(), np.nan)
+    assert mosaic.shape == (2 * 4 - 1, 3 * 5 - 1)  # 3 x 2 grid of 3x4 tiles with one-pixel gaps
+    tile = lambda i: mosaic[(i // 3) * 4:(i // 3) * 4 + 3, (i % 3) * 5:(i % 3) * 5 + 4]  # noqa: E731
+    for i in range(4):
+        assert np.nanmax(np.abs(tile(i))) == 1.0 and tile(i).flat[i] == 1.0
+    assert tile(4).flat[4] == -1.0  # channels averaged: (5 - 20) / 2, scaled to its own peak
+    assert np.isnan(tile(5)).all()  # no sixth unit
+    assert "dead 20.0 %" in ax.get_title()
