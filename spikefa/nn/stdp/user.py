@@ -193,8 +193,10 @@ class STDPOnlineDFA(OnlineDFA):
     it), and the layers not chosen (the output layer always) accumulate online DFA's −ΔW in
     ``.grad`` (the user's optimiser steps them); returns the mean cross-entropy of the broadcast
     errors. ``frozen`` keeps the chosen layers at their initialisation (the random-feature control).
-    The chosen layers' biases do not learn (STDP has no bias rule). Raises `SpikefaError` for an
-    unknown ``reduction``, a chosen output layer or convolution, and what `OnlineDFA` refuses."""
+    The chosen layers' biases do not learn (STDP has no bias rule). Under QAT (parametrized weights)
+    the network runs each sequence with the fake-quantized weights of its start, as online DFA reads
+    them, while STDP moves the float weights step by step. Raises `SpikefaError` for an unknown
+    ``reduction``, a chosen output layer or convolution, and what `OnlineDFA` refuses."""
 
     def __init__(self, net: nn.Module, layers: Choice = None, params: STDPParams | None = None,
                  reduction: str = "mean", frozen: bool = False, seed: int = 0, scale: float | None = None,
