@@ -51,7 +51,10 @@ standardize = false
 HIDDEN, HIDDEN_BIAS, OUTPUT = "net.net.synapses.0.1.weight", "net.net.synapses.0.1.bias", "net.net.synapses.1.weight"
 
 
-def run(tmp_path: Path, name: str, *options: str) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict]:  # type: ignore[type-arg]
+Weights = dict[str, torch.Tensor]
+
+
+def run(tmp_path: Path, name: str, *options: str) -> tuple[Weights, Weights, dict]:  # type: ignore[type-arg]
     card = tmp_path / "tiny-snn.toml"
     card.write_text(CARD)
     out = tmp_path / name

@@ -122,8 +122,8 @@ def _stdp_step(layer: nn.Module, pre: torch.Tensor, post: torch.Tensor, traces: 
     w = master_weight(layer, "weight")
     if index not in traces:
         traces[index] = stdp_init(pre, post, w.dtype)
-    _, traces[index] = stdp_step_batched(pre, post, w.data, traces[index], params, dt, reduction,  # type: ignore[arg-type]
-                                         inplace=True)
+    _, traces[index] = stdp_step_batched(pre, post, w.data, traces[index], params, dt,
+                                         reduction, inplace=True)  # type: ignore[arg-type]
 
 
 class LayerSTDP(nn.Module):
