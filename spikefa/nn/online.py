@@ -397,11 +397,3 @@ class EncodedSNN(SeededStreams):
         """One online learning step when the wrapped learner has one (else None: use backward)."""
         step = getattr(self.net, "local_step", None)
         return None if step is None else step(self._steps(x), y)
-
-    def assign_labels(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        """The wrapped learner's label assignment after an epoch (rules that declare one), on the
-        encoded inputs; raises `SpikefaError` naming the learner when it has none."""
-        assign = getattr(self.net, "assign_labels", None)
-        if assign is None:
-            raise SpikefaError(f"{type(self.net).__name__} has no label assignment (assign_labels)")
-        assign(x, y)

@@ -104,7 +104,8 @@ class Rule:
       when it has none) instead of through ``loss.backward()``;
     - ``unsupervised``: its local learning ignores the labels (no training loss to log);
     - ``assigns_labels``: after each epoch ``model.assign_labels(x, y)`` reads the training data with
-      learning off (label assignment, or fitting a read-out) before evaluation;
+      learning off (label assignment, or fitting a read-out) before evaluation; like ``online``, a
+      bool or a callable of the converted model (`assigns_labels_for`);
     - ``param_groups``: parameters it trains with their own optimiser settings;
     - ``layers``: the layer kinds whose learning it defines (None: any, as backprop); `convert`
       refuses a model with another kind of layer that has parameters (normalization layers excepted:
@@ -123,9 +124,14 @@ class Rule:
     owns_feedback: bool = False
     online: bool | Callable[[nn.Module], bool] = False
     unsupervised: bool = False
-    assigns_labels: bool = False
+    assigns_labels: bool | Callable[[nn.Module], bool] = False
     param_groups: GroupsOf | None = None
 
     def learns_online(self, model: nn.Module) -> bool:
         """Whether the converted `model` learns in ``local_step`` (online DFA does on spiking nets only)."""
         return self.online(model) if callable(self.online) else self.online
+
+    def assigns_labels_for(self, model: nn.Module) -> bool:
+        """Whether the converted `model` assigns labels after each epoch (``stdp`` does on the Diehl &
+        Cook network only)."""
+        return self.assigns_labels(model) if callable(self.assigns_labels) else self.assigns_labels

@@ -4,11 +4,13 @@
 ``"three-factor"`` builds into a learner of `spikefa.nn.stdp.learners`.
 
 ``stdp`` and ``three-factor`` also take a spiking network: your own snnTorch network (either style)
-or an snn-* card's. They then learn on chosen ``nn.Linear`` layers (`spikefa.nn.stdp.user`): ``stdp``
-by pair STDP with the semantics of `spikefa.schemas.stdp.STDPParams`, ``three-factor`` by STDP
-eligibility gated by the DFA-broadcast output error, the rest of the network by online DFA. The
-converter is picked by the model's class from a table, and options that belong to the other kind
-of model are refused by name.
+or an snn-* card's. Their chosen hidden ``nn.Linear`` layers learn (`spikefa.nn.stdp.user`): with
+``stdp`` by pair STDP with the semantics of `spikefa.schemas.stdp.STDPParams` (unsupervised
+features), with ``three-factor`` by STDP eligibility gated by the DFA-broadcast output error; the
+rest of the network, the output layer always, learns by online DFA (the read-out). The converter
+is picked by the model's class from a table, and options that belong to the other kind of model
+are refused by name. Only the Diehl & Cook learners assign labels after an epoch
+(``assigns_labels`` asks the converted model).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from spikefa.errors import SpikefaError
 from spikefa.functional.stdp_batched import REDUCTIONS
 from spikefa.nn.stdp import DiehlCookNet, ThreeFactorNet
 from spikefa.nn.stdp.learners import DiehlCookLearner, STDPReadoutLearner, ThreeFactorLearner
-from spikefa.nn.stdp.user import LayerSTDP, ThreeFactorSTDP
+from spikefa.nn.stdp.user import STDPOnlineDFA, ThreeFactorSTDP
 from spikefa.rules.spec import Converter, Option, Request, Rule
 from spikefa.schemas.stdp import CHOICES, STDP_MODES, STDPParams
 
@@ -149,7 +151,14 @@ def _three_factor(model: nn.Module, req: Request) -> nn.Module:
 def _user_stdp(model: nn.Module, req: Request) -> nn.Module:
     _refuse_others(model, "stdp", req, {"label_samples": _LABELS})
     o = req.options
-    return LayerSTDP(model, o["layers"], stdp_params(o), o["reduction"], o["frozen"])
+    return STDPOnlineDFA(model, o["layers"], stdp_params(o), o["reduction"], o["frozen"], req.seed, req.scale,
+                         req.dist, req.input_shape)
+
+
+def _assigns_labels(model: nn.Module) -> bool:
+    """Whether the converted model holds a Diehl & Cook learner (label assignment after each epoch);
+    a spiking network's STDP learner is read out by its own online-DFA-trained output layer."""
+    return any(isinstance(m, DiehlCookLearner) for m in model.modules())
 
 
 def _user_three_factor(model: nn.Module, req: Request) -> nn.Module:
@@ -159,8 +168,9 @@ def _user_three_factor(model: nn.Module, req: Request) -> nn.Module:
                            req.scale, req.dist, req.input_shape)
 
 
-_LAYERS = Option(None, Layers, "spiking networks: the nn.Linear layers that learn, by index (0 = first layer of "
-                 "neurons) or module name, comma-separated (None: every hidden nn.Linear layer)")
+_LAYERS = Option(None, Layers, "spiking networks: the hidden nn.Linear layers that learn by STDP, by index (0 = "
+                 "first layer of neurons) or module name, comma-separated (None: every hidden nn.Linear layer); the "
+                 "others, the output layer always, learn by online DFA")
 _PARAMS = Option(None, Constants, "spiking networks: STDP constants tau_pre, tau_post (ms), signed a_plus, a_minus, "
                  "w_min, w_max, dt (ms), e.g. a_plus=0.01,a_minus=-0.0105, over STDPParams' (in Python also a whole "
                  "STDPParams)")
@@ -183,11 +193,11 @@ def stdp_rules() -> list[Rule]:
     """The STDP-family rules, in registry order."""
     return [
         Rule("stdp", "Diehl & Cook: unsupervised STDP, label assignment, all-activity vote; on a spiking "
-             "network: pair STDP on chosen nn.Linear layers",
+             "network: pair STDP on chosen hidden nn.Linear layers, online DFA on the rest (the read-out)",
              "Diehl & Cook 2015; Song et al. 2000", (), None,
              _by_class(((DiehlCookNet, _stdp),), _user_stdp),
              {"label_samples": _LABELS, "frozen": _FROZEN, **_USER_STDP},
-             takes=("diehl-cook", "spiking"), online=True, unsupervised=True, assigns_labels=True),
+             takes=("diehl-cook", "spiking"), online=True, unsupervised=True, assigns_labels=_assigns_labels),
         Rule("stdp-readout", "STDP features (Diehl & Cook layer) + delta-rule read-out fitted after each epoch",
              "Diehl & Cook 2015; Widrow & Hoff 1960", (), None, _stdp_readout,
              {"label_samples": _LABELS, "frozen": _FROZEN,

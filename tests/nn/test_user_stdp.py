@@ -1,6 +1,8 @@
 """STDP and three-factor STDP on a user's own snnTorch network (spikefa/nn/stdp/user.py, rules
-``stdp`` / ``three-factor`` in spikefa/rules/stdp.py): weights after STDP against an independent
-loop over spike pairs and against `spikefa.functional.stdp.stdp_run` on the same spikes; the
+``stdp`` / ``three-factor`` in spikefa/rules/stdp.py): `LayerSTDP`'s weights after STDP against an
+independent loop over spike pairs and against `spikefa.functional.stdp.stdp_run` on the same
+spikes; rule ``stdp`` (`STDPOnlineDFA`): its STDP layer equal to `LayerSTDP`'s and its read-out's
+gradient equal to plain online DFA's on the same spikes, ``frozen`` the random-feature control; the
 explicit-state style equal to the init_hidden style; three-factor's chosen layer against the
 explicit eligibility formula, its output layer against plain online DFA; refusals in one line."""
 
@@ -19,8 +21,9 @@ from spikefa.errors import SpikefaError
 from spikefa.functional.eligibility import stdp_eligibility
 from spikefa.functional.lif import count_scores
 from spikefa.functional.stdp import stdp_run
+from spikefa.nn.online import OnlineDFA
 from spikefa.nn.spiking import SpikingNet
-from spikefa.nn.stdp.user import LayerSTDP, ThreeFactorSTDP
+from spikefa.nn.stdp.user import LayerSTDP, STDPOnlineDFA, ThreeFactorSTDP
 from spikefa.schemas.neuron import LIFParams
 from spikefa.schemas.stdp import STDPParams
 
@@ -75,8 +78,8 @@ def test_weights_after_stdp_equal_an_independent_loop_over_spike_pairs() -> None
     the pair sums of the spikes that actually occurred (recorded while the weights moved)."""
     net = user_net()
     before = [net[1].weight.detach().clone(), net[3].weight.detach().clone()]
-    learner = spikefa.convert(net, "stdp", options={"layers": [0, 1], "params": UNBOUNDED})
-    assert isinstance(learner, LayerSTDP) and learner.chosen == (0, 1)
+    learner = LayerSTDP(net, [0, 1], UNBOUNDED)  # pure STDP, the output layer too
+    assert learner.chosen == (0, 1)
     trains = learner.run(spikes(), record=True)
     assert trains is not None
     for (pre, post), w0, w in zip(trains, before, [net[1].weight, net[3].weight]):
@@ -95,8 +98,8 @@ def test_brian2_mode_with_bounds_equals_the_sequential_stdp_kernel_on_the_same_s
     w0 = net[1].weight.detach().clone()
     p = STDPParams.from_mode("brian2", a_plus=0.2, a_minus=-0.25, w_max=1.0)
     learner = spikefa.convert(net, "stdp", options={"layers": "0", "mode": "brian2", "params": "a_plus=0.2,a_minus=-0.25"})
-    assert learner.params == p
-    ((pre, post),) = learner.run(spikes(20, 1, 3), record=True)  # type: ignore[misc]
+    assert isinstance(learner, STDPOnlineDFA) and learner.params == p and learner.chosen == (0,)
+    ((pre, post),) = LayerSTDP(net, [0], learner.params).run(spikes(20, 1, 3), record=True)  # type: ignore[misc]
     ref, _ = stdp_run(pre, post, w0, p, dt=1.0)
     assert post.sum() > 0 and bool(((ref[-1] == 0) | (ref[-1] == 1)).any())  # the bounds were reached
     torch.testing.assert_close(net[1].weight.detach(), ref[-1], rtol=0, atol=1e-7)
@@ -106,32 +109,102 @@ def test_brian2_mode_with_bounds_equals_the_sequential_stdp_kernel_on_the_same_s
 def test_explicit_state_style_equals_the_init_hidden_style_and_layers_go_by_name() -> None:
     seq = user_net(4)
     explicit = Explicit(seq)
-    x = spikes(12, 2, 5)
-    a = spikefa.convert(seq, "stdp", options={"layers": [0, 1], "params": UNBOUNDED})
-    b = spikefa.convert(explicit, "stdp", options={"layers": "fc1,fc2", "params": UNBOUNDED})
-    assert a.local_step(x) is None and b.local_step(x, torch.zeros(2, dtype=torch.long)) is None
-    assert torch.equal(seq[1].weight, explicit.fc1.weight) and torch.equal(seq[3].weight, explicit.fc2.weight)
+    x, y = spikes(12, 2, 5), torch.tensor([2, 0])
+    a = spikefa.convert(seq, "stdp", options={"layers": [0], "params": UNBOUNDED})
+    b = spikefa.convert(explicit, "stdp", options={"layers": "fc1", "params": UNBOUNDED})
+    assert a.chosen == b.chosen == (0,)
+    assert torch.equal(a.local_step(x, y), b.local_step(x, y))
+    assert torch.equal(seq[1].weight, explicit.fc1.weight) and torch.equal(seq[3].weight.grad, explicit.fc2.weight.grad)
     assert not torch.equal(seq[1].weight, user_net(4)[1].weight)
+    pure_a, pure_b = user_net(4), Explicit(user_net(4))  # LayerSTDP takes either style too, the output layer too
+    LayerSTDP(pure_a, [0, 1], UNBOUNDED).local_step(x)
+    LayerSTDP(pure_b, ["fc1", "fc2"], UNBOUNDED).local_step(x)
+    assert torch.equal(pure_a[1].weight, pure_b.fc1.weight) and torch.equal(pure_a[3].weight, pure_b.fc2.weight)
+    assert not torch.equal(pure_a[3].weight, user_net(4)[3].weight)
 
 
-def test_frozen_runs_without_learning_and_a_card_built_spiking_net_is_taken() -> None:
+def test_layer_stdp_frozen_runs_without_learning_and_a_card_built_spiking_net_is_taken() -> None:
     net = user_net(6)
     w = net[1].weight.detach().clone()
-    spikefa.convert(net, "stdp", options={"frozen": True, "params": UNBOUNDED}).local_step(spikes())
+    LayerSTDP(net, params=UNBOUNDED, frozen=True).local_step(spikes())
     assert torch.equal(net[1].weight, w)
     card = SpikingNet([nn.Sequential(nn.Flatten(), nn.Linear(6, 5)), nn.Linear(5, 3)], LIFParams(beta=0.8))
     with torch.no_grad():
         card.synapses[0][1].weight.mul_(3)
     w = card.synapses[0][1].weight.detach().clone()
     learner = spikefa.convert(card, "stdp", options={"params": UNBOUNDED})
-    assert learner.chosen == (0,)
-    learner.local_step(spikes())
-    assert not torch.equal(card.synapses[0][1].weight, w)
+    assert isinstance(learner, STDPOnlineDFA) and learner.chosen == (0,)
+    learner.local_step(spikes(), torch.tensor([0, 1, 2]))
+    assert not torch.equal(card.synapses[0][1].weight, w) and card.synapses[1].weight.grad is not None
 
 
-def _refused(model: nn.Module, rule: str, options: dict[str, object], *parts: str) -> None:
+def deep_net(seed: int = 0) -> nn.Sequential:
+    """6-5-4-3: two hidden layers (one chosen for STDP, one not) and the read-out."""
+    torch.manual_seed(seed)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(6, 5), snn.Leaky(beta=0.8, init_hidden=True),
+                        nn.Linear(5, 4), snn.Leaky(beta=0.8, init_hidden=True),
+                        nn.Linear(4, 3), snn.Leaky(beta=0.8, init_hidden=True, output=True))
+    with torch.no_grad():
+        for i in (1, 3, 5):
+            net[i].weight.mul_(3)
+    return net
+
+
+@pytest.mark.parametrize("options", [{"mode": "brian2", "params": "a_plus=0.05,a_minus=-0.04,w_min=-2,w_max=2"},
+                                     {"mode": "nearest-soft", "params": "a_plus=0.05,a_minus=-0.04,w_min=-2,w_max=2"},
+                                     {"params": UNBOUNDED}])
+def test_stdp_features_equal_layer_stdp_and_the_read_out_learns_by_plain_online_dfa(options: dict[str, object]
+                                                                                    ) -> None:
+    """Rule stdp on a spiking network, batch of 4: the chosen layer's weight after the sequence is
+    `LayerSTDP`'s on a twin (bit for bit: the same STDP steps on the same spikes); the read-out's
+    gradient and the loss are plain online DFA's (`OnlineDFA` on a one-layer network made of the
+    read-out's own modules) fed the hidden spikes `LayerSTDP` recorded; the chosen layer gets no
+    gradient, its bias stays."""
+    net = user_net(10)
+    twin = copy.deepcopy(net)
+    x, y = spikes(16, 4, 11), torch.tensor([0, 1, 2, 1])
+    learner = spikefa.convert(net, "stdp", seed=3, options=options)
+    assert isinstance(learner, STDPOnlineDFA) and learner.chosen == (0,)
+    loss = learner.local_step(x, y)
+    ((pre, post),) = LayerSTDP(twin, [0], learner.params).run(x, record=True)  # type: ignore[misc]
+    assert post.sum() > 0 and not torch.equal(twin[1].weight, user_net(10)[1].weight)
+    assert torch.equal(net[1].weight, twin[1].weight)
+    assert net[1].weight.grad is None and net[1].bias.grad is None and torch.equal(net[1].bias, twin[1].bias)
+    readout = SpikingNet([copy.deepcopy(twin[3])], neurons=[copy.deepcopy(twin[4])])
+    plain = OnlineDFA(readout, seed=3)
+    want = plain.local_step(post, y)
+    w_out = readout.synapses[0].weight
+    assert w_out.grad is not None and float(w_out.grad.abs().sum()) > 0
+    assert torch.equal(net[3].weight.grad, w_out.grad) and torch.equal(net[3].bias.grad, readout.synapses[0].bias.grad)
+    assert torch.equal(loss, want)
+
+
+def test_frozen_keeps_the_stdp_layer_and_the_rest_learns_by_online_dfa_bit_for_bit() -> None:
+    """The random-feature control on 6-5-4-3, layer 0 chosen: its weight and bias stay bitwise and get
+    no gradient; layer 1 (hidden, not chosen) and the read-out get plain online DFA's gradients (same
+    seed, same feedback), and an optimiser step moves the read-out."""
+    net, twin = deep_net(2), deep_net(2)
+    x, y = spikes(14, 3, 4), torch.tensor([2, 0, 1])
+    w0, b0 = net[1].weight.detach().clone(), net[1].bias.detach().clone()
+    learner = spikefa.convert(net, "stdp", seed=5, options={"layers": [0], "frozen": True})
+    loss = learner.local_step(x, y)
+    want = spikefa.convert(twin, "dfa", seed=5).local_step(x, y)
+    assert torch.equal(net[1].weight, w0) and torch.equal(net[1].bias, b0) and net[1].weight.grad is None
+    assert torch.equal(loss, want) and float(twin[3].weight.grad.abs().sum()) > 0
+    for i in (3, 5):
+        assert torch.equal(net[i].weight.grad, twin[i].weight.grad) and torch.equal(net[i].bias.grad, twin[i].bias.grad)
+    out = net[5].weight.detach().clone()
+    torch.optim.SGD(net.parameters(), lr=0.5).step()
+    assert torch.equal(net[1].weight, w0) and not torch.equal(net[5].weight, out)
+    learning = deep_net(2)  # not frozen: layer 1 (module '3') moves by STDP, layer 0 learns by online DFA
+    spikefa.convert(learning, "stdp", seed=5, options={"layers": [1], "params": UNBOUNDED}).local_step(x, y)
+    assert not torch.equal(learning[3].weight, deep_net(2)[3].weight) and learning[3].weight.grad is None
+    assert torch.equal(learning[1].weight, w0) and float(learning[1].weight.grad.abs().sum()) > 0
+
+
+def _refused(model: nn.Module, rule: str, options: dict[str, object], *parts: str, **kwargs: object) -> None:
     with pytest.raises(SpikefaError) as err:
-        spikefa.convert(model, rule, options=options)
+        spikefa.convert(model, rule, options=options, **kwargs)  # type: ignore[arg-type]
     message = str(err.value)
     assert "\n" not in message
     for part in parts:
@@ -141,7 +214,9 @@ def _refused(model: nn.Module, rule: str, options: dict[str, object], *parts: st
 def test_what_stdp_on_a_user_network_does_not_handle_is_refused_by_name() -> None:
     conv = nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2), snn.Leaky(beta=0.9, init_hidden=True),
                          nn.Flatten(), nn.Linear(8, 3), snn.Leaky(beta=0.9, init_hidden=True, output=True))
-    _refused(conv, "stdp", {"layers": [0]}, "layer 0 (module '0', Conv2d) is not an nn.Linear")
+    _refused(conv, "stdp", {"layers": [0]}, "layer 0 (module '0', Conv2d) is not an nn.Linear", input_shape=(1, 6, 6))
+    _refused(user_net(), "stdp", {"layers": [1]}, "module '3'", "is the output layer, which learns by online DFA")
+    _refused(user_net(), "stdp", {"reduction": "max"}, "reduction='max' is not allowed")
     _refused(user_net(), "stdp", {"layers": [2]}, "layer index 2 is out of range", "module '3'")
     _refused(Explicit(user_net()), "stdp", {"layers": "fc3"}, "no layer is the module 'fc3'", "'fc1'")
     _refused(user_net(), "stdp", {"learning_rate": 0.1}, "has no option 'learning_rate'", "layers")
@@ -209,8 +284,9 @@ def test_three_factor_gain_scales_and_frozen_keeps_the_chosen_layer() -> None:
 
 def test_options_survive_a_stored_run_config_and_the_harness_drives_the_learners() -> None:
     """What `spikefa train` does with a spiking card: options stored as JSON and parsed again give the
-    same STDP; the encoded model steps the learner, and the label assignment the rule declares is
-    empty for a spiking network (its read-out is its own output spikes)."""
+    same STDP; the encoded model steps the learner (STDP layers move, the read-out gets a gradient),
+    and the rule declares a label assignment for the Diehl & Cook network only (a spiking network is
+    read out by its own online-DFA-trained output layer)."""
     import dataclasses
     import json
 
@@ -228,10 +304,17 @@ def test_options_survive_a_stored_run_config_and_the_harness_drives_the_learners
     with torch.no_grad():
         card.synapses[0][1].weight.mul_(3)
     w = card.synapses[0][1].weight.detach().clone()
+    again["layers"] = (0,)  # the output layer learns by online DFA
     model = EncodedSNN(spikefa.convert(card, "stdp", options=again), RateEncoder(6), seed=0)
     x, y = torch.rand(4, 1, 2, 3), torch.tensor([0, 1, 2, 0])
-    assert model.local_step(x, y) is None and not torch.equal(card.synapses[0][1].weight, w)
-    model.assign_labels(x, y)
+    loss = model.local_step(x, y)
+    assert loss is not None and loss.ndim == 0 and not torch.equal(card.synapses[0][1].weight, w)
+    assert card.synapses[1].weight.grad is not None
+    assert rule.learns_online(model) and not rule.assigns_labels_for(model)
     assert model(x).shape == (4, 3)
-    with pytest.raises(SpikefaError, match="OnlineDFA has no label assignment"):
-        EncodedSNN(spikefa.convert(card, "dfa"), RateEncoder(6)).assign_labels(x, y)
+    from spikefa.nn.stdp import DiehlCookNet
+    from spikefa.schemas.stdp import DiehlCookParams
+
+    diehl_cook = spikefa.convert(DiehlCookNet(DiehlCookParams(n_input=4, n_exc=2)), "stdp")
+    assert rule.assigns_labels_for(diehl_cook) and callable(diehl_cook.assign_labels)
+    assert get_rule("stdp-readout").assigns_labels_for(diehl_cook) and not get_rule("dfa").assigns_labels_for(model)

@@ -1,17 +1,26 @@
 """STDP and three-factor STDP on chosen ``nn.Linear`` layers of a spiking network: a user's own
 snnTorch network (either style snnTorch teaches, read by `spikefa.nn.snntorch_net.read_snntorch`)
-or a card-built `SpikingNet`. The user keeps their model, their forward and (three-factor) their
-optimiser; ``local_step(spikes [T, B, ...], y)`` learns from one time-major sequence.
+or a card-built `SpikingNet`. The user keeps their model, their forward and their optimiser;
+``local_step(spikes [T, B, ...], y)`` learns from one time-major sequence.
 
-`LayerSTDP` (rule ``stdp``): the network runs over the sequence through its own modules (the user's
-neurons step exactly as in the user's loop) and, after every time step t, each chosen layer's weight
-W [out, in] takes one step of pair STDP (`spikefa.functional.stdp_batched.stdp_step_batched`, the
-semantics of `spikefa.schemas.stdp.STDPParams`: traces, bounds, order, clipping, w_min/w_max; Song,
-Miller & Abbott 2000; Morrison et al. 2008 eqs. 3-6) with pre = the layer's input at t (the spikes
-reaching the nn.Linear) and post = its neurons' spikes at t. The weight changes during the sequence,
-as in Brian2: step t+1 runs with the weight step t left. For B = 1 this is the sequential rule of
+`LayerSTDP` (pure pair STDP, unsupervised): the network runs over the sequence through its own
+modules (the user's neurons step exactly as in the user's loop) and, after every time step t, each
+chosen layer's weight W [out, in] takes one step of pair STDP
+(`spikefa.functional.stdp_batched.stdp_step_batched`, the semantics of
+`spikefa.schemas.stdp.STDPParams`: traces, bounds, order, clipping, w_min/w_max; Song, Miller &
+Abbott 2000; Morrison et al. 2008 eqs. 3-6) with pre = the layer's input at t (the spikes reaching
+the nn.Linear) and post = its neurons' spikes at t. The weight changes during the sequence, as in
+Brian2: step t+1 runs with the weight step t left. For B = 1 this is the sequential rule of
 `spikefa.functional.stdp.stdp_step` exactly; for B > 1 the per-sample updates of each pathway are
-averaged (``reduction="mean"``) or summed. Nothing else of the network changes.
+averaged (``reduction="mean"``) or summed. Nothing else of the network changes, so a network
+read out by its output spikes stays at chance unless its output layer learns otherwise.
+
+`STDPOnlineDFA` (rule ``stdp``): STDP features with an online-DFA read-out. The chosen hidden
+layers learn by exactly `LayerSTDP`'s pair STDP (step by step, labels unused); every layer not
+chosen, the output layer always, learns by online DFA (`spikefa.nn.online.OnlineDFA`, Nøkland
+2016; Bellec et al. 2020) on the spikes the STDP layers emit, its gradient in ``.grad`` for the
+user's optimiser. ``frozen`` keeps the chosen layers at their initialisation while the others still
+learn (the random-feature control).
 
 `ThreeFactorSTDP` (rule ``three-factor``) is online DFA (`spikefa.nn.online.OnlineDFA`) whose chosen
 hidden layers learn by STDP eligibility instead of the surrogate eligibility: per sample b,
@@ -106,6 +115,17 @@ def _dt(params: STDPParams, net: nn.Module) -> float:
     return float(params.dt) if params.dt is not None else float(getattr(net, "dt", 1.0))
 
 
+def _stdp_step(layer: nn.Module, pre: torch.Tensor, post: torch.Tensor, traces: dict[int, Any], index: int,
+               params: STDPParams, dt: float, reduction: str) -> None:
+    """One pair-STDP step of ``layer``'s weight in place, pre [B, in], post [B, out]; ``traces[index]``
+    holds the layer's traces between steps (zero at the first)."""
+    w = master_weight(layer, "weight")
+    if index not in traces:
+        traces[index] = stdp_init(pre, post, w.dtype)
+    _, traces[index] = stdp_step_batched(pre, post, w.data, traces[index], params, dt,
+                                         reduction, inplace=True)  # type: ignore[arg-type]
+
+
 class LayerSTDP(nn.Module):
     """Pair STDP on chosen nn.Linear layers of a spiking network (module docstring); ``forward`` is
     the network's own. ``frozen`` runs the network without learning (the random-feature control)."""
@@ -130,12 +150,6 @@ class LayerSTDP(nn.Module):
         """Run the sequence [T, B, ...] once with learning (unless frozen); labels are not used
         (STDP is unsupervised); returns None (no loss)."""
         self.run(steps, learn=not self.frozen)
-        return None
-
-    def assign_labels(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        """Nothing to assign: the network is read out by its own output spikes (rule ``stdp``
-        declares a label assignment for the Diehl & Cook network; the training harness calls this
-        after each epoch for both)."""
         return None
 
     @torch.no_grad()
@@ -163,17 +177,47 @@ class LayerSTDP(nn.Module):
                 if record:
                     kept[i].append((x.clone(), h.clone()))
                 if learn:
-                    w = master_weight(syn.layer, "weight")
-                    if i not in traces:
-                        traces[i] = stdp_init(x, h, w.dtype)
-                    _, traces[i] = stdp_step_batched(x, h, w.data, traces[i], self.params, self.dt,
-                                                     self.reduction, inplace=True)  # type: ignore[arg-type]
+                    _stdp_step(syn.layer, x, h, traces, i, self.params, self.dt, self.reduction)
         if t == 0:
             raise SpikefaError("STDP: the input sequence has T = 0 time steps; expected time-major [T, B, ...] "
                                "with T >= 1")
         if not record:
             return None
         return [(torch.stack([p for p, _ in kept[i]]), torch.stack([q for _, q in kept[i]])) for i in self.chosen]
+
+
+class STDPOnlineDFA(OnlineDFA):
+    """STDP features with an online-DFA read-out (rule ``stdp`` on a spiking network; module
+    docstring). ``local_step(x [T, B, ...], y)`` runs the sequence once: after every step each chosen
+    hidden nn.Linear layer's weight takes `LayerSTDP`'s pair-STDP step (in place: step t+1 runs with
+    it), and the layers not chosen (the output layer always) accumulate online DFA's −ΔW in
+    ``.grad`` (the user's optimiser steps them); returns the mean cross-entropy of the broadcast
+    errors. ``frozen`` keeps the chosen layers at their initialisation (the random-feature control).
+    The chosen layers' biases do not learn (STDP has no bias rule). Under QAT (parametrized weights)
+    the network runs each sequence with the fake-quantized weights of its start, as online DFA reads
+    them, while STDP moves the float weights step by step. Raises `SpikefaError` for an unknown
+    ``reduction``, a chosen output layer or convolution, and what `OnlineDFA` refuses."""
+
+    def __init__(self, net: nn.Module, layers: Choice = None, params: STDPParams | None = None,
+                 reduction: str = "mean", frozen: bool = False, seed: int = 0, scale: float | None = None,
+                 dist: str = "gaussian", input_shape: tuple[int, ...] | None = None) -> None:
+        if reduction not in REDUCTIONS:
+            raise SpikefaError(f"STDP reduction={reduction!r} is unknown: use one of {', '.join(REDUCTIONS)}")
+        view = None if isinstance(net, SpikingNet) else view_of(net, 2, "STDP with an online-DFA read-out")
+        super().__init__(net, "random", seed, scale, dist, layers=view, input_shape=input_shape)
+        self.params, self.reduction, self.frozen = params or STDPParams(), reduction, bool(frozen)
+        self.chosen = choose_layers(net, self.layers, layers, "stdp", hidden_only=True)
+        self.dt = _dt(self.params, net)
+
+    def local_step(self, steps: Iterable[torch.Tensor], y: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad(), torch.autocast(y.device.type, enabled=False):
+            traces: dict[int, Any] = {}
+
+            def learn(inputs: list[torch.Tensor], spikes: list[torch.Tensor], mems: list[torch.Tensor]) -> None:
+                for i in self.chosen:
+                    _stdp_step(self.layers[i], inputs[i], spikes[i], traces, i, self.params, self.dt, self.reduction)
+
+            return self._local_step(steps, y, on_step=None if self.frozen else learn, skip=frozenset(self.chosen))
 
 
 class ThreeFactorSTDP(OnlineDFA):
