@@ -102,7 +102,8 @@ class Rule:
     - ``owns_feedback``: it has feedback matrices (QAT quantizes them with the weights);
     - ``online``: it learns inside ``model.local_step(x, y)`` (returning the loss to log, or None
       when it has none) instead of through ``loss.backward()``;
-    - ``unsupervised``: its local learning ignores the labels (no training loss to log);
+    - ``unsupervised``: its local learning ignores the labels (no training loss to log); like
+      ``online``, a bool or a callable of the converted model (`unsupervised_for`);
     - ``assigns_labels``: after each epoch ``model.assign_labels(x, y)`` reads the training data with
       learning off (label assignment, or fitting a read-out) before evaluation; like ``online``, a
       bool or a callable of the converted model (`assigns_labels_for`);
@@ -123,13 +124,18 @@ class Rule:
     layers: tuple[type[nn.Module], ...] | None = (nn.Linear, nn.Conv2d)
     owns_feedback: bool = False
     online: bool | Callable[[nn.Module], bool] = False
-    unsupervised: bool = False
+    unsupervised: bool | Callable[[nn.Module], bool] = False
     assigns_labels: bool | Callable[[nn.Module], bool] = False
     param_groups: GroupsOf | None = None
 
     def learns_online(self, model: nn.Module) -> bool:
         """Whether the converted `model` learns in ``local_step`` (online DFA does on spiking nets only)."""
         return self.online(model) if callable(self.online) else self.online
+
+    def unsupervised_for(self, model: nn.Module) -> bool:
+        """Whether the converted `model` learns without labels (``stdp`` on the Diehl & Cook network; on
+        a spiking network its online-DFA read-out learns from them and logs its loss)."""
+        return self.unsupervised(model) if callable(self.unsupervised) else self.unsupervised
 
     def assigns_labels_for(self, model: nn.Module) -> bool:
         """Whether the converted `model` assigns labels after each epoch (``stdp`` does on the Diehl &

@@ -155,7 +155,7 @@ def _user_stdp(model: nn.Module, req: Request) -> nn.Module:
                          req.dist, req.input_shape)
 
 
-def _assigns_labels(model: nn.Module) -> bool:
+def _holds_diehl_cook(model: nn.Module) -> bool:
     """Whether the converted model holds a Diehl & Cook learner (label assignment after each epoch);
     a spiking network's STDP learner is read out by its own online-DFA-trained output layer."""
     return any(isinstance(m, DiehlCookLearner) for m in model.modules())
@@ -197,7 +197,8 @@ def stdp_rules() -> list[Rule]:
              "Diehl & Cook 2015; Song et al. 2000", (), None,
              _by_class(((DiehlCookNet, _stdp),), _user_stdp),
              {"label_samples": _LABELS, "frozen": _FROZEN, **_USER_STDP},
-             takes=("diehl-cook", "spiking"), online=True, unsupervised=True, assigns_labels=_assigns_labels),
+             takes=("diehl-cook", "spiking"), online=True, unsupervised=_holds_diehl_cook,
+             assigns_labels=_holds_diehl_cook),
         Rule("stdp-readout", "STDP features (Diehl & Cook layer) + delta-rule read-out fitted after each epoch",
              "Diehl & Cook 2015; Widrow & Hoff 1960", (), None, _stdp_readout,
              {"label_samples": _LABELS, "frozen": _FROZEN,

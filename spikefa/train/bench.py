@@ -46,7 +46,7 @@ def _make(model_name: str, variant: str, input_shape: tuple[int, int, int], clas
     declared = get_rule(rule)
     net = build(load_card(model_name), input_shape, classes, seed=0)
     model = convert(net, rule, feedback, seed=0, input_shape=input_shape, options=options)
-    if declared.learns_online(model) or declared.unsupervised or declared.param_groups:
+    if declared.learns_online(model) or declared.unsupervised_for(model) or declared.param_groups:
         raise SpikefaError(f"bench rules times gradient-substitute rules (one forward, backward and Adam step "
                            f"each); {rule!r} learns otherwise: time it with spikefa train")
     return model.to(device)

@@ -143,7 +143,7 @@ class Interrupted(SpikefaError):
 
 
 def _learning(rule: Rule, model: nn.Module) -> Learning:
-    return Learning(online=rule.learns_online(unwrap(model)), has_loss=not rule.unsupervised, rule=rule.name)
+    return Learning(online=rule.learns_online(unwrap(model)), has_loss=not rule.unsupervised_for(unwrap(model)), rule=rule.name)
 
 
 def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resume: bool = False,
@@ -165,7 +165,7 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resu
     rule = get_rule(config.rule)
     data = prepare_data(config, info.device, splits)
     model = make_model(config, data.input_shape, data.num_classes, transform).to(info.device)
-    if info.world > 1 and (rule.learns_online(model) or rule.unsupervised):
+    if info.world > 1 and (rule.learns_online(model) or rule.unsupervised_for(model)):
         raise SpikefaError(f"rule {config.rule!r} learns online (its updates bypass DDP's gradient all-reduce, so "
                            "the ranks' copies would drift apart); run it in one process, without torchrun")
     optimizer = make_optimizer(config, model)

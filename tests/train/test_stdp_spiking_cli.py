@@ -63,7 +63,10 @@ def run(tmp_path: Path, name: str, *options: str) -> tuple[Weights, Weights, dic
                  "--no-progress", "--out", str(out)]) == 0
     before = make_model(read_config(out), (1, 8, 8), 10).state_dict()
     after = torch.load(out / "checkpoint.pt", weights_only=False)["model"]
-    return before, after, json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "summary.json").read_text())
+    losses = [row.split(",")[1] for row in (out / "metrics.csv").read_text().splitlines()[1:]]
+    summary["logged_losses"] = losses
+    return before, after, summary
 
 
 def test_stdp_on_a_spiking_card_trains_the_read_out_and_beats_chance(tmp_path: Path) -> None:
@@ -75,6 +78,8 @@ def test_stdp_on_a_spiking_card_trains_the_read_out_and_beats_chance(tmp_path: P
     assert not torch.equal(before[HIDDEN], after[HIDDEN]) and torch.equal(before[HIDDEN_BIAS], after[HIDDEN_BIAS])
     assert not torch.equal(before[OUTPUT], after[OUTPUT])
     assert summary["diverged"] is None and summary["test_accuracy"] > 0.2
+    # the read-out learns from the labels, so its loss is logged (Diehl & Cook's STDP logs none)
+    assert summary["logged_losses"] and all(float(v) > 0 for v in summary["logged_losses"])
 
 
 def test_frozen_stdp_on_a_spiking_card_keeps_the_features_and_learns_the_read_out(tmp_path: Path) -> None:
