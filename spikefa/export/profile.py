@@ -11,7 +11,13 @@ A profile says how a trained LIF network becomes integers on a target (see `spik
 - ``[neuron]``   neuron models (``lif``: β < 1, ``if``: β = 1), reset modes, state and threshold bits,
   the threshold's fixed left shift, overflow (saturate or wrap) and the decay encoding:
   ``multiplier`` (U·m / 2^decay_bits, m = round(β·2^decay_bits)), ``shift`` (U − U >> k) or ``none``.
-- ``[limits]``   resource limits; a missing key means "no limit".
+- ``[layers]``   the layer kinds the target takes (``dense``, ``conv2d``, ``sumpool2d``, ``avgpool2d``,
+  ``maxpool2d``, ``flatten``; default dense and flatten only), where it pools (``spikes``: a pool
+  before the weighted operation, on the previous layer's output; ``currents``: after it), and the
+  convolution limits: kernel side, strides, padding, grouped convolutions, channels, pool windows,
+  the weights of one convolution (kernel memory).
+- ``[limits]``   resource limits; a missing key means "no limit". For a convolution, ``fan_in`` is
+  C_in/groups·k_h·k_w and ``synapses`` / ``synapses_per_layer`` count stored weights.
 - ``[timing]``   the dt range in ms and the longest synaptic delay in steps.
 - ``[export]``   the writers (spikefa.export.writers.EXPORTERS) that apply to the target.
 """
@@ -38,6 +44,9 @@ DecayRounding = Literal["floor", "toward-zero", "nearest"]
 SCALES, RANGES, ROUNDINGS = choices(Scale), choices(Range), choices(Rounding)
 NEURON_MODELS, RESETS, OVERFLOWS = choices(NeuronModel), choices(ChipReset), choices(Overflow)
 DECAYS, DECAY_ROUNDINGS = choices(Decay), choices(DecayRounding)
+LayerKind = Literal["dense", "conv2d", "sumpool2d", "avgpool2d", "maxpool2d", "flatten"]
+PoolPlace = Literal["spikes", "currents"]
+LAYER_KINDS, POOL_PLACES = choices(LayerKind), choices(PoolPlace)
 LIMIT_KEYS = ("inputs", "outputs", "hidden_neurons", "neurons", "neurons_per_layer", "fan_in",
               "layers", "synapses_per_layer", "synapses")
 
@@ -133,6 +142,31 @@ class NeuronFormat(Validated):
 
 
 @dataclass(frozen=True)
+class LayerSupport(Validated):
+    """The layer kinds a target takes and its convolution / pooling limits (empty list or None: any)."""
+
+    kinds: tuple[LayerKind, ...] = ("dense", "flatten")
+    pool_on: tuple[PoolPlace, ...] = ("spikes", "currents")
+    kernel_max: int | None = None  # largest kernel side of a convolution
+    strides: tuple[int, ...] = ()  # convolution strides it takes
+    padding_max: int | None = None
+    groups: bool = False  # grouped / depthwise convolutions
+    channels_max: int | None = None  # input and output channels of one convolution
+    pool_kernels: tuple[int, ...] = ()  # pool window sides it takes
+    kernel_memory: int | None = None  # weights of one convolution
+
+    def check(self) -> None:
+        require("kinds", self.kinds, "dense" in self.kinds, f"a list from: {', '.join(LAYER_KINDS)} that holds 'dense'")
+        _non_empty("pool_on", self.pool_on, POOL_PLACES)
+        for key in ("kernel_max", "padding_max", "channels_max", "kernel_memory"):
+            value = getattr(self, key)
+            if value is not None:
+                _int_in(key, value, 0 if key == "padding_max" else 1, 2**62)
+        for key in ("strides", "pool_kernels"):
+            require(key, getattr(self, key), all(1 <= v <= 64 for v in getattr(self, key)), "integers in [1, 64]")
+
+
+@dataclass(frozen=True)
 class Limits(Validated):
     """Resource limits; None is no limit."""
 
@@ -157,7 +191,7 @@ class Limits(Validated):
 class Profile(Validated):
     """One hardware target, validated (see the module docstring)."""
 
-    UNCHECKED = ("weights", "bias", "neuron", "limits")
+    UNCHECKED = ("weights", "bias", "neuron", "limits", "layers")
 
     name: str
     description: str
@@ -166,6 +200,7 @@ class Profile(Validated):
     bias: BiasFormat
     neuron: NeuronFormat
     limits: Limits = field(default_factory=Limits)
+    layers: LayerSupport = field(default_factory=LayerSupport)
     dt_ms: tuple[Real, ...] = (0.0, math.inf)
     max_delay: int = 0
     formats: tuple[str, ...] = ("nir",)
@@ -196,8 +231,8 @@ class Profile(Validated):
 # ---------------------------------------------------------------- parsing
 
 _SECTIONS: dict[str, type] = {"weights": WeightFormat, "bias": BiasFormat, "neuron": NeuronFormat,
-                              "limits": Limits}
-_TOP = ["name", "description", "references", "weights", "bias", "neuron", "limits", "timing", "export"]
+                              "limits": Limits, "layers": LayerSupport}
+_TOP = ["name", "description", "references", "weights", "bias", "neuron", "limits", "layers", "timing", "export"]
 _NESTED = {"timing": {"dt_ms": "dt_ms", "max_delay": "max_delay"}, "export": {"formats": "formats"}}
 
 

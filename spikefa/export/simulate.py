@@ -3,7 +3,9 @@ quantisation) and the bit-exact integer simulator, the reference every artefact 
 
 Both run layer by layer (a feed-forward net needs the whole spike train of layer l before layer
 l+1), which is the same computation as stepping all layers per time step, and batches every
-layer's synaptic currents into one matrix product.
+layer's synaptic currents over time: one matrix product for a dense layer, one pass of the
+synapse's operations (`spikefa.export.arith.apply_ops`: convolution, pools, flatten) otherwise.
+Neurons of a convolutional layer are its flattened output (C·H·W, row-major).
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from typing import NamedTuple
 import torch
 
 from spikefa.errors import SpikefaError
-from spikefa.export.arith import int_lif_step
-from spikefa.export.network import DenseLayer
-from spikefa.export.quantize import QuantizedNet, _amax
+from spikefa.export.arith import apply_ops, current_bound, int_lif_step
+from spikefa.export.network import Layer, Op
+from spikefa.export.quantize import QLayer, QuantizedNet, _amax
 from spikefa.functional.lif import beta_decay, count_scores, lif_update
 
 _EXACT = 2.0**52  # float64 holds every integer below this exactly
@@ -37,19 +39,31 @@ class Record(NamedTuple):
 
 @dataclass(frozen=True, eq=False)
 class FloatLayer:
-    """A float LIF layer: I = W·x + b; per-neuron threshold; β; reset mode."""
+    """A float LIF layer: I = W·x + b (or the synapse's `ops`); per-neuron threshold; β; reset mode."""
 
     weight: torch.Tensor
     bias: torch.Tensor
     threshold: torch.Tensor
     beta: float
     reset: str
+    ops: tuple[Op, ...] = ()  # () or one dense op: the matrix product
+
+    @property
+    def dense(self) -> bool:
+        return len(self.ops) <= 1 and all(op.kind == "dense" for op in self.ops)
+
+    def currents(self, h: torch.Tensor) -> torch.Tensor:
+        """Synaptic currents [T, B, neurons] of inputs h [T, B, in]."""
+        if self.dense:
+            return h @ self.weight.T + self.bias
+        t, b = h.shape[:2]
+        return apply_ops(h.reshape(t * b, -1), self.ops, self.weight, self.bias).reshape(t, b, -1)
 
 
-def float_layers(layers: Sequence[DenseLayer], dtype: torch.dtype = torch.float32) -> list[FloatLayer]:
+def float_layers(layers: Sequence[Layer], dtype: torch.dtype = torch.float32) -> list[FloatLayer]:
     """The unquantised network as `FloatLayer`s."""
     return [FloatLayer(l.weight.to(dtype), l.bias.to(dtype), torch.full((l.size,), float(l.lif.threshold), dtype=dtype),
-                       float(l.lif.beta), l.lif.reset) for l in layers]
+                       float(l.lif.beta), l.lif.reset, l.ops) for l in layers]
 
 
 def dequantize(qnet: QuantizedNet, dtype: torch.dtype = torch.float32) -> list[FloatLayer]:
@@ -58,8 +72,9 @@ def dequantize(qnet: QuantizedNet, dtype: torch.dtype = torch.float32) -> list[F
     out = []
     for q in qnet.layers:
         unit = q.unit
-        out.append(FloatLayer((q.weight_state.double() * unit[:, None]).to(dtype), (q.bias.double() * unit).to(dtype),
-                              (q.threshold.double() * unit).to(dtype), q.decay.beta, q.reset))
+        w_unit = unit.reshape(-1, *[1] * (q.weight.ndim - 1))
+        out.append(FloatLayer((q.weight_state.double() * w_unit).to(dtype), (q.bias.double() * unit).to(dtype),
+                              q.per_neuron(q.threshold.double() * unit).to(dtype), q.decay.beta, q.reset, q.ops))
     return out
 
 
@@ -76,7 +91,7 @@ def run_float(layers: Sequence[FloatLayer], x: torch.Tensor) -> Record:
     spikes: list[torch.Tensor] = []
     mem = torch.empty(0)
     for layer in layers:
-        currents = h @ layer.weight.T + layer.bias
+        currents = layer.currents(h)
         u = torch.zeros_like(currents[0])
         decay = beta_decay(torch.tensor(layer.beta, dtype=currents.dtype))
         out, mems = [], []
@@ -98,20 +113,33 @@ def run_int(qnet: QuantizedNet, x: torch.Tensor) -> Record:
     spikes: list[torch.Tensor] = []
     mem = torch.empty(0, dtype=torch.int64)
     for q in qnet.layers:
-        w = q.weight_state
-        if _amax(w.abs().sum(dim=1)) + _amax(q.bias) >= _EXACT:
-            raise SpikefaError("synaptic sums exceed the exact float64 range; lower the weight exponent")
-        currents = torch.round(h.to(torch.float64) @ w.T.to(torch.float64)).to(torch.int64) + q.bias
+        currents = int_currents(q, h)
         u = torch.zeros_like(currents[0])
         out, mems = [], []
+        threshold = q.threshold_neurons
         for current in currents:
-            s, u = int_lif_step(current, u, q.threshold, q.decay, q.reset, qnet.state_bits, qnet.overflow)
+            s, u = int_lif_step(current, u, threshold, q.decay, q.reset, qnet.state_bits, qnet.overflow)
             out.append(s)
             mems.append(u)
         h = torch.stack(out)
         spikes.append(h)
         mem = torch.stack(mems)
     return Record(tuple(spikes), mem)
+
+
+def int_currents(q: QLayer, h: torch.Tensor) -> torch.Tensor:
+    """Integer synaptic currents [T, B, neurons] of a layer on integer inputs h [T, B, in], state
+    units: the synapse's operations in float64, exact below 2^52 (checked)."""
+    w = q.weight_state
+    if q.kind == "dense" and len(q.ops) == 1:
+        if _amax(w.abs().sum(dim=1)) + _amax(q.bias) >= _EXACT:
+            raise SpikefaError("synaptic sums exceed the exact float64 range; lower the weight exponent")
+        return torch.round(h.to(torch.float64) @ w.T.to(torch.float64)).to(torch.int64) + q.bias
+    if current_bound(q.ops, w, q.bias, float(h.max()) if h.numel() else 1.0) >= _EXACT:
+        raise SpikefaError("synaptic sums exceed the exact float64 range; lower the weight exponent")
+    t, b = h.shape[:2]
+    cur = apply_ops(h.reshape(t * b, -1).to(torch.float64), q.ops, w.double(), q.bias.double())
+    return torch.round(cur).to(torch.int64).reshape(t, b, -1)
 
 
 def output_scores(record: Record, unit: torch.Tensor | None = None) -> torch.Tensor:
