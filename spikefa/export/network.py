@@ -9,9 +9,9 @@ through. A pool before the weighted operation pools the previous layer's spikes;
 pools the synaptic currents (snnTorch's tutorial conv net: ``Conv2d → MaxPool2d → Leaky``).
 
 An average pool is a sum pool divided by its window size k_h·k_w, and the division is folded into
-the weights and the bias of the synapse (``Layer.weight`` holds W / Π k_h·k_w): the integer
-arithmetic then only sums, and the float semantics are unchanged. ``Layer.pool_fold`` keeps the
-factor for the writers that restore an ``AvgPool2d`` node.
+the weights (``Layer.weight`` holds W / Π k_h·k_w) and, for a pool after the weighted operation,
+into the bias: the integer arithmetic then only sums, and the float semantics are unchanged.
+``Layer.pool_fold`` keeps the weights' factor; the NIR writer restores ``AvgPool2d`` nodes.
 
 Weights are read through ``.weight`` / ``.bias`` whatever the module's class (rule converters
 swap ``nn.Linear`` for FA/sign/QAT variants), so a parametrized (fake-quantised) network exports
@@ -255,7 +255,7 @@ def read_synapse(module: nn.Module, lif: LIFParams, shape: Shape | None) -> Laye
         shape = (int(first.weight.shape[1]),)
     ops: list[Op] = []
     weight = bias = None
-    fold = 1.0
+    fold = fold_after = 1.0  # avg pools: all of them scale the weights, those after it the bias
     for m in parts:
         fn = _reader(m)
         if fn is None:
@@ -268,6 +268,7 @@ def read_synapse(module: nn.Module, lif: LIFParams, shape: Shape | None) -> Laye
                 raise SpikefaError("a synapse with two weighted operations (Linear / Conv2d) is not supported")
             weight, bias = got.weight, got.bias
         fold *= got.fold
+        fold_after *= got.fold if weight is not None and not got.op.weighted else 1.0
         ops.append(got.op)
         shape = got.op.out_shape
     if weight is None:
@@ -275,7 +276,7 @@ def read_synapse(module: nn.Module, lif: LIFParams, shape: Shape | None) -> Laye
         raise SpikefaError(f"{kinds} synapse has no weighted operation (nn.Linear or nn.Conv2d)")
     has_bias = bias is not None
     b = torch.zeros(weight.shape[0], dtype=torch.float64) if bias is None else bias
-    return Layer(weight / fold, b / fold, has_bias, lif, tuple(ops), fold)
+    return Layer(weight / fold, b / fold_after, has_bias, lif, tuple(ops), fold)
 
 
 def input_shape_of(net: nn.Module, input_shape: Sequence[int] | None = None) -> Shape | None:

@@ -27,10 +27,12 @@ _EXACT = 2.0**52  # float64 holds every integer below this exactly
 
 class Record(NamedTuple):
     """Spikes of every layer ([T, B, n_l] each) and the output layer's membrane [T, B, classes]
-    (state units for the integer simulator, real units for the float ones)."""
+    (state units for the integer simulator, real units for the float ones); `mems` holds every
+    layer's membrane ([T, B, n_l] each)."""
 
     spikes: tuple[torch.Tensor, ...]
     mem: torch.Tensor
+    mems: tuple[torch.Tensor, ...] = ()
 
     @property
     def out(self) -> torch.Tensor:
@@ -89,6 +91,7 @@ def run_float(layers: Sequence[FloatLayer], x: torch.Tensor) -> Record:
     """The float LIF network: `spikefa.functional.lif.lif_update` with per-neuron θ."""
     h = _flat(x).to(layers[0].weight.dtype)
     spikes: list[torch.Tensor] = []
+    every: list[torch.Tensor] = []
     mem = torch.empty(0)
     for layer in layers:
         currents = layer.currents(h)
@@ -102,7 +105,8 @@ def run_float(layers: Sequence[FloatLayer], x: torch.Tensor) -> Record:
         h = torch.stack(out)
         spikes.append(h)
         mem = torch.stack(mems)
-    return Record(tuple(spikes), mem)
+        every.append(mem)
+    return Record(tuple(spikes), mem, tuple(every))
 
 
 def run_int(qnet: QuantizedNet, x: torch.Tensor) -> Record:
@@ -111,6 +115,7 @@ def run_int(qnet: QuantizedNet, x: torch.Tensor) -> Record:
     if h.numel() and not bool(((h == 0) | (h == 1)).all()):
         raise SpikefaError("the integer simulator takes binary spikes (0/1) as input")
     spikes: list[torch.Tensor] = []
+    every: list[torch.Tensor] = []
     mem = torch.empty(0, dtype=torch.int64)
     for q in qnet.layers:
         currents = int_currents(q, h)
@@ -124,7 +129,8 @@ def run_int(qnet: QuantizedNet, x: torch.Tensor) -> Record:
         h = torch.stack(out)
         spikes.append(h)
         mem = torch.stack(mems)
-    return Record(tuple(spikes), mem)
+        every.append(mem)
+    return Record(tuple(spikes), mem, tuple(every))
 
 
 def int_currents(q: QLayer, h: torch.Tensor) -> torch.Tensor:
