@@ -15,7 +15,8 @@ saturation by Min/Max — the same steps as `spikefa.export.arith.int_lif_step`.
 A convolutional layer runs its synapse's operations in float32 on the flat input reshaped to
 (C, H, W): ``Conv`` (int8 QDQ kernel, strides, pads, group) with the bias in state units, sum (and
 folded average) pools as a depthwise ``Conv`` with a ones kernel, ``MaxPool``, ``Flatten``; every
-value is an integer below 2^24 there (checked), so float32 is exact, and the result is cast to
+value is a multiple of the layer's grain 2^k (k: the weight exponent, or lower for a bias) below
+2^24·2^k there (checked), so float32 is exact, and the result is cast to
 int64 before the neuron update.
 """
 
@@ -166,6 +167,14 @@ def _plain_dense(q: QLayer) -> bool:
     return len(q.ops) == 1 and q.kind == "dense"
 
 
+def _grain(q: QLayer) -> int:
+    """The largest power of two dividing every weight (in state units) and bias: float32 holds every
+    multiple of it below 2^24 times it exactly."""
+    nonzero = q.bias[q.bias != 0]
+    low = min([q.weight_shift] + [int((v & -v).bit_length()) - 1 for v in nonzero.abs().tolist()])
+    return 2**low
+
+
 def _check(qnet: QuantizedNet) -> None:
     problems = []
     for i, q in enumerate(qnet.layers):
@@ -173,8 +182,8 @@ def _check(qnet: QuantizedNet) -> None:
             problems.append(f"layer {i}: {qnet.bits}-bit weights do not fit the int8 QDQ initialisers")
         if _plain_dense(q) and float(q.weight.abs().sum(dim=1).max()) >= 2**24:
             problems.append(f"layer {i}: |sum w| >= 2^24 is not exact in the float32 MatMul")
-        elif not _plain_dense(q) and current_bound(q.ops, q.weight_state, q.bias) >= 2**24:
-            problems.append(f"layer {i}: synaptic sums may reach 2^24, not exact in the float32 Conv")
+        elif not _plain_dense(q) and current_bound(q.ops, q.weight_state, q.bias) >= 2**24 * _grain(q):
+            problems.append(f"layer {i}: synaptic sums may reach 2^24 grains, not exact in the float32 Conv")
     if problems:
         raise ExportRefused(f"{qnet.profile.name} (onnx)", problems)
 

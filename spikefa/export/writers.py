@@ -29,7 +29,8 @@ class Verification:
     total: int
     note: str = ""
     skipped: bool = False
-    ties: int = 0  # disagreements at (or caused by) a membrane equal to its threshold: float vs integer semantics
+    ties: int = 0  # disagreements at (or caused by) a membrane equal to its threshold, not counted as mismatches
+    integer: dict[str, int] | None = None  # a float artefact against the integer simulator: {"ties", "other"}
 
     @property
     def ok(self) -> bool:
