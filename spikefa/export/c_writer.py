@@ -186,7 +186,7 @@ static void spikefa_layer{i}(spikefa_state_t *s, const uint8_t *x) {{
 
 
 def _plain_dense(q: QLayer) -> bool:
-    return len(q.ops) == 1 and q.kind == "dense"
+    return q.plain_dense
 
 
 def _helpers(qnet: QuantizedNet) -> str:

@@ -164,7 +164,7 @@ def _layer(b: _Builder, qnet: QuantizedNet, i: int, x: str, state_type: int) -> 
 
 
 def _plain_dense(q: QLayer) -> bool:
-    return len(q.ops) == 1 and q.kind == "dense"
+    return q.plain_dense
 
 
 def _grain(q: QLayer) -> int:

@@ -71,6 +71,11 @@ class QLayer:
         return next(op.kind for op in self.ops if op.weighted)
 
     @property
+    def plain_dense(self) -> bool:
+        """One matrix product on the flat input (a flatten in front of it changes nothing)."""
+        return all(op.kind in ("flatten", "dense") for op in self.ops)
+
+    @property
     def in_features(self) -> int:
         return int(math.prod(self.ops[0].in_shape))
 
@@ -134,8 +139,8 @@ class QuantizedNet:
 
     @property
     def convolutional(self) -> bool:
-        """Whether any layer has an operation other than one dense product."""
-        return any(op.kind != "dense" for q in self.layers for op in q.ops)
+        """Whether any layer convolves or pools (flatten + dense layers are plain dense)."""
+        return not all(q.plain_dense for q in self.layers)
 
     @property
     def dt(self) -> float:

@@ -52,7 +52,8 @@ class FloatLayer:
 
     @property
     def dense(self) -> bool:
-        return len(self.ops) <= 1 and all(op.kind == "dense" for op in self.ops)
+        """One matrix product on the flat input (a flatten in front of it changes nothing)."""
+        return all(op.kind in ("flatten", "dense") for op in self.ops)
 
     def currents(self, h: torch.Tensor) -> torch.Tensor:
         """Synaptic currents [T, B, neurons] of inputs h [T, B, in]."""
@@ -137,7 +138,7 @@ def int_currents(q: QLayer, h: torch.Tensor) -> torch.Tensor:
     """Integer synaptic currents [T, B, neurons] of a layer on integer inputs h [T, B, in], state
     units: the synapse's operations in float64, exact below 2^52 (checked)."""
     w = q.weight_state
-    if q.kind == "dense" and len(q.ops) == 1:
+    if q.plain_dense:
         if _amax(w.abs().sum(dim=1)) + _amax(q.bias) >= _EXACT:
             raise SpikefaError("synaptic sums exceed the exact float64 range; lower the weight exponent")
         return torch.round(h.to(torch.float64) @ w.T.to(torch.float64)).to(torch.int64) + q.bias

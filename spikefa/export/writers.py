@@ -106,8 +106,10 @@ EXPORTERS: dict[str, Exporter] = {
     e.name: e
     for e in (
         Exporter("nir", "spikefa.export.nir_writer",
-                 "NIR graph (Input, Affine, LIF/IF, Output) + JSON sidecar (dt, reset, integer scales)",
-                 "spikefa's float simulation of the quantised network, through snnTorch's NIR importer"),
+                 "NIR graph (Input, Affine / Conv2d / SumPool2d / AvgPool2d / Flatten, LIF/IF, Output) + JSON "
+                 "sidecar (dt, reset, integer scales, ties)",
+                 "spikefa's float simulation of the quantised network, through snnTorch's NIR importer (dense) or "
+                 "spikefa's reading of the graph (conv)"),
         Exporter("onnx", "spikefa.export.onnx_writer",
                  "ONNX, one time step with explicit int32 state inputs/outputs and int8 QDQ weights",
                  "the integer simulator, through onnxruntime"),

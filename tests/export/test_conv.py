@@ -66,6 +66,23 @@ def test_the_reader_runs_the_network_as_torch_does(name: str) -> None:
     assert torch.equal(got.out, want) and all(int(s.sum()) > 0 for s in got.spikes)
 
 
+def test_a_dense_net_with_a_known_input_shape_keeps_the_dense_graph() -> None:
+    """A run directory sets net.input_shape, so the first layer's Flatten is a real op: the layer is
+    still plain dense, and the NIR graph is the dense one (no Flatten node, flat input)."""
+    nir = pytest.importorskip("nir")
+    from spikefa.export.nir_writer import nir_graph
+
+    from .nets import tiny_net
+
+    net = tiny_net((20, 16, 5))
+    net.input_shape = (1, 4, 5)
+    qnet = quantize(net, profile("loihi2"))
+    assert [op.kind for op in qnet.layers[0].ops] == ["flatten", "dense"] and not qnet.convolutional
+    graph = nir_graph(qnet)
+    assert sorted(graph.nodes) == ["fc0", "fc1", "input", "lif0", "lif1", "output"]
+    assert isinstance(graph.nodes["fc0"], nir.Affine) and list(graph.nodes["input"].input_type["input"]) == [20]
+
+
 def test_a_convolution_needs_the_input_shape_and_dilation_is_refused() -> None:
     net = _conv("max-of-currents")
     del net.input_shape
