@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 from torch import nn
 
-from spikefa.errors import SpikefaError
+from spikefa.errors import ConfigError, SpikefaError
 from spikefa.export.network import Layer, Op, read_layers
 from spikefa.export.profile import Profile
 
@@ -73,11 +73,17 @@ def _net_limits(layers: Sequence[Layer], p: Profile) -> list[str]:
     return [f"network: {value} {what} > {p.name}'s {cap}" for value, cap, what in totals if cap is not None and value > cap]
 
 
-def _bits(p: Profile, bits: int | None) -> list[str]:
+def _bits(p: Profile, bits: int | None, state_bits: int | None = None) -> list[str]:
+    out = []
     if bits is not None and bits not in p.weights.bits_options:
-        return [f"weights: {bits}-bit weights are not offered; {p.name} takes "
-                f"{', '.join(str(b) for b in p.weights.bits_options)} bits"]
-    return []
+        out.append(f"weights: {bits}-bit weights are not offered; {p.name} takes "
+                   f"{', '.join(str(b) for b in p.weights.bits_options)} bits")
+    if state_bits is not None:
+        try:
+            p.with_state_bits(state_bits)
+        except ConfigError as err:
+            out.append(f"state: {err}")
+    return out
 
 
 def _conv_limits(i: int, op: Op, l: Layer, p: Profile) -> list[str]:
@@ -130,22 +136,24 @@ def _kinds(layers: Sequence[Layer], p: Profile) -> list[str]:
 CHECKS: tuple[Callable[[Sequence[Layer], Profile], list[str]], ...] = (_kinds, _neurons, _layer_limits, _net_limits)
 
 
-def check_layers(layers: Sequence[Layer], profile: Profile, bits: int | None = None) -> list[str]:
-    """Every violation of `profile` by dense `layers` (weights of `bits` bits)."""
-    out = _bits(profile, bits)
+def check_layers(layers: Sequence[Layer], profile: Profile, bits: int | None = None,
+                 state_bits: int | None = None) -> list[str]:
+    """Every violation of `profile` by `layers` (weights of `bits` bits, a `state_bits` membrane)."""
+    out = _bits(profile, bits, state_bits)
     for rule in CHECKS:
         out += rule(layers, profile)
     return out
 
 
 def check(net: nn.Module, profile: Profile, bits: int | None = None, *,
-          input_shape: Sequence[int] | None = None) -> list[str]:
+          input_shape: Sequence[int] | None = None, state_bits: int | None = None) -> list[str]:
     """Every violation of `profile` by `net`: unreadable synapses, layer kinds (convolutions, pools)
     and their kernel / stride / padding / groups / channel / kernel-memory / pool limits, neuron
     model, reset, dt, bias, bit width, neuron / fan-in / synapse / layer / input / output limits.
-    `input_shape` (C, H, W) is needed for convolutions (default ``net.input_shape``)."""
+    `input_shape` (C, H, W) is needed for convolutions (default ``net.input_shape``); `state_bits`
+    a membrane narrower than the profile's (`Profile.with_state_bits`)."""
     layers, problems = read_layers(net, input_shape)
-    return problems + check_layers(layers, profile, bits)
+    return problems + check_layers(layers, profile, bits, state_bits)
 
 
 def require_fit(net: nn.Module, profile: Profile, bits: int | None = None, *,

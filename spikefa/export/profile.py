@@ -9,7 +9,8 @@ A profile says how a trained LIF network becomes integers on a target (see `spik
   ``mantissa << e`` state units (Loihi's weight exponent, Xylo's per-matrix bit shift).
 - ``[bias]``     mantissa bits and the per-layer exponent range of the bias (0 bits: no bias).
 - ``[neuron]``   neuron models (``lif``: β < 1, ``if``: β = 1), reset modes, state and threshold bits,
-  the threshold's fixed left shift, overflow (saturate or wrap) and the decay encoding:
+  the threshold's fixed left shift, overflow (saturate or wrap), ``shared_scale`` (low-bit state:
+  `Profile.with_state_bits`) and the decay encoding:
   ``multiplier`` (U·m / 2^decay_bits, m = round(β·2^decay_bits)), ``shift`` (U − U >> k) or ``none``.
 - ``[layers]``   the layer kinds the target takes (``dense``, ``conv2d``, ``sumpool2d``, ``avgpool2d``,
   ``maxpool2d``, ``flatten``; default dense and flatten only), where it pools (``spikes``: a pool
@@ -117,6 +118,7 @@ class NeuronFormat(Validated):
     decay_bits: int = 12
     decay_rounding: DecayRounding = "floor"
     decay_shift_max: int = 15
+    shared_scale: bool = False  # low-bit state (MINT): weights and state on one grid, θ at half the range
 
     def check(self) -> None:
         _non_empty("models", self.models, NEURON_MODELS)
@@ -226,6 +228,23 @@ class Profile(Validated):
             raise ConfigError(f"bits = {bits!r} is not offered by profile {self.name!r}; it offers "
                               f"{', '.join(map(str, self.weights.bits_options))}")
         return replace(self, weights=replace(self.weights, bits=bits))
+
+    def with_state_bits(self, state_bits: int | None) -> Profile:
+        """The same profile with a membrane state of `state_bits` bits below its maximum, on the
+        weights' grid (MINT, Yin et al. 2023: one scale shared by weights and membrane, so the state
+        needs no rescaling): the weight exponent is fixed at its lowest and the threshold mantissa at
+        half the state range. None or the profile's own width: the profile unchanged."""
+        n = self.neuron
+        if state_bits is None or state_bits == n.state_bits:
+            return self
+        if not isinstance(state_bits, int) or isinstance(state_bits, bool) or not 3 <= state_bits < n.state_bits:
+            raise ConfigError(f"state_bits = {state_bits!r} is not allowed for profile {self.name!r}; expected an "
+                              f"integer in [3, {n.state_bits}] (its state is {n.state_bits} bits)")
+        if (2 ** (state_bits - 2)) >> n.threshold_shift < 1:
+            raise ConfigError(f"state_bits = {state_bits} is too few for profile {self.name!r}: its threshold is "
+                              f"shifted left by {n.threshold_shift} bits; expected at least {n.threshold_shift + 3}")
+        neuron = replace(n, state_bits=state_bits, threshold_bits=min(n.threshold_bits, state_bits), shared_scale=True)
+        return replace(self, neuron=neuron)
 
 
 # ---------------------------------------------------------------- parsing

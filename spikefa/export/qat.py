@@ -209,9 +209,11 @@ def qat_transform(config: RunConfig) -> Callable[[nn.Module], None]:
 
 
 def prepare_qat(net: nn.Module, profile: Profile, bits: int | None = None, *, quantize_feedback: bool = False,
-                state: bool = True) -> nn.Module:
-    """Fake-quantize `net` in place for `profile` (weights of `bits` bits); returns `net`."""
-    prof = profile.with_bits(bits)
+                state: bool = True, state_bits: int | None = None) -> nn.Module:
+    """Fake-quantize `net` in place for `profile` (weights of `bits` bits, a membrane of `state_bits`
+    bits: fewer than the profile's share the weights' scale as in MINT, Yin et al. 2023, and
+    saturate at ±(2^(state_bits−1) − 1) units after each step); returns `net`."""
+    prof = profile.with_bits(bits).with_state_bits(state_bits)
     thetas, folds = _thresholds(net), _folds(net)
     grids: dict[int, _Grid] = {}
     for m in list(net.modules()):

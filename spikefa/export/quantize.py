@@ -11,7 +11,10 @@ only the weights would change which neurons fire. Per neuron i (per layer for pe
     decay            β → its encoding (`spikefa.export.arith.encode_decay`)
 
 The weight exponent e is the largest the profile allows that keeps the threshold within its bits
-and a quarter of the state range (more state resolution, so decays round less). For per-tensor and
+and a quarter of the state range (more state resolution, so decays round less). With a low-bit
+state (``state_bits`` below the profile's, `Profile.with_state_bits`) weights and membrane share
+one scale as in MINT (Yin et al. 2023): e is the lowest exponent and θ sits at half the state range,
+so one state unit is θ/(2^(k−2)) and a weight is a whole number of state units. For per-tensor and
 per-channel scales, s is nudged up so that θ/s is an integer: the threshold is then exact and no
 weight clips because of the nudge; power-of-two scales keep s = 2^k and report the threshold error.
 For 2–4 bit weights the clipping point is searched (least squared error, as in TWN for ternary).
@@ -182,6 +185,9 @@ def _exponent(raw: torch.Tensor, theta: float, profile: Profile, bias: torch.Ten
     threshold within its bits and a quarter of the state range, and the bias within its range."""
     n, b = profile.neuron, profile.bias
     ts = n.threshold_shift
+    if n.shared_scale:  # low-bit state on the weights' grid: θ at half the state range, lowest exponent
+        half = max(min(n.threshold_max, ((n.state_range[1] + 1) // 2) >> ts), 1)
+        return profile.weights.exponent[0], torch.full_like(raw, float(half))
     cap = max(min(n.threshold_max, (n.state_range[1] // 4) >> ts), 1)
     b_top = (2 ** (b.bits - 1) - 1) * 2 ** b.exponent[1] if b.bits else math.inf
     b_max = _amax(bias) if bias is not None else 0.0
@@ -220,6 +226,8 @@ def layer_grid(w: torch.Tensor, theta: float | None, profile: Profile,
         return 0, torch.ones_like(raw), raw
     e, mant = _exponent(raw, theta, profile, bias)
     scale = 2**n.threshold_shift
+    if n.shared_scale:  # θ fixes the one grid of weights and state (no rescale, whatever the scale scheme)
+        return e, mant, theta / (mant * scale)
     if fmt.scale == "power-of-two":
         unit = raw / 2**e
         return e, _round(theta / unit / scale, "half-even").clamp(1, n.threshold_max), unit
@@ -286,14 +294,16 @@ def _ratio_error(t: float, t_hat: float) -> float:
 
 
 def quantize(net: nn.Module | Sequence[Layer], profile: Profile, bits: int | None = None, *,
-             input_shape: Sequence[int] | None = None) -> QuantizedNet:
+             input_shape: Sequence[int] | None = None, state_bits: int | None = None) -> QuantizedNet:
     """Post-training quantisation of a `SpikingNet` (or its layers) onto `profile`, with weight
-    mantissas of `bits` bits (default: the profile's); `input_shape` (C, H, W) for convolutions
-    (default ``net.input_shape``). Raises `ExportRefused` with every violation when the network
-    cannot be read as LIF layers."""
+    mantissas of `bits` bits (default: the profile's) and a membrane of `state_bits` bits (default:
+    the profile's; fewer share the weights' scale, `Profile.with_state_bits`); `input_shape`
+    (C, H, W) for convolutions (default ``net.input_shape``). Raises `ExportRefused` with every
+    violation when the network cannot be read as LIF layers, `ConfigError` for bits the profile
+    does not offer."""
     from spikefa.export.check import ExportRefused
 
-    prof = profile.with_bits(bits)
+    prof = profile.with_bits(bits).with_state_bits(state_bits)
     if isinstance(net, nn.Module):
         layers, problems = read_layers(net, input_shape)
         if problems:
