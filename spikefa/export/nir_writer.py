@@ -90,9 +90,6 @@ def _op_nodes(nir: Any, i: int, q: QLayer, layer: FloatLayer) -> list[tuple[str,
     bias = (layer.bias.double() * b_fold).numpy().astype(np.float32)
     out = []
     for j, op in enumerate(q.ops):
-        if op.kind == "maxpool2d":
-            raise ExportRefused(f"{q.kind} layer {i} (nir)", [f"layer {i}: NIR has no max pool node; export "
-                                                              "max pooling as ONNX or C"])
         if op.kind == "conv2d":
             conv = nir.Conv2d(input_shape=op.in_shape[1:], weight=_ungrouped(weight, op.groups), stride=op.stride,
                               padding=op.padding, dilation=(1, 1), groups=1, bias=bias)
@@ -110,6 +107,10 @@ def _op_nodes(nir: Any, i: int, q: QLayer, layer: FloatLayer) -> list[tuple[str,
 
 def _conv_graph(qnet: QuantizedNet, dt: float) -> Any:
     nir = require("nir")
+    pools = [f"layer {i}: maxpool2d has no NIR node (NIR pools by sum or average); write this network as ONNX "
+             "or C (--formats onnx,c)" for i, q in enumerate(qnet.layers) if any(op.kind == "maxpool2d" for op in q.ops)]
+    if pools:
+        raise ExportRefused(f"{qnet.profile.name} (nir)", pools)
     nodes: dict[str, Any] = {"input": nir.Input(input_type={"input": np.array(qnet.layers[0].ops[0].in_shape)})}
     edges, prev = [], "input"
     for i, (q, layer) in enumerate(zip(qnet.layers, dequantize(qnet))):

@@ -268,8 +268,10 @@ def test_nir_conv_reads_back_and_matches_the_float_simulation(name: str, prof: s
 
 def test_nir_refuses_max_pooling_by_name(quantised: dict, tmp_path: Path) -> None:
     pytest.importorskip("nir")
-    with pytest.raises(ExportRefused, match="NIR has no max pool node"):
+    with pytest.raises(ExportRefused, match="cannot export to 'int8-edge \\(nir\\)': 1 violation: layer 0: "
+                                            "maxpool2d has no NIR node") as err:
         EXPORTERS["nir"].write(quantised["max-of-currents", "int8-edge"], tmp_path)
+    assert "--formats onnx,c" in str(err.value)
 
 
 def test_export_of_a_conv_net_writes_and_verifies_every_artefact(tmp_path: Path) -> None:
@@ -366,3 +368,59 @@ def test_nir_ties_with_the_integer_simulator_are_counted_apart(tmp_path: Path) -
     assert v.integer["other"] == 0 and v.integer["ties"] > 0  # every disagreement with the chip is the tie's
     side = (tmp_path / "model.nir.json").read_text()
     assert "ties" in side and "U equals theta exactly" in side
+
+
+# ---------------------------------------------------------------- a conv run directory through the CLI
+
+
+def _conv_run_dir(tmp: Path) -> Path:
+    """A run directory as `spikefa train` writes it for a small snn-lenet card (2 then 4 channels of
+    3x3, 2x2 average pools) on 1x8x8 inputs; weights scaled up (x20) so that every layer spikes."""
+    import json
+
+    from spikefa.catalog import find_card, load_card
+    from spikefa.export.network import spiking_core
+    from spikefa.runs import make_model
+    from spikefa.schemas.run import RunConfig
+
+    card = find_card("snn-lenet").read_text().replace("channels = [12, 64]", "channels = [2, 4]")
+    card = card.replace("kernel_size = 5", "kernel_size = 3").replace('pool = "max"', 'pool = "avg"')
+    card_path = tmp / "snn-lenet-tiny.toml"
+    card_path.write_text(card.replace('name = "snn-lenet"', 'name = "snn-lenet-tiny"'))
+    run = tmp / "run"
+    run.mkdir()
+    config = {"model": str(card_path), "rule": "bp", "dataset": "digits", "standardize": False,
+              "card": load_card(card_path).mapping}
+    (run / "config.json").write_text(json.dumps(config))
+    model = make_model(RunConfig.from_dict(config), (1, 8, 8), 3)
+    with torch.no_grad():
+        for m in spiking_core(model).modules():  # type: ignore[union-attr]
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                m.weight.mul_(20.0)
+    torch.save({"model": model.state_dict(), "input_shape": [1, 8, 8], "num_classes": 3}, run / "checkpoint.pt")
+    return run
+
+
+def test_the_cli_exports_a_conv_run_and_refuses_it_for_xylo(tmp_path: Path) -> None:
+    require_every_verifier()
+    from spikefa.export.network import from_run_dir
+
+    from .test_check import _cli
+
+    run = _conv_run_dir(tmp_path)
+    net, meta = from_run_dir(run)
+    assert net.input_shape == (1, 8, 8) and meta["input_shape"] == [1, 8, 8]
+    code, err = _cli(["export", str(run), "--target", "xylo-audio2", "--out", str(tmp_path / "x")])
+    assert code == 2 and "layer 0: conv2d is not supported; xylo-audio2 takes dense, flatten" in err
+    out = tmp_path / "edge"
+    assert _cli(["export", str(run), "--target", "int8-edge", "--out", str(out)]) == (0, "")
+    import json
+
+    summary = json.loads((out / "export.json").read_text())
+    assert summary["ok"] and [r["kind"] for r in summary["report"]] == ["conv2d", "conv2d", "dense"]
+    assert_every_verification_ran(summary["verification"])
+    from spikefa.export.pipeline import verification_spikes
+
+    golden = torch.load(out / "golden.pt")  # the verification's input and output spikes
+    assert torch.equal(golden["spikes"].float(), verification_spikes(64))
+    assert all(int(s.sum()) > 0 for s in run_int(quantize(net, profile("int8-edge")), verification_spikes(64)).spikes)
