@@ -151,8 +151,12 @@ def int_currents(q: QLayer, h: torch.Tensor) -> torch.Tensor:
 
 def output_scores(record: Record, unit: torch.Tensor | None = None) -> torch.Tensor:
     """Class scores [B, classes] as the network reads them (`spikefa.functional.lif.count_scores`);
-    `unit` converts integer membranes to real units."""
+    `unit` converts integer membranes to real units (one per neuron, or one per output channel of a
+    convolutional output layer, repeated over its positions)."""
     if unit is None:
         return count_scores(record.out.sum(0), record.mem.sum(0))
+    n = record.mem.shape[-1]
+    if unit.numel() not in (1, n):
+        unit = unit.repeat_interleave(n // unit.numel())
     mem = record.mem.to(torch.float64) * unit
     return count_scores(record.out.to(torch.float64).sum(0), mem.sum(0))

@@ -427,3 +427,21 @@ def test_the_cli_exports_a_conv_run_and_refuses_it_for_xylo(tmp_path: Path) -> N
     golden = torch.load(out / "golden.pt")  # the verification's input and output spikes
     assert torch.equal(golden["spikes"].float(), verification_spikes(64))
     assert all(int(s.sum()) > 0 for s in run_int(quantize(net, profile("int8-edge")), verification_spikes(64)).spikes)
+
+
+def test_scores_of_a_conv_output_layer_read_its_channel_units() -> None:
+    """A network ending in a convolution: output_scores repeats each channel's unit over its positions,
+    as dequantize does for the threshold."""
+    from spikefa.export.simulate import output_scores
+
+    net = _conv("avg-stride2")
+    net.synapses = net.synapses[:2]
+    net.neurons = net.neurons[:2]
+    net.surrogates = net.surrogates[:2]
+    qnet = quantize(net, profile("int8-edge"))
+    rec = run_int(qnet, _x())
+    unit = qnet.layers[-1].unit
+    scores = output_scores(rec, unit)
+    per_neuron = torch.stack([unit[n // 4] for n in range(16)])  # 4 channels of 2x2 positions
+    want = rec.out.double().sum(0) + torch.sigmoid((rec.mem.double() * per_neuron).sum(0))
+    assert qnet.layers[-1].size == 16 and scores.shape == (3, 16) and torch.equal(scores, want)
