@@ -118,7 +118,7 @@ class NeuronFormat(Validated):
     decay_bits: int = 12
     decay_rounding: DecayRounding = "floor"
     decay_shift_max: int = 15
-    shared_scale: bool = False  # low-bit state (MINT): weights and state on one grid, θ at half the range
+    shared_scale: bool = False  # low-bit state (MINT): weights and state on one grid, θ ≤ half the range
 
     def check(self) -> None:
         _non_empty("models", self.models, NEURON_MODELS)
@@ -233,7 +233,7 @@ class Profile(Validated):
         """The same profile with a membrane state of `state_bits` bits below its maximum, on the
         weights' grid (MINT, Yin et al. 2023: one scale shared by weights and membrane, so the state
         needs no rescaling): the weight exponent is fixed at its lowest and the threshold mantissa at
-        half the state range. None or the profile's own width: the profile unchanged."""
+        most half the state range. None or the profile's own width: the profile unchanged."""
         n = self.neuron
         if state_bits is None or state_bits == n.state_bits:
             return self

@@ -13,8 +13,8 @@ only the weights would change which neurons fire. Per neuron i (per layer for pe
 The weight exponent e is the largest the profile allows that keeps the threshold within its bits
 and a quarter of the state range (more state resolution, so decays round less). With a low-bit
 state (``state_bits`` below the profile's, `Profile.with_state_bits`) weights and membrane share
-one scale as in MINT (Yin et al. 2023): e is the lowest exponent and θ sits at half the state range,
-so one state unit is θ/(2^(k−2)) and a weight is a whole number of state units. For per-tensor and
+one scale as in MINT (Yin et al. 2023): e is the lowest exponent, and the state unit is the weights'
+max-abs step unless the k-bit state cannot hold θ in it: θ is then 2^(k−2) units (half the range). For per-tensor and
 per-channel scales, s is nudged up so that θ/s is an integer: the threshold is then exact and no
 weight clips because of the nudge; power-of-two scales keep s = 2^k and report the threshold error.
 For 2–4 bit weights the clipping point is searched (least squared error, as in TWN for ternary).
@@ -185,9 +185,10 @@ def _exponent(raw: torch.Tensor, theta: float, profile: Profile, bias: torch.Ten
     threshold within its bits and a quarter of the state range, and the bias within its range."""
     n, b = profile.neuron, profile.bias
     ts = n.threshold_shift
-    if n.shared_scale:  # low-bit state on the weights' grid: θ at half the state range, lowest exponent
+    if n.shared_scale:  # narrow state on the weights' grid: lowest exponent, θ at most half the state range
         half = max(min(n.threshold_max, ((n.state_range[1] + 1) // 2) >> ts), 1)
-        return profile.weights.exponent[0], torch.full_like(raw, float(half))
+        lo = profile.weights.exponent[0]
+        return lo, torch.floor(theta / (raw / 2**lo) / 2**ts).clamp(1, half)
     cap = max(min(n.threshold_max, (n.state_range[1] // 4) >> ts), 1)
     b_top = (2 ** (b.bits - 1) - 1) * 2 ** b.exponent[1] if b.bits else math.inf
     b_max = _amax(bias) if bias is not None else 0.0

@@ -23,17 +23,21 @@ from .nets import profile, spikes, tiny_conv_net, tiny_net
 
 
 def test_low_bit_state_shares_the_weight_scale() -> None:
-    """With a k-bit state, θ is 2^(k−2) units and a weight is round(W / (θ / 2^(k−2))) units: the
-    formula written out here against the quantiser."""
+    """With a k-bit state, θ is min(⌊θ / (max|W_i| / 127)⌋, 2^(k−2)) units per neuron (the weights'
+    max-abs step, coarser where the state cannot hold θ) and a weight is round(W / (θ / θ_int))
+    units: the formula written out here against the quantiser."""
     net = tiny_net((20, 16, 5), gain=4.0)
-    for k in (8, 6, 4, 3):
+    for k in (16, 8, 6, 4, 3):
         qnet = quantize(net, profile("int8-edge"), state_bits=k)
         assert qnet.state_bits == k and qnet.profile.neuron.shared_scale
         for layer, q in zip(read_layers(net)[0], qnet.layers):
-            half = 2 ** (k - 2)
-            assert q.threshold.tolist() == [half] * q.channels and q.weight_shift == 0
-            want = torch.round(layer.weight * half / float(layer.lif.threshold)).clamp(-127, 127).to(torch.int64)
+            theta = float(layer.lif.threshold)
+            mant = torch.floor(theta / (layer.weight.abs().amax(dim=1) / 127)).clamp(1, 2 ** (k - 2))
+            assert q.threshold.tolist() == mant.to(torch.int64).tolist() and q.weight_shift == 0
+            want = torch.round(layer.weight * mant[:, None] / theta).clamp(-127, 127).to(torch.int64)
             assert torch.equal(q.weight, want)
+        if k <= 6:
+            assert all(q.threshold.tolist() == [2 ** (k - 2)] * q.channels for q in qnet.layers)
     full = quantize(net, profile("int8-edge"))
     assert full.state_bits == 32 and not full.profile.neuron.shared_scale
 
