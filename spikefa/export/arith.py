@@ -26,7 +26,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
+from spikefa.export.network import Op
 from spikefa.export.profile import Decay, DecayRounding
 from spikefa.schemas.neuron import tau_of
 from spikefa.schemas.validate import Validated
@@ -134,3 +136,47 @@ def int_lif_step(current: torch.Tensor, u: torch.Tensor, threshold: torch.Tensor
     new = lif_update(u, current, fired, threshold, reset, code_decay(code),
                      quantize=lambda v: saturate(v, state_bits, overflow))
     return (new > threshold).to(torch.int64), new
+
+
+# ---------------------------------------------------------------- synapse operations (float or exact integers)
+
+
+def _op_dense(x: torch.Tensor, op: Op, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return x @ w.T + b
+
+
+def _op_conv(x: torch.Tensor, op: Op, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return F.conv2d(x, w, b, stride=op.stride, padding=op.padding, groups=op.groups)
+
+
+def _op_sumpool(x: torch.Tensor, op: Op, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Sum pool (an average pool's 1/(k_h·k_w) is folded into the weights): zero padding adds nothing."""
+    return F.avg_pool2d(x, op.kernel, op.stride, op.padding, divisor_override=1)
+
+
+def _op_maxpool(x: torch.Tensor, op: Op, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return F.max_pool2d(x, op.kernel, op.stride, op.padding)
+
+
+OP_STEPS: dict[str, Callable[[torch.Tensor, Op, torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "flatten": lambda x, op, w, b: x.reshape(x.shape[0], -1), "dense": _op_dense, "conv2d": _op_conv,
+    "sumpool2d": _op_sumpool, "avgpool2d": _op_sumpool, "maxpool2d": _op_maxpool,
+}
+
+
+def apply_ops(x: torch.Tensor, ops: tuple[Op, ...], weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """A synapse's operations in order on x [N, in features] (flattened or shaped): returns the
+    currents [N, neurons], flattened row-major. The weighted operation adds the bias, so a pool after
+    it pools the bias too. On integer-valued float64 tensors every step is exact while the sums stay
+    below 2^52 (`current_bound`)."""
+    h = x.reshape(x.shape[0], *ops[0].in_shape)
+    for op in ops:
+        h = OP_STEPS[op.kind](h, op, weight, bias)
+    return h.reshape(h.shape[0], -1)
+
+
+def current_bound(ops: tuple[Op, ...], weight: torch.Tensor, bias: torch.Tensor, top: float = 1.0) -> float:
+    """An upper bound of |current| over inputs in [0, top] (spikes: top 1): the operations run on
+    |w|, |b| and an all-`top` input (every intermediate value is bounded by it as well)."""
+    ones = torch.full((1, *ops[0].in_shape), float(top), dtype=torch.float64)
+    return float(apply_ops(ones, ops, weight.abs().double(), bias.abs().double()).max())

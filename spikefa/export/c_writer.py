@@ -6,6 +6,11 @@ The step is `spikefa.export.arith.int_lif_step` written out per layer with the l
 the synaptic sum adds the weight mantissas of the inputs that spiked, shifts by the layer's weight
 exponent, adds the bias; decays use an explicit floor / toward-zero division by 2^k (C's ``>>`` on
 negative numbers is implementation-defined) and the state saturates (or wraps) to the profile's bits.
+
+A convolutional layer runs its synapse's operations with explicit loops into int64 buffers:
+convolution (stride, zero padding, groups; the bias added to every output position), sum pools
+(folded average pools), max pools over the valid window positions, flatten (a copy; the layout is
+already row-major C·H·W); each neuron then takes its channel's threshold.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 import torch
 
 from spikefa.errors import SpikefaError
+from spikefa.export.network import Op
 from spikefa.export.quantize import QLayer, QuantizedNet
 from spikefa.export.simulate import run_int
 from spikefa.export.writers import Verification, count_mismatches
@@ -78,6 +84,111 @@ static void spikefa_layer{i}(spikefa_state_t *s, const uint8_t *x) {{
 """
 
 
+def _conv_c(i: int, q: QLayer, op: Op, src: str, dst: str) -> str:
+    (cin, h, w), (cout, oh, ow) = op.in_shape, op.out_shape
+    (kh, kw), (sh, sw), (ph, pw), g = op.kernel, op.stride, op.padding, op.groups
+    cin_g, cout_g = cin // g, cout // g
+    return f"""    for (int co = 0; co < {cout}; ++co) {{
+        const int grp = co / {cout_g};
+        for (int oy = 0; oy < {oh}; ++oy) for (int ox = 0; ox < {ow}; ++ox) {{
+            int64_t acc = 0;
+            for (int ci = 0; ci < {cin_g}; ++ci) for (int ky = 0; ky < {kh}; ++ky) {{
+                const int iy = oy * {sh} - {ph} + ky;
+                if (iy < 0 || iy >= {h}) continue;
+                for (int kx = 0; kx < {kw}; ++kx) {{
+                    const int ix = ox * {sw} - {pw} + kx;
+                    if (ix < 0 || ix >= {w}) continue;
+                    acc += {src}[((grp * {cin_g} + ci) * {h} + iy) * {w} + ix]
+                           * (int64_t)spikefa_w{i}[((co * {cin_g} + ci) * {kh} + ky) * {kw} + kx];
+                }}
+            }}
+            {dst}[(co * {oh} + oy) * {ow} + ox] = acc * {2 ** q.weight_shift}LL + spikefa_b{i}[co];
+        }}
+    }}
+"""
+
+
+def _dense_c(i: int, q: QLayer, op: Op, src: str, dst: str) -> str:
+    (n_in,), (n_out,) = op.in_shape, op.out_shape
+    return f"""    for (int o = 0; o < {n_out}; ++o) {{
+        int64_t acc = 0;
+        for (int j = 0; j < {n_in}; ++j) acc += {src}[j] * (int64_t)spikefa_w{i}[(long)o * {n_in} + j];
+        {dst}[o] = acc * {2 ** q.weight_shift}LL + spikefa_b{i}[o];
+    }}
+"""
+
+
+def _pool_c(op: Op, src: str, dst: str, is_max: bool) -> str:
+    (c, h, w), (_, oh, ow) = op.in_shape, op.out_shape
+    (kh, kw), (sh, sw), (ph, pw) = op.kernel, op.stride, op.padding
+    take = "if (!seen || v > acc) acc = v;\n                    seen = 1;" if is_max else "acc += v;"
+    return f"""    for (int ch = 0; ch < {c}; ++ch) for (int oy = 0; oy < {oh}; ++oy) for (int ox = 0; ox < {ow}; ++ox) {{
+        int64_t acc = 0;
+        int seen = 0;
+        for (int ky = 0; ky < {kh}; ++ky) {{
+            const int iy = oy * {sh} - {ph} + ky;
+            if (iy < 0 || iy >= {h}) continue;
+            for (int kx = 0; kx < {kw}; ++kx) {{
+                const int ix = ox * {sw} - {pw} + kx;
+                if (ix < 0 || ix >= {w}) continue;
+                {{
+                    const int64_t v = {src}[(ch * {h} + iy) * {w} + ix];
+                    {take}
+                }}
+            }}
+        }}
+        (void)seen;
+        {dst}[(ch * {oh} + oy) * {ow} + ox] = acc;
+    }}
+"""
+
+
+C_OPS = {
+    "flatten": lambda i, q, op, src, dst: f"    memcpy({dst}, {src}, sizeof {dst});\n",
+    "dense": _dense_c, "conv2d": _conv_c,
+    "sumpool2d": lambda i, q, op, src, dst: _pool_c(op, src, dst, False),
+    "avgpool2d": lambda i, q, op, src, dst: _pool_c(op, src, dst, False),
+    "maxpool2d": lambda i, q, op, src, dst: _pool_c(op, src, dst, True),
+}
+
+
+def _ops_layer_code(i: int, q: QLayer) -> str:
+    """A layer whose synapse is a chain of operations (convolution, pools, flatten, dense)."""
+    n_in = q.in_features
+    bufs = [f"static int64_t spikefa_l{i}_in[{n_in}];\n"]
+    body = [f"    for (int j = 0; j < {n_in}; ++j) spikefa_l{i}_in[j] = x[j];\n"]
+    src = f"spikefa_l{i}_in"
+    for j, op in enumerate(q.ops):
+        dst = f"spikefa_l{i}_o{j}"
+        n = 1
+        for d in op.out_shape:
+            n *= d
+        bufs.append(f"static int64_t {dst}[{n}];\n")
+        body.append(f"    /* {op.kind} {list(op.in_shape)} -> {list(op.out_shape)} */\n")
+        body.append(C_OPS[op.kind](i, q, op, src, dst))
+        src = dst
+    update = {"subtract": "d + cur - (fired ? th : 0)", "zero": "(fired ? 0 : d) + cur"}.get(q.reset, "d + cur")
+    per = q.size // q.channels
+    return "".join(bufs) + f"""
+static void spikefa_layer{i}(spikefa_state_t *s, const uint8_t *x) {{
+{"".join(body)}    for (int i = 0; i < {q.size}; ++i) {{
+        const int64_t cur = {src}[i];
+        const int64_t u = s->v{i}[i];
+        const int64_t th = spikefa_theta{i}[i / {per}];
+        const int fired = u > th;
+        const int64_t d = {_decay_expr(q)};
+        const int64_t v = spikefa_saturate({update});
+        s->v{i}[i] = (spikefa_state_int)v;
+        s->s{i}[i] = (uint8_t)(v > th);
+    }}
+}}
+"""
+
+
+def _plain_dense(q: QLayer) -> bool:
+    return q.plain_dense
+
+
 def _helpers(qnet: QuantizedNet) -> str:
     half = 2 ** (qnet.state_bits - 1)
     sat = (f"int64_t m = (a + {half}LL) % {2 * half}LL;\n    if (m < 0) m += {2 * half}LL;\n    return m - {half}LL;"
@@ -104,7 +215,7 @@ def header(qnet: QuantizedNet, meta: dict[str, Any] | None = None) -> str:
     """The text of ``spikefa_model.h``."""
     layers = qnet.layers
     state_c = "int32_t" if qnet.state_bits <= 32 else "int64_t"
-    sizes = [int(q.weight.shape[0]) for q in layers]
+    sizes = [q.size for q in layers]
     out = [f"/* spikefa_model.h: generated by spikefa export.\n * profile {qnet.profile.name}, {qnet.bits}-bit weights, "
            f"{qnet.state_bits}-bit state ({qnet.overflow}), dt = {qnet.dt:g} ms.\n"
            " * Per layer, one state unit is worth spikefa_unitL[i] in real units (weight, bias, threshold\n"
@@ -125,7 +236,7 @@ def header(qnet: QuantizedNet, meta: dict[str, Any] | None = None) -> str:
         out.append(_array(_ctype(q.threshold), f"spikefa_theta{i}", q.threshold))
         out.append(_array("float", f"spikefa_unit{i}", q.unit))
     out.append(_helpers(qnet))
-    out += [_layer_code(i, q) for i, q in enumerate(layers)]
+    out += [_layer_code(i, q) if _plain_dense(q) else _ops_layer_code(i, q) for i, q in enumerate(layers)]
     steps = "".join(f"    spikefa_layer{i}(s, {'in' if i == 0 else f's->s{i - 1}'});\n" for i in range(len(layers)))
     out.append(f"""
 static inline void spikefa_reset(spikefa_state_t *s) {{ memset(s, 0, sizeof *s); }}

@@ -5,6 +5,16 @@ Graph: ``input`` (C·H·W, flattened row-major) → ``fc{i}`` (nir.Affine: Ŵ, b
 forward-Euler step of length dt gives v ← (1 − dt/τ)·v + (R·dt/τ)·I, so τ = dt/(1 − β̂) and
 R = τ/dt reproduce U ← β̂·U + I exactly, with v_leak = 0, v_threshold = θ̂ and v_reset = 0.
 
+A convolutional network's graph starts from ``input`` of shape (C, H, W) and holds one node per
+synapse operation, with its input and output shapes: ``conv{i}`` (nir.Conv2d: Ŵ, b̂, stride,
+padding; a grouped kernel written block-diagonal with groups 1, which nir 1.0 reads back),
+``pool{i}_{j}`` (nir.SumPool2d, or nir.AvgPool2d with the weights — and the bias, for a pool of
+currents — scaled back up by the window size that the quantiser folded into them), ``flatten{i}_{j}`` (nir.Flatten over the whole unbatched shape, start_dim 0), ``fc{i}``
+(nir.Affine), then ``lif{i}`` with per-neuron parameters in the layer's output shape. NIR has no
+max pool node: a network with max pooling is refused by this writer (ONNX and C take it).
+snnTorch's importer reads no SumPool2d, so such graphs are verified by
+`spikefa.export.nir_run.run_graph`, spikefa's own reading of NIR's node semantics.
+
 What NIR cannot hold goes to ``model.nir.json``: dt and the time base the τ were computed for, the
 reset mode (NIR resets to v_reset; "subtract" is spikefa's), β̂, the integer scales and exponents,
 the profile, and which simulator is the reference for what.
@@ -22,6 +32,7 @@ import contextlib
 import dataclasses
 import io
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -30,18 +41,99 @@ import torch
 from torch import nn
 
 from spikefa._optional import require
-from spikefa.export.quantize import QuantizedNet
-from spikefa.export.simulate import dequantize, run_float
-from spikefa.export.writers import Verification, count_mismatches
+from spikefa.export.check import ExportRefused
+from spikefa.export.network import Op
+from spikefa.export.nir_run import run_graph
+from spikefa.export.quantize import QLayer, QuantizedNet
+from spikefa.export.simulate import FloatLayer, dequantize, run_float, run_int
+from spikefa.export.writers import Verification, split_ties
 
 GRAPH, SIDECAR = "model.nir", "model.nir.json"
 SNNTORCH_DT_S = 1e-4  # snntorch.import_nir's fixed time step
+
+
+def _neuron_node(nir: Any, beta: float, theta: np.ndarray, dt: float) -> Any:
+    """nir.LIF with τ = dt/(1 − β̂), R = τ/dt (nir.IF with R = 1/dt for β̂ = 1), arrays shaped like θ."""
+    shape = theta.shape
+    if beta >= 1.0:
+        return nir.IF(r=np.full(shape, 1.0 / dt, np.float32), v_threshold=theta, v_reset=np.zeros(shape, np.float32))
+    tau = dt / (1.0 - beta)
+    return nir.LIF(tau=np.full(shape, tau, np.float32), r=np.full(shape, tau / dt, np.float32),
+                   v_leak=np.zeros(shape, np.float32), v_threshold=theta, v_reset=np.zeros(shape, np.float32))
+
+
+def _typed(node: Any, op: Op) -> Any:
+    node.input_type = {"input": np.array(op.in_shape)}
+    node.output_type = {"output": np.array(op.out_shape)}
+    return node
+
+
+def _ungrouped(weight: np.ndarray, groups: int) -> np.ndarray:
+    """A grouped kernel [C_out, C_in/g, k, k] as the same convolution with groups 1: block-diagonal
+    [C_out, C_in, k, k] (nir 1.0 infers C_in as weight.shape[1], so grouped graphs do not read back)."""
+    if groups == 1:
+        return weight
+    c_out, c_in_g = weight.shape[:2]
+    full = np.zeros((c_out, c_in_g * groups, *weight.shape[2:]), weight.dtype)
+    per = c_out // groups
+    for co in range(c_out):
+        g = co // per
+        full[co, g * c_in_g:(g + 1) * c_in_g] = weight[co]
+    return full
+
+
+def _op_nodes(nir: Any, i: int, q: QLayer, layer: FloatLayer) -> list[tuple[str, Any]]:
+    """The nodes of one synapse's operations, average pools unfolded (module docstring)."""
+    k = next(j for j, op in enumerate(q.ops) if op.weighted)
+    w_fold = math.prod(op.kernel[0] * op.kernel[1] for op in q.ops if op.kind == "avgpool2d")
+    b_fold = math.prod(op.kernel[0] * op.kernel[1] for op in q.ops[k:] if op.kind == "avgpool2d")
+    weight = (layer.weight.double() * w_fold).numpy().astype(np.float32)
+    bias = (layer.bias.double() * b_fold).numpy().astype(np.float32)
+    out = []
+    for j, op in enumerate(q.ops):
+        if op.kind == "conv2d":
+            conv = nir.Conv2d(input_shape=op.in_shape[1:], weight=_ungrouped(weight, op.groups), stride=op.stride,
+                              padding=op.padding, dilation=(1, 1), groups=1, bias=bias)
+            out.append((f"conv{i}", _typed(conv, op)))
+        elif op.kind == "dense":
+            out.append((f"fc{i}", _typed(nir.Affine(weight=weight, bias=bias), op)))
+        elif op.kind == "flatten":
+            out.append((f"flatten{i}_{j}", nir.Flatten(input_type={"input": np.array(op.in_shape)}, start_dim=0)))
+        else:
+            cls = nir.AvgPool2d if op.kind == "avgpool2d" else nir.SumPool2d
+            out.append((f"pool{i}_{j}", _typed(cls(kernel_size=np.array(op.kernel), stride=np.array(op.stride),
+                                                   padding=np.array(op.padding)), op)))
+    return out
+
+
+def _conv_graph(qnet: QuantizedNet, dt: float) -> Any:
+    nir = require("nir")
+    pools = [f"layer {i}: maxpool2d has no NIR node (NIR pools by sum or average); write this network as ONNX "
+             "or C (--formats onnx,c)" for i, q in enumerate(qnet.layers) if any(op.kind == "maxpool2d" for op in q.ops)]
+    if pools:
+        raise ExportRefused(f"{qnet.profile.name} (nir)", pools)
+    nodes: dict[str, Any] = {"input": nir.Input(input_type={"input": np.array(qnet.layers[0].ops[0].in_shape)})}
+    edges, prev = [], "input"
+    for i, (q, layer) in enumerate(zip(qnet.layers, dequantize(qnet))):
+        for name, node in _op_nodes(nir, i, q, layer):
+            nodes[name] = node
+            edges.append((prev, name))
+            prev = name
+        theta = layer.threshold.numpy().astype(np.float32).reshape(q.ops[-1].out_shape)
+        nodes[f"lif{i}"] = _neuron_node(nir, layer.beta, theta, dt)
+        edges.append((prev, f"lif{i}"))
+        prev = f"lif{i}"
+    nodes["output"] = nir.Output(output_type={"output": np.array(qnet.layers[-1].ops[-1].out_shape)})
+    edges.append((prev, "output"))
+    return nir.NIRGraph(nodes=nodes, edges=edges)
 
 
 def nir_graph(qnet: QuantizedNet, dt_s: float | None = None) -> Any:
     """The `nir.NIRGraph` of `qnet`, time constants for a step of `dt_s` seconds (default: dt)."""
     nir = require("nir")
     dt = qnet.dt * 1e-3 if dt_s is None else dt_s
+    if qnet.convolutional:
+        return _conv_graph(qnet, dt)
     nodes: dict[str, Any] = {"input": nir.Input(input_type={"input": np.array([qnet.in_features])})}
     edges, prev = [], "input"
     for i, layer in enumerate(dequantize(qnet)):
@@ -69,8 +161,10 @@ def sidecar(qnet: QuantizedNet, dt_s: float, meta: dict[str, Any]) -> dict[str, 
     layers = []
     for i, q in enumerate(qnet.layers):
         unit, thr = q.unit.tolist(), q.threshold.tolist()
+        extra = {} if not qnet.convolutional else {"ops": [op.as_dict() for op in q.ops], "kind": q.kind,
+                                                   "unit_per": "output channel" if q.kind == "conv2d" else "neuron"}
         layers.append({
-            "node": f"lif{i}", "reset": q.reset, "beta": q.decay.beta, "beta_float": q.beta,
+            **extra, "node": f"lif{i}", "reset": q.reset, "beta": q.decay.beta, "beta_float": q.beta,
             "decay": dataclasses.asdict(q.decay), "weight_shift": q.weight_shift, "bias_shift": q.bias_shift,
             "unit": unit[0] if len(set(unit)) == 1 else unit,
             "threshold_int": thr[0] if len(set(thr)) == 1 else thr,
@@ -84,6 +178,12 @@ def sidecar(qnet: QuantizedNet, dt_s: float, meta: dict[str, Any]) -> dict[str, 
         "reference": "float graph: spikefa.export.simulate.run_float(dequantize(q)); integer arithmetic (decay "
                      "rounding, saturation): spikefa.export.simulate.run_int, which the ONNX and C artefacts match",
         "snntorch": "import_from_nir assumes dt = 1e-4 s and reset-to-zero: use spikefa.export.nir_writer.to_snntorch",
+        "ties": "the chip fires on U > theta in integers; the graph holds real numbers (integers times the unit), so "
+                "where U equals theta exactly a float run may land a rounding error above or below it and decide "
+                "differently. The verification counts such disagreements (and what follows them in that sample) as "
+                "ties, apart from real mismatches; the integer simulator (ONNX, C) is the chip's reference",
+        "flatten": "nir.Flatten nodes flatten the whole unbatched shape (start_dim 0); batch dimensions are not in "
+                   "NIR's types",
         "meta": meta,
     }
 
@@ -166,12 +266,45 @@ def run_snntorch(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return torch.stack(out)
 
 
+def _reference(qnet: QuantizedNet, spikes: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], list[Any], list[Any]]:
+    """(float32 reference spikes per layer, float64 membranes per layer, float64 thresholds per layer)."""
+    want = run_float(dequantize(qnet), spikes).spikes
+    exact = dequantize(qnet, torch.float64)
+    rec64 = run_float(exact, spikes.double())
+    return want, list(rec64.mems), [layer.threshold for layer in exact]
+
+
+def integer_ties(qnet: QuantizedNet, spikes: torch.Tensor) -> int:
+    """How often the integer simulator's membrane equals a threshold exactly (U = θ, no spike there):
+    the points where a float run of the graph may decide either way."""
+    rec = run_int(qnet, spikes)
+    return sum(int((u == q.threshold_neurons).sum()) for u, q in zip(rec.mems, qnet.layers))
+
+
 def verify(qnet: QuantizedNet, out_dir: Path, spikes: torch.Tensor) -> Verification:
-    """Read the graph back, import it with snnTorch and compare output spikes with spikefa's float
-    simulation of the quantised network."""
+    """Read the graph back and run it — snnTorch's importer for a dense graph, `run_graph` for a
+    convolutional one — against spikefa's float simulation of the quantised network, every layer
+    for a convolutional graph (the output layer for snnTorch's); disagreements at a membrane equal
+    to its threshold are counted as ties, apart from real mismatches (`split_ties`)."""
     graph, side = read(out_dir)
-    got = run_snntorch(to_snntorch(graph, side), spikes)
-    want = run_float(dequantize(qnet), spikes).out
+    want, mems, thetas = _reference(qnet, spikes)
+    if qnet.convolutional:
+        got = run_graph(graph, side, spikes)
+        how = "nir.read + spikefa.export.nir_writer.run_graph (NIR node semantics, sidecar dt and reset), every layer"
+    else:
+        got = (run_snntorch(to_snntorch(graph, side), spikes),)
+        want, mems, thetas = want[-1:], mems[-1:], thetas[-1:]
+        how = "nir.read + snntorch.import_from_nir (retimed to dt = 1e-4 s; sidecar reset applied)"
+    real, ties = split_ties(got, want, mems, thetas)
+    if len(got) != len(want):
+        real = max(real, 1)
+    rec = run_int(qnet, spikes)
+    ints = (rec.spikes, list(rec.mems), [q.threshold_neurons for q in qnet.layers])
+    if not qnet.convolutional:
+        ints = (ints[0][-1:], ints[1][-1:], ints[2][-1:])
+    other, int_ties = split_ties(got, *ints, rel_tol=0.0)
+    note = (f"{how}; against the integer simulator: {int_ties} tie disagreements (U = theta exactly), {other} others "
+            "(decay rounding and saturation, integer arithmetic that NIR's float semantics do not hold)")
     return Verification("nir", "float simulation of the quantised network (spikefa.export.simulate.run_float)",
-                        count_mismatches(got, want), int(want.numel()),
-                        "nir.read + snntorch.import_from_nir (retimed to dt = 1e-4 s; sidecar reset applied)")
+                        real, sum(int(w.numel()) for w in want), note, ties=ties,
+                        integer={"ties": int_ties, "other": other})

@@ -11,6 +11,13 @@ model's ``metadata_props``). The spike-weight product is exact in float32 (|Σ w
 checked), then the state update runs in int64: bias, decay by `Mul` and an exact floor division
 ``(x − Mod(x, 2^k)) / 2^k`` (ONNX has no arithmetic right shift on signed integers), reset, and
 saturation by Min/Max — the same steps as `spikefa.export.arith.int_lif_step`.
+
+A convolutional layer runs its synapse's operations in float32 on the flat input reshaped to
+(C, H, W): ``Conv`` (int8 QDQ kernel, strides, pads, group) with the bias in state units, sum (and
+folded average) pools as a depthwise ``Conv`` with a ones kernel, ``MaxPool``, ``Flatten``; every
+value is a multiple of the layer's grain 2^k (k: the weight exponent, or lower for a bias) below
+2^24·2^k there (checked), so float32 is exact, and the result is cast to
+int64 before the neuron update.
 """
 
 from __future__ import annotations
@@ -23,7 +30,9 @@ import numpy as np
 import torch
 
 from spikefa._optional import require
+from spikefa.export.arith import current_bound
 from spikefa.export.check import ExportRefused
+from spikefa.export.network import Op
 from spikefa.export.quantize import QLayer, QuantizedNet
 from spikefa.export.simulate import run_int
 from spikefa.export.writers import Verification, count_mismatches
@@ -81,16 +90,63 @@ def _saturate(b: _Builder, x: str, qnet: QuantizedNet, p: str) -> str:
     return b.op("Max", [top, b.const(f"{p}_lo", np.array(-(half - 1), np.int64))], f"{p}_sat")
 
 
+def _weights(b: _Builder, q: QLayer, p: str, transpose: bool) -> str:
+    w = q.weight.T if transpose else q.weight
+    return b.op("DequantizeLinear", [b.const(f"{p}_w_q", w.numpy().astype(np.int8)),
+                                     b.const(f"{p}_w_scale", np.array(2.0**q.weight_shift, np.float32)),
+                                     b.const(f"{p}_w_zero", np.array(0, np.int8))], f"{p}_w")
+
+
+def _dense_current(b: _Builder, q: QLayer, x: str, p: str) -> str:
+    onnx = require("onnx")
+    cur = b.op("Cast", [b.op("MatMul", [x, _weights(b, q, p, True)], f"{p}_mm")], f"{p}_mm64", to=onnx.TensorProto.INT64)
+    return b.op("Add", [cur, b.const(f"{p}_bias", q.bias.numpy().astype(np.int64))], f"{p}_cur")
+
+
+def _op_dense(b: _Builder, q: QLayer, op: Op, x: str, p: str) -> str:
+    mm = b.op("MatMul", [x, _weights(b, q, p, True)], f"{p}_mm")
+    return b.op("Add", [mm, b.const(f"{p}_bias", q.bias.numpy().astype(np.float32))], f"{p}_affine")
+
+
+def _op_conv(b: _Builder, q: QLayer, op: Op, x: str, p: str) -> str:
+    return b.op("Conv", [x, _weights(b, q, p, False), b.const(f"{p}_bias", q.bias.numpy().astype(np.float32))],
+                f"{p}_conv", strides=list(op.stride), pads=[*op.padding, *op.padding], group=op.groups,
+                kernel_shape=list(op.kernel))
+
+
+def _op_sumpool(b: _Builder, q: QLayer, op: Op, x: str, p: str) -> str:
+    c = op.in_shape[0]
+    ones = b.const(f"{p}_ones", np.ones((c, 1, *op.kernel), np.float32))
+    return b.op("Conv", [x, ones], f"{p}_sum", strides=list(op.stride), pads=[*op.padding, *op.padding], group=c,
+                kernel_shape=list(op.kernel))
+
+
+def _op_maxpool(b: _Builder, q: QLayer, op: Op, x: str, p: str) -> str:
+    return b.op("MaxPool", [x], f"{p}_max", kernel_shape=list(op.kernel), strides=list(op.stride),
+                pads=[*op.padding, *op.padding])
+
+
+ONNX_OPS = {"flatten": lambda b, q, op, x, p: b.op("Flatten", [x], f"{p}_flat", axis=1), "dense": _op_dense,
+            "conv2d": _op_conv, "sumpool2d": _op_sumpool, "avgpool2d": _op_sumpool, "maxpool2d": _op_maxpool}
+
+
+def _ops_current(b: _Builder, q: QLayer, x: str, p: str) -> str:
+    """The synapse's operations in float32 (exact integers), cast to int64 [B, neurons]."""
+    onnx = require("onnx")
+    shape = b.const(f"{p}_in_shape", np.array([-1, *q.ops[0].in_shape], np.int64))
+    h = b.op("Reshape", [x, shape], f"{p}_in")
+    for j, op in enumerate(q.ops):
+        h = ONNX_OPS[op.kind](b, q, op, h, f"{p}_{j}")
+    flat = b.op("Flatten", [h], f"{p}_out", axis=1)
+    return b.op("Cast", [flat], f"{p}_cur", to=onnx.TensorProto.INT64)
+
+
 def _layer(b: _Builder, qnet: QuantizedNet, i: int, x: str, state_type: int) -> tuple[str, str]:
     onnx = require("onnx")
     q, p = qnet.layers[i], f"l{i}"
-    w = b.const(f"{p}_w_q", q.weight.T.numpy().astype(np.int8))
-    w_f = b.op("DequantizeLinear", [w, b.const(f"{p}_w_scale", np.array(2.0**q.weight_shift, np.float32)),
-                                    b.const(f"{p}_w_zero", np.array(0, np.int8))], f"{p}_w")
-    cur = b.op("Cast", [b.op("MatMul", [x, w_f], f"{p}_mm")], f"{p}_mm64", to=onnx.TensorProto.INT64)
-    cur = b.op("Add", [cur, b.const(f"{p}_bias", q.bias.numpy().astype(np.int64))], f"{p}_cur")
+    cur = _dense_current(b, q, x, p) if _plain_dense(q) else _ops_current(b, q, x, p)
     u = b.op("Cast", [f"state{i}"], f"{p}_u", to=onnx.TensorProto.INT64)
-    theta = b.const(f"{p}_theta", q.threshold.numpy().astype(np.int64))
+    theta = b.const(f"{p}_theta", q.threshold_neurons.numpy().astype(np.int64))
     fired = b.op("Greater", [u, theta], f"{p}_fired")
     decayed = _decay(b, u, q, p)
     if q.reset == "subtract":
@@ -107,13 +163,27 @@ def _layer(b: _Builder, qnet: QuantizedNet, i: int, x: str, state_type: int) -> 
     return spikes, f"state{i}_next"
 
 
+def _plain_dense(q: QLayer) -> bool:
+    return q.plain_dense
+
+
+def _grain(q: QLayer) -> int:
+    """The largest power of two dividing every weight (in state units) and bias: float32 holds every
+    multiple of it below 2^24 times it exactly."""
+    nonzero = q.bias[q.bias != 0]
+    low = min([q.weight_shift] + [int((v & -v).bit_length()) - 1 for v in nonzero.abs().tolist()])
+    return 2**low
+
+
 def _check(qnet: QuantizedNet) -> None:
     problems = []
     for i, q in enumerate(qnet.layers):
         if qnet.bits > 8:
             problems.append(f"layer {i}: {qnet.bits}-bit weights do not fit the int8 QDQ initialisers")
-        if float(q.weight.abs().sum(dim=1).max()) >= 2**24:
+        if _plain_dense(q) and float(q.weight.abs().sum(dim=1).max()) >= 2**24:
             problems.append(f"layer {i}: |sum w| >= 2^24 is not exact in the float32 MatMul")
+        elif not _plain_dense(q) and current_bound(q.ops, q.weight_state, q.bias) >= 2**24 * _grain(q):
+            problems.append(f"layer {i}: synaptic sums may reach 2^24 grains, not exact in the float32 Conv")
     if problems:
         raise ExportRefused(f"{qnet.profile.name} (onnx)", problems)
 
@@ -128,7 +198,7 @@ def build_model(qnet: QuantizedNet, meta: dict[str, Any] | None = None) -> Any:
     outputs = []
     x = "spikes_in"
     for i, q in enumerate(qnet.layers):
-        n = int(q.weight.shape[0])
+        n = q.size
         inputs.append(oh.make_tensor_value_info(f"state{i}", state_type, ["batch", n]))
         x, _ = _layer(b, qnet, i, x, state_type)
         outputs += [oh.make_tensor_value_info(f"spikes{i}", onnx.TensorProto.FLOAT, ["batch", n]),
@@ -139,7 +209,8 @@ def build_model(qnet: QuantizedNet, meta: dict[str, Any] | None = None) -> Any:
     props = {"spikefa.profile": qnet.profile.name, "spikefa.weight_bits": str(qnet.bits),
              "spikefa.dt_ms": repr(qnet.dt), "spikefa.state_bits": str(qnet.state_bits),
              "spikefa.layers": json.dumps([{"unit": q.unit.tolist(), "weight_shift": q.weight_shift,
-                                            "reset": q.reset, "decay": q.decay.__dict__} for q in qnet.layers]),
+                                            "reset": q.reset, "decay": q.decay.__dict__,
+                                            "ops": [op.as_dict() for op in q.ops]} for q in qnet.layers]),
              "spikefa.meta": json.dumps(meta or {}, default=str)}
     onnx.helper.set_model_props(model, props)
     onnx.checker.check_model(model)

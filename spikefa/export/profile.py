@@ -9,9 +9,16 @@ A profile says how a trained LIF network becomes integers on a target (see `spik
   ``mantissa << e`` state units (Loihi's weight exponent, Xylo's per-matrix bit shift).
 - ``[bias]``     mantissa bits and the per-layer exponent range of the bias (0 bits: no bias).
 - ``[neuron]``   neuron models (``lif``: β < 1, ``if``: β = 1), reset modes, state and threshold bits,
-  the threshold's fixed left shift, overflow (saturate or wrap) and the decay encoding:
+  the threshold's fixed left shift, overflow (saturate or wrap), ``shared_scale`` (low-bit state:
+  `Profile.with_state_bits`) and the decay encoding:
   ``multiplier`` (U·m / 2^decay_bits, m = round(β·2^decay_bits)), ``shift`` (U − U >> k) or ``none``.
-- ``[limits]``   resource limits; a missing key means "no limit".
+- ``[layers]``   the layer kinds the target takes (``dense``, ``conv2d``, ``sumpool2d``, ``avgpool2d``,
+  ``maxpool2d``, ``flatten``; default dense and flatten only), where it pools (``spikes``: a pool
+  before the weighted operation, on the previous layer's output; ``currents``: after it), and the
+  convolution limits: kernel side, strides, padding, grouped convolutions, channels, pool windows,
+  the weights of one convolution (kernel memory).
+- ``[limits]``   resource limits; a missing key means "no limit". For a convolution, ``fan_in`` is
+  C_in/groups·k_h·k_w and ``synapses`` / ``synapses_per_layer`` count stored weights.
 - ``[timing]``   the dt range in ms and the longest synaptic delay in steps.
 - ``[export]``   the writers (spikefa.export.writers.EXPORTERS) that apply to the target.
 """
@@ -38,6 +45,9 @@ DecayRounding = Literal["floor", "toward-zero", "nearest"]
 SCALES, RANGES, ROUNDINGS = choices(Scale), choices(Range), choices(Rounding)
 NEURON_MODELS, RESETS, OVERFLOWS = choices(NeuronModel), choices(ChipReset), choices(Overflow)
 DECAYS, DECAY_ROUNDINGS = choices(Decay), choices(DecayRounding)
+LayerKind = Literal["dense", "conv2d", "sumpool2d", "avgpool2d", "maxpool2d", "flatten"]
+PoolPlace = Literal["spikes", "currents"]
+LAYER_KINDS, POOL_PLACES = choices(LayerKind), choices(PoolPlace)
 LIMIT_KEYS = ("inputs", "outputs", "hidden_neurons", "neurons", "neurons_per_layer", "fan_in",
               "layers", "synapses_per_layer", "synapses")
 
@@ -108,6 +118,7 @@ class NeuronFormat(Validated):
     decay_bits: int = 12
     decay_rounding: DecayRounding = "floor"
     decay_shift_max: int = 15
+    shared_scale: bool = False  # low-bit state (MINT): weights and state on one grid, θ ≤ half the range
 
     def check(self) -> None:
         _non_empty("models", self.models, NEURON_MODELS)
@@ -130,6 +141,31 @@ class NeuronFormat(Validated):
     def threshold_max(self) -> int:
         """Largest threshold mantissa (the threshold is ``mantissa << threshold_shift``)."""
         return 2 ** (self.threshold_bits - (1 if self.threshold_signed else 0)) - 1
+
+
+@dataclass(frozen=True)
+class LayerSupport(Validated):
+    """The layer kinds a target takes and its convolution / pooling limits (empty list or None: any)."""
+
+    kinds: tuple[LayerKind, ...] = ("dense", "flatten")
+    pool_on: tuple[PoolPlace, ...] = ("spikes", "currents")
+    kernel_max: int | None = None  # largest kernel side of a convolution
+    strides: tuple[int, ...] = ()  # convolution strides it takes
+    padding_max: int | None = None
+    groups: bool = False  # grouped / depthwise convolutions
+    channels_max: int | None = None  # input and output channels of one convolution
+    pool_kernels: tuple[int, ...] = ()  # pool window sides it takes
+    kernel_memory: int | None = None  # weights of one convolution
+
+    def check(self) -> None:
+        require("kinds", self.kinds, "dense" in self.kinds, f"a list from: {', '.join(LAYER_KINDS)} that holds 'dense'")
+        _non_empty("pool_on", self.pool_on, POOL_PLACES)
+        for key in ("kernel_max", "padding_max", "channels_max", "kernel_memory"):
+            value = getattr(self, key)
+            if value is not None:
+                _int_in(key, value, 0 if key == "padding_max" else 1, 2**62)
+        for key in ("strides", "pool_kernels"):
+            require(key, getattr(self, key), all(1 <= v <= 64 for v in getattr(self, key)), "integers in [1, 64]")
 
 
 @dataclass(frozen=True)
@@ -157,7 +193,7 @@ class Limits(Validated):
 class Profile(Validated):
     """One hardware target, validated (see the module docstring)."""
 
-    UNCHECKED = ("weights", "bias", "neuron", "limits")
+    UNCHECKED = ("weights", "bias", "neuron", "limits", "layers")
 
     name: str
     description: str
@@ -166,6 +202,7 @@ class Profile(Validated):
     bias: BiasFormat
     neuron: NeuronFormat
     limits: Limits = field(default_factory=Limits)
+    layers: LayerSupport = field(default_factory=LayerSupport)
     dt_ms: tuple[Real, ...] = (0.0, math.inf)
     max_delay: int = 0
     formats: tuple[str, ...] = ("nir",)
@@ -192,12 +229,29 @@ class Profile(Validated):
                               f"{', '.join(map(str, self.weights.bits_options))}")
         return replace(self, weights=replace(self.weights, bits=bits))
 
+    def with_state_bits(self, state_bits: int | None) -> Profile:
+        """The same profile with a membrane state of `state_bits` bits below its maximum, on the
+        weights' grid (MINT, Yin et al. 2023: one scale shared by weights and membrane, so the state
+        needs no rescaling): the weight exponent is fixed at its lowest and the threshold mantissa at
+        most half the state range. None or the profile's own width: the profile unchanged."""
+        n = self.neuron
+        if state_bits is None or state_bits == n.state_bits:
+            return self
+        if not isinstance(state_bits, int) or isinstance(state_bits, bool) or not 3 <= state_bits < n.state_bits:
+            raise ConfigError(f"state_bits = {state_bits!r} is not allowed for profile {self.name!r}; expected an "
+                              f"integer in [3, {n.state_bits}] (its state is {n.state_bits} bits)")
+        if (2 ** (state_bits - 2)) >> n.threshold_shift < 1:
+            raise ConfigError(f"state_bits = {state_bits} is too few for profile {self.name!r}: its threshold is "
+                              f"shifted left by {n.threshold_shift} bits; expected at least {n.threshold_shift + 3}")
+        neuron = replace(n, state_bits=state_bits, threshold_bits=min(n.threshold_bits, state_bits), shared_scale=True)
+        return replace(self, neuron=neuron)
+
 
 # ---------------------------------------------------------------- parsing
 
 _SECTIONS: dict[str, type] = {"weights": WeightFormat, "bias": BiasFormat, "neuron": NeuronFormat,
-                              "limits": Limits}
-_TOP = ["name", "description", "references", "weights", "bias", "neuron", "limits", "timing", "export"]
+                              "limits": Limits, "layers": LayerSupport}
+_TOP = ["name", "description", "references", "weights", "bias", "neuron", "limits", "layers", "timing", "export"]
 _NESTED = {"timing": {"dt_ms": "dt_ms", "max_delay": "max_delay"}, "export": {"formats": "formats"}}
 
 

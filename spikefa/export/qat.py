@@ -1,7 +1,9 @@
 """Quantisation-aware training: fake quantisation with a straight-through estimator.
 
-`prepare_qat` registers ``torch.nn.utils.parametrize`` parametrizations on every ``nn.Linear``
-(any subclass: FA, sign symmetry, Hebbian descent) inside a network, in place:
+`prepare_qat` registers ``torch.nn.utils.parametrize`` parametrizations on every ``nn.Linear`` and
+``nn.Conv2d`` (any subclass: FA, sign symmetry, Hebbian descent) inside a network, in place (a
+kernel's grid is per output channel like the quantiser's, and an average pool in its synapse is
+accounted for as the quantiser folds it: the grid of W/Π k², scaled back):
 
 - ``weight`` → Ŵ = W + (q(W) − W).detach(): the forward pass sees the profile's grid (the same
   grid `spikefa.export.quantize` uses, so PTQ after QAT is lossless on the weights), the backward
@@ -25,6 +27,8 @@ the optimiser (the trainable tensor becomes ``parametrizations.weight.original``
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
@@ -44,19 +48,29 @@ __all__ = ["master_weight", "prepare_qat", "qat_transform", "qat_transform_for",
 _FEEDBACK_BUFFERS = ("feedback_fixed", "fixed")
 
 
-class _Grid:
-    """The layer's grid, computed from the current float weight: weight step and state unit."""
+WEIGHTED = (nn.Linear, nn.Conv2d)
 
-    def __init__(self, profile: Profile, theta: float | None) -> None:
-        self.profile, self.theta = profile, theta
+
+class _Grid:
+    """The layer's grid, computed from the current float weight: weight step and state unit.
+    `fold` / `bias_fold`: the average-pool window sizes the quantiser folds into W and b."""
+
+    def __init__(self, profile: Profile, theta: float | None, fold: float = 1.0, bias_fold: float = 1.0) -> None:
+        self.profile, self.theta, self.fold, self.bias_fold = profile, theta, fold, bias_fold
         self.unit: torch.Tensor | None = None
 
     def steps(self, w: torch.Tensor, bias: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(weight step [out], state unit [out]) for weights `w`, without gradient."""
-        b = None if bias is None else bias.detach().double()
-        e, _, unit = layer_grid(w.detach().double(), self.theta, self.profile, b)
+        """(weight step [out], state unit [out]) for weights `w` (any [out, ...] shape), without gradient."""
+        b = None if bias is None else bias.detach().double() / self.bias_fold
+        flat = w.detach().double().reshape(w.shape[0], -1) / self.fold
+        e, _, unit = layer_grid(flat, self.theta, self.profile, b)
         self.unit = unit.to(w.dtype)
-        return (unit * 2**e).to(w.dtype), self.unit
+        return (unit * 2**e * self.fold).to(w.dtype), self.unit
+
+
+def _col(step: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """A per-output-channel [out] tensor shaped to broadcast over w [out, ...]."""
+    return step.reshape(-1, *[1] * (w.ndim - 1))
 
 
 class FakeQuantWeight(nn.Module):
@@ -71,10 +85,11 @@ class FakeQuantWeight(nn.Module):
         fmt = self.grid.profile.weights
         lo, hi = fmt.levels()
         step, _ = self.grid.steps(w)
+        step = _col(step, w)
         if fmt.bits == 1:
-            q = torch.where(w >= 0, 1.0, -1.0).to(w.dtype) * step[:, None]
+            q = torch.where(w >= 0, 1.0, -1.0).to(w.dtype) * step
         else:
-            q = _round(w.detach() / step[:, None], fmt.rounding).clamp(lo, hi) * step[:, None]
+            q = _round(w.detach() / step, fmt.rounding).clamp(lo, hi) * step
         self.residual = (w - q).detach()
         return w + (q - w).detach()
 
@@ -98,6 +113,7 @@ class FakeQuantBias(nn.Module):
         if unit is None or bits == 0:
             return b if bits else b - b.detach()
         top = 2 ** (bits - 1) - 1
+        unit = unit * self.grid.bias_fold
         q = _round(b.detach() / unit, self.grid.profile.weights.rounding).clamp(-top, top) * unit
         return b + (q - b).detach()
 
@@ -136,19 +152,39 @@ class StateQuant:
         if unit is None:
             return mem
         u = unit.to(mem.dtype)
+        u = u.reshape(-1, 1, 1) if mem.ndim == 4 else u  # a conv layer's membrane [B, C, H, W]: unit per channel
         v = mem.detach() / u
         q = torch.floor(v + 1e-6 * (1 + v.abs())).clamp(-self.top, self.top) * u
         return mem + (q - mem).detach()
 
 
 def _thresholds(net: nn.Module) -> dict[int, float]:
-    """id(Linear) -> threshold of its LIF layer, for a SpikingNet."""
+    """id(Linear / Conv2d) -> threshold of its LIF layer, for a SpikingNet."""
     out: dict[int, float] = {}
     for syn, lif in zip(getattr(net, "synapses", ()), getattr(net, "lif", ())):
         for m in syn.modules():
-            if isinstance(m, nn.Linear):
+            if isinstance(m, WEIGHTED):
                 out[id(m)] = float(lif.threshold)
     return out
+
+
+def _folds(net: nn.Module) -> dict[int, tuple[float, float]]:
+    """id(Linear / Conv2d) -> (weight fold, bias fold): the window sizes of the average pools of its
+    synapse (all of them for the weights, those after it for the bias), as `spikefa.export.network`
+    folds them."""
+    out: dict[int, tuple[float, float]] = {}
+    for syn in getattr(net, "synapses", ()):
+        parts = list(syn) if isinstance(syn, nn.Sequential) else [syn]
+        sizes = [math.prod(_pair(m.kernel_size)) if isinstance(m, nn.AvgPool2d) and m.divisor_override is None else 1
+                 for m in parts]
+        for k, m in enumerate(parts):
+            if isinstance(m, WEIGHTED):
+                out[id(m)] = (float(math.prod(sizes)), float(math.prod(sizes[k + 1:])))
+    return out
+
+
+def _pair(v: object) -> tuple[int, int]:
+    return (int(v[0]), int(v[1])) if isinstance(v, (tuple, list)) else (int(v), int(v))  # type: ignore[arg-type, index]
 
 
 def qat_transform_for(config: RunConfig) -> Callable[[nn.Module], None] | None:
@@ -173,14 +209,16 @@ def qat_transform(config: RunConfig) -> Callable[[nn.Module], None]:
 
 
 def prepare_qat(net: nn.Module, profile: Profile, bits: int | None = None, *, quantize_feedback: bool = False,
-                state: bool = True) -> nn.Module:
-    """Fake-quantize `net` in place for `profile` (weights of `bits` bits); returns `net`."""
-    prof = profile.with_bits(bits)
-    thetas = _thresholds(net)
+                state: bool = True, state_bits: int | None = None) -> nn.Module:
+    """Fake-quantize `net` in place for `profile` (weights of `bits` bits, a membrane of `state_bits`
+    bits: fewer than the profile's share the weights' scale as in MINT, Yin et al. 2023, and
+    saturate at ±(2^(state_bits−1) − 1) units after each step); returns `net`."""
+    prof = profile.with_bits(bits).with_state_bits(state_bits)
+    thetas, folds = _thresholds(net), _folds(net)
     grids: dict[int, _Grid] = {}
     for m in list(net.modules()):
-        if isinstance(m, nn.Linear) and not parametrize.is_parametrized(m, "weight"):
-            grid = _Grid(prof, thetas.get(id(m)))
+        if isinstance(m, WEIGHTED) and not parametrize.is_parametrized(m, "weight"):
+            grid = _Grid(prof, thetas.get(id(m)), *folds.get(id(m), (1.0, 1.0)))
             grids[id(m)] = grid
             parametrize.register_parametrization(m, "weight", FakeQuantWeight(grid))
             if m.bias is not None:
@@ -198,7 +236,7 @@ def prepare_qat(net: nn.Module, profile: Profile, bits: int | None = None, *, qu
                 code = encode_decay(float(lif.beta), n.decay, n.decay_bits, n.decay_rounding, n.decay_shift_max)
                 with torch.no_grad():
                     beta.fill_(code.beta)
-            linear = next((m for m in syn.modules() if isinstance(m, nn.Linear)), None)
+            linear = next((m for m in syn.modules() if isinstance(m, WEIGHTED)), None)
             if state and linear is not None and hasattr(neuron, "state_quant"):
                 neuron.state_quant = StateQuant(grids[id(linear)], n.state_bits)
     return net

@@ -11,10 +11,17 @@ only the weights would change which neurons fire. Per neuron i (per layer for pe
     decay            β → its encoding (`spikefa.export.arith.encode_decay`)
 
 The weight exponent e is the largest the profile allows that keeps the threshold within its bits
-and a quarter of the state range (more state resolution, so decays round less). For per-tensor and
+and a quarter of the state range (more state resolution, so decays round less). With a low-bit
+state (``state_bits`` below the profile's, `Profile.with_state_bits`) weights and membrane share
+one scale as in MINT (Yin et al. 2023): e is the lowest exponent, and the state unit is the weights'
+max-abs step unless the k-bit state cannot hold θ in it: θ is then 2^(k−2) units (half the range). For per-tensor and
 per-channel scales, s is nudged up so that θ/s is an integer: the threshold is then exact and no
 weight clips because of the nudge; power-of-two scales keep s = 2^k and report the threshold error.
 For 2–4 bit weights the clipping point is searched (least squared error, as in TWN for ternary).
+
+A convolution is quantised per output channel the same way (its kernel [C_out, C_in/g, k_h, k_w] is
+read as C_out rows of C_in/g·k_h·k_w weights): one state unit and one threshold per channel when
+the profile's scale is per-channel, one per layer otherwise; every neuron of a channel shares them.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import torch
 from torch import nn
 
 from spikefa.export.arith import DecayCode, encode_decay, tau
-from spikefa.export.network import DenseLayer, dense_layers
+from spikefa.export.network import Layer, Op, read_layers
 from spikefa.export.profile import Profile
 
 _CLIP_RATIOS = torch.linspace(0.3, 1.0, 36, dtype=torch.float64)
@@ -48,11 +55,50 @@ class QLayer:
     reset: str
     beta: float  # the float network's β (the code's β̂ is decay.beta)
     dt: float
+    ops: tuple[Op, ...] = ()  # the synapse's operations (`spikefa.export.network.Op`); () is one dense op
+    pool_fold: float = 1.0  # average-pool window sizes folded into the weights
+
+    def __post_init__(self) -> None:
+        if not self.ops:
+            shape = self.weight.shape
+            object.__setattr__(self, "ops", (Op("dense", (int(shape[1]),), (int(shape[0]),)),))
 
     @property
     def weight_state(self) -> torch.Tensor:
         """Weights in state units (int64)."""
         return self.weight * 2**self.weight_shift
+
+    @property
+    def kind(self) -> str:
+        """``dense`` or ``conv2d``."""
+        return next(op.kind for op in self.ops if op.weighted)
+
+    @property
+    def plain_dense(self) -> bool:
+        """One matrix product on the flat input (a flatten in front of it changes nothing)."""
+        return all(op.kind in ("flatten", "dense") for op in self.ops)
+
+    @property
+    def in_features(self) -> int:
+        return int(math.prod(self.ops[0].in_shape))
+
+    @property
+    def size(self) -> int:
+        """Neurons (the synapse's flattened output)."""
+        return int(math.prod(self.ops[-1].out_shape))
+
+    @property
+    def channels(self) -> int:
+        return int(self.weight.shape[0])
+
+    def per_neuron(self, per_channel: torch.Tensor) -> torch.Tensor:
+        """A per-output-channel tensor [C_out] repeated for every neuron [size] (channel-major)."""
+        return per_channel.repeat_interleave(self.size // self.channels)
+
+    @property
+    def threshold_neurons(self) -> torch.Tensor:
+        """θ of every neuron [size], state units."""
+        return self.per_neuron(self.threshold)
 
 
 @dataclass(frozen=True)
@@ -73,6 +119,7 @@ class LayerReport:
     tau: float  # τ_mem, ms
     tau_hat: float
     tau_rel_error: float  # τ̂/τ − 1: what the decay encoding does to the time constant
+    kind: str = "dense"  # the weighted operation: dense or conv2d
 
     def as_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -91,7 +138,12 @@ class QuantizedNet:
 
     @property
     def in_features(self) -> int:
-        return int(self.layers[0].weight.shape[1])
+        return self.layers[0].in_features
+
+    @property
+    def convolutional(self) -> bool:
+        """Whether any layer convolves or pools (flatten + dense layers are plain dense)."""
+        return not all(q.plain_dense for q in self.layers)
 
     @property
     def dt(self) -> float:
@@ -133,6 +185,10 @@ def _exponent(raw: torch.Tensor, theta: float, profile: Profile, bias: torch.Ten
     threshold within its bits and a quarter of the state range, and the bias within its range."""
     n, b = profile.neuron, profile.bias
     ts = n.threshold_shift
+    if n.shared_scale:  # narrow state on the weights' grid: lowest exponent, θ at most half the state range
+        half = max(min(n.threshold_max, ((n.state_range[1] + 1) // 2) >> ts), 1)
+        lo = profile.weights.exponent[0]
+        return lo, torch.floor(theta / (raw / 2**lo) / 2**ts).clamp(1, half)
     cap = max(min(n.threshold_max, (n.state_range[1] // 4) >> ts), 1)
     b_top = (2 ** (b.bits - 1) - 1) * 2 ** b.exponent[1] if b.bits else math.inf
     b_max = _amax(bias) if bias is not None else 0.0
@@ -171,6 +227,8 @@ def layer_grid(w: torch.Tensor, theta: float | None, profile: Profile,
         return 0, torch.ones_like(raw), raw
     e, mant = _exponent(raw, theta, profile, bias)
     scale = 2**n.threshold_shift
+    if n.shared_scale:  # θ fixes the one grid of weights and state (no rescale, whatever the scale scheme)
+        return e, mant, theta / (mant * scale)
     if fmt.scale == "power-of-two":
         unit = raw / 2**e
         return e, _round(theta / unit / scale, "half-even").clamp(1, n.threshold_max), unit
@@ -197,11 +255,11 @@ def _bias(b: torch.Tensor, unit: torch.Tensor, profile: Profile, rounding: str) 
     return raw.clamp(-top, top).to(torch.int64) * 2**eb, eb, clipped
 
 
-def quantize_layer(layer: DenseLayer, profile: Profile, index: int = 0) -> tuple[QLayer, LayerReport]:
-    """One `DenseLayer` in the profile's integers, with its report."""
+def quantize_layer(layer: Layer, profile: Profile, index: int = 0) -> tuple[QLayer, LayerReport]:
+    """One `Layer` (dense or convolutional) in the profile's integers, with its report."""
     fmt, n = profile.weights, profile.neuron
     lo, hi = fmt.levels()
-    w, theta = layer.weight, float(layer.lif.threshold)
+    w, theta = layer.weight.reshape(layer.weight.shape[0], -1), float(layer.lif.threshold)
     binary = fmt.bits == 1
     e, mant, unit = layer_grid(w, theta, profile, layer.bias if layer.has_bias else None)
     step = unit * 2**e
@@ -210,8 +268,8 @@ def quantize_layer(layer: DenseLayer, profile: Profile, index: int = 0) -> tuple
     bias, eb, bias_clipped = _bias(layer.bias, unit, profile, fmt.rounding)
     threshold = (mant * 2**n.threshold_shift).to(torch.int64)
     code = encode_decay(layer.lif.beta, n.decay, n.decay_bits, n.decay_rounding, n.decay_shift_max)
-    qlayer = QLayer(q.to(torch.int64), e, bias, eb, threshold, unit, code, layer.lif.reset,
-                    float(layer.lif.beta), float(layer.lif.dt))
+    qlayer = QLayer(q.to(torch.int64).reshape(layer.weight.shape), e, bias, eb, threshold, unit, code, layer.lif.reset,
+                    float(layer.lif.beta), float(layer.lif.dt), layer.ops, layer.pool_fold)
     w_hat = q * step[:, None]
     t, t_hat = tau(layer.lif.beta, layer.lif.dt), tau(code.beta, layer.lif.dt)
     report = LayerReport(
@@ -224,7 +282,7 @@ def quantize_layer(layer: DenseLayer, profile: Profile, index: int = 0) -> tuple
         threshold_rel_error=float(((threshold.double() * unit - theta).abs() / theta).max()),
         threshold_int=(int(threshold.min()), int(threshold.max())),
         beta=float(layer.lif.beta), beta_hat=code.beta, tau=t, tau_hat=t_hat,
-        tau_rel_error=_ratio_error(t, t_hat))
+        tau_rel_error=_ratio_error(t, t_hat), kind=layer.kind)
     return qlayer, report
 
 
@@ -236,15 +294,19 @@ def _ratio_error(t: float, t_hat: float) -> float:
     return t_hat / t - 1.0
 
 
-def quantize(net: nn.Module | Sequence[DenseLayer], profile: Profile, bits: int | None = None) -> QuantizedNet:
-    """Post-training quantisation of a `SpikingNet` (or its dense layers) onto `profile`, with
-    weight mantissas of `bits` bits (default: the profile's). Raises `ExportRefused` with every
-    violation when the network cannot be read as dense LIF layers."""
+def quantize(net: nn.Module | Sequence[Layer], profile: Profile, bits: int | None = None, *,
+             input_shape: Sequence[int] | None = None, state_bits: int | None = None) -> QuantizedNet:
+    """Post-training quantisation of a `SpikingNet` (or its layers) onto `profile`, with weight
+    mantissas of `bits` bits (default: the profile's) and a membrane of `state_bits` bits (default:
+    the profile's; fewer share the weights' scale, `Profile.with_state_bits`); `input_shape`
+    (C, H, W) for convolutions (default ``net.input_shape``). Raises `ExportRefused` with every
+    violation when the network cannot be read as LIF layers, `ConfigError` for bits the profile
+    does not offer."""
     from spikefa.export.check import ExportRefused
 
-    prof = profile.with_bits(bits)
+    prof = profile.with_bits(bits).with_state_bits(state_bits)
     if isinstance(net, nn.Module):
-        layers, problems = dense_layers(net)
+        layers, problems = read_layers(net, input_shape)
         if problems:
             raise ExportRefused(prof.name, problems)
     else:
@@ -256,9 +318,9 @@ def quantize(net: nn.Module | Sequence[DenseLayer], profile: Profile, bits: int 
 
 def report_table(qnet: QuantizedNet) -> str:
     """The per-layer report as a Markdown table."""
-    head = ("| layer | e | weights clipped | max |ΔW| | ‖ΔW‖/‖W‖ | bias clipped | θ int | θ error "
-            "| β → β̂ | τ → τ̂ (ms) | τ error |\n|---|---|---|---|---|---|---|---|---|---|---|")
-    rows = [f"| {r.layer} | {r.weight_shift} | {100 * r.weight_clipped:.2f} % | {r.weight_max_error:.3g} "
+    head = ("| layer | kind | e | weights clipped | max |ΔW| | ‖ΔW‖/‖W‖ | bias clipped | θ int | θ error "
+            "| β → β̂ | τ → τ̂ (ms) | τ error |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
+    rows = [f"| {r.layer} | {r.kind} | {r.weight_shift} | {100 * r.weight_clipped:.2f} % | {r.weight_max_error:.3g} "
             f"| {r.weight_rel_error:.3g} | {100 * r.bias_clipped:.2f} % | {r.threshold_int[0]}–{r.threshold_int[1]} "
             f"| {r.threshold_rel_error:.2g} | {r.beta:.4g} → {r.beta_hat:.4g} | {r.tau:.3g} → {r.tau_hat:.3g} "
             f"| {100 * r.tau_rel_error:+.1f} % |" for r in qnet.report]

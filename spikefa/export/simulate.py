@@ -3,7 +3,9 @@ quantisation) and the bit-exact integer simulator, the reference every artefact 
 
 Both run layer by layer (a feed-forward net needs the whole spike train of layer l before layer
 l+1), which is the same computation as stepping all layers per time step, and batches every
-layer's synaptic currents into one matrix product.
+layer's synaptic currents over time: one matrix product for a dense layer, one pass of the
+synapse's operations (`spikefa.export.arith.apply_ops`: convolution, pools, flatten) otherwise.
+Neurons of a convolutional layer are its flattened output (C·H·W, row-major).
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from typing import NamedTuple
 import torch
 
 from spikefa.errors import SpikefaError
-from spikefa.export.arith import int_lif_step
-from spikefa.export.network import DenseLayer
-from spikefa.export.quantize import QuantizedNet, _amax
+from spikefa.export.arith import apply_ops, current_bound, int_lif_step
+from spikefa.export.network import Layer, Op
+from spikefa.export.quantize import QLayer, QuantizedNet, _amax
 from spikefa.functional.lif import beta_decay, count_scores, lif_update
 
 _EXACT = 2.0**52  # float64 holds every integer below this exactly
@@ -25,10 +27,12 @@ _EXACT = 2.0**52  # float64 holds every integer below this exactly
 
 class Record(NamedTuple):
     """Spikes of every layer ([T, B, n_l] each) and the output layer's membrane [T, B, classes]
-    (state units for the integer simulator, real units for the float ones)."""
+    (state units for the integer simulator, real units for the float ones); `mems` holds every
+    layer's membrane ([T, B, n_l] each)."""
 
     spikes: tuple[torch.Tensor, ...]
     mem: torch.Tensor
+    mems: tuple[torch.Tensor, ...] = ()
 
     @property
     def out(self) -> torch.Tensor:
@@ -37,19 +41,32 @@ class Record(NamedTuple):
 
 @dataclass(frozen=True, eq=False)
 class FloatLayer:
-    """A float LIF layer: I = W·x + b; per-neuron threshold; β; reset mode."""
+    """A float LIF layer: I = W·x + b (or the synapse's `ops`); per-neuron threshold; β; reset mode."""
 
     weight: torch.Tensor
     bias: torch.Tensor
     threshold: torch.Tensor
     beta: float
     reset: str
+    ops: tuple[Op, ...] = ()  # () or one dense op: the matrix product
+
+    @property
+    def dense(self) -> bool:
+        """One matrix product on the flat input (a flatten in front of it changes nothing)."""
+        return all(op.kind in ("flatten", "dense") for op in self.ops)
+
+    def currents(self, h: torch.Tensor) -> torch.Tensor:
+        """Synaptic currents [T, B, neurons] of inputs h [T, B, in]."""
+        if self.dense:
+            return h @ self.weight.T + self.bias
+        t, b = h.shape[:2]
+        return apply_ops(h.reshape(t * b, -1), self.ops, self.weight, self.bias).reshape(t, b, -1)
 
 
-def float_layers(layers: Sequence[DenseLayer], dtype: torch.dtype = torch.float32) -> list[FloatLayer]:
+def float_layers(layers: Sequence[Layer], dtype: torch.dtype = torch.float32) -> list[FloatLayer]:
     """The unquantised network as `FloatLayer`s."""
     return [FloatLayer(l.weight.to(dtype), l.bias.to(dtype), torch.full((l.size,), float(l.lif.threshold), dtype=dtype),
-                       float(l.lif.beta), l.lif.reset) for l in layers]
+                       float(l.lif.beta), l.lif.reset, l.ops) for l in layers]
 
 
 def dequantize(qnet: QuantizedNet, dtype: torch.dtype = torch.float32) -> list[FloatLayer]:
@@ -58,8 +75,9 @@ def dequantize(qnet: QuantizedNet, dtype: torch.dtype = torch.float32) -> list[F
     out = []
     for q in qnet.layers:
         unit = q.unit
-        out.append(FloatLayer((q.weight_state.double() * unit[:, None]).to(dtype), (q.bias.double() * unit).to(dtype),
-                              (q.threshold.double() * unit).to(dtype), q.decay.beta, q.reset))
+        w_unit = unit.reshape(-1, *[1] * (q.weight.ndim - 1))
+        out.append(FloatLayer((q.weight_state.double() * w_unit).to(dtype), (q.bias.double() * unit).to(dtype),
+                              q.per_neuron(q.threshold.double() * unit).to(dtype), q.decay.beta, q.reset, q.ops))
     return out
 
 
@@ -74,9 +92,10 @@ def run_float(layers: Sequence[FloatLayer], x: torch.Tensor) -> Record:
     """The float LIF network: `spikefa.functional.lif.lif_update` with per-neuron θ."""
     h = _flat(x).to(layers[0].weight.dtype)
     spikes: list[torch.Tensor] = []
+    every: list[torch.Tensor] = []
     mem = torch.empty(0)
     for layer in layers:
-        currents = h @ layer.weight.T + layer.bias
+        currents = layer.currents(h)
         u = torch.zeros_like(currents[0])
         decay = beta_decay(torch.tensor(layer.beta, dtype=currents.dtype))
         out, mems = [], []
@@ -87,7 +106,8 @@ def run_float(layers: Sequence[FloatLayer], x: torch.Tensor) -> Record:
         h = torch.stack(out)
         spikes.append(h)
         mem = torch.stack(mems)
-    return Record(tuple(spikes), mem)
+        every.append(mem)
+    return Record(tuple(spikes), mem, tuple(every))
 
 
 def run_int(qnet: QuantizedNet, x: torch.Tensor) -> Record:
@@ -96,28 +116,47 @@ def run_int(qnet: QuantizedNet, x: torch.Tensor) -> Record:
     if h.numel() and not bool(((h == 0) | (h == 1)).all()):
         raise SpikefaError("the integer simulator takes binary spikes (0/1) as input")
     spikes: list[torch.Tensor] = []
+    every: list[torch.Tensor] = []
     mem = torch.empty(0, dtype=torch.int64)
     for q in qnet.layers:
-        w = q.weight_state
-        if _amax(w.abs().sum(dim=1)) + _amax(q.bias) >= _EXACT:
-            raise SpikefaError("synaptic sums exceed the exact float64 range; lower the weight exponent")
-        currents = torch.round(h.to(torch.float64) @ w.T.to(torch.float64)).to(torch.int64) + q.bias
+        currents = int_currents(q, h)
         u = torch.zeros_like(currents[0])
         out, mems = [], []
+        threshold = q.threshold_neurons
         for current in currents:
-            s, u = int_lif_step(current, u, q.threshold, q.decay, q.reset, qnet.state_bits, qnet.overflow)
+            s, u = int_lif_step(current, u, threshold, q.decay, q.reset, qnet.state_bits, qnet.overflow)
             out.append(s)
             mems.append(u)
         h = torch.stack(out)
         spikes.append(h)
         mem = torch.stack(mems)
-    return Record(tuple(spikes), mem)
+        every.append(mem)
+    return Record(tuple(spikes), mem, tuple(every))
+
+
+def int_currents(q: QLayer, h: torch.Tensor) -> torch.Tensor:
+    """Integer synaptic currents [T, B, neurons] of a layer on integer inputs h [T, B, in], state
+    units: the synapse's operations in float64, exact below 2^52 (checked)."""
+    w = q.weight_state
+    if q.plain_dense:
+        if _amax(w.abs().sum(dim=1)) + _amax(q.bias) >= _EXACT:
+            raise SpikefaError("synaptic sums exceed the exact float64 range; lower the weight exponent")
+        return torch.round(h.to(torch.float64) @ w.T.to(torch.float64)).to(torch.int64) + q.bias
+    if current_bound(q.ops, w, q.bias, float(h.max()) if h.numel() else 1.0) >= _EXACT:
+        raise SpikefaError("synaptic sums exceed the exact float64 range; lower the weight exponent")
+    t, b = h.shape[:2]
+    cur = apply_ops(h.reshape(t * b, -1).to(torch.float64), q.ops, w.double(), q.bias.double())
+    return torch.round(cur).to(torch.int64).reshape(t, b, -1)
 
 
 def output_scores(record: Record, unit: torch.Tensor | None = None) -> torch.Tensor:
     """Class scores [B, classes] as the network reads them (`spikefa.functional.lif.count_scores`);
-    `unit` converts integer membranes to real units."""
+    `unit` converts integer membranes to real units (one per neuron, or one per output channel of a
+    convolutional output layer, repeated over its positions)."""
     if unit is None:
         return count_scores(record.out.sum(0), record.mem.sum(0))
+    n = record.mem.shape[-1]
+    if unit.numel() not in (1, n):
+        unit = unit.repeat_interleave(n // unit.numel())
     mem = record.mem.to(torch.float64) * unit
     return count_scores(record.out.to(torch.float64).sum(0), mem.sum(0))

@@ -8,6 +8,7 @@ the registry (the CLI, profile validation) needs none of the optional packages.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,8 @@ class Verification:
     total: int
     note: str = ""
     skipped: bool = False
+    ties: int = 0  # disagreements at (or caused by) a membrane equal to its threshold, not counted as mismatches
+    integer: dict[str, int] | None = None  # a float artefact against the integer simulator: {"ties", "other"}
 
     @property
     def ok(self) -> bool:
@@ -41,6 +44,39 @@ class Verification:
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "ok": self.ok, "failed": self.failed}
+
+
+def split_ties(got: Sequence[torch.Tensor], want: Sequence[torch.Tensor], mems: Sequence[torch.Tensor],
+               thresholds: Sequence[torch.Tensor], rel_tol: float = 1e-4) -> tuple[int, int]:
+    """(real mismatches, tie disagreements) between every layer's spikes `got` and the reference
+    `want` ([T, B, n_l] each), given the reference's membranes and per-neuron thresholds [n_l].
+
+    A float graph and the integer simulator (or a float64 reference) may decide differently where
+    the membrane equals the threshold (spikes need U > θ): float rounding puts U a hair above or
+    below. Per sample, the earliest disagreement (by time step, then layer) decides: if the
+    reference's membrane there is within `rel_tol`·max(1, |θ|) of θ, the sample's disagreements
+    are counted as ties (what follows a tie diverges from it) when every neuron that disagrees there
+    is at its threshold, otherwise as real mismatches."""
+    if len(got) != len(want) or any(g.shape != w.shape for g, w in zip(got, want)):
+        return sum(max(g.numel(), w.numel()) for g, w in zip(got, want)) or 1, 0
+    real = ties = 0
+    for b in range(want[0].shape[1]):
+        first: tuple[int, int] | None = None
+        count = 0
+        for l, (g, w) in enumerate(zip(got, want)):
+            diff = (g[:, b].to(torch.int64) != w[:, b].to(torch.int64))
+            count += int(diff.sum())
+            steps = diff.any(dim=1).nonzero()
+            if steps.numel() and (first is None or (int(steps[0]), l) < first):
+                first = (int(steps[0]), l)
+        if first is None:
+            continue
+        t, l = first
+        where = (got[l][t, b].to(torch.int64) != want[l][t, b].to(torch.int64))
+        u, theta = mems[l][t, b][where].double(), thresholds[l].double()[where]
+        at_tie = bool(((u - theta).abs() <= rel_tol * theta.abs().clamp_min(1.0)).all())
+        ties, real = (ties + count, real) if at_tie else (ties, real + count)
+    return real, ties
 
 
 def count_mismatches(a: torch.Tensor, b: torch.Tensor) -> int:
@@ -70,8 +106,10 @@ EXPORTERS: dict[str, Exporter] = {
     e.name: e
     for e in (
         Exporter("nir", "spikefa.export.nir_writer",
-                 "NIR graph (Input, Affine, LIF/IF, Output) + JSON sidecar (dt, reset, integer scales)",
-                 "spikefa's float simulation of the quantised network, through snnTorch's NIR importer"),
+                 "NIR graph (Input, Affine / Conv2d / SumPool2d / AvgPool2d / Flatten, LIF/IF, Output) + JSON "
+                 "sidecar (dt, reset, integer scales, ties)",
+                 "spikefa's float simulation of the quantised network, through snnTorch's NIR importer (dense) or "
+                 "spikefa's reading of the graph (conv)"),
         Exporter("onnx", "spikefa.export.onnx_writer",
                  "ONNX, one time step with explicit int32 state inputs/outputs and int8 QDQ weights",
                  "the integer simulator, through onnxruntime"),

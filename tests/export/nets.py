@@ -66,3 +66,31 @@ def assert_every_verification_ran(verifications: list[dict[str, Any]]) -> None:
     skipped = [v["format"] for v in verifications if v["skipped"]]
     assert not skipped, f"verification skipped, not passed: {skipped}"
     assert all(v["total"] > 0 and v["mismatches"] == 0 for v in verifications), verifications
+
+
+def tiny_conv_net(pool: str = "max", *, spike_pool: str = "none", stride: int = 1, padding: int = 1,
+                  groups: int = 1, channels: int = 4, beta: float = 0.9, reset: str = "subtract", gain: float = 2.0,
+                  seed: int = 0, bias: bool = True, classes: int = 3, side: int = 8) -> SpikingNet:
+    """A 1x`side`x`side` conv SNN with seeded weights and ``net.input_shape`` set:
+    Conv2d(1→2, 3x3, pad 1) → `pool` of the currents → LIF; `spike_pool` of those spikes →
+    Conv2d(2→`channels`, 3x3, stride, padding, groups) → LIF; Flatten → Linear → LIF.
+    Pools: "max", "avg", "sum" (AvgPool2d(divisor_override=1)), "lp" (LPPool2d(1, 2)) or "none"."""
+    gen = torch.Generator().manual_seed(seed)
+    spec = LIFParams(beta=beta, threshold=1.0, reset=reset, dt=1.0, surrogate="atan")
+    pools = {"max": lambda: nn.MaxPool2d(2), "avg": lambda: nn.AvgPool2d(2), "lp": lambda: nn.LPPool2d(1, 2),
+             "sum": lambda: nn.AvgPool2d(2, divisor_override=1), "none": lambda: nn.Identity()}
+    conv1 = nn.Conv2d(1, 2, 3, padding=1, bias=bias)
+    conv2 = nn.Conv2d(2, channels, 3, stride=stride, padding=padding, groups=groups, bias=bias)
+    h = side // (2 if pool != "none" else 1) // (2 if spike_pool != "none" else 1)
+    h = (h + 2 * padding - 3) // stride + 1
+    lin = nn.Linear(channels * h * h, classes, bias=bias)
+    for m in (conv1, conv2, lin):
+        fan_in = m.weight[0].numel()
+        with torch.no_grad():
+            m.weight.copy_((torch.rand(m.weight.shape, generator=gen) * 1.5 - 0.5) * gain / fan_in**0.5)
+            if bias:
+                m.bias.copy_((torch.rand(m.bias.shape, generator=gen) * 2 - 1) * 0.1)
+    net = SpikingNet([nn.Sequential(conv1, pools[pool]()), nn.Sequential(pools[spike_pool](), conv2),
+                      nn.Sequential(nn.Flatten(), lin)], spec)
+    net.input_shape = (1, side, side)
+    return net

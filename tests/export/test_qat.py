@@ -209,3 +209,22 @@ def test_online_dfa_under_qat_steps_the_neuron_the_network_runs() -> None:
     with torch.no_grad():
         float_mem = net(x).mem
     assert not torch.allclose(float_mem, record.mem)
+
+
+def test_conv_qat_puts_kernels_on_the_quantiser_grid_per_channel() -> None:
+    """QAT of a conv SNN (avg pools folded as the quantiser folds them): the forward kernels and
+    biases equal PTQ's dequantised ones, and training runs through the fake-quantised convolutions."""
+    from .nets import tiny_conv_net
+
+    for pool, spike_pool in (("avg", "none"), ("max", "avg")):
+        net = prepare_qat(tiny_conv_net(pool, spike_pool=spike_pool, gain=3.0), profile("int8-edge"), bits=4)
+        qnet = quantize(net, profile("int8-edge"), bits=4)
+        for layer, fq, q in zip(net.synapses, dequantize(qnet, torch.float64), qnet.layers):
+            m = next(m for m in layer.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
+            assert torch.allclose(m.weight.double() / q.pool_fold, fq.weight, atol=1e-6), pool
+            folds_after = q.pool_fold if pool == "avg" and isinstance(m, nn.Conv2d) and m is layer[0] else 1.0
+            assert torch.allclose(m.bias.double() / folds_after, fq.bias, atol=1e-6), pool
+        rec = net(spikes(4, 2, 64, rate=0.5).reshape(4, 2, 1, 8, 8))
+        (rec.spikes.sum() + rec.mem.pow(2).mean()).backward()
+        assert all(master_weight(m).grad is not None and bool(master_weight(m).grad.abs().sum() > 0)
+                   for m in net.modules() if isinstance(m, nn.Conv2d))

@@ -158,7 +158,9 @@ def test_int8_is_close_to_float_and_the_report_measures_the_cost() -> None:
     assert torch.allclose(dequantize(q8)[0].threshold, torch.ones(24))
 
 
-def test_convolutions_are_refused_not_dropped() -> None:
+def test_unreadable_synapses_are_refused_not_dropped() -> None:
+    """What the reader cannot take (a conv without the input shape, an unknown module) is refused by
+    layer; convolutions themselves are read (tests/export/test_conv.py)."""
     from torch import nn
 
     from spikefa.schemas.neuron import LIFParams
@@ -166,6 +168,11 @@ def test_convolutions_are_refused_not_dropped() -> None:
 
     spec = LIFParams(beta=0.9, threshold=1.0, reset="subtract", dt=1.0, surrogate="atan")
     net = SpikingNet([nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.MaxPool2d(2)),
-                      nn.Sequential(nn.Flatten(), nn.Linear(8, 3))], spec)
-    with pytest.raises(ExportRefused, match="layer 0: Conv2d\\+MaxPool2d synapse is not supported"):
+                      nn.Sequential(nn.Flatten(), nn.Linear(8, 3)), nn.Sequential(nn.Linear(3, 3), nn.ReLU())], spec)
+    with pytest.raises(ExportRefused, match="layer 0: a convolution or pool needs the input shape") as err:
         quantize(net, profile("int8-edge"))
+    assert "layer 2: ReLU is not supported by spikefa export" in str(err.value)
+    with pytest.raises(ExportRefused) as err:
+        quantize(net, profile("int8-edge"), input_shape=(1, 4, 4))
+    assert err.value.violations == ["layer 2: ReLU is not supported by spikefa export; it takes Linear, Conv2d, "
+                                    "AvgPool2d, MaxPool2d, LPPool2d(1, k) (sum pool), Flatten, Dropout, Identity"]
