@@ -16,6 +16,7 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "onnxruntime": ("export", "ONNX verification"),
     "nir": ("export", "NIR export"),
     "nirtorch": ("export", "NIR import into snnTorch"),
+    "numba": ("jit", "the compiled Diehl & Cook loop"),
 }
 
 
