@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from spikefa.functional.diehl_cook import DCState
-from spikefa.functional.stdp import STDPState
+from spikefa.functional.stdp import STDPParams, STDPState
 from spikefa.schemas.stdp import DiehlCookParams
 
 __all__ = ["jit_available", "present_jit", "supports"]
@@ -45,10 +45,10 @@ def jit_available() -> bool:
     return available("numba")
 
 
-def supports(p: DiehlCookParams, batch: int, learn: bool, dtype: torch.dtype, device: torch.device) -> bool:
-    """Whether `present_jit` computes this case: CPU float32/float64, the STDP of `p.stdp` (nearest
-    traces, hard bounds, pre pathway first, end-of-step clip), and B = 1 when learning."""
-    s = p.stdp
+def supports(s: STDPParams, batch: int, learn: bool, dtype: torch.dtype, device: torch.device) -> bool:
+    """Whether `present_jit` computes this case: CPU float32/float64, the STDP ``s`` of a
+    `DiehlCookParams` (nearest traces, hard bounds, pre pathway first, end-of-step clip), and
+    B = 1 when learning."""
     rule_ok = (s.traces, s.bounds, s.order, s.clip) == ("nearest", "hard", "pre-first", "end-of-step")
     return (device.type == "cpu" and dtype in (torch.float32, torch.float64) and rule_ok
             and (batch == 1 or not learn))
@@ -157,10 +157,10 @@ def _kernel() -> Callable[..., None]:
     return _KERNEL
 
 
-def _constants(p: DiehlCookParams, dtype: np.dtype) -> np.ndarray:
+def _constants(p: DiehlCookParams, s: STDPParams, dtype: np.dtype) -> np.ndarray:
     """The scalars of the torch path, each rounded to the network's dtype as torch rounds a Python
     float that meets a tensor of that dtype."""
-    decay, s = math.exp(-p.dt / p.tau_mem), p.stdp
+    decay = math.exp(-p.dt / p.tau_mem)
     values = [decay, p.v_rest * (1.0 - decay), p.inhibition, p.v_thresh, p.v_reset, float(p.refrac_steps),
               math.exp(-p.dt / p.tau_theta), p.theta_plus, math.exp(-p.dt / s.tau_pre), math.exp(-p.dt / s.tau_post),
               s.a_plus, s.a_minus, s.w_min, s.w_max, 0.0, 1.0]
@@ -168,12 +168,13 @@ def _constants(p: DiehlCookParams, dtype: np.dtype) -> np.ndarray:
 
 
 def present_jit(offsets: torch.Tensor, index: torch.Tensor, weight: torch.Tensor, theta: torch.Tensor,
-                p: DiehlCookParams, learn: bool) -> tuple[torch.Tensor, DCState]:
+                p: DiehlCookParams, learn: bool, stdp: STDPParams | None = None) -> tuple[torch.Tensor, DCState]:
     """One presentation of B samples from their input events (`Events` fields ``offsets``
     [steps, B + 1] and ``index`` [E]); weight [N, in] stored column-major and theta [N] change in
     place when ``learn`` (B = 1 only). Returns (spike counts [B, N], the state after the last step)
-    as `DiehlCookNet.run`'s torch loop would, before its renormalisation."""
-    batch, dtype = offsets.shape[1] - 1, weight.dtype
+    as `DiehlCookNet.run`'s torch loop would, before its renormalisation. ``stdp`` is ``p.stdp``
+    (pass it to skip building and validating it again)."""
+    batch, dtype, s = offsets.shape[1] - 1, weight.dtype, stdp or p.stdp
     w_in = weight.t()
     if not w_in.is_contiguous():
         raise ValueError("present_jit: weight must be stored column-major ([in, N] contiguous); got strides "
@@ -181,8 +182,8 @@ def present_jit(offsets: torch.Tensor, index: torch.Tensor, weight: torch.Tensor
     z = torch.zeros(batch, p.n_exc, dtype=dtype)
     v, refrac, spikes, counts = z + p.v_rest, z.clone(), z.clone(), z.clone()
     x, y = torch.zeros(batch, p.n_input, dtype=dtype), z.clone()
-    clip_all = bool(learn and ((weight < p.stdp.w_min).any() or (weight > p.stdp.w_max).any()))
+    clip_all = bool(learn and ((weight < s.w_min).any() or (weight > s.w_max).any()))
     _kernel()(index.contiguous().numpy(), offsets.contiguous().numpy(), w_in.numpy(), theta.numpy(), v.numpy(),
               refrac.numpy(), spikes.numpy(), x.numpy(), y.numpy(), counts.numpy(),
-              _constants(p, w_in.numpy().dtype), bool(learn), bool(p.one_spike), clip_all)
+              _constants(p, s, w_in.numpy().dtype), bool(learn), bool(p.one_spike), clip_all)
     return counts, DCState(v, refrac, spikes, STDPState(x, y))

@@ -16,6 +16,7 @@ from spikefa.functional import diehl_cook_kernel
 from spikefa.functional.diehl_cook import DCState, claim_neurons, dc_init, dc_neuron_step
 from spikefa.functional.stdp_batched import bernoulli_events, normalize_incoming, stdp_step_events
 from spikefa.functional.voting import UNASSIGNED, assign_labels, predict, vote
+from spikefa.functional.stdp import STDPParams
 from spikefa.schemas.stdp import DiehlCookParams
 
 
@@ -45,6 +46,14 @@ class DiehlCookNet(nn.Module):
         self.num_classes = num_classes
         self.state: DCState | None = None
         self.kernel = "auto"
+        self._stdp: tuple[DiehlCookParams, STDPParams] | None = None
+
+    @property
+    def stdp(self) -> STDPParams:
+        """``params.stdp``, built (and validated) once per params object rather than per step."""
+        if self._stdp is None or self._stdp[0] is not self.params:
+            self._stdp = (self.params, self.params.stdp)
+        return self._stdp[1]
 
     def _use_jit(self, batch: int, learn: bool) -> bool:
         """Whether this presentation runs in the compiled loop (``kernel``, class docstring)."""
@@ -53,7 +62,7 @@ class DiehlCookNet(nn.Module):
         if self.kernel == "torch":
             return False
         w = self.weight
-        ok = diehl_cook_kernel.supports(self.params, batch, learn, w.dtype, w.device) and w.t().is_contiguous()
+        ok = diehl_cook_kernel.supports(self.stdp, batch, learn, w.dtype, w.device) and w.t().is_contiguous()
         if self.kernel == "jit" and not ok:
             raise ConfigError(f"DiehlCookNet kernel = 'jit' does not run batch {batch} with learn={learn} on "
                              f"{w.device}/{w.dtype}; expected B = 1 when learning, CPU float32/64 (or kernel 'auto')")
@@ -77,13 +86,13 @@ class DiehlCookNet(nn.Module):
         events = bernoulli_events((x * rate * (p.dt / 1000.0)).clamp(max=1.0), p.steps, generator)
         if self._use_jit(x.shape[0], learn):
             counts, self.state = diehl_cook_kernel.present_jit(events.offsets, events.index, self.weight, self.theta,
-                                                               p, learn)
+                                                               p, learn, self.stdp)
             return self._after(counts, learn)
         bounds = events.offsets[:, [0, -1]].tolist()
         bags = events.offsets[:, :-1] - events.offsets[:, :1]  # per-sample offsets within each step
         state = dc_init(x.shape[0], p, x.dtype, x.device)
         counts = torch.zeros(x.shape[0], p.n_exc, dtype=x.dtype, device=x.device)
-        theta_decay, stdp, w_in = math.exp(-p.dt / p.tau_theta), p.stdp, self.weight.t()  # [in, N] view
+        theta_decay, stdp, w_in = math.exp(-p.dt / p.tau_theta), self.stdp, self.weight.t()  # [in, N] view
         owner = torch.zeros(x.shape[0], p.n_exc, dtype=torch.bool, device=x.device)
         for t in range(p.steps):
             b, i = events.sample[bounds[t][0]:bounds[t][1]], events.index[bounds[t][0]:bounds[t][1]]
