@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from spikefa.errors import ConfigError
 from spikefa.functional.diehl_cook import DCState
 from spikefa.functional.stdp import STDPParams, STDPState
 from spikefa.schemas.stdp import DiehlCookParams
@@ -177,7 +178,7 @@ def present_jit(offsets: torch.Tensor, index: torch.Tensor, weight: torch.Tensor
     batch, dtype, s = offsets.shape[1] - 1, weight.dtype, stdp or p.stdp
     w_in = weight.t()
     if not w_in.is_contiguous():
-        raise ValueError("present_jit: weight must be stored column-major ([in, N] contiguous); got strides "
+        raise ConfigError("present_jit: weight must be stored column-major ([in, N] contiguous); got strides "
                          f"{tuple(weight.stride())}")
     z = torch.zeros(batch, p.n_exc, dtype=dtype)
     v, refrac, spikes, counts = z + p.v_rest, z.clone(), z.clone(), z.clone()

@@ -128,8 +128,7 @@ def bench_dc(images: torch.Tensor, sizes: Sequence[int] = (100, 400), rounds: in
     for n in sizes:
         p = DiehlCookParams(n_exc=n, time_ms=time_ms)
         for kernel in ("jit", "torch"):
-            net = DiehlCookNet(p, seed=0)
-            net.kernel = kernel if kernel == "torch" else "auto"
+            net = DiehlCookNet(p, seed=0, kernel=kernel if kernel == "torch" else "auto")
             gen = torch.Generator().manual_seed(0)
             calls[f"spikefa {kernel} {n}"] = lambda img, net=net, gen=gen, p=p: net.run(
                 img[None], p.max_rate_hz, gen, learn=True)

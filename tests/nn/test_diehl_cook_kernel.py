@@ -18,9 +18,7 @@ pytest.importorskip("numba")
 
 
 def _pair(p: DiehlCookParams, seed: int, dtype: torch.dtype = torch.float32) -> tuple[DiehlCookNet, DiehlCookNet]:
-    ref, fast = DiehlCookNet(p, seed=seed).to(dtype), DiehlCookNet(p, seed=seed).to(dtype)
-    ref.kernel, fast.kernel = "torch", "jit"
-    return ref, fast
+    return DiehlCookNet(p, seed=seed, kernel="torch").to(dtype), DiehlCookNet(p, seed=seed, kernel="jit").to(dtype)
 
 
 def _assert_same(ref: DiehlCookNet, fast: DiehlCookNet) -> None:
@@ -90,3 +88,5 @@ def test_present_with_boosts_matches_and_auto_falls_back_for_learning_batches() 
     fast.kernel = "fast"
     with pytest.raises(ConfigError, match="expected one of auto, torch, jit"):
         fast.run(torch.rand(1, 16), p.max_rate_hz)
+    with pytest.raises(ConfigError, match="kernel = 'numba' is not allowed"):
+        DiehlCookNet(p, kernel="numba")

@@ -31,7 +31,8 @@ class DiehlCookNet(nn.Module):
     (`spikefa.functional.diehl_cook_kernel`, needs numba; learning with B = 1, or inference) or
     "auto" (jit where it applies and numba is installed, else torch). Both give the same bits."""
 
-    def __init__(self, params: DiehlCookParams | None = None, num_classes: int = 10, seed: int = 0) -> None:
+    def __init__(self, params: DiehlCookParams | None = None, num_classes: int = 10, seed: int = 0,
+                 kernel: str = "auto") -> None:
         super().__init__()
         self.params = params or DiehlCookParams()
         p = self.params
@@ -45,8 +46,13 @@ class DiehlCookNet(nn.Module):
         self.register_buffer("seen", torch.zeros((), dtype=torch.int64))
         self.num_classes = num_classes
         self.state: DCState | None = None
-        self.kernel = "auto"
+        self.kernel = kernel
+        self._check_kernel()  # an unknown kernel is refused now rather than at the first image
         self._stdp: tuple[DiehlCookParams, STDPParams] | None = None
+
+    def _check_kernel(self) -> None:
+        if self.kernel not in KERNELS:
+            raise ConfigError(f"DiehlCookNet kernel = {self.kernel!r} is not allowed; expected one of {', '.join(KERNELS)}")
 
     @property
     def stdp(self) -> STDPParams:
@@ -57,8 +63,7 @@ class DiehlCookNet(nn.Module):
 
     def _use_jit(self, batch: int, learn: bool) -> bool:
         """Whether this presentation runs in the compiled loop (``kernel``, class docstring)."""
-        if self.kernel not in KERNELS:
-            raise ConfigError(f"DiehlCookNet kernel = {self.kernel!r} is not allowed; expected one of {', '.join(KERNELS)}")
+        self._check_kernel()
         if self.kernel == "torch":
             return False
         w = self.weight
