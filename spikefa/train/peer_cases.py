@@ -13,12 +13,17 @@ import torch
 import torch.nn.functional as F
 
 from spikefa._optional import require
+from spikefa.rules.registry import REFERENCE
 from spikefa.train.peer_timing import Section, Shape, interleave, load_peer, reason, try_peer
 
 
 # ------------------------------------------------------------------ FA / sign / DFA vs BioTorch
 
-BIOTORCH_MODES = {"fa": "fa", "sign": "usf", "dfa": "dfa"}  # spikefa rule -> BioTorch mode
+# spikefa variant -> how its error reaches the hidden layers (which products `mlp_shapes` counts)
+VARIANTS = {"bp": "layer", "fa": "layer", "sign": "layer", "dfa": "direct"}
+# spikefa variant -> BioTorch mode of the same rule ('dfa' is the one whose forward takes the targets)
+BIOTORCH_MODES = {"fa": "fa", "sign": "usf", "dfa": "dfa"}
+BIOTORCH_TARGETS = "dfa"
 
 
 def mlp_shapes(dims: Sequence[int], batch: int, feedback: str) -> list[Shape]:
@@ -52,13 +57,15 @@ def bench_fa(rounds: int = 5, steps: int = 10, batch_size: int = 128, input_shap
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(batch_size, *input_shape, generator=gen)
     y = torch.randint(0, classes, (batch_size,), generator=gen)
-    ours = {f"spikefa {v}": _make(model, v, input_shape, classes, "cpu") for v in ("bp", "fa", "sign", "dfa")}
-    dims = [m.in_features for m in ours["spikefa bp"].modules() if isinstance(m, nn.Linear)] + [classes]
+    ours = {f"spikefa {v}": _make(model, v, input_shape, classes, "cpu") for v in VARIANTS}
+    dims = [m.in_features for m in ours[f"spikefa {REFERENCE}"].modules() if isinstance(m, nn.Linear)] + [classes]
     shapes = {"layer": mlp_shapes(dims, batch_size, "layer"), "direct": mlp_shapes(dims, batch_size, "direct")}
     section = Section("fa", f"Training step, MLP {'-'.join(map(str, dims))} tanh, batch {batch_size}, Adam",
                       "ms per step", shapes)
     models: dict[str, torch.nn.Module] = dict(ours)
     labels = {f"biotorch {m}": m for m in BIOTORCH_MODES.values()}
+    feedback = {f"spikefa {v}": f for v, f in VARIANTS.items()}
+    feedback.update({f"biotorch {m}": VARIANTS[v] for v, m in BIOTORCH_MODES.items()})
     bt = try_peer(section, "biotorch", list(labels))
     failed: dict[str, str] = {}
     for label, mode in labels.items() if bt is not None else ():
@@ -70,7 +77,7 @@ def bench_fa(rounds: int = 5, steps: int = 10, batch_size: int = 128, input_shap
     opts = {k: torch.optim.Adam(m.parameters(), lr=1e-4) for k, m in models.items()}
 
     def step(label: str) -> Callable[[], None]:
-        m, opt, direct = models[label], opts[label], label == "biotorch dfa"
+        m, opt, direct = models[label], opts[label], labels.get(label) == BIOTORCH_TARGETS
 
         def run() -> None:
             opt.zero_grad(set_to_none=True)
@@ -84,10 +91,9 @@ def bench_fa(rounds: int = 5, steps: int = 10, batch_size: int = 128, input_shap
         times, fails = interleave({k: step(k) for k in models}, rounds, steps)
     failed.update(fails)
     for label in [*ours, *[k for k in labels if bt is not None]]:
-        section.add(label, "spikefa" if label in ours else "biotorch", times, failed,
-                    "direct" if label.endswith("dfa") else "layer")
+        section.add(label, "spikefa" if label in ours else "biotorch", times, failed, feedback[label])
     section.pairs = [(f"spikefa {r}", f"biotorch {m}") for r, m in BIOTORCH_MODES.items()]
-    section.pairs += [("spikefa fa", "spikefa bp"), ("spikefa sign", "spikefa bp"), ("spikefa dfa", "spikefa bp")]
+    section.pairs += [(f"spikefa {v}", f"spikefa {REFERENCE}") for v in VARIANTS if v != REFERENCE]
     section.notes.append("BioTorch's sign-symmetry mode is 'usf' (uniform sign-concordant feedback, B = sign(W)).")
     return section.finish(rounds)
 
