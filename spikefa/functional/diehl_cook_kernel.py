@@ -3,16 +3,18 @@
 `spikefa.functional.diehl_cook` states the dynamics and `DiehlCookNet.run` runs them with torch
 ops: about sixty small tensor operations per 1 ms step, whose fixed cost (not their arithmetic)
 sets the time of an image at every network size. This module runs the same presentation as one
-loop compiled by numba (an optional dependency: ``pip install spikefa[jit]``), for the cases where
-samples do not interact: the exact sequential rule (B = 1, learning) and inference (any B, no
-learning). It performs the same float operations in the same order as the torch path:
+loop compiled by numba (an optional dependency: ``pip install spikefa[jit]``): inference (any B),
+the exact sequential rule (B = 1, learning) and exclusive learning batches (``exclusive``: each
+neuron learns in the first sample that makes it fire). It performs the same float operations in
+the same order as the torch path:
 
     current   Σ_i W_ji over the step's input events, in event order, from 0 (``embedding_bag`` sum)
     neuron    leak, inhibition, refractoriness, threshold, one-spike winner (largest margin, first
-              index on ties), reset, as `dc_neuron_step`
-    learning  θ decay then θ₊ per spike; nearest traces decayed then set; pre pathway W[:, i] += y,
-              post pathway W[j, :] += x, clip to [w_min, w_max] at the end of the step
-              (`stdp_step_events` with ``clip="end-of-step"``)
+              index on ties), reset, as `dc_neuron_step`; exclusive ownership as `claim_neurons`
+    learning  θ decay then θ₊ per learning spike; nearest traces decayed then set; pre pathway
+              W[:, i] += y_b, post pathway W[j, :] += x_b, each over the events in (sample, index)
+              order, clip to [w_min, w_max] at the end of the step (`stdp_step_events` with
+              ``clip="end-of-step"``)
 
 Clipping: the torch path clamps all of W after every step. After the first step W lies inside the
 bounds, and only the entries a step touched (input columns with an event, rows of neurons that
@@ -46,17 +48,20 @@ def jit_available() -> bool:
     return available("numba")
 
 
-def supports(s: STDPParams, batch: int, learn: bool, dtype: torch.dtype, device: torch.device) -> bool:
+def supports(s: STDPParams, batch: int, learn: bool, dtype: torch.dtype, device: torch.device,
+             exclusive: bool = True) -> bool:
     """Whether `present_jit` computes this case: CPU float32/float64, the STDP ``s`` of a
-    `DiehlCookParams` (nearest traces, hard bounds, pre pathway first, end-of-step clip), and
-    B = 1 when learning."""
+    `DiehlCookParams` (nearest traces, hard bounds, pre pathway first, end-of-step clip), and when
+    learning either B = 1 or ``exclusive`` batches (where a neuron learns in one sample at most, so
+    θ gains θ₊ at most once per step, as the torch path's fused add does)."""
     rule_ok = (s.traces, s.bounds, s.order, s.clip) == ("nearest", "hard", "pre-first", "end-of-step")
     return (device.type == "cpu" and dtype in (torch.float32, torch.float64) and rule_ok
-            and (batch == 1 or not learn))
+            and (batch == 1 or not learn or exclusive))
 
 
 def _loop(idx: Any, offs: Any, w: Any, theta: Any, v: Any, refrac: Any, spikes: Any, x: Any, y: Any,
-          counts: Any, c: Any, learn: bool, one_spike: bool, clip_all: bool) -> None:  # pragma: no cover - compiled
+          counts: Any, c: Any, learn: bool, one_spike: bool, exclusive: bool,
+          clip_all: bool) -> None:  # pragma: no cover - compiled
     """The presentation loop (compiled by numba). Arrays: idx [E] input indices, offs [steps, B + 1]
     event offsets, w [in, N] (W transposed, written in place), theta [N], v/refrac/spikes/y/counts
     [B, N], x [B, in]. c holds the constants in the network's dtype (see `_constants`)."""
@@ -65,29 +70,35 @@ def _loop(idx: Any, offs: Any, w: Any, theta: Any, v: Any, refrac: Any, spikes: 
     zero, one = c[14], c[15]
     steps, batch = offs.shape[0], v.shape[0]
     n_in, n = w.shape[0], w.shape[1]
-    cur = np.empty(n, dtype=w.dtype)
+    cur = np.empty((batch, n), dtype=w.dtype)
     margin = np.empty(n, dtype=w.dtype)
-    for b in range(batch):
-        for t in range(steps):
-            lo, hi = offs[t, b], offs[t, b + 1]
+    fire = np.zeros(n, dtype=np.bool_)
+    owner = np.zeros((batch, n), dtype=np.bool_)  # exclusive batches: the sample each neuron belongs to
+    owned = np.zeros(n, dtype=np.bool_)
+    learned = np.zeros((batch, n), dtype=np.bool_)  # the spikes that learn (all of them unless exclusive)
+    any_owned = False
+    for t in range(steps):
+        for b in range(batch):  # every sample's input current from the same W
             for j in range(n):
-                cur[j] = zero
-            for e in range(lo, hi):
+                cur[b, j] = zero
+            for e in range(offs[t, b], offs[t, b + 1]):
                 row = idx[e]
                 for j in range(n):
-                    cur[j] += w[row, j]
-            if learn:
-                for j in range(n):
-                    theta[j] = theta[j] * th_decay
+                    cur[b, j] += w[row, j]
+        if learn:
+            for j in range(n):
+                theta[j] = theta[j] * th_decay
+        restrict = exclusive and any_owned  # owners from earlier steps only
+        step_fired = False
+        for b in range(batch):
             total = zero
             for j in range(n):
                 total += spikes[b, j]
             inhibit = inh > zero and total > zero
-            fired = 0
             best = -1
             for j in range(n):
                 vj = v[b, j] * decay + rest
-                drive = cur[j] - inh * (total - spikes[b, j]) if inhibit else cur[j]
+                drive = cur[b, j] - inh * (total - spikes[b, j]) if inhibit else cur[b, j]
                 if refrac[b, j] <= zero:
                     vj = vj + drive
                 r = refrac[b, j] - one
@@ -95,57 +106,74 @@ def _loop(idx: Any, offs: Any, w: Any, theta: Any, v: Any, refrac: Any, spikes: 
                 m = vj - (theta[j] + thresh)
                 margin[j] = m
                 v[b, j] = vj
-                if m >= zero:
-                    fired += 1
-                    if best < 0 or m > margin[best]:
-                        best = j
+                ok = m >= zero and (not restrict or owner[b, j] or not owned[j])
+                fire[j] = ok
+                if ok and (best < 0 or m > margin[best]):
+                    best = j
             for j in range(n):
                 s = zero
-                if margin[j] >= zero:
+                if fire[j]:
                     v[b, j] = v_reset
                     refrac[b, j] = refrac_steps
                     if not one_spike or j == best:
                         s = one
                 spikes[b, j] = s
                 counts[b, j] += s
-            if not learn:
-                continue
+            step_fired = step_fired or best >= 0
+        if not learn:
+            continue
+        if exclusive and step_fired:  # a free neuron goes to the first sample it fired in
             for j in range(n):
-                if spikes[b, j] > zero:
+                if not owned[j]:
+                    for b in range(batch):
+                        if spikes[b, j] > zero:
+                            owner[b, j] = True
+                            owned[j] = True
+                            any_owned = True
+                            break
+        for b in range(batch):
+            for j in range(n):
+                learned[b, j] = spikes[b, j] > zero and (not exclusive or owner[b, j])
+        for j in range(n):  # θ += θ₊·Σ_b learned (at most one sample per neuron: see `supports`)
+            for b in range(batch):
+                if learned[b, j]:
                     theta[j] = theta[j] + th_plus
+        for b in range(batch):
             for i in range(n_in):
                 x[b, i] = x[b, i] * x_decay
             for j in range(n):
                 y[b, j] = y[b, j] * y_decay
-            for e in range(lo, hi):
+            for e in range(offs[t, b], offs[t, b + 1]):
                 x[b, idx[e]] = a_plus
-            for e in range(lo, hi):  # pre pathway: W[:, i] += y
+        for b in range(batch):  # pre pathway: W[:, i] += y_b, events in (sample, input) order
+            for e in range(offs[t, b], offs[t, b + 1]):
                 row = idx[e]
                 for j in range(n):
                     w[row, j] += y[b, j]
-            if fired:
+        for b in range(batch):
+            for j in range(n):
+                if learned[b, j]:
+                    y[b, j] = a_minus
+        for b in range(batch):  # post pathway: W[j, :] += x_b, events in (sample, neuron) order
+            for j in range(n):
+                if learned[b, j]:
+                    for i in range(n_in):
+                        w[i, j] += x[b, i]
+        if clip_all:
+            for i in range(n_in):
                 for j in range(n):
-                    if spikes[b, j] > zero:
-                        y[b, j] = a_minus
-                for j in range(n):  # post pathway: W[j, :] += x
-                    if spikes[b, j] > zero:
-                        for i in range(n_in):
-                            w[i, j] += x[b, i]
-            if clip_all:
-                for i in range(n_in):
-                    for j in range(n):
+                    w[i, j] = min(max(w[i, j], w_min), w_max)
+            clip_all = False
+            continue
+        for e in range(offs[t, 0], offs[t, batch]):
+            row = idx[e]
+            for j in range(n):
+                w[row, j] = min(max(w[row, j], w_min), w_max)
+        for b in range(batch):
+            for j in range(n):
+                if learned[b, j]:
+                    for i in range(n_in):
                         w[i, j] = min(max(w[i, j], w_min), w_max)
-                clip_all = False
-                continue
-            for e in range(lo, hi):
-                row = idx[e]
-                for j in range(n):
-                    w[row, j] = min(max(w[row, j], w_min), w_max)
-            if fired:
-                for j in range(n):
-                    if spikes[b, j] > zero:
-                        for i in range(n_in):
-                            w[i, j] = min(max(w[i, j], w_min), w_max)
 
 
 def _kernel() -> Callable[..., None]:
@@ -172,7 +200,7 @@ def present_jit(offsets: torch.Tensor, index: torch.Tensor, weight: torch.Tensor
                 p: DiehlCookParams, learn: bool, stdp: STDPParams | None = None) -> tuple[torch.Tensor, DCState]:
     """One presentation of B samples from their input events (`Events` fields ``offsets``
     [steps, B + 1] and ``index`` [E]); weight [N, in] stored column-major and theta [N] change in
-    place when ``learn`` (B = 1 only). Returns (spike counts [B, N], the state after the last step)
+    place when ``learn`` (B = 1, or B > 1 with ``p.exclusive``). Returns (spike counts [B, N], the state after the last step)
     as `DiehlCookNet.run`'s torch loop would, before its renormalisation. ``stdp`` is ``p.stdp``
     (pass it to skip building and validating it again)."""
     batch, dtype, s = offsets.shape[1] - 1, weight.dtype, stdp or p.stdp
@@ -186,5 +214,6 @@ def present_jit(offsets: torch.Tensor, index: torch.Tensor, weight: torch.Tensor
     clip_all = bool(learn and ((weight < s.w_min).any() or (weight > s.w_max).any()))
     _kernel()(index.contiguous().numpy(), offsets.contiguous().numpy(), w_in.numpy(), theta.numpy(), v.numpy(),
               refrac.numpy(), spikes.numpy(), x.numpy(), y.numpy(), counts.numpy(),
-              _constants(p, s, w_in.numpy().dtype), bool(learn), bool(p.one_spike), clip_all)
+              _constants(p, s, w_in.numpy().dtype), bool(learn), bool(p.one_spike),
+              bool(learn and p.exclusive and batch > 1), clip_all)
     return counts, DCState(v, refrac, spikes, STDPState(x, y))

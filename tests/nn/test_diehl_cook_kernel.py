@@ -1,7 +1,8 @@
 """The compiled Diehl & Cook loop (spikefa/functional/diehl_cook_kernel.py) against the torch
 kernels it replaces: the same spike counts, weights, thresholds and end state, bit for bit, over
 several presentations (so that renormalised weights above w_max meet the first step's clip), with
-and without one-spike, inhibition and learning, in float32 and float64."""
+and without one-spike, inhibition and learning, in float32 and float64, one sample at a time and
+in exclusive batches (neurons claimed by the first sample they fire in)."""
 
 from __future__ import annotations
 
@@ -74,6 +75,26 @@ def test_inference_batches_match_and_leave_the_learned_state_alone() -> None:
     assert torch.equal(fast.weight, w) and torch.equal(fast.theta, theta)
 
 
+@pytest.mark.parametrize("kw", [
+    {"inhibition": 5.0, "theta_plus": 1.0, "n_exc": 12},  # many claims: the exclusive test's case
+    {"one_spike": False, "inhibition": 2.0, "n_exc": 9},
+])
+def test_exclusive_learning_batches_match_the_torch_kernels_bitwise(kw: dict) -> None:
+    p = dc_params(**kw)
+    ref, fast = _pair(p, seed=2)
+    gen = torch.Generator().manual_seed(3)
+    claimed = 0
+    for i in range(4):
+        x = torch.rand(5, 16, generator=gen) * (torch.rand(5, 16, generator=gen) < 0.8)
+        x[1] = x[0]  # two identical samples compete for the same winners
+        a = ref.run(x, p.max_rate_hz, torch.Generator().manual_seed(i), learn=True)
+        b = fast.run(x, p.max_rate_hz, torch.Generator().manual_seed(i), learn=True)
+        assert torch.equal(a, b)
+        _assert_same(ref, fast)
+        claimed += int(((a > 0).sum(0) == 1).sum())
+    assert claimed > 5
+
+
 def test_present_with_boosts_matches_and_auto_falls_back_for_learning_batches() -> None:
     p = dc_params(max_boosts=3, min_spikes=40)
     ref, fast = _pair(p, seed=2)
@@ -81,10 +102,11 @@ def test_present_with_boosts_matches_and_auto_falls_back_for_learning_batches() 
     assert torch.equal(ref.present(x, torch.Generator().manual_seed(1), learn=True),
                        fast.present(x, torch.Generator().manual_seed(1), learn=True))
     _assert_same(ref, fast)
-    with pytest.raises(ConfigError, match="kernel = 'jit'"):
-        fast.run(torch.rand(2, 16), p.max_rate_hz, learn=True)
-    fast.kernel = "auto"  # learning batches of B > 1 share one W: the torch path runs them
-    fast.run(torch.rand(2, 16), p.max_rate_hz, learn=True)
+    shared = DiehlCookNet(dc_params(exclusive=False), kernel="jit")
+    with pytest.raises(ConfigError, match="kernel = 'jit'"):  # non-exclusive batches: θ may gain 2·θ₊ at once
+        shared.run(torch.rand(2, 16), p.max_rate_hz, learn=True)
+    shared.kernel = "auto"  # there the torch path runs
+    shared.run(torch.rand(2, 16), p.max_rate_hz, learn=True)
     fast.kernel = "fast"
     with pytest.raises(ConfigError, match="expected one of auto, torch, jit"):
         fast.run(torch.rand(1, 16), p.max_rate_hz)

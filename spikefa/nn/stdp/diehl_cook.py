@@ -1,7 +1,7 @@
 """The Diehl & Cook (2015) network as a module: learned state in buffers, presentations simulated
 with the kernels of `spikefa.functional.diehl_cook` (whose docstring states the dynamics), or, where
-numba is installed and samples do not interact, by the compiled loop of
-`spikefa.functional.diehl_cook_kernel` (the same bits, about ten times faster per image)."""
+numba is installed, by the compiled loop of `spikefa.functional.diehl_cook_kernel` (the same bits,
+ten to fifty times faster per image)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ class DiehlCookNet(nn.Module):
     [N, C]); presentations are simulated by `present`. Nothing here is an autograd parameter.
 
     ``kernel`` picks how a presentation runs: "torch" (tensor ops per step, every case), "jit"
-    (`spikefa.functional.diehl_cook_kernel`, needs numba; learning with B = 1, or inference) or
+    (`spikefa.functional.diehl_cook_kernel`, needs numba; inference, learning with B = 1 or in
+    exclusive batches) or
     "auto" (jit where it applies and numba is installed, else torch). Both give the same bits."""
 
     def __init__(self, params: DiehlCookParams | None = None, num_classes: int = 10, seed: int = 0,
@@ -67,10 +68,12 @@ class DiehlCookNet(nn.Module):
         if self.kernel == "torch":
             return False
         w = self.weight
-        ok = diehl_cook_kernel.supports(self.stdp, batch, learn, w.dtype, w.device) and w.t().is_contiguous()
+        ok = (diehl_cook_kernel.supports(self.stdp, batch, learn, w.dtype, w.device, self.params.exclusive)
+              and w.t().is_contiguous())
         if self.kernel == "jit" and not ok:
             raise ConfigError(f"DiehlCookNet kernel = 'jit' does not run batch {batch} with learn={learn} on "
-                             f"{w.device}/{w.dtype}; expected B = 1 when learning, CPU float32/64 (or kernel 'auto')")
+                             f"{w.device}/{w.dtype}; expected B = 1 or exclusive batches when learning, CPU "
+                             "float32/64 (or kernel 'auto')")
         return ok and (self.kernel == "jit" or diehl_cook_kernel.jit_available())
 
     def reset(self) -> None:
