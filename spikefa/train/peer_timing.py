@@ -54,6 +54,14 @@ def matmul_flops(shapes: Sequence[Shape]) -> int:
     return sum(2 * m * k * n for m, k, n in shapes)
 
 
+def counted(shapes: Sequence[Shape]) -> list[list[int]]:
+    """The products as [m, k, n, count] rows, in order of first appearance (the JSON form)."""
+    counts: dict[Shape, int] = {}
+    for s in shapes:
+        counts[s] = counts.get(s, 0) + 1
+    return [[*s, c] for s, c in counts.items()]
+
+
 def roofline(flops: float, seconds: float, dense_flops: float, dense_seconds: float) -> dict[str, float]:
     """Achieved GFLOP/s of ``flops`` in ``seconds``, the dense matmul's GFLOP/s, and their ratio."""
     achieved, dense = flops / seconds / 1e9, dense_flops / dense_seconds / 1e9
@@ -149,7 +157,7 @@ class Section:
             ratios.append({"spikefa": ours, "peer": theirs,
                            "ratio": a["seconds"] / b["seconds"] if ok else None})  # type: ignore[index]
         return {"name": self.name, "title": self.title, "unit": self.unit,
-                "shapes": {k: [list(s) for s in v] for k, v in self.shapes.items()},
+                "shapes": {k: counted(v) for k, v in self.shapes.items()},
                 "dense": dense, "rows": self.rows, "ratios": ratios, "notes": self.notes}
 
 

@@ -20,7 +20,7 @@ from spikefa.cli import main
 from spikefa.train import peer_timing
 from spikefa.train.bench_peers import SCHEMA, bench_peers, write_bench_peers
 from spikefa.train.peer_cases import bench_stdp, mlp_shapes
-from spikefa.train.peer_timing import interleave, matmul_flops, roofline
+from spikefa.train.peer_timing import counted, interleave, matmul_flops, roofline
 
 PEER_MODULES = {p.module for p in peer_timing.PEERS.values()}
 
@@ -96,6 +96,7 @@ def test_mlp_shapes_count_what_torch_counts_for_a_backprop_step() -> None:
 
 
 def test_roofline_and_interleaved_rounds() -> None:
+    assert counted([(1, 2, 3), (4, 5, 6), (1, 2, 3)]) == [[1, 2, 3, 2], [4, 5, 6, 1]]
     r = roofline(3e9, 2.0, 3e9, 0.5)
     assert r == {"gflops": 1.5, "dense_gflops": 6.0, "fraction": 0.25}
     calls: list[str] = []
@@ -123,7 +124,7 @@ def test_json_document_schema(result: tuple[dict[str, Any], Path]) -> None:
             assert r["status"] in ("ok", "missing", "failed") and isinstance(r["reason"], str)
             if r["status"] == "ok":
                 dense = sec["dense"][next(k for k, v in sec["shapes"].items()
-                                          if matmul_flops([tuple(s) for s in v]) == r["flops"])]
+                                          if sum(2 * m * k * n * c for m, k, n, c in v) == r["flops"])]
                 assert r["gflops"] == pytest.approx(r["flops"] / r["seconds"] / 1e9)
                 assert r["fraction"] == pytest.approx(r["gflops"] / dense["gflops"])
         for q in sec["ratios"]:
