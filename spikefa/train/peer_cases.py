@@ -225,7 +225,9 @@ def _brian2_layer(target: str, pre: torch.Tensor, post: torch.Tensor, w0: torch.
 def bench_stdp(rounds: int = 3, n_in: int = 784, n_out: int = 400, time_ms: float = 1000.0, rate_hz: float = 20.0,
                targets: Sequence[str] = ("numpy", "cython")) -> dict[str, Any]:
     """One plastic n_in→n_out layer, Brian2's pair STDP (float64), Poisson pre and post trains:
-    spikefa's `stdp_step_events` vs Brian2 per code-generation target; final weights compared."""
+    spikefa's compiled train loop (`stdp_run_jit`, where numba is installed) and its step function
+    (`stdp_step_events`, torch) vs Brian2 per code-generation target; final weights compared."""
+    from spikefa.functional.diehl_cook_kernel import jit_available
     from spikefa.functional.stdp import STDPState
     from spikefa.functional.stdp_batched import stdp_step_events
     from spikefa.schemas.stdp import STDPParams
@@ -243,14 +245,23 @@ def bench_stdp(rounds: int = 3, n_in: int = 784, n_out: int = 400, time_ms: floa
     post_ev = [(torch.zeros(len(j), dtype=torch.int64), j) for j in (r.nonzero().squeeze(1) for r in post)]
     final: dict[str, torch.Tensor] = {}
 
-    def ours() -> None:
+    def steps_torch() -> None:
         w = w0.clone()
         state = STDPState(torch.zeros(1, n_in, dtype=w.dtype), torch.zeros(1, n_out, dtype=w.dtype))
         for a, b in zip(pre_ev, post_ev, strict=True):
             w, state = stdp_step_events(a, b, w, state, params, reduction="sum", inplace=True)
-        final["spikefa"] = w
+        final["spikefa torch"] = w
 
-    calls: dict[str, Callable[[], None]] = {"spikefa": ours}
+    def train_jit() -> None:
+        from spikefa.functional.stdp_kernel import stdp_run_jit
+
+        final["spikefa jit"], _ = stdp_run_jit(pre, post, w0, params)
+
+    calls: dict[str, Callable[[], None]] = {"spikefa torch": steps_torch}
+    if jit_available():
+        calls = {"spikefa jit": train_jit, **calls}
+    else:
+        section.notes.append("numba is not installed (spikefa[jit]): no 'spikefa jit' row.")
     weights: dict[str, Callable[[], Any]] = {}
     profiled: dict[str, list[float]] = {}
     failed: dict[str, str] = {}
@@ -263,16 +274,20 @@ def bench_stdp(rounds: int = 3, n_in: int = 784, n_out: int = 400, time_ms: floa
                 failed[label] = reason(exc)
     times, fails = interleave(calls, rounds)
     failed.update(fails)
-    for label in ["spikefa", *[k for k in labels if k in calls or k in failed]]:
+    ours = [k for k in calls if k.startswith("spikefa")]
+    for label in [*ours, *[k for k in labels if k in calls or k in failed]]:
         section.add(label, label.split()[0], times, failed, "outer")
+    if "spikefa jit" in final:
+        section.notes.append("spikefa jit vs spikefa torch: max weight difference "
+                             f"{float((final['spikefa jit'] - final['spikefa torch']).abs().max()):.3g}")
     for label in labels:
         row = next((r for r in section.rows if r["label"] == label), None)
         if row is None or row["status"] != "ok":
             continue
-        row["max_weight_difference"] = float((weights[label]() - final["spikefa"]).abs().max())
+        row["max_weight_difference"] = float((weights[label]() - final["spikefa torch"]).abs().max())
         inner = f"{label} code objects"  # the simulation alone: Brian2's profiler, per-run set-up left out
         section.add(inner, "brian2", {inner: profiled[label][1:]}, {}, "outer")
-        section.pairs += [("spikefa", label), ("spikefa", inner)]
+        section.pairs += [(o, peer) for o in ours for peer in (label, inner)]
     section.notes.append("Brian2: wall time of Network.run after a first run that generated and compiled the code "
                          "(each run still regenerates its code objects' set-up); 'code objects' rows: the time its "
                          "profiler gives the code objects alone.")
