@@ -10,14 +10,16 @@ turns within a round; the median over rounds is reported, as in `spikefa.train.b
   for both: spikefa's `DiehlCookNet` (its compiled loop and its torch kernels) vs BindsNET 0.3.4's
   ``DiehlAndCook2015`` (same size, inhibition 120, θ₊ = 0.05, ν = (10⁻⁴, 10⁻²), norm 78.4);
 - ``stdp``: one plastic 784→400 synapse matrix, Brian2's documented pair STDP (mode ``brian2``,
-  float64), pre and post Poisson trains at 20 Hz for 1 s: `stdp_step_events` vs Brian2 2.9 with
-  the numpy and cython targets (code generation and compilation excluded; the final weights are
-  compared);
+  float64), pre and post Poisson trains at 20 Hz for 1 s: `stdp_run_jit` (compiled) and
+  `stdp_step_events` (torch, step by step) vs Brian2 2.9 with the numpy and cython targets
+  (compilation excluded: round 0 compiles; Brian2's per-run set-up is in its wall time, and rows
+  "code objects" give its profiler's time of the simulation alone; the final weights are compared);
 - ``spiking``: one training step of the ``snn-1x800-lif`` card at T = 25: online DFA vs snnTorch
   surrogate-gradient BPTT (`spikefa.train.bench_spiking`).
 
-Peers come from the optional extra ``spikefa[peers]`` and are imported through
-`spikefa._optional.require`; nothing is installed at run time. A peer that is missing or fails is
+Peers come from the optional extra ``spikefa[peers]`` (plus ``pip install --no-deps
+biotorch==0.0.16 bindsnet==0.3.4``: their declared dependencies would replace the CPU torch) and
+are imported through `spikefa._optional.require`; nothing is installed at run time. A peer that is missing or fails is
 a row with its reason; spikefa's side is measured regardless.
 
 Roofline: every row carries the dense-equivalent floating-point operations of what it computes
