@@ -207,6 +207,15 @@ def cmd_bench_spiking(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_peers(a: argparse.Namespace) -> int:
+    from spikefa.train.bench_peers import bench_peers, write_bench_peers
+
+    result = bench_peers([b for b in a.only.split(",") if b], a.rounds, a.batch_size, a.dc_sizes, a.images,
+                         a.data_dir, stdp_rounds=a.stdp_rounds)
+    print(write_bench_peers(result, a.out))
+    return 0
+
+
 def cmd_data_download(a: argparse.Namespace) -> int:
     from spikefa.data import download_dataset
 
@@ -366,6 +375,17 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     bs.add_argument("--out", default="runs/bench-spiking", metavar="DIR", help="folder for the table and JSON")
     bs.set_defaults(func=cmd_bench_spiking)
+    bp = b.add_parser("peers", help="spikefa vs BioTorch, BindsNET, Brian2 and snnTorch BPTT in one process")
+    bp.add_argument("--only", default="fa,dc,stdp,spiking", help="comma list of: fa, dc, stdp, spiking")
+    bp.add_argument("--rounds", type=_positive, default=5, metavar="N", help="timing rounds (the median is kept)")
+    bp.add_argument("--batch-size", type=_positive, default=128, metavar="N", help="examples per step (fa, spiking)")
+    bp.add_argument("--dc-sizes", type=_steps_list, default=[100, 400], help="Diehl & Cook excitatory neurons")
+    bp.add_argument("--images", type=_positive, default=8, metavar="N", help="Diehl & Cook images, cycled")
+    bp.add_argument("--data-dir", metavar="DIR", help="MNIST folder for the Diehl & Cook images (default: "
+                    "scikit-learn's digits scaled to 28x28)")
+    bp.add_argument("--stdp-rounds", type=_positive, default=3, metavar="N", help="timing rounds of the STDP layer")
+    bp.add_argument("--out", default="runs/bench-peers", metavar="DIR", help="folder for the table, JSON and plot")
+    bp.set_defaults(func=cmd_bench_peers)
 
     dd = sub.add_parser("data", help="datasets").add_subparsers(dest="data", required=True, parser_class=_Parser)
     dl = dd.add_parser("download", help="fetch a dataset from its canonical mirrors, checksum-verified")

@@ -39,7 +39,7 @@ def learners(error_every: Sequence[int] = (1,), dfa_options: dict[str, Any] | No
     return out
 
 
-def _learner(card_name: str, rule: str, time_steps: int, input_shape: tuple[int, int, int], classes: int,
+def build_learner(card_name: str, rule: str, time_steps: int, input_shape: tuple[int, int, int], classes: int,
              device: str, options: dict[str, Any] | None = None) -> torch.nn.Module:
     from spikefa.catalog import load_card
     from spikefa.functional.encoders import encoder_of
@@ -58,7 +58,7 @@ def _learner(card_name: str, rule: str, time_steps: int, input_shape: tuple[int,
     return EncodedSNN(net, encoder_of(card.encoder, time_steps), seed=0).to(device)
 
 
-def _train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
                 zero: bool = True) -> None:
     if zero:
         opt.zero_grad(set_to_none=True)
@@ -115,7 +115,7 @@ def bench_spiking(card: str = "snn-1x800-lif", batch_size: int = 128, time_steps
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(batch_size, *input_shape, generator=gen).to(device)
     y = torch.randint(0, classes, (batch_size,), generator=gen).to(device)
-    models = {k: _learner(card, r, timed_steps, input_shape, classes, device, o) for k, (r, o) in which.items()}
+    models = {k: build_learner(card, r, timed_steps, input_shape, classes, device, o) for k, (r, o) in which.items()}
     opts = {k: torch.optim.Adam(m.parameters(), lr=1e-4) for k, m in models.items()}
     times: dict[str, list[float]] = {k: [] for k in models}
     for r in range(rounds + 1):  # round 0 warms up
@@ -124,7 +124,7 @@ def bench_spiking(card: str = "snn-1x800-lif", batch_size: int = 128, time_steps
                 torch.cuda.synchronize()
             t0 = time.perf_counter()
             for _ in range(steps):
-                _train_step(m, opts[k], x, y)
+                train_step(m, opts[k], x, y)
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
             if r:
@@ -132,11 +132,11 @@ def bench_spiking(card: str = "snn-1x800-lif", batch_size: int = 128, time_steps
     memory: dict[str, dict[int, int]] = {k: {} for k in which}
     for t in time_steps:
         for k, (rule, opts) in which.items():
-            m = _learner(card, rule, t, input_shape, classes, device, opts)
+            m = build_learner(card, rule, t, input_shape, classes, device, opts)
             opt = torch.optim.Adam(m.parameters(), lr=1e-4)
-            _train_step(m, opt, x, y)  # optimiser state exists before measuring
+            train_step(m, opt, x, y)  # optimiser state exists before measuring
             opt.zero_grad(set_to_none=True)  # nothing allocated before the measurement is freed inside it
-            memory[k][t] = peak_bytes(lambda: _train_step(m, opt, x, y, zero=False), device)
+            memory[k][t] = peak_bytes(lambda: train_step(m, opt, x, y, zero=False), device)
     med = {k: statistics.median(v) for k, v in times.items()}
     first, last = min(time_steps), max(time_steps)
     return {
