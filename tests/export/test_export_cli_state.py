@@ -191,3 +191,13 @@ def test_max_pool_leaves_nir_out_of_default_formats_but_refuses_it_by_name(
     # a network every format holds leaves nothing out
     summary = export(tiny_conv_net("avg"), profile("int8-edge"), tmp_path / "avg", verify=False)
     assert summary["left_out"] == {} and summary["formats"] == list(profile("int8-edge").formats)
+
+
+def test_package_exports_the_readers() -> None:
+    import spikefa.export as package
+    from spikefa.export.network import Layer, read_layers
+    from spikefa.export.nir_import import from_nir
+
+    assert (package.Layer, package.read_layers, package.from_nir) == (Layer, read_layers, from_nir)
+    assert {"Layer", "read_layers", "from_nir"} <= set(package.__all__)
+    assert all(hasattr(package, name) for name in package.__all__)
