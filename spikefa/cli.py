@@ -101,7 +101,8 @@ def _overrides(a: argparse.Namespace) -> dict[str, object]:
     return {"data_dir": a.data_dir, "epochs": a.epochs, "batch_size": a.batch_size, "lr": a.lr,
             "optimizer": a.optimizer, "schedule": a.schedule, "weight_decay": a.weight_decay,
             "limit_train": a.limit_train, "align_every": a.align_every, "device": a.device,
-            "qat": getattr(a, "qat", None), "checkpoint_every": getattr(a, "checkpoint_every", None)}
+            "qat": getattr(a, "qat", None), "state_bits": getattr(a, "state_bits", None),
+            "checkpoint_every": getattr(a, "checkpoint_every", None)}
 
 
 def _qat_for(config: Any) -> Any:
@@ -300,6 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "gives the same run")
     t.add_argument("--qat", metavar="PROFILE[:BITS]",
                    help="spiking cards: train through a hardware profile's fake quantization (e.g. int8-edge:4)")
+    t.add_argument("--state-bits", type=_positive, metavar="B",
+                   help="with --qat: train with a B-bit membrane on the weights' grid (MINT; default: the profile's "
+                        "state width); stored in the run, so resume and export use it")
     t.add_argument("--out", metavar="RUN_DIR", help="run directory to create")
     t.add_argument("--resume", metavar="RUN_DIR",
                    help="continue a run from its last checkpoint (with --epochs N: train on to N epochs); a "

@@ -1,8 +1,12 @@
 """``spikefa export``: argument parsing only (the work is in `spikefa.export.pipeline` / `.sweep`).
 
-    spikefa export RUN_DIR --target NAME --out DIR [--bits N] [--formats nir,onnx,c] [--no-verify] [--force]
+    spikefa export RUN_DIR --target NAME --out DIR [--bits N] [--state-bits B] [--formats nir,onnx,c]
+                   [--no-verify] [--force]
     spikefa export model.nir --target NAME --out DIR --dt SECONDS --reset zero|subtract [...]
-    spikefa export sweep RUN_DIR --targets a,b --bits 8,4,2 --out DIR [--data-dir D] [--limit N]
+    spikefa export sweep RUN_DIR --targets a,b --bits 8,4,2 [--state-bits 8,4] --out DIR [--data-dir D] [--limit N]
+
+``--state-bits`` defaults to the run's QAT state width (``spikefa train --qat P --state-bits B``)
+when it has one, else the profile's.
 
 User errors raise `SpikefaError` (one line, exit 2 in `spikefa.cli.main`); a refused export's
 message lists every violation; an ``--out`` folder holding an earlier export is refused unless
@@ -77,10 +81,14 @@ def cmd_export(a: argparse.Namespace) -> int:
     bits = None if a.bits is None else _ints("--bits", a.bits)
     if bits is not None and len(bits) != 1:
         raise SpikefaError(f"--bits {a.bits!r}: export takes one bit width (the sweep takes a list)")
+    state = None if a.state_bits is None else _ints("--state-bits", a.state_bits)
+    if state is not None and len(state) != 1:
+        raise SpikefaError(f"--state-bits {a.state_bits!r}: export takes one state width (the sweep takes a list)")
     net, meta, batches, note = _source(a)
+    state_bits = state[0] if state else meta.get("qat_state_bits")
     stale = _listed_files(previous)
     summary = export(net, profile, a.out, bits=bits[0] if bits else None, formats=_names("--formats", a.formats),
-                     meta=meta, verify=not a.no_verify, batches=batches, batches_note=note)
+                     meta=meta, verify=not a.no_verify, batches=batches, batches_note=note, state_bits=state_bits)
     written = {f for files in summary["files"].values() for f in files}
     written |= {"golden.pt"} if summary["verification"] else set()
     for name in stale - written:  # --force: the earlier export's other artefacts (and stale golden spikes) go
@@ -102,15 +110,26 @@ def _source(a: argparse.Namespace) -> tuple[Any, dict[str, Any], Any, str | None
     if dt is not None or a.reset is not None:
         raise SpikefaError("--dt and --reset are for NIR graphs (spikefa export model.nir ...); a run directory "
                            "states its own")
-    from spikefa.export.network import from_run_dir
-
-    net, meta = from_run_dir(source)
+    net, meta = _from_run(source)
     if a.no_accuracy:
         return net, meta, None, "--no-accuracy"
     try:
         return net, meta, _test_batches(source, meta, a), None
     except SpikefaError as exc:
         return net, meta, None, str(exc)
+
+
+def _from_run(run_dir: str) -> tuple[Any, dict[str, Any]]:
+    """`from_run_dir`, with ``meta["qat_state_bits"]``: the membrane width the run trained with
+    (``spikefa train --qat P --state-bits B``), None for the profile's (and for older runs)."""
+    from spikefa.export.network import from_run_dir
+    from spikefa.runs.model import read_config
+
+    net, meta = from_run_dir(run_dir)
+    config = read_config(run_dir)
+    if config.state_bits is not None:
+        meta["qat_state_bits"] = config.state_bits
+    return net, meta
 
 
 def _listed_files(previous: Path | None) -> set[str]:
@@ -151,14 +170,18 @@ def _test_batches(run_dir: str, meta: dict[str, Any], a: argparse.Namespace) -> 
 
 
 def _print_summary(summary: dict[str, Any], out: str) -> None:
+    print(f"{summary['profile']}: {summary['bits']}-bit weights, {summary['state_bits']}-bit state")
     for fmt, files in summary["files"].items():
         print(f"{fmt}: {', '.join(files)}")
+    for fmt, why in summary.get("left_out", {}).items():
+        print(f"{fmt}: left out, it cannot represent this network ({why})")
     for v in summary["verification"]:
         if v["skipped"]:
             print(f"{v['format']}: NOT VERIFIED ({v['note']}); the artefact is written but unchecked")
             continue
         state = "agrees" if v["ok"] else "DISAGREES"
-        print(f"{v['format']}: {state} with the {v['reference']} ({v['mismatches']}/{v['total']} spikes differ)")
+        ties = f", {v['ties']} tie disagreements at U = θ apart" if v.get("ties") else ""
+        print(f"{v['format']}: {state} with the {v['reference']} ({v['mismatches']}/{v['total']} spikes differ{ties})")
     print(f"-> {Path(out) / 'export.json'}, {Path(out) / 'report.md'}")
 
 
@@ -170,13 +193,15 @@ def cmd_sweep(a: argparse.Namespace, items: list[str]) -> int:
     if not targets or a.out is None:
         raise SpikefaError("spikefa export sweep needs --targets a,b and --out DIR")
     bits = _ints("--bits", a.bits or "8,4,2")
-    from spikefa.export.network import from_run_dir
+    given = None if a.state_bits is None else _ints("--state-bits", a.state_bits)
     from spikefa.export.profile import load_profile
     from spikefa.export.sweep import sweep, write_sweep
 
     profiles = [load_profile(t) for t in targets]  # unknown names fail before the data loads
-    net, meta = from_run_dir(items[0])
-    rows = sweep(net, profiles, bits, _test_batches(items[0], meta, a), progress=not a.no_progress)
+    net, meta = _from_run(items[0])
+    state_bits = given if given is not None else [meta.get("qat_state_bits")]
+    rows = sweep(net, profiles, bits, _test_batches(items[0], meta, a), progress=not a.no_progress,
+                 state_bits=state_bits)
     paths = write_sweep(rows, a.out)
     print((Path(a.out) / "sweep.md").read_text(), end="")
     print(f"-> {', '.join(str(p) for p in paths)}")
@@ -189,12 +214,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                                              "or sweep bits",
                               description="spikefa export RUN_DIR --target NAME --out DIR | "
                                           "spikefa export model.nir --target NAME --out DIR --dt S --reset zero | "
-                                          "spikefa export sweep RUN_DIR --targets a,b --bits 8,4,2 --out DIR")
+                                          "spikefa export sweep RUN_DIR --targets a,b --bits 8,4,2 [--state-bits 8,4] --out DIR")
     e.add_argument("items", nargs="+", metavar="RUN_DIR", help="a run directory, a .nir graph, or: sweep RUN_DIR")
     e.add_argument("--target", help="hardware profile name or .toml path (hardware/: loihi2, xylo-audio2, ...)")
     e.add_argument("--targets", help="sweep: comma list of profiles")
     e.add_argument("--bits", help="weight bits: one for export (default: the profile's), a list for the sweep (8,4,2)")
-    e.add_argument("--formats", help="comma list of writers (default: the profile's), from nir, onnx, c")
+    e.add_argument("--state-bits", metavar="B",
+                   help="membrane bits, fewer than the profile's sharing the weights' scale (MINT): one for export, "
+                        "a list for the sweep (8,4,2); default: the run's --qat state width, else the profile's")
+    e.add_argument("--formats", help="comma list of writers (default: the profile's, leaving out those that cannot "
+                                     "represent the network), from nir, onnx, c")
     e.add_argument("--out", help="output directory (export: the artefacts and report; sweep: the table and plot)")
     e.add_argument("--no-verify", action="store_true", help="skip running the artefacts against their references")
     e.add_argument("--force", action="store_true", help="export into an --out folder that holds an earlier export")

@@ -64,27 +64,32 @@ def neuron_problems(net: nn.Module) -> list[str]:
 def export(net: nn.Module, profile: Profile, out_dir: str | Path, *, bits: int | None = None,
            formats: Sequence[str] | None = None, meta: dict[str, Any] | None = None,
            spikes: torch.Tensor | None = None, verify: bool = True, batches: Any = None,
-           batches_note: str | None = None) -> dict[str, Any]:
+           batches_note: str | None = None, state_bits: int | None = None) -> dict[str, Any]:
     """Export `net` to `profile` in `out_dir`; raises `ExportRefused` listing every violation.
 
-    Returns the summary also written to ``export.json``: files per format, the per-layer
-    quantisation report and, when `verify`, each artefact's comparison with its reference on
-    `spikes` [T, B, in] (default: `verification_spikes`). ``summary["ok"]`` is False when an
-    artefact disagrees with its reference; ``summary["verified"]`` lists the formats that ran and
-    agreed, ``summary["unverified"]`` those whose check could not run (never counted as passed).
+    Weights get `bits` bits and the membrane `state_bits` bits (default: the profile's; fewer share
+    the weights' scale as in MINT, Yin et al. 2023, `Profile.with_state_bits`). Returns the summary
+    also written to ``export.json``: files per format, the per-layer quantisation report and, when
+    `verify`, each artefact's comparison with its reference on `spikes` [T, B, in] (default:
+    `verification_spikes`). ``summary["ok"]`` is False when an artefact disagrees with its
+    reference; ``summary["verified"]`` lists the formats that ran and agreed, ``summary["unverified"]``
+    those whose check could not run (never counted as passed). With `formats` None (the profile's
+    list), a format whose writer refuses the network (NIR has no max-pool node) is left out and
+    ``summary["left_out"]`` says why; named `formats` are all written or the export is refused.
     With labelled `batches` ((spikes [T, B, ...], labels [B]) pairs, e.g. the run's test split,
     or a callable giving them), ``summary["deployment"]`` and ``report.md`` hold the float and the
     integer accuracy and the per-layer firing-rate EMD (`spikefa.export.sweep.compare`); without,
     ``report.md`` says why not (`batches_note`).
     """
-    problems = neuron_problems(net) or check(net, profile, bits)
+    problems = neuron_problems(net) or check(net, profile, bits, state_bits=state_bits)
     if problems:
         raise ExportRefused(profile.name, problems)
     chosen = _formats(profile, formats)
-    qnet = quantize(net, profile, bits)
+    qnet = quantize(net, profile, bits, state_bits=state_bits)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    files = write_artefacts(qnet, out, chosen, meta)
+    files, left_out = _write(qnet, out, chosen, meta, strict=formats is not None)
+    chosen = [f for f in chosen if f in files]
     checks = []
     if verify:
         x = verification_spikes(qnet.in_features) if spikes is None else spikes
@@ -92,15 +97,76 @@ def export(net: nn.Module, profile: Profile, out_dir: str | Path, *, bits: int |
         golden = run_int(qnet, x)
         torch.save({"spikes": x.to(torch.uint8), "out": golden.out.to(torch.uint8)}, out / "golden.pt")
     deployment = None if batches is None else compare(net, qnet, batches)
-    summary = {"profile": profile.name, "bits": qnet.bits, "formats": chosen, "files": files,
-               "report": [r.as_dict() for r in qnet.report], "verification": checks,
-               "ok": not any(c["failed"] for c in checks), "verified": [c["format"] for c in checks if c["ok"]],
+    summary = {"profile": profile.name, "bits": qnet.bits, "state_bits": qnet.state_bits, "formats": chosen,
+               "left_out": left_out, "files": files, "report": [r.as_dict() for r in qnet.report],
+               "verification": checks, "ok": not any(c["failed"] for c in checks),
+               "verified": [c["format"] for c in checks if c["ok"]],
                "unverified": [c["format"] for c in checks if c["skipped"]], "meta": meta or {},
                "deployment": None if deployment is None else deployment.as_dict()}
     (out / "export.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    (out / "report.md").write_text(f"# {profile.name}, {qnet.bits}-bit weights\n\n"
-                                   f"{deployment_section(deployment, batches_note)}\n{report_table(qnet)}\n")
+    (out / "report.md").write_text(f"# {profile.name}, {qnet.bits}-bit weights, {qnet.state_bits}-bit state\n\n"
+                                   f"{deployment_section(deployment, batches_note)}\n"
+                                   f"{formats_section(chosen, left_out)}\n"
+                                   f"{verification_section(checks, verify)}\n{report_table(qnet)}\n")
     return summary
+
+
+def _write(qnet: QuantizedNet, out: Path, chosen: Sequence[str], meta: dict[str, Any] | None,
+           strict: bool) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """(format -> file names, format -> why it was left out). `strict` (the user named the formats):
+    a writer's refusal refuses the export; otherwise that format is left out, unless every one is."""
+    files: dict[str, list[str]] = {}
+    left_out: dict[str, str] = {}
+    for f in chosen:
+        try:
+            files.update(write_artefacts(qnet, out, [f], meta))
+        except ExportRefused as refused:
+            if strict:
+                raise
+            left_out[f] = "; ".join(refused.violations)
+    if not files:
+        raise ExportRefused(qnet.profile.name, [f"{f}: {why}" for f, why in left_out.items()])
+    return files, left_out
+
+
+def formats_section(written: Sequence[str], left_out: dict[str, str]) -> str:
+    """The report's line on which formats were written and which the network left out, and why."""
+    text = f"Formats written: {', '.join(written)}."
+    for fmt, why in left_out.items():
+        text += (f" Left out: {fmt}, which cannot represent this network: {why}. The other formats hold it; "
+                 f"name --formats {fmt} to have the refusal instead.")
+    return text + "\n"
+
+
+TIES_EXPLAINED = ("A tie is a disagreement at a membrane exactly at its threshold: the chip fires on U > θ in "
+                  "integers, while a float artefact holds U as integers times a real unit, so float rounding puts U "
+                  "a hair above or below θ and it may fire where the chip does not (the spikes after it in that "
+                  "sample follow the tie). Ties are counted apart and are not mismatches; a real mismatch is a "
+                  "disagreement anywhere else.")
+
+
+def verification_section(checks: Sequence[dict[str, Any]], verify: bool = True) -> str:
+    """The report's verification: per artefact, real mismatches and tie disagreements with its
+    reference (and, for a float artefact, against the integer simulator), with why ties happen."""
+    if not verify:
+        return "Verification: not run (--no-verify).\n"
+    lines = ["Verification (each artefact run on test spikes against its reference):", ""]
+    for v in checks:
+        if v["skipped"]:
+            lines.append(f"- {v['format']}: NOT VERIFIED ({v['note']}); the artefact is written but unchecked.")
+            continue
+        state = "agrees" if v["ok"] else "DISAGREES"
+        integer = v.get("integer")
+        ties = f" and {v.get('ties', 0)} tie disagreements" if integer is not None or v.get("ties") else ""
+        text = (f"- {v['format']}: {state} with the {v['reference']}: {v['mismatches']} real mismatches{ties} of "
+                f"{v['total']} spikes")
+        if integer is not None:
+            text += (f"; against the integer simulator (the chip's arithmetic): {integer['ties']} tie disagreements "
+                     f"and {integer['other']} others (integer decay rounding and saturation the float graph does "
+                     "not hold)")
+        lines.append(text + ".")
+    lines += ["", TIES_EXPLAINED]
+    return "\n".join(lines) + "\n"
 
 
 def deployment_section(c: Comparison | None, note: str | None = None) -> str:

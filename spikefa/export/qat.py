@@ -43,7 +43,7 @@ from spikefa.nn.layers import master_weight
 from spikefa.rules.registry import get_rule
 from spikefa.schemas.run import RunConfig
 
-__all__ = ["master_weight", "prepare_qat", "qat_transform", "qat_transform_for", "remove_qat"]
+__all__ = ["master_weight", "prepare_qat", "qat_settings", "qat_transform", "qat_transform_for", "remove_qat"]
 
 _FEEDBACK_BUFFERS = ("feedback_fixed", "fixed")
 
@@ -193,19 +193,32 @@ def qat_transform_for(config: RunConfig) -> Callable[[nn.Module], None] | None:
 
 
 def qat_transform(config: RunConfig) -> Callable[[nn.Module], None]:
-    """The model transform a run with ``qat = "PROFILE[:BITS]"`` trains through (`spikefa.runs.make_model`
-    applies it after the rule's conversion); the rule's feedback matrices are quantized too when it
-    owns them."""
+    """The model transform a run with ``qat = "PROFILE[:BITS]"`` (and optionally ``state_bits``)
+    trains through (`spikefa.runs.make_model` applies it after the rule's conversion); the rule's
+    feedback matrices are quantized too when it owns them. The profile, the bits and the state
+    width are checked here, before any training: raises `SpikefaError` (`ConfigError` naming the
+    profile) for an unknown profile or a width it cannot take."""
     if not config.qat:
         raise SpikefaError("qat_transform needs a config with qat = 'PROFILE[:BITS]'")
-    name, _, bits = config.qat.partition(":")
-    profile = load_profile(name)
+    profile, bits, state_bits = qat_settings(config)
     quantize_feedback = get_rule(config.rule).owns_feedback
 
     def transform(net: nn.Module) -> None:
-        prepare_qat(net, profile, int(bits) if bits else None, quantize_feedback=quantize_feedback)
+        prepare_qat(net, profile, bits, quantize_feedback=quantize_feedback, state_bits=state_bits)
 
     return transform
+
+
+def qat_settings(config: RunConfig) -> tuple[Profile, int | None, int | None]:
+    """(profile, weight bits or None, state bits or None) of a run trained with ``--qat``; the
+    widths are validated against the profile (`Profile.with_bits`, `Profile.with_state_bits`)."""
+    if not config.qat:
+        raise SpikefaError("qat_settings needs a config with qat = 'PROFILE[:BITS]'")
+    name, _, text = config.qat.partition(":")
+    profile = load_profile(name)
+    bits = int(text) if text else None
+    profile.with_bits(bits).with_state_bits(config.state_bits)  # refuse a width the target cannot take, now
+    return profile, bits, config.state_bits
 
 
 def prepare_qat(net: nn.Module, profile: Profile, bits: int | None = None, *, quantize_feedback: bool = False,

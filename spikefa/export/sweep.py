@@ -1,10 +1,11 @@
-"""Accuracy versus weight bits per target: the table and the plot of ``spikefa export sweep``, and
-the float-vs-integer comparison ``spikefa export`` writes into its report.
+"""Accuracy versus weight bits and membrane (state) bits per target: the table, JSON and plot of
+``spikefa export sweep``, and the float-vs-integer comparison ``spikefa export`` writes into its report.
 
 `accuracy` takes any simulator and an iterable of (spikes [T, B, ...], labels [B]) batches, so the
 caller plugs in the data set; `sweep` runs the float network once and the integer simulator for
-every (target, bits) the target offers, recording refusals (with the checker's reasons) as rows, with
-a progress bar over those cells. `compare` runs both simulators once over the batches: both
+every (target, weight bits, state bits) cell, recording refusals (with the checker's reasons) as
+rows, with a progress bar over those cells. A state narrower than the profile's shares the weights'
+scale (MINT, Yin et al. 2023; `spikefa.export.profile.Profile.with_state_bits`). `compare` runs both simulators once over the batches: both
 accuracies and, per layer, the Earth Mover's (1-Wasserstein) distance between the float and the
 integer per-neuron firing-rate distributions (`emd`).
 """
@@ -12,6 +13,7 @@ integer per-neuron firing-rate distributions (`emd`).
 from __future__ import annotations
 
 import csv
+import json
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -48,13 +50,20 @@ def _scores_int(qnet: Any) -> Callable[[torch.Tensor], torch.Tensor]:
 
 @dataclass(frozen=True)
 class SweepRow:
-    """One (target, bits) cell: integer-simulator accuracy, or why there is none."""
+    """One (target, weight bits, state bits) cell: integer-simulator accuracy, or why there is none.
+    ``state_bits`` is the membrane width the cell asked for (None: the profile's own, `state_width`)."""
 
     target: str
     bits: int
     accuracy: float
     float_accuracy: float
     status: str
+    state_bits: int | None = None
+    state_width: int | None = None  # the membrane bits the cell ran with (the profile's when state_bits is None)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "accuracy": None if math.isnan(self.accuracy) else self.accuracy,
+                "float_accuracy": None if math.isnan(self.float_accuracy) else self.float_accuracy}
 
     @property
     def loss_points(self) -> float:
@@ -71,17 +80,20 @@ def _reiterable(batches: Batches | Callable[[], Batches]) -> Callable[[], Batche
 
 
 def sweep(net: nn.Module, targets: Sequence[str | Profile], bits: Sequence[int],
-          batches: Batches | Callable[[], Batches], *, progress: bool = False) -> list[SweepRow]:
-    """Accuracy of the integer simulator for every target × bits (a re-iterable or a callable
-    giving the batches; a one-shot iterator is kept in memory). With `progress`, a tqdm bar on
-    stderr counts the float pass and every (target, bits) cell."""
+          batches: Batches | Callable[[], Batches], *, progress: bool = False,
+          state_bits: Sequence[int | None] = (None,)) -> list[SweepRow]:
+    """Accuracy of the integer simulator for every target × weight bits × `state_bits` (membrane
+    widths; None: the profile's), in that order, from a re-iterable or a callable giving the batches
+    (a one-shot iterator is kept in memory). A cell the target cannot take is a row saying why
+    (the checker's reasons). With `progress`, a tqdm bar on stderr counts the float pass and every cell."""
     from tqdm.auto import tqdm
 
     data = _reiterable(batches)
     profiles = [load_profile(t) if isinstance(t, str) else t for t in targets]
+    widths = list(dict.fromkeys(state_bits)) or [None]
     rows = []
-    with tqdm(total=1 + len(profiles) * len(bits), desc="export sweep", unit="cell", disable=not progress,
-              dynamic_ncols=True) as bar:
+    with tqdm(total=1 + len(profiles) * len(bits) * len(widths), desc="export sweep", unit="cell",
+              disable=not progress, dynamic_ncols=True) as bar:
         bar.set_postfix_str("float", refresh=False)
         layers, _ = dense_layers(net)
         floats = float_layers(layers)
@@ -89,14 +101,18 @@ def sweep(net: nn.Module, targets: Sequence[str | Profile], bits: Sequence[int],
         bar.update(1)
         for profile in profiles:
             for b in bits:
-                bar.set_postfix_str(f"{profile.name} {b}-bit", refresh=False)
-                problems = check(net, profile, b)
-                if problems:
-                    rows.append(SweepRow(profile.name, b, math.nan, base, "refused: " + "; ".join(problems)))
-                else:
-                    acc = accuracy(_scores_int(quantize(net, profile, b)), data())
-                    rows.append(SweepRow(profile.name, b, acc, base, "ok"))
-                bar.update(1)
+                for s in widths:
+                    width = profile.neuron.state_bits if s is None else s
+                    bar.set_postfix_str(f"{profile.name} {b}-bit, {width}-bit state", refresh=False)
+                    problems = check(net, profile, b, state_bits=s)
+                    if problems:
+                        rows.append(SweepRow(profile.name, b, math.nan, base, "refused: " + "; ".join(problems), s,
+                                             width))
+                    else:
+                        qnet = quantize(net, profile, b, state_bits=s)
+                        acc = accuracy(_scores_int(qnet), data())
+                        rows.append(SweepRow(profile.name, b, acc, base, "ok", s, qnet.state_bits))
+                    bar.update(1)
     return rows
 
 
@@ -172,33 +188,59 @@ def compare(net: nn.Module, qnet: Any, batches: Batches | Callable[[], Batches])
 
 
 def write_sweep(rows: Sequence[SweepRow], out_dir: str | Path) -> list[Path]:
-    """``sweep.md`` (table), ``sweep.csv`` and ``sweep.png`` (accuracy vs bits per target)."""
+    """``sweep.md`` (table), ``sweep.csv``, ``sweep.json`` (the rows) and ``sweep.png`` (accuracy
+    vs weight bits, one line per target and state width)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    lines = ["| target | bits | accuracy (%) | float (%) | loss (points) | status |", "|---|---|---|---|---|---|"]
+    lines = ["| target | bits | state bits | accuracy (%) | float (%) | loss (points) | status |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
         acc = "—" if math.isnan(r.accuracy) else f"{100 * r.accuracy:.2f}"
         loss = "—" if math.isnan(r.accuracy) else f"{r.loss_points:+.2f}"
-        lines.append(f"| {r.target} | {r.bits} | {acc} | {100 * r.float_accuracy:.2f} | {loss} | {r.status} |")
+        lines.append(f"| {r.target} | {r.bits} | {_state(r)} | {acc} | {100 * r.float_accuracy:.2f} | {loss} "
+                     f"| {r.status} |")
     (out / "sweep.md").write_text("\n".join(lines) + "\n")
     with (out / "sweep.csv").open("w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["target", "bits", "accuracy", "float_accuracy", "status"])
-        writer.writerows([r.target, r.bits, r.accuracy, r.float_accuracy, r.status] for r in rows)
-    return [out / "sweep.md", out / "sweep.csv", plot_sweep(rows, out / "sweep.png")]
+        writer.writerow(["target", "bits", "state_bits", "accuracy", "float_accuracy", "status"])
+        writer.writerows([r.target, r.bits, r.state_width, r.accuracy, r.float_accuracy, r.status] for r in rows)
+    (out / "sweep.json").write_text(json.dumps([r.as_dict() for r in rows], indent=2) + "\n")
+    return [out / "sweep.md", out / "sweep.csv", out / "sweep.json", plot_sweep(rows, out / "sweep.png")]
+
+
+def _state(r: SweepRow) -> str:
+    """A row's membrane width for the table: ``4`` when asked for, ``32 (profile)`` for the profile's own."""
+    if r.state_width is None:
+        return "—"
+    return f"{r.state_width}" if r.state_bits is not None else f"{r.state_width} (profile)"
+
+
+def sweep_series(rows: Sequence[SweepRow]) -> dict[str, list[tuple[int, float]]]:
+    """The plot's lines: label -> sorted (weight bits, accuracy %) of the rows that ran, one line per
+    target, or per target and state width when the rows hold more than one width."""
+    several = len({r.state_bits for r in rows}) > 1
+    out: dict[str, list[tuple[int, float]]] = {}
+    for r in rows:
+        if math.isnan(r.accuracy):
+            continue
+        label = r.target
+        if several:
+            label += f", {r.state_width}-bit state" + (" (profile)" if r.state_bits is None else "")
+        out.setdefault(label, []).append((r.bits, 100 * r.accuracy))
+    return {k: sorted(v) for k, v in out.items()}
 
 
 def plot_sweep(rows: Sequence[SweepRow], path: Path) -> Path:
-    """Accuracy against bits, one line per target, the float accuracy dashed."""
+    """Accuracy against weight bits, the lines of `sweep_series` (one per target and state width),
+    the float accuracy a grey dashed line."""
     from spikefa._optional import require
 
     require("matplotlib").use("Agg")
     plt = require("matplotlib.pyplot")
     fig, ax = plt.subplots(figsize=(6, 4))
-    for target in dict.fromkeys(r.target for r in rows):
-        pts = sorted((r.bits, 100 * r.accuracy) for r in rows if r.target == target and not math.isnan(r.accuracy))
-        if pts:
-            ax.plot(*zip(*pts), marker="o", label=target)
+    styles = ("-", "--", ":", "-.")
+    for k, (label, pts) in enumerate(sweep_series(rows).items()):
+        ax.plot(*zip(*pts), marker="o", ls=styles[k % len(styles)], label=label)
     if rows and not math.isnan(rows[0].float_accuracy):
         ax.axhline(100 * rows[0].float_accuracy, ls="--", color="grey", label="float")
     ax.set_xlabel("weight bits")
@@ -223,4 +265,4 @@ def rate_batches(x: torch.Tensor, y: torch.Tensor, encoder: Callable[..., torch.
 
 
 __all__ = ["Comparison", "SweepRow", "accuracy", "compare", "emd", "emd_cdf", "plot_sweep", "rate_batches", "sweep",
-           "write_sweep"]
+           "sweep_series", "write_sweep"]

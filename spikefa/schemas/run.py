@@ -21,7 +21,10 @@ class RunConfig(Validated):
 
     ``model`` is the card's name, ``card`` its mapping (`spikefa.schemas.card.parse_card` reads it).
     ``checkpoint_every`` > 0 also checkpoints every that many steps inside an epoch (long STDP
-    epochs); 0 checkpoints at the end of each epoch only. ``qat`` is ``PROFILE[:BITS]``.
+    epochs); 0 checkpoints at the end of each epoch only. ``qat`` is ``PROFILE[:BITS]``; ``state_bits``
+    (QAT only) the membrane's width in bits, narrower than the profile's (MINT, Yin et al. 2023: the
+    state shares the weights' scale); None keeps the profile's width (and reads runs written before
+    the field).
     """
 
     UNCHECKED = ("rule_options", "card")
@@ -46,6 +49,7 @@ class RunConfig(Validated):
     limit_eval: int | None = None
     device: str = "cpu"
     qat: str | None = None  # "PROFILE[:BITS]": train through the target's fake quantization
+    state_bits: int | None = None  # QAT's membrane width in bits (None: the profile's)
     checkpoint_every: int = 0
     card: Mapping[str, Any] | None = None
 
@@ -62,6 +66,11 @@ class RunConfig(Validated):
             name, _, bits = self.qat.partition(":")
             require("qat", self.qat, bool(name) and (not bits or bits.isdigit()),
                     "PROFILE or PROFILE:BITS, e.g. int8-edge:4")
+        if self.state_bits is not None:
+            require("state_bits", self.state_bits, self.qat is not None,
+                    "nothing without qat (the membrane width of quantisation-aware training: --qat PROFILE "
+                    "--state-bits B)")
+            require("state_bits", self.state_bits, self.state_bits >= 3, "an integer >= 3 (bits of the membrane state)")
         for key in ("limit_train", "limit_eval"):
             value = getattr(self, key)
             require(key, value, value is None or value >= 1, "an integer >= 1 or nothing")

@@ -40,7 +40,7 @@ def test_sweep_rows_table_and_plot(tmp_path: Path) -> None:
     akida = {r.bits: r.status for r in rows if r.target == "akida"}
     assert "8-bit weights are not offered" in akida[8] and "neuron model 'lif'" in akida[4]
     paths = write_sweep(rows, tmp_path)
-    assert [p.name for p in paths] == ["sweep.md", "sweep.csv", "sweep.png"] and all(p.stat().st_size for p in paths)
+    assert [p.name for p in paths] == ["sweep.md", "sweep.csv", "sweep.json", "sweep.png"] and all(p.stat().st_size for p in paths)
     assert "| int8-edge | 8 |" in (tmp_path / "sweep.md").read_text()
 
 

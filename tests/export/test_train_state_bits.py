@@ -1,0 +1,95 @@
+"""``spikefa train --qat PROFILE --state-bits B``: the run stores the membrane width, resumes with
+it, and the model rebuilt from the run directory runs its forward pass on the B-bit grid that
+`spikefa.export.quantize` gives (checked against the integer simulator, step by step)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from spikefa.catalog import find_card
+from spikefa.cli import main
+from spikefa.errors import SpikefaError
+from spikefa.export.network import spiking_core
+from spikefa.export.qat import StateQuant, qat_transform_for
+from spikefa.export.quantize import quantize
+from spikefa.export.simulate import run_int
+from spikefa.runs.model import load_run
+from spikefa.schemas.run import RunConfig
+
+from .nets import profile, spikes
+
+
+def _card(tmp: Path, hidden: int = 16) -> Path:
+    text = find_card("snn-1x800-lif").read_text().replace("hidden = [800]", f"hidden = [{hidden}]")
+    text = text.replace('name = "snn-1x800-lif"', 'name = "snn-tiny"').replace("time_steps = 25", "time_steps = 6")
+    path = tmp / "snn-tiny.toml"
+    path.write_text(text)
+    return path
+
+
+def _train(tmp: Path, *extra: str) -> tuple[int, Path]:
+    run = tmp / "run"
+    code = main(["train", "--model", str(_card(tmp)), "--rule", "bp", "--dataset", "digits", "--epochs", "1",
+                 "--limit-train", "48", "--batch-size", "16", "--align-every", "0", "--no-progress", "--out", str(run),
+                 *extra])
+    return code, run
+
+
+def test_train_with_a_low_bit_state_stores_it_resumes_and_runs_on_its_grid(tmp_path: Path) -> None:
+    code, run = _train(tmp_path, "--qat", "int8-edge", "--state-bits", "4")
+    assert code == 0
+    stored = json.loads((run / "config.json").read_text())
+    assert stored["qat"] == "int8-edge" and stored["state_bits"] == 4
+    assert main(["train", "--resume", str(run), "--epochs", "2", "--no-progress"]) == 0
+    assert torch.load(run / "checkpoint.pt", weights_only=False)["epoch"] == 2
+    assert json.loads((run / "config.json").read_text())["state_bits"] == 4  # resume kept it
+
+    loaded = load_run(run, qat_transform_for)
+    net = spiking_core(loaded.model)
+    assert all(isinstance(n.state_quant, StateQuant) and n.state_quant.top == 7 for n in net.neurons)
+    qnet = quantize(net, profile("int8-edge"), state_bits=4)
+    assert qnet.state_bits == 4
+    x = spikes(10, 8, 64, rate=0.5, seed=3)
+    with torch.no_grad():
+        mem = net(x.reshape(10, 8, 1, 8, 8)).mem.double()  # the output layer's membrane, real units
+    units = mem / qnet.layers[-1].unit.double()
+    assert torch.allclose(units, units.round(), atol=1e-3)  # every step lands on the 4-bit grid...
+    assert int(units.round().abs().max()) <= 7  # ...and saturates at ±(2^3 − 1) units
+    ref = run_int(qnet, x)
+    agree = (units.round().to(torch.int64) == ref.mems[-1]).double().mean()
+    assert float(agree) >= 0.99 and int(ref.mems[-1].abs().max()) > 0  # the integer simulator's membrane
+
+
+def test_runs_without_state_bits_load_with_the_profiles_width() -> None:
+    old = {"model": "snn-1x800-lif", "rule": "bp", "dataset": "digits", "qat": "int8-edge:4"}
+    config = RunConfig.from_dict(old)  # a config.json written before the field
+    assert config.state_bits is None
+    net_full = _tiny_qat(config)
+    assert all(n.state_quant.top == 2**31 - 1 for n in net_full.neurons)  # int8-edge's 32-bit state
+    net_4 = _tiny_qat(RunConfig.from_dict({**old, "state_bits": 5}))
+    assert all(n.state_quant.top == 15 for n in net_4.neurons)
+
+
+def _tiny_qat(config: RunConfig) -> torch.nn.Module:
+    from .nets import tiny_net
+
+    net = tiny_net()
+    transform = qat_transform_for(config)
+    assert transform is not None
+    transform(net)
+    return net
+
+
+def test_state_bits_are_refused_without_qat_and_beyond_the_profile(tmp_path: Path) -> None:
+    with pytest.raises(SpikefaError, match="state_bits = 4 is not allowed; expected nothing without qat"):
+        RunConfig(model="m", rule="bp", dataset="digits", state_bits=4)
+    with pytest.raises(SpikefaError, match="state_bits = 2 is not allowed; expected an integer >= 3"):
+        RunConfig(model="m", rule="bp", dataset="digits", qat="int8-edge", state_bits=2)
+    with pytest.raises(SpikefaError, match="state_bits = 40 is not allowed for profile 'int8-edge'"):
+        qat_transform_for(RunConfig(model="m", rule="bp", dataset="digits", qat="int8-edge", state_bits=40))
+    code, run = _train(tmp_path, "--qat", "loihi2", "--state-bits", "4")
+    assert code == 2 and not (run / "config.json").exists()  # refused before anything is written
