@@ -246,3 +246,38 @@ def test_per_neuron_beta_and_theta_in_a_conv_net_export_with_parity(tmp_path: Pa
     assert summary["ok"]
     assert_every_verification_ran(summary["verification"])
     assert run_int(qnet, x).spikes[0].sum() > 0
+
+
+def test_a_low_bit_state_saturates_the_synaptic_current_as_the_int_loop_does(tmp_path: Path) -> None:
+    """6-bit state (shared scale with the weights): J and U both saturate at ±31; ONNX and C agree."""
+    from spikefa.export.writers import EXPORTERS
+
+    net = synaptic_net(seed=10, gain=6.0)
+    qnet = quantize(net, profile("int8-edge"), state_bits=6)
+    x = spikes(14, 3, 10, rate=0.5, seed=11)
+    got = [s.tolist() for s in run_int(qnet, x).spikes]
+    assert got == loop_reference(qnet, x) and qnet.state_bits == 6
+    assert max(int(m.max()) for m in run_int(qnet, x).mems) == 31  # the state does saturate here
+    require_every_verifier()
+    for fmt in ("onnx", "c"):
+        EXPORTERS[fmt].write(qnet, tmp_path)
+        v = EXPORTERS[fmt].verify(qnet, tmp_path, x)
+        assert v.ok and v.total > 0, v
+
+
+def test_a_current_based_conv_net_exports_with_parity(tmp_path: Path) -> None:
+    """Synaptic neurons after a convolution and pools: the synaptic current per neuron C·H·W, every writer."""
+    require_every_verifier()
+    base = tiny_conv_net("avg", spike_pool="sum", gain=3.0, seed=4)
+    net = SpikingNet(list(base.synapses), neurons=[snn.Synaptic(alpha=0.6, beta=0.85) for _ in base.synapses])
+    net.input_shape = base.input_shape
+    x = spikes(12, 3, 64, rate=0.4, seed=5)
+    layers, problems = read_layers(net)
+    assert not problems and all(l.current_based for l in layers)
+    with torch.no_grad():
+        want = net(x.reshape(12, 3, 1, 8, 8)).spikes
+    assert want.sum() > 0 and torch.equal(run_float(float_layers(layers), x).out, want)
+    summary = export(net, profile("int8-edge"), tmp_path, spikes=x)
+    assert summary["ok"] and sorted(summary["verified"]) == ["c", "nir", "onnx"]
+    assert_every_verification_ran(summary["verification"])
+    assert all(s.sum() > 0 for s in run_int(quantize(net, profile("int8-edge")), x).spikes)
