@@ -296,7 +296,8 @@ def from_nir(source: Any, *, dt: float | None = None, reset: str | None = None,
     `dt` is the time step in seconds (NIR's time unit; the net's ``dt`` is stored in ms); `reset` is
     "zero" (NIR's v ← v_reset = 0) or "subtract" (snnTorch's / spikefa's θ subtraction); a graph
     states neither, so both are required. The net takes time-major spikes [T, B, *input shape] in
-    `dtype`; ``net.input_shape`` is the graph's Input shape (no batch). Raises `SpikefaError` (one line) for a missing option and for every node or edge that
+    `dtype`; ``net.input_shape`` is the graph's Input shape (no batch). Raises `SpikefaError` (one
+    line) for a missing option and for every node or edge that
     cannot be mapped, naming the node and the reason.
     """
     from spikefa.nn.spiking import SpikingNet

@@ -177,7 +177,8 @@ def sidecar(qnet: QuantizedNet, dt_s: float, meta: dict[str, Any]) -> dict[str, 
         if q.decay_values is not None:
             extra = {**extra, "decay_values": q.decay_values.tolist()}
         if q.syn_decay is not None:
-            extra = {**extra, "alpha": q.syn_decay.beta, "alpha_float": q.alpha, "syn_decay": dataclasses.asdict(q.syn_decay)}
+            extra = {**extra, "alpha": q.syn_decay.beta, "alpha_float": q.alpha,
+                     "syn_decay": dataclasses.asdict(q.syn_decay)}
         layers.append({
             **extra, "node": f"lif{i}", "reset": q.reset,
             "beta": beta_hat.tolist() if isinstance(beta_hat, torch.Tensor) else beta_hat,

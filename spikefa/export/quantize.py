@@ -334,11 +334,11 @@ def quantize_layer(layer: Layer, profile: Profile, index: int = 0) -> tuple[QLay
     else:
         code, values, beta = encode_decay(float(layer.lif.beta), *args), None, float(layer.lif.beta)
         betas, betas_hat = [beta], [code.beta]
-    alpha = layer.lif.alpha
-    syn = None if alpha is None else encode_decay(float(alpha), *args)
+    alpha = None if layer.lif.alpha is None else float(layer.lif.alpha)
+    syn = None if alpha is None else encode_decay(alpha, *args)
     qlayer = QLayer(q.to(torch.int64).reshape(layer.weight.shape), e, bias, eb, threshold, unit, code, layer.lif.reset,
                     beta, float(layer.lif.dt), layer.ops, layer.pool_fold, values, syn,
-                    None if alpha is None else float(alpha))
+                    alpha)
     w_hat = q * step[:, None]
     dt = float(layer.lif.dt)
     errors = [_ratio_error(tau(b, dt), tau(bh, dt)) for b, bh in zip(betas, betas_hat)]
@@ -355,9 +355,8 @@ def quantize_layer(layer: Layer, profile: Profile, index: int = 0) -> tuple[QLay
         threshold_int=(int(threshold.min()), int(threshold.max())),
         beta=betas[worst], beta_hat=betas_hat[worst], tau=tau(betas[worst], dt), tau_hat=tau(betas_hat[worst], dt),
         tau_rel_error=errors[worst], kind=layer.kind,
-        alpha=None if syn is None else float(alpha),  # type: ignore[arg-type]
-        alpha_hat=None if syn is None else syn.beta,
-        tau_syn_rel_error=None if syn is None else _ratio_error(tau(float(alpha), dt), tau(syn.beta, dt)),  # type: ignore[arg-type]
+        alpha=alpha, alpha_hat=None if syn is None else syn.beta,
+        tau_syn_rel_error=None if syn is None or alpha is None else _ratio_error(tau(alpha, dt), tau(syn.beta, dt)),
         per_neuron=layer.lif.per_neuron)
     return qlayer, report
 
