@@ -9,7 +9,15 @@ state), one step of an integer LIF neuron is
     U[t] = sat((r[t] ? 0 : D(U[t-1])) + I[t])             reset "zero"
     S[t] = U[t] > θ,     I[t] = Σ_j (w_ij << e)·S_j[t] + b_i
 
-which is `spikefa.functional.lif.lif_step` with β·U replaced by the decay encoding D:
+which is `spikefa.functional.lif.lif_step` with β·U replaced by the decay encoding D. A
+current-based neuron (snnTorch's ``Synaptic``, NIR's ``CubaLIF``) first filters its input through
+a second state, the synaptic current, decayed by its own code D_α (α's encoding, the same kinds)
+and saturated like U:
+
+    J[t] = sat(D_α(J[t-1]) + I[t]),  then the step above with J[t] in place of I[t]
+
+A decay code holds one value per layer, or one per neuron (``values``: a per-neuron β or τ); the
+encodings are:
 
 - ``multiplier``  D(U) = round(U·m / 2^bits), m = round(β·2^bits)  (Loihi: m = 4096 − δ, bits 12)
 - ``shift``       D(U) = U − floor(U / 2^k),  β̂ = 1 − 2^−k          (Xylo's bit-shift decay)
@@ -101,17 +109,35 @@ def _round_shift(x: torch.Tensor, bits: int, rounding: str) -> torch.Tensor:
     return torch.div(x + d // 2, d, rounding_mode="floor")  # nearest, half up
 
 
-def _decay_multiplier(u: torch.Tensor, code: DecayCode) -> torch.Tensor:
-    return _round_shift(u * code.value, code.bits, code.rounding)
+Value = int | torch.Tensor  # a code's integer parameter: one per layer, or int64 [neurons]
 
 
-def _decay_shift(u: torch.Tensor, code: DecayCode) -> torch.Tensor:
-    return u - torch.div(u, 2**code.value, rounding_mode="floor")
+def _decay_multiplier(u: torch.Tensor, code: DecayCode, value: Value) -> torch.Tensor:
+    return _round_shift(u * value, code.bits, code.rounding)
 
 
-DECAY_STEPS: dict[str, Callable[[torch.Tensor, DecayCode], torch.Tensor]] = {
-    "multiplier": _decay_multiplier, "shift": _decay_shift, "none": lambda u, code: u,
+def _decay_shift(u: torch.Tensor, code: DecayCode, value: Value) -> torch.Tensor:
+    return u - torch.div(u, torch.pow(2, value) if isinstance(value, torch.Tensor) else 2**value, rounding_mode="floor")
+
+
+DECAY_STEPS: dict[str, Callable[[torch.Tensor, DecayCode, Value], torch.Tensor]] = {
+    "multiplier": _decay_multiplier, "shift": _decay_shift, "none": lambda u, code, value: u,
 }
+
+
+def encode_decays(betas: torch.Tensor, kind: str, bits: int = 12, rounding: str = "floor",
+                  shift_max: int = 15) -> tuple[DecayCode, torch.Tensor]:
+    """Per-neuron codes of β [n]: (the layer's code kind, bits and rounding, with the value of the
+    first neuron; every neuron's value, int64 [n]). Equal β give equal values."""
+    cache: dict[float, DecayCode] = {}
+    codes = [cache.setdefault(b, encode_decay(b, kind, bits, rounding, shift_max)) for b in betas.tolist()]
+    return codes[0], torch.tensor([c.value for c in codes], dtype=torch.int64)
+
+
+def code_betas(code: DecayCode, values: torch.Tensor) -> torch.Tensor:
+    """β̂ per neuron (float64 [n]) of a code kind with per-neuron `values`."""
+    return torch.tensor([BETAS[code.kind](DecayCode(code.kind, int(v), code.bits, code.rounding))
+                         for v in values.tolist()], dtype=torch.float64)
 
 
 def saturate(u: torch.Tensor, state_bits: int, overflow: str) -> torch.Tensor:
@@ -122,20 +148,29 @@ def saturate(u: torch.Tensor, state_bits: int, overflow: str) -> torch.Tensor:
     return u.clamp(-(half - 1), half - 1)
 
 
-def code_decay(code: DecayCode) -> Decay:
-    """D(U) of a decay code, for `spikefa.functional.lif.lif_update` (integers: never in place)."""
+def code_decay(code: DecayCode, values: torch.Tensor | None = None) -> Decay:
+    """D(U) of a decay code (per-neuron `values` [n] in place of its one value), for
+    `spikefa.functional.lif.lif_update` (integers: never in place)."""
     step = DECAY_STEPS[code.kind]
-    return lambda u, inplace: step(u, code)
+    value: Value = code.value if values is None else values
+    return lambda u, inplace: step(u, code, value)
 
 
 def int_lif_step(current: torch.Tensor, u: torch.Tensor, threshold: torch.Tensor, code: DecayCode,
-                 reset: str, state_bits: int, overflow: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """One integer LIF step (module docstring): the one LIF update with the code's decay and the
-    state's saturation as its grid; returns (spikes int64 0/1, new state)."""
+                 reset: str, state_bits: int, overflow: str,
+                 values: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One integer LIF step (module docstring): the one LIF update with the code's decay (per-neuron
+    `values` when given) and the state's saturation as its grid; returns (spikes int64 0/1, new state)."""
     fired = (u > threshold).to(u.dtype)
-    new = lif_update(u, current, fired, threshold, reset, code_decay(code),
+    new = lif_update(u, current, fired, threshold, reset, code_decay(code, values),
                      quantize=lambda v: saturate(v, state_bits, overflow))
     return (new > threshold).to(torch.int64), new
+
+
+def int_syn_step(current: torch.Tensor, j: torch.Tensor, code: DecayCode, state_bits: int,
+                 overflow: str) -> torch.Tensor:
+    """A current-based neuron's synaptic current (module docstring): J = sat(D_α(J) + I)."""
+    return saturate(DECAY_STEPS[code.kind](j, code, code.value) + current, state_bits, overflow)
 
 
 # ---------------------------------------------------------------- synapse operations (float or exact integers)

@@ -2,7 +2,10 @@
 step function (``spikefa_model.h``, C99, no allocation, no floating point in the step), plus a
 stdin runner (``spikefa_main.c``) that the verification compiles with the system C compiler.
 
-The step is `spikefa.export.arith.int_lif_step` written out per layer with the layer's constants:
+The step is `spikefa.export.arith.int_lif_step` written out per layer with the layer's constants
+(per-neuron decay values in ``spikefa_decayL[]`` and thresholds in ``spikefa_thetaL[]`` where β or θ
+is per neuron; a current-based layer keeps its synaptic current in ``cL[]`` and steps
+`spikefa.export.arith.int_syn_step` before the membrane):
 the synaptic sum adds the weight mantissas of the inputs that spiked, shifts by the layer's weight
 exponent, adds the bias; decays use an explicit floor / toward-zero division by 2^k (C's ``>>`` on
 negative numbers is implementation-defined) and the state saturates (or wraps) to the profile's bits.
@@ -25,6 +28,7 @@ from typing import Any
 import torch
 
 from spikefa.errors import SpikefaError
+from spikefa.export.arith import DecayCode
 from spikefa.export.network import Op
 from spikefa.export.quantize import QLayer, QuantizedNet
 from spikefa.export.simulate import run_int
@@ -46,13 +50,14 @@ def _array(ctype: str, name: str, values: torch.Tensor, per_line: int = 16) -> s
     return f"static const {ctype} {name}[{len(flat)}] = {{\n    " + ",\n    ".join(lines) + "\n};\n"
 
 
-def _decay_expr(q: QLayer) -> str:
-    c = q.decay
+def _decay_expr(c: DecayCode, u: str = "u", values: str | None = None) -> str:
+    """D(u) in C; `values` names a per-neuron array of code values indexed by i (else the code's one)."""
+    value = f"{values}[i]" if values else f"{c.value}"
     if c.kind == "none":
-        return "u"
+        return u
     if c.kind == "shift":
-        return f"u - spikefa_floor_shift(u, {c.value})"
-    prod = f"u * {c.value}LL"
+        return f"{u} - spikefa_floor_shift({u}, {value})"
+    prod = f"{u} * {value}LL" if not values else f"{u} * (int64_t){value}"
     if c.rounding == "toward-zero":
         return f"spikefa_trunc_shift({prod}, {c.bits})"
     if c.rounding == "nearest":
@@ -60,9 +65,30 @@ def _decay_expr(q: QLayer) -> str:
     return f"spikefa_floor_shift({prod}, {c.bits})"
 
 
+def _neuron_code(i: int, q: QLayer, theta_index: str) -> str:
+    """The neuron update of element i from its current ``cur``: the synaptic current first for a
+    current-based layer, then decay, reset, saturation and the spike."""
+    update = {"subtract": "d + cur - (fired ? th : 0)", "zero": "(fired ? 0 : d) + cur"}.get(q.reset, "d + cur")
+    syn = ""
+    if q.syn_decay is not None:
+        syn = (f"        const int64_t c = s->c{i}[i];\n"
+               f"        const int64_t j = spikefa_saturate({_decay_expr(q.syn_decay, 'c')} + cur0);\n"
+               f"        s->c{i}[i] = (spikefa_state_int)j;\n"
+               "        const int64_t cur = j;\n")
+    values = f"spikefa_decay{i}" if q.decay_values is not None else None
+    return f"""{syn}        const int64_t u = s->v{i}[i];
+        const int64_t th = spikefa_theta{i}[{theta_index}];
+        const int fired = u > th;
+        const int64_t d = {_decay_expr(q.decay, "u", values)};
+        const int64_t v = spikefa_saturate({update});
+        s->v{i}[i] = (spikefa_state_int)v;
+        s->s{i}[i] = (uint8_t)(v > th);
+"""
+
+
 def _layer_code(i: int, q: QLayer) -> str:
     n, fan_in = q.weight.shape
-    update = {"subtract": "d + cur - (fired ? th : 0)", "zero": "(fired ? 0 : d) + cur"}.get(q.reset, "d + cur")
+    cur = "cur0" if q.syn_decay is not None else "cur"
     return f"""
 static void spikefa_layer{i}(spikefa_state_t *s, const uint8_t *x) {{
     for (int i = 0; i < {n}; ++i) {{
@@ -71,15 +97,8 @@ static void spikefa_layer{i}(spikefa_state_t *s, const uint8_t *x) {{
         for (int j = 0; j < {fan_in}; ++j) {{
             if (x[j]) acc += row[j];
         }}
-        const int64_t cur = acc * {2 ** q.weight_shift}LL + spikefa_b{i}[i];
-        const int64_t u = s->v{i}[i];
-        const int64_t th = spikefa_theta{i}[i];
-        const int fired = u > th;
-        const int64_t d = {_decay_expr(q)};
-        const int64_t v = spikefa_saturate({update});
-        s->v{i}[i] = (spikefa_state_int)v;
-        s->s{i}[i] = (uint8_t)(v > th);
-    }}
+        const int64_t {cur} = acc * {2 ** q.weight_shift}LL + spikefa_b{i}[i];
+{_neuron_code(i, q, "i")}    }}
 }}
 """
 
@@ -167,20 +186,13 @@ def _ops_layer_code(i: int, q: QLayer) -> str:
         body.append(f"    /* {op.kind} {list(op.in_shape)} -> {list(op.out_shape)} */\n")
         body.append(C_OPS[op.kind](i, q, op, src, dst))
         src = dst
-    update = {"subtract": "d + cur - (fired ? th : 0)", "zero": "(fired ? 0 : d) + cur"}.get(q.reset, "d + cur")
     per = q.size // q.channels
+    theta_index = "i" if q.threshold.numel() == q.size else f"i / {per}"
     return "".join(bufs) + f"""
 static void spikefa_layer{i}(spikefa_state_t *s, const uint8_t *x) {{
 {"".join(body)}    for (int i = 0; i < {q.size}; ++i) {{
-        const int64_t cur = {src}[i];
-        const int64_t u = s->v{i}[i];
-        const int64_t th = spikefa_theta{i}[i / {per}];
-        const int fired = u > th;
-        const int64_t d = {_decay_expr(q)};
-        const int64_t v = spikefa_saturate({update});
-        s->v{i}[i] = (spikefa_state_int)v;
-        s->s{i}[i] = (uint8_t)(v > th);
-    }}
+        const int64_t {"cur0" if q.syn_decay is not None else "cur"} = {src}[i];
+{_neuron_code(i, q, theta_index)}    }}
 }}
 """
 
@@ -227,10 +239,20 @@ def header(qnet: QuantizedNet, meta: dict[str, Any] | None = None) -> str:
            f"#define SPIKEFA_N_OUTPUTS {sizes[-1]}\n"]
     out += [f"#define SPIKEFA_L{i}_SIZE {n}\n#define SPIKEFA_L{i}_WSHIFT {q.weight_shift}\n" for i, (q, n) in enumerate(zip(layers, sizes))]
     out.append(f"\ntypedef {state_c} spikefa_state_int;\n\ntypedef struct {{\n" +
-               "".join(f"    spikefa_state_int v{i}[{n}];\n    uint8_t s{i}[{n}];\n" for i, n in enumerate(sizes)) +
+               "".join(f"    spikefa_state_int v{i}[{n}];\n    uint8_t s{i}[{n}];\n" +
+                       (f"    spikefa_state_int c{i}[{n}];\n" if q.syn_decay is not None else "")
+                       for i, (q, n) in enumerate(zip(layers, sizes))) +
                "} spikefa_state_t;\n")
     for i, q in enumerate(layers):
-        out.append(f"/* layer {i}: reset {q.reset}, decay {q.decay.kind} {q.decay.value} (beta {q.decay.beta:.6g}) */")
+        if q.decay_values is None:
+            out.append(f"/* layer {i}: reset {q.reset}, decay {q.decay.kind} {q.decay.value} (beta {q.decay.beta:.6g}) */")
+        else:
+            out.append(f"/* layer {i}: reset {q.reset}, decay {q.decay.kind} per neuron (spikefa_decay{i}) */")
+            out.append(_array(_ctype(q.decay_values), f"spikefa_decay{i}", q.decay_values))
+        if q.syn_decay is not None:
+            c = q.syn_decay
+            out.append(f"/* layer {i}: current-based, synaptic current c{i} decays by {c.kind} {c.value} "
+                       f"(alpha {c.beta:.6g}) */")
         out.append(_array(_ctype(q.weight, 8 if q.weight.abs().max() < 128 else 16), f"spikefa_w{i}", q.weight))
         out.append(_array(_ctype(q.bias), f"spikefa_b{i}", q.bias))
         out.append(_array(_ctype(q.threshold), f"spikefa_theta{i}", q.threshold))

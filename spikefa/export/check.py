@@ -14,6 +14,7 @@ from torch import nn
 from spikefa.errors import ConfigError, SpikefaError
 from spikefa.export.network import Layer, Op, read_layers
 from spikefa.export.profile import Profile
+from spikefa.schemas.neuron import PerNeuron, values_of
 
 
 class ExportRefused(SpikefaError):
@@ -27,8 +28,13 @@ class ExportRefused(SpikefaError):
 
 
 def neuron_model(layer: Layer) -> str:
-    """``if`` for β = 1 (no leak), else ``lif``."""
-    return "if" if layer.lif.beta >= 1.0 else "lif"
+    """``if`` for β = 1 (no leak; every neuron's, for per-neuron β), else ``lif``."""
+    return "if" if min(values_of(layer.lif.beta)) >= 1.0 else "lif"
+
+
+def _beta_text(beta: float | PerNeuron) -> str:
+    values = values_of(beta)
+    return f"beta {values[0]:g}" if len(values) == 1 else f"per-neuron beta {min(values):g} to {max(values):g}"
 
 
 def _neurons(layers: Sequence[Layer], p: Profile) -> list[str]:
@@ -36,8 +42,12 @@ def _neurons(layers: Sequence[Layer], p: Profile) -> list[str]:
     for i, l in enumerate(layers):
         model = neuron_model(l)
         if model not in p.neuron.models:
-            out.append(f"layer {i}: neuron model {model!r} (beta {l.lif.beta:g}) is not supported; "
+            out.append(f"layer {i}: neuron model {model!r} ({_beta_text(l.lif.beta)}) is not supported; "
                        f"{p.name} runs {', '.join(p.neuron.models)}")
+        if l.current_based and not p.neuron.synaptic_current:
+            out.append(f"layer {i}: current-based neurons (a synaptic current state, alpha {l.lif.alpha:g}: "
+                       f"snnTorch's Synaptic, NIR's CubaLIF) are not supported; {p.name} runs one state per neuron "
+                       "(Leaky / LIF)")
         if l.lif.reset not in p.neuron.resets:
             out.append(f"layer {i}: reset {l.lif.reset!r} is not supported; {p.name} resets by {', '.join(p.neuron.resets)}")
         lo, hi = p.dt_ms

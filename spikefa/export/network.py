@@ -1,6 +1,10 @@
 """What the exporters read from a `SpikingNet`: one LIF layer per synapse, with the synapse's
 operations in order and their shapes.
 
+The neuron is `LIFParams`: β and θ one per layer or one per neuron (`PerNeuron`, in the layer's
+neuron order), and for a current-based neuron (snnTorch's ``Synaptic``, NIR's ``CubaLIF``) α, the
+synaptic current's decay per step (one per layer).
+
 A synapse is a chain of operations (`Op`) with exactly one weighted operation, a fully connected
 ``nn.Linear`` or an ``nn.Conv2d`` (stride, zero padding, groups), and around it ``nn.Flatten``,
 sum pooling (``nn.AvgPool2d(divisor_override=1)`` or ``nn.LPPool2d(1, k)``), average pooling
@@ -36,7 +40,7 @@ from torch import nn
 
 from spikefa.errors import SpikefaError
 from spikefa.runs.model import load_run as _load_run
-from spikefa.schemas.neuron import LIFParams
+from spikefa.schemas.neuron import LIFParams, PerNeuron, values_of
 
 Shape = tuple[int, ...]
 WEIGHTED_KINDS = ("dense", "conv2d")
@@ -138,6 +142,24 @@ class Layer:
     def per_channel_neurons(self) -> int:
         """Neurons per output channel: H·W after the pools for a conv layer, 1 for dense."""
         return self.size // self.channels
+
+    def _neurons(self, value: float | PerNeuron) -> torch.Tensor:
+        return torch.tensor(values_of(value), dtype=torch.float64).expand(self.size).clone()
+
+    @property
+    def beta_neurons(self) -> torch.Tensor:
+        """β of every neuron [size] (float64): one per layer repeated, or the `PerNeuron` values."""
+        return self._neurons(self.lif.beta)
+
+    @property
+    def threshold_neurons(self) -> torch.Tensor:
+        """θ of every neuron [size] (float64)."""
+        return self._neurons(self.lif.threshold)
+
+    @property
+    def current_based(self) -> bool:
+        """Whether the neuron has a synaptic current state (snnTorch's Synaptic, NIR's CubaLIF): α set."""
+        return self.lif.alpha is not None
 
 
 DenseLayer = Layer  # the dense-only name of earlier versions; a Layer built as (w, b, has_bias, lif) is dense
@@ -294,17 +316,17 @@ def read_layers(net: nn.Module, input_shape: Sequence[int] | None = None) -> tup
     problems: list[str] = []
     shape = input_shape_of(net, input_shape)
     for i, (syn, lif) in enumerate(zip(synapses, lifs)):
-        if lif.alpha is not None:
-            problems.append(f"layer {i}: current-based neurons (snntorch.Synaptic, alpha {lif.alpha:g}) are not "
-                            "exported yet; spikefa export takes Leaky (LIF) layers")
-            shape = None
-            continue
         try:
             layer = read_synapse(syn, lif, shape)
         except SpikefaError as err:
             problems.append(f"layer {i}: {err}")
             shape = None
             continue
+        for key, symbol in (("beta", "β"), ("threshold", "θ")):
+            value = getattr(lif, key)
+            if isinstance(value, PerNeuron) and len(value) != layer.size:
+                problems.append(f"layer {i}: per-neuron {symbol} holds {len(value)} values but the layer has "
+                                f"{layer.size} neurons; give one {symbol} per neuron (C·H·W order) or one per layer")
         layers.append(layer)
         shape = layer.out_shape
     return layers, problems

@@ -28,9 +28,9 @@ Rockpool simulates its own networks with β = exp(−dt/τ); imported here they 
 
 The input gains (r·dt/τ, w_in·dt/τ_syn) and the leak (1 − β)·v_leak are folded into the synapse's
 weight rows and bias; per-neuron thresholds are folded in too (row i divided by θ_i, θ = 1), so a
-layer's θ is one number. Per-neuron τ stay per neuron (a tensor β in the ``Leaky``): the float
-network runs them, spikefa's exporters (one β per layer) refuse them by name (and ``net.lif``,
-one `LIFParams` per layer, cannot describe such a layer, nor an LI read-out's θ = ∞).
+layer's θ is one number. Per-neuron τ stay per neuron (a tensor β in the ``Leaky`` / ``Synaptic``):
+the float network runs them and the exporters take them (per-neuron decay codes); a per-neuron
+τ_syn (α) and an LI read-out's θ = ∞ are refused by the exporters by name.
 
 **What a NIR graph cannot say, and is asked for:** dt (a NIR graph holds time constants, never the
 step) and the reset. NIR resets to v_reset; many tools write their subtract-reset neurons as
@@ -296,7 +296,8 @@ def from_nir(source: Any, *, dt: float | None = None, reset: str | None = None,
     `dt` is the time step in seconds (NIR's time unit; the net's ``dt`` is stored in ms); `reset` is
     "zero" (NIR's v ← v_reset = 0) or "subtract" (snnTorch's / spikefa's θ subtraction); a graph
     states neither, so both are required. The net takes time-major spikes [T, B, *input shape] in
-    `dtype`. Raises `SpikefaError` (one line) for a missing option and for every node or edge that
+    `dtype`; ``net.input_shape`` is the graph's Input shape (no batch). Raises `SpikefaError` (one
+    line) for a missing option and for every node or edge that
     cannot be mapped, naming the node and the reason.
     """
     from spikefa.nn.spiking import SpikingNet
@@ -313,13 +314,15 @@ def from_nir(source: Any, *, dt: float | None = None, reset: str | None = None,
                            "subtract θ; give reset='zero' or 'subtract' (spikefa export --reset zero|subtract)")
     if reset is not None and reset not in RESETS:
         raise SpikefaError(f"reset = {reset!r} is not allowed; expected one of {', '.join(RESETS)}")
-    shape = input_shape(graph)
+    shape = first = input_shape(graph)
     synapses, neurons = [], []
     for i, (ops, neuron) in enumerate(layers):
         synapse, module, shape = _layer(i, ops, neuron, shape, float(dt), reset or "zero")
         synapses.append(synapse)
         neurons.append(module)
-    return SpikingNet(synapses, neurons=neurons, dt=float(dt) * 1e3).to(dtype)
+    net = SpikingNet(synapses, neurons=neurons, dt=float(dt) * 1e3).to(dtype)
+    net.input_shape = first  # the exporters size convolutions from it (spikefa.export.network)
+    return net
 
 
 __all__ = ["NEURONS", "NEURON_NODES", "SYNAPSES", "SYNAPSE_NODES", "Neuron", "from_nir", "read_graph"]

@@ -1,7 +1,9 @@
 """spikefa's reading of a NIR graph: run a chain-shaped graph (Input → Affine / Linear / Conv2d /
-SumPool2d / AvgPool2d / Flatten → LIF / IF → … → Output) in float32 on spikes [T, B, ...], every
-neuron node's spikes returned. LIF and IF are integrated by forward Euler over the sidecar's dt
-(``tau_time_base_s``): v ← (1 − dt/τ)·v + (dt/τ)·v_leak + (R·dt/τ)·I, and v ← v + R·dt·I; the reset
+SumPool2d / AvgPool2d / Flatten → LIF / IF / CubaLIF → … → Output) in float32 on spikes [T, B, ...],
+every neuron node's spikes returned. LIF and IF are integrated by forward Euler over the sidecar's
+dt (``tau_time_base_s``): v ← (1 − dt/τ)·v + (dt/τ)·v_leak + (R·dt/τ)·I, and v ← v + R·dt·I;
+CubaLIF steps its synaptic current first, I_s ← (1 − dt/τ_syn)·I_s + (w_in·dt/τ_syn)·I, and feeds
+I_s to its membrane as LIF with τ_mem; the reset
 (NIR resets to v_reset, spikefa's sidecar names "subtract" or "zero") acts on the previous step's
 spikes, as in `spikefa.export.arith`. The NIR writer verifies convolutional graphs with it, since
 snnTorch's importer (1.0) has no SumPool2d.
@@ -9,6 +11,7 @@ snnTorch's importer (1.0) has no SumPool2d.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -48,11 +51,22 @@ _STATELESS = {
 }
 
 
+def _synaptic_step(node: Any, cur: torch.Tensor, i_syn: torch.Tensor, dt: float) -> torch.Tensor:
+    """Forward Euler of CubaLIF's τ_syn·dI/dt = −I + w_in·x over one dt."""
+    k = dt / node.tau_syn.astype(np.float64)
+    keep = torch.from_numpy((1.0 - k).astype(np.float32)).to(i_syn.dtype)
+    gain = torch.from_numpy((node.w_in * k).astype(np.float32)).to(i_syn.dtype)
+    return keep * i_syn + gain * cur
+
+
 def _neuron_step(node: Any, cur: torch.Tensor, v: torch.Tensor, reset: str, dt: float) -> torch.Tensor:
-    """Forward Euler of NIR's LIF τ·dv/dt = (v_leak − v) + R·I (IF: dv/dt = R·I) over one dt, with
-    the sidecar's reset (spikes of the previous step, subtract or zero) before it."""
+    """Forward Euler of NIR's LIF τ·dv/dt = (v_leak − v) + R·I (IF: dv/dt = R·I; CubaLIF: as LIF with
+    τ_mem and its synaptic current as I) over one dt, with the sidecar's reset (spikes of the
+    previous step, subtract or zero) before it."""
     theta = torch.from_numpy(node.v_threshold).to(v.dtype)
     fired = (v > theta).to(v.dtype)
+    if type(node).__name__ == "CubaLIF":
+        node = SimpleNamespace(tau=node.tau_mem, r=node.r, v_leak=node.v_leak)
     if type(node).__name__ == "IF":
         gain, keep, leak = torch.from_numpy(node.r * dt).to(v.dtype), torch.ones((), dtype=v.dtype), 0.0
     else:
@@ -74,7 +88,8 @@ def run_graph(graph: Any, side: dict[str, Any], x: torch.Tensor) -> tuple[torch.
     order = _chain(graph)
     shape = tuple(int(s) for s in graph.nodes["input"].input_type["input"])
     states: dict[str, torch.Tensor] = {}
-    out: dict[str, list[torch.Tensor]] = {k: [] for k in order if type(graph.nodes[k]).__name__ in ("LIF", "IF")}
+    out: dict[str, list[torch.Tensor]] = {k: [] for k in order
+                                          if type(graph.nodes[k]).__name__ in ("LIF", "IF", "CubaLIF")}
     with torch.no_grad():
         for x_t in x.reshape(x.shape[0], x.shape[1], -1).float():
             h = x_t.reshape(x_t.shape[0], *shape)
@@ -84,6 +99,9 @@ def run_graph(graph: Any, side: dict[str, Any], x: torch.Tensor) -> tuple[torch.
                 if kind in _STATELESS:
                     h = _STATELESS[kind](node, h)
                 elif key in out:
+                    if type(node).__name__ == "CubaLIF":
+                        h = _synaptic_step(node, h, states.get(key + "/syn", torch.zeros_like(h)), dt)
+                        states[key + "/syn"] = h
                     v = _neuron_step(node, h, states.get(key, torch.zeros_like(h)), resets[key], dt)
                     states[key] = v
                     h = (v > torch.from_numpy(node.v_threshold)).to(torch.float32)

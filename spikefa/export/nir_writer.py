@@ -1,7 +1,9 @@
 """NIR writer: the quantised network in real units, node by node, plus a JSON sidecar.
 
 Graph: ``input`` (C·H·W, flattened row-major) → ``fc{i}`` (nir.Affine: Ŵ, b̂) → ``lif{i}``
-(nir.LIF, or nir.IF for β = 1) → … → ``output``. NIR's LIF is τ·dv/dt = (v_leak − v) + R·I; a
+(nir.LIF, or nir.IF for β = 1; τ and v_threshold per neuron, so per-neuron β̂ and θ̂ are held
+natively; nir.CubaLIF for a current-based layer, τ_syn = dt/(1 − α̂) and w_in = τ_syn/dt so that
+I_syn ← α̂·I_syn + I) → … → ``output``. NIR's LIF is τ·dv/dt = (v_leak − v) + R·I; a
 forward-Euler step of length dt gives v ← (1 − dt/τ)·v + (R·dt/τ)·I, so τ = dt/(1 − β̂) and
 R = τ/dt reproduce U ← β̂·U + I exactly, with v_leak = 0, v_threshold = θ̂ and v_reset = 0.
 
@@ -52,13 +54,28 @@ GRAPH, SIDECAR = "model.nir", "model.nir.json"
 SNNTORCH_DT_S = 1e-4  # snntorch.import_nir's fixed time step
 
 
-def _neuron_node(nir: Any, beta: float, theta: np.ndarray, dt: float) -> Any:
-    """nir.LIF with τ = dt/(1 − β̂), R = τ/dt (nir.IF with R = 1/dt for β̂ = 1), arrays shaped like θ."""
+def _neuron_node(nir: Any, beta: float | torch.Tensor, theta: np.ndarray, dt: float,
+                 alpha: float | None = None, where: str = "") -> Any:
+    """nir.LIF with τ = dt/(1 − β̂), R = τ/dt (nir.IF with R = 1/dt for β̂ = 1), arrays shaped like θ;
+    β̂ one per layer or per neuron. A current-based layer is nir.CubaLIF with τ_syn = dt/(1 − α̂),
+    w_in = τ_syn/dt (then I_syn ← α̂·I_syn + I) and τ_mem, R as LIF's."""
     shape = theta.shape
-    if beta >= 1.0:
+    betas = np.broadcast_to(beta.numpy() if isinstance(beta, torch.Tensor) else np.float64(beta),
+                            (int(np.prod(shape)),)).reshape(shape).astype(np.float64)
+    leaky = betas < 1.0
+    if alpha is None and not leaky.any():
         return nir.IF(r=np.full(shape, 1.0 / dt, np.float32), v_threshold=theta, v_reset=np.zeros(shape, np.float32))
-    tau = dt / (1.0 - beta)
-    return nir.LIF(tau=np.full(shape, tau, np.float32), r=np.full(shape, tau / dt, np.float32),
+    if not leaky.all() or (alpha is not None and alpha >= 1.0):
+        raise ExportRefused("nir", [f"{where}: β̂ = 1 (no leak) beside β̂ < 1, or α̂ = 1, has no finite NIR time "
+                                    "constant (NIR's LIF / CubaLIF leak through τ); write this network as ONNX or C"])
+    tau64 = dt / (1.0 - betas)
+    tau, r = tau64.astype(np.float32), (tau64 / dt).astype(np.float32)
+    if alpha is not None:
+        tau_syn = dt / (1.0 - alpha)
+        return nir.CubaLIF(tau_syn=np.full(shape, tau_syn, np.float32), tau_mem=tau, r=r,
+                           v_leak=np.zeros(shape, np.float32), v_threshold=theta, v_reset=np.zeros(shape, np.float32),
+                           w_in=np.full(shape, tau_syn / dt, np.float32))
+    return nir.LIF(tau=tau, r=r,
                    v_leak=np.zeros(shape, np.float32), v_threshold=theta, v_reset=np.zeros(shape, np.float32))
 
 
@@ -120,7 +137,7 @@ def _conv_graph(qnet: QuantizedNet, dt: float) -> Any:
             edges.append((prev, name))
             prev = name
         theta = layer.threshold.numpy().astype(np.float32).reshape(q.ops[-1].out_shape)
-        nodes[f"lif{i}"] = _neuron_node(nir, layer.beta, theta, dt)
+        nodes[f"lif{i}"] = _neuron_node(nir, layer.beta, theta, dt, layer.alpha, f"layer {i}")
         edges.append((prev, f"lif{i}"))
         prev = f"lif{i}"
     nodes["output"] = nir.Output(output_type={"output": np.array(qnet.layers[-1].ops[-1].out_shape)})
@@ -141,14 +158,7 @@ def nir_graph(qnet: QuantizedNet, dt_s: float | None = None) -> Any:
         nodes[f"fc{i}"] = nir.Affine(weight=layer.weight.numpy().astype(np.float32),
                                      bias=layer.bias.numpy().astype(np.float32))
         theta = layer.threshold.numpy().astype(np.float32)
-        if layer.beta >= 1.0:
-            nodes[f"lif{i}"] = nir.IF(r=np.full(n, 1.0 / dt, np.float32), v_threshold=theta,
-                                      v_reset=np.zeros(n, np.float32))
-        else:
-            tau = dt / (1.0 - layer.beta)
-            nodes[f"lif{i}"] = nir.LIF(tau=np.full(n, tau, np.float32), r=np.full(n, tau / dt, np.float32),
-                                       v_leak=np.zeros(n, np.float32), v_threshold=theta,
-                                       v_reset=np.zeros(n, np.float32))
+        nodes[f"lif{i}"] = _neuron_node(nir, layer.beta, theta.reshape(n), dt, layer.alpha, f"layer {i}")
         edges += [(prev, f"fc{i}"), (f"fc{i}", f"lif{i}")]
         prev = f"lif{i}"
     nodes["output"] = nir.Output(output_type={"output": np.array([qnet.layers[-1].weight.shape[0]])})
@@ -163,8 +173,16 @@ def sidecar(qnet: QuantizedNet, dt_s: float, meta: dict[str, Any]) -> dict[str, 
         unit, thr = q.unit.tolist(), q.threshold.tolist()
         extra = {} if not qnet.convolutional else {"ops": [op.as_dict() for op in q.ops], "kind": q.kind,
                                                    "unit_per": "output channel" if q.kind == "conv2d" else "neuron"}
+        beta_hat = q.beta_hat
+        if q.decay_values is not None:
+            extra = {**extra, "decay_values": q.decay_values.tolist()}
+        if q.syn_decay is not None:
+            extra = {**extra, "alpha": q.syn_decay.beta, "alpha_float": q.alpha,
+                     "syn_decay": dataclasses.asdict(q.syn_decay)}
         layers.append({
-            **extra, "node": f"lif{i}", "reset": q.reset, "beta": q.decay.beta, "beta_float": q.beta,
+            **extra, "node": f"lif{i}", "reset": q.reset,
+            "beta": beta_hat.tolist() if isinstance(beta_hat, torch.Tensor) else beta_hat,
+            "beta_float": q.beta.tolist() if isinstance(q.beta, torch.Tensor) else q.beta,
             "decay": dataclasses.asdict(q.decay), "weight_shift": q.weight_shift, "bias_shift": q.bias_shift,
             "unit": unit[0] if len(set(unit)) == 1 else unit,
             "threshold_int": thr[0] if len(set(thr)) == 1 else thr,
@@ -281,14 +299,22 @@ def integer_ties(qnet: QuantizedNet, spikes: torch.Tensor) -> int:
     return sum(int((u == q.threshold_neurons).sum()) for u, q in zip(rec.mems, qnet.layers))
 
 
+def snntorch_reads(qnet: QuantizedNet) -> bool:
+    """Whether snnTorch's importer (as `to_snntorch` retimes it) reads the graph: a dense network of
+    LIF / IF layers with one β̂ each. Convolutional graphs (no SumPool2d there), per-neuron β̂ and
+    CubaLIF layers are verified by `run_graph` instead."""
+    return not qnet.convolutional and not any(q.per_neuron_decay or q.current_based for q in qnet.layers)
+
+
 def verify(qnet: QuantizedNet, out_dir: Path, spikes: torch.Tensor) -> Verification:
-    """Read the graph back and run it — snnTorch's importer for a dense graph, `run_graph` for a
-    convolutional one — against spikefa's float simulation of the quantised network, every layer
-    for a convolutional graph (the output layer for snnTorch's); disagreements at a membrane equal
+    """Read the graph back and run it — snnTorch's importer where it reads the graph
+    (`snntorch_reads`), `run_graph` otherwise (convolutional, per-neuron β̂, CubaLIF) — against
+    spikefa's float simulation of the quantised network, every layer with `run_graph` (the output
+    layer for snnTorch's); disagreements at a membrane equal
     to its threshold are counted as ties, apart from real mismatches (`split_ties`)."""
     graph, side = read(out_dir)
     want, mems, thetas = _reference(qnet, spikes)
-    if qnet.convolutional:
+    if not snntorch_reads(qnet):
         got = run_graph(graph, side, spikes)
         how = "nir.read + spikefa.export.nir_writer.run_graph (NIR node semantics, sidecar dt and reset), every layer"
     else:
@@ -300,7 +326,7 @@ def verify(qnet: QuantizedNet, out_dir: Path, spikes: torch.Tensor) -> Verificat
         real = max(real, 1)
     rec = run_int(qnet, spikes)
     ints = (rec.spikes, list(rec.mems), [q.threshold_neurons for q in qnet.layers])
-    if not qnet.convolutional:
+    if snntorch_reads(qnet):
         ints = (ints[0][-1:], ints[1][-1:], ints[2][-1:])
     other, int_ties = split_ties(got, *ints, rel_tol=0.0)
     note = (f"{how}; against the integer simulator: {int_ties} tie disagreements (U = theta exactly), {other} others "

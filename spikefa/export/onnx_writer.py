@@ -2,7 +2,10 @@
 
 Inputs ``spikes_in`` (float32 [B, in], 0/1) and ``state{i}`` (int32 [B, n_i], int64 beyond 32
 state bits); outputs ``spikes{i}`` (float32 0/1) and ``state{i}_next`` for every layer, so a host
-loop (`run_onnx`) carries the state from step to step.
+loop (`run_onnx`) carries the state from step to step. A current-based layer (snnTorch's
+``Synaptic``, NIR's ``CubaLIF``) has a second state, ``syn{i}`` → ``syn{i}_next``: the synaptic
+current J = sat(D_α(J) + I) that feeds its membrane. Per-neuron decays (a per-neuron β) are a
+constant vector of code values in the ``Mul`` / shift, per-neuron thresholds the ``theta`` vector.
 
 Weights are int8 initialisers behind ``DequantizeLinear`` (the QDQ pattern) with scale 2^e and
 zero point 0: the dequantised weight is already in state units, because the layer's real scale is
@@ -30,7 +33,7 @@ import numpy as np
 import torch
 
 from spikefa._optional import require
-from spikefa.export.arith import current_bound
+from spikefa.export.arith import DecayCode, current_bound
 from spikefa.export.check import ExportRefused
 from spikefa.export.network import Op
 from spikefa.export.quantize import QLayer, QuantizedNet
@@ -58,19 +61,20 @@ class _Builder:
         return out
 
 
-def _floor_div(b: _Builder, x: str, bits: int, p: str) -> str:
-    d = b.const(f"{p}_d", np.array(2**bits, np.int64))
+def _floor_div(b: _Builder, x: str, bits: int | np.ndarray, p: str) -> str:
+    d = b.const(f"{p}_d", np.asarray(2 ** np.asarray(bits, np.int64), np.int64))
     rem = b.op("Mod", [x, d], f"{p}_rem", fmod=0)  # sign of the divisor: 0 <= rem < d
     return b.op("Div", [b.op("Sub", [x, rem], f"{p}_exact"), d], f"{p}_q")
 
 
-def _decay(b: _Builder, u: str, q: QLayer, p: str) -> str:
-    code = q.decay
+def _decay(b: _Builder, u: str, code: DecayCode, p: str, values: torch.Tensor | None = None) -> str:
+    """D(u) of a decay code; per-neuron `values` [n] become a constant vector (broadcast over the batch)."""
+    value = np.array(code.value, np.int64) if values is None else values.numpy().astype(np.int64)
     if code.kind == "none":
         return u
     if code.kind == "shift":
-        return b.op("Sub", [u, _floor_div(b, u, code.value, f"{p}_sh")], f"{p}_decayed")
-    prod = b.op("Mul", [u, b.const(f"{p}_m", np.array(code.value, np.int64))], f"{p}_um")
+        return b.op("Sub", [u, _floor_div(b, u, value, f"{p}_sh")], f"{p}_decayed")
+    prod = b.op("Mul", [u, b.const(f"{p}_m", value)], f"{p}_um")
     if code.rounding == "floor":
         return _floor_div(b, prod, code.bits, f"{p}_dec")
     if code.rounding == "nearest":
@@ -145,10 +149,15 @@ def _layer(b: _Builder, qnet: QuantizedNet, i: int, x: str, state_type: int) -> 
     onnx = require("onnx")
     q, p = qnet.layers[i], f"l{i}"
     cur = _dense_current(b, q, x, p) if _plain_dense(q) else _ops_current(b, q, x, p)
+    if q.syn_decay is not None:  # current-based: J = sat(D_α(J) + I) feeds the membrane
+        j = b.op("Cast", [f"syn{i}"], f"{p}_j", to=onnx.TensorProto.INT64)
+        jn = _saturate(b, b.op("Add", [_decay(b, j, q.syn_decay, f"{p}_syn"), cur], f"{p}_jpre"), qnet, f"{p}_js")
+        b.op("Cast", [jn], f"syn{i}_next", to=state_type)
+        cur = jn
     u = b.op("Cast", [f"state{i}"], f"{p}_u", to=onnx.TensorProto.INT64)
     theta = b.const(f"{p}_theta", q.threshold_neurons.numpy().astype(np.int64))
     fired = b.op("Greater", [u, theta], f"{p}_fired")
-    decayed = _decay(b, u, q, p)
+    decayed = _decay(b, u, q.decay, p, q.decay_values)
     if q.reset == "subtract":
         r = b.op("Cast", [fired], f"{p}_r", to=onnx.TensorProto.INT64)
         pre = b.op("Sub", [b.op("Add", [decayed, cur], f"{p}_acc"), b.op("Mul", [r, theta], f"{p}_rt")], f"{p}_pre")
@@ -200,9 +209,13 @@ def build_model(qnet: QuantizedNet, meta: dict[str, Any] | None = None) -> Any:
     for i, q in enumerate(qnet.layers):
         n = q.size
         inputs.append(oh.make_tensor_value_info(f"state{i}", state_type, ["batch", n]))
+        if q.syn_decay is not None:
+            inputs.append(oh.make_tensor_value_info(f"syn{i}", state_type, ["batch", n]))
         x, _ = _layer(b, qnet, i, x, state_type)
         outputs += [oh.make_tensor_value_info(f"spikes{i}", onnx.TensorProto.FLOAT, ["batch", n]),
                     oh.make_tensor_value_info(f"state{i}_next", state_type, ["batch", n])]
+        if q.syn_decay is not None:
+            outputs.append(oh.make_tensor_value_info(f"syn{i}_next", state_type, ["batch", n]))
     graph = oh.make_graph(b.nodes, "spikefa_lif_step", inputs, outputs, b.inits)
     model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", OPSET)], producer_name="spikefa")
     model.ir_version = 8
@@ -210,7 +223,11 @@ def build_model(qnet: QuantizedNet, meta: dict[str, Any] | None = None) -> Any:
              "spikefa.dt_ms": repr(qnet.dt), "spikefa.state_bits": str(qnet.state_bits),
              "spikefa.layers": json.dumps([{"unit": q.unit.tolist(), "weight_shift": q.weight_shift,
                                             "reset": q.reset, "decay": q.decay.__dict__,
-                                            "ops": [op.as_dict() for op in q.ops]} for q in qnet.layers]),
+                                            "ops": [op.as_dict() for op in q.ops],
+                                            **({} if q.decay_values is None else
+                                               {"decay_values": q.decay_values.tolist()}),
+                                            **({} if q.syn_decay is None else
+                                               {"syn_decay": q.syn_decay.__dict__})} for q in qnet.layers]),
              "spikefa.meta": json.dumps(meta or {}, default=str)}
     onnx.helper.set_model_props(model, props)
     onnx.checker.check_model(model)
@@ -230,16 +247,17 @@ def run_onnx(path: Path, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
     ort = require("onnxruntime")
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     h = x.reshape(x.shape[0], x.shape[1], -1).numpy().astype(np.float32)
-    state_inputs = [i for i in sess.get_inputs() if i.name.startswith("state")]
+    carried = [i for i in sess.get_inputs() if i.name != "spikes_in"]  # state{i}, and syn{i} (current-based)
     states = {i.name: np.zeros((h.shape[1], i.shape[1]), np.int32 if i.type == "tensor(int32)" else np.int64)
-              for i in state_inputs}
+              for i in carried}
     names = [o.name for o in sess.get_outputs()]
-    spikes: list[list[np.ndarray]] = [[] for _ in state_inputs]
+    layers = sum(i.name.startswith("state") for i in carried)
+    spikes: list[list[np.ndarray]] = [[] for _ in range(layers)]
     for x_t in h:
         outs = dict(zip(names, sess.run(names, {"spikes_in": x_t, **states})))
-        for k in range(len(state_inputs)):
+        for k in range(layers):
             spikes[k].append(outs[f"spikes{k}"])
-            states[f"state{k}"] = outs[f"state{k}_next"]
+        states = {name: outs[f"{name}_next"] for name in states}
     return tuple(torch.from_numpy(np.stack(s)) for s in spikes)
 
 

@@ -43,17 +43,17 @@ def write_artefacts(qnet: QuantizedNet, out_dir: Path, formats: Sequence[str],
 
 
 def neuron_problems(net: nn.Module) -> list[str]:
-    """What the exporters' one-`LIFParams`-per-layer reading cannot hold, by layer: a per-neuron β,
-    α or θ (a NIR graph's per-neuron τ, `spikefa.export.nir_import`) and a non-spiking read-out
-    (θ = ∞, NIR's LI). Checked before `check`, which reads one number per layer."""
+    """What the exporters' reading of a layer's neuron (`LIFParams`: β and θ one per layer or one per
+    neuron, one α) cannot hold, by layer: a per-neuron α (a NIR graph's per-neuron τ_syn,
+    `spikefa.export.nir_import`) and a non-spiking read-out (θ = ∞, NIR's LI). Checked before
+    `check`, which reads `LIFParams`."""
     problems = []
     for i, neuron in enumerate(getattr(net, "neurons", ())):
-        for key, symbol in (("beta", "β"), ("alpha", "α"), ("threshold", "θ")):
-            value = getattr(neuron, key, None)
-            if isinstance(value, torch.Tensor) and value.numel() > 1:
-                problems.append(f"layer {i}: per-neuron {symbol} ({value.numel()} values, {float(value.min()):.4g} to "
-                                f"{float(value.max()):.4g}) is not exported yet; spikefa's exporters take one {symbol} "
-                                "per layer")
+        alpha = getattr(neuron, "alpha", None) if type(neuron).__name__ == "Synaptic" else None
+        if isinstance(alpha, torch.Tensor) and alpha.numel() > 1:
+            problems.append(f"layer {i}: per-neuron α ({alpha.numel()} values, {float(alpha.min()):.4g} to "
+                            f"{float(alpha.max()):.4g}) is not exported; spikefa's exporters take one α per layer "
+                            "(β and θ may be per neuron)")
         theta = getattr(neuron, "threshold", None)
         if theta is not None and torch.as_tensor(theta).numel() == 1 and math.isinf(float(theta)):
             problems.append(f"layer {i}: a non-spiking read-out (θ = inf, NIR's LI) is not exported; the chips "

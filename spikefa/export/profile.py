@@ -10,7 +10,9 @@ A profile says how a trained LIF network becomes integers on a target (see `spik
 - ``[bias]``     mantissa bits and the per-layer exponent range of the bias (0 bits: no bias).
 - ``[neuron]``   neuron models (``lif``: β < 1, ``if``: β = 1), reset modes, state and threshold bits,
   the threshold's fixed left shift, overflow (saturate or wrap), ``shared_scale`` (low-bit state:
-  `Profile.with_state_bits`) and the decay encoding:
+  `Profile.with_state_bits`), ``synaptic_current`` (whether it runs current-based neurons, snnTorch's
+  ``Synaptic`` / NIR's ``CubaLIF``: a second state per neuron, J ← D_α(J) + W·x, in the state's bits)
+  and the decay encoding (of β, and of α):
   ``multiplier`` (U·m / 2^decay_bits, m = round(β·2^decay_bits)), ``shift`` (U − U >> k) or ``none``.
 - ``[layers]``   the layer kinds the target takes (``dense``, ``conv2d``, ``sumpool2d``, ``avgpool2d``,
   ``maxpool2d``, ``flatten``; default dense and flatten only), where it pools (``spikes``: a pool
@@ -119,6 +121,7 @@ class NeuronFormat(Validated):
     decay_rounding: DecayRounding = "floor"
     decay_shift_max: int = 15
     shared_scale: bool = False  # low-bit state (MINT): weights and state on one grid, θ ≤ half the range
+    synaptic_current: bool = False  # runs current-based neurons: a second state J ← α·J + W·x per neuron
 
     def check(self) -> None:
         _non_empty("models", self.models, NEURON_MODELS)

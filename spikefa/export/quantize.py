@@ -19,6 +19,12 @@ per-channel scales, s is nudged up so that θ/s is an integer: the threshold is 
 weight clips because of the nudge; power-of-two scales keep s = 2^k and report the threshold error.
 For 2–4 bit weights the clipping point is searched (least squared error, as in TWN for ternary).
 
+Per-neuron β and θ (`spikefa.schemas.neuron.PerNeuron`): every neuron gets its own decay code
+value (``QLayer.decay_values``); the grid is set by the largest θ of each output channel (of the
+layer, for a per-tensor or power-of-two scale), and each neuron's threshold is round(θ_i/(s·2^ts))
+<< ts state units, so thresholds may differ within a channel (``QLayer.threshold`` then holds one per
+neuron). A current-based neuron's α gets a decay code of the profile's kind (``QLayer.syn_decay``).
+
 A convolution is quantised per output channel the same way (its kernel [C_out, C_in/g, k_h, k_w] is
 read as C_out rows of C_in/g·k_h·k_w weights): one state unit and one threshold per channel when
 the profile's scale is per-channel, one per layer otherwise; every neuron of a channel shares them.
@@ -34,9 +40,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from spikefa.export.arith import DecayCode, encode_decay, tau
+from spikefa.export.arith import DecayCode, code_betas, encode_decay, encode_decays, tau
 from spikefa.export.network import Layer, Op, read_layers
 from spikefa.export.profile import Profile
+from spikefa.schemas.neuron import PerNeuron
 
 _CLIP_RATIOS = torch.linspace(0.3, 1.0, 36, dtype=torch.float64)
 
@@ -49,14 +56,17 @@ class QLayer:
     weight_shift: int  # e: weight in state units = weight << e
     bias: torch.Tensor  # int64 [out], state units (= mantissa << bias_shift)
     bias_shift: int
-    threshold: torch.Tensor  # int64 [out], state units
+    threshold: torch.Tensor  # int64 [out] (per output channel) or [size] (per neuron), state units
     unit: torch.Tensor  # float64 [out]
     decay: DecayCode
     reset: str
-    beta: float  # the float network's β (the code's β̂ is decay.beta)
+    beta: float | torch.Tensor  # the float network's β (the code's β̂ is decay.beta), float64 [size] per neuron
     dt: float
     ops: tuple[Op, ...] = ()  # the synapse's operations (`spikefa.export.network.Op`); () is one dense op
     pool_fold: float = 1.0  # average-pool window sizes folded into the weights
+    decay_values: torch.Tensor | None = None  # int64 [size]: per-neuron values of the decay code (per-neuron β)
+    syn_decay: DecayCode | None = None  # α's code: a current-based neuron (synaptic current state)
+    alpha: float | None = None  # the float network's α
 
     def __post_init__(self) -> None:
         if not self.ops:
@@ -98,7 +108,26 @@ class QLayer:
     @property
     def threshold_neurons(self) -> torch.Tensor:
         """θ of every neuron [size], state units."""
-        return self.per_neuron(self.threshold)
+        return self.threshold if self.threshold.numel() == self.size else self.per_neuron(self.threshold)
+
+    @property
+    def unit_neurons(self) -> torch.Tensor:
+        """The state unit of every neuron [size], real units."""
+        return self.per_neuron(self.unit)
+
+    @property
+    def per_neuron_decay(self) -> bool:
+        return self.decay_values is not None
+
+    @property
+    def beta_hat(self) -> float | torch.Tensor:
+        """β̂ the codes represent: one float, or float64 [size] per neuron."""
+        return self.decay.beta if self.decay_values is None else code_betas(self.decay, self.decay_values)
+
+    @property
+    def current_based(self) -> bool:
+        """Whether the neuron filters its input through a synaptic current (α's code set)."""
+        return self.syn_decay is not None
 
 
 @dataclass(frozen=True)
@@ -120,6 +149,10 @@ class LayerReport:
     tau_hat: float
     tau_rel_error: float  # τ̂/τ − 1: what the decay encoding does to the time constant
     kind: str = "dense"  # the weighted operation: dense or conv2d
+    alpha: float | None = None  # current-based neurons: α, its code's α̂, and the synaptic τ's error
+    alpha_hat: float | None = None
+    tau_syn_rel_error: float | None = None
+    per_neuron: bool = False  # β or θ per neuron: beta/tau/threshold errors are those of the worst neuron
 
     def as_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -255,23 +288,62 @@ def _bias(b: torch.Tensor, unit: torch.Tensor, profile: Profile, rounding: str) 
     return raw.clamp(-top, top).to(torch.int64) * 2**eb, eb, clipped
 
 
+def _thetas(layer: Layer, per_channel: bool) -> tuple[float | torch.Tensor, torch.Tensor | None]:
+    """(θ setting the grid: the one θ, the largest per output channel, or the largest of the layer;
+    per-neuron θ [size] or None when the layer has one θ)."""
+    if not isinstance(layer.lif.threshold, PerNeuron):
+        return float(layer.lif.threshold), None
+    per = layer.threshold_neurons
+    per_c = per.reshape(layer.channels, -1).amax(dim=1)
+    return (per_c if per_channel else float(per_c.max())), per
+
+
+def _per_neuron_threshold(theta: torch.Tensor, unit: torch.Tensor, per: int, n: Any) -> torch.Tensor:
+    """round(θ_i / (s·2^ts)) << ts per neuron [size], clamped to [1, threshold_max]."""
+    mant = torch.round(theta / (unit.repeat_interleave(per) * 2**n.threshold_shift)).clamp(1, n.threshold_max)
+    return (mant * 2**n.threshold_shift).to(torch.int64)
+
+
 def quantize_layer(layer: Layer, profile: Profile, index: int = 0) -> tuple[QLayer, LayerReport]:
-    """One `Layer` (dense or convolutional) in the profile's integers, with its report."""
+    """One `Layer` (dense or convolutional; β, θ per layer or per neuron; plain or current-based) in
+    the profile's integers, with its report."""
     fmt, n = profile.weights, profile.neuron
     lo, hi = fmt.levels()
-    w, theta = layer.weight.reshape(layer.weight.shape[0], -1), float(layer.lif.threshold)
+    w = layer.weight.reshape(layer.weight.shape[0], -1)
+    theta, theta_n = _thetas(layer, fmt.scale == "per-channel")
     binary = fmt.bits == 1
     e, mant, unit = layer_grid(w, theta, profile, layer.bias if layer.has_bias else None)
     step = unit * 2**e
     scaled = w / step[:, None]
     q = torch.where(w >= 0, 1.0, -1.0) if binary else _round(scaled, fmt.rounding).clamp(lo, hi)
     bias, eb, bias_clipped = _bias(layer.bias, unit, profile, fmt.rounding)
-    threshold = (mant * 2**n.threshold_shift).to(torch.int64)
-    code = encode_decay(layer.lif.beta, n.decay, n.decay_bits, n.decay_rounding, n.decay_shift_max)
+    per = layer.per_channel_neurons
+    if theta_n is None:
+        threshold = (mant * 2**n.threshold_shift).to(torch.int64)
+        theta_ref, unit_ref = torch.full((layer.channels,), float(theta), dtype=torch.float64), unit
+    else:
+        threshold = _per_neuron_threshold(theta_n, unit, per, n)
+        if layer.kind == "conv2d" and bool((threshold.reshape(layer.channels, -1) == threshold[::per, None]).all()):
+            threshold = threshold[::per].clone()  # one per channel after all
+        theta_ref, unit_ref = theta_n, unit.repeat_interleave(per)
+    args = (n.decay, n.decay_bits, n.decay_rounding, n.decay_shift_max)
+    if isinstance(layer.lif.beta, PerNeuron):
+        code, values = encode_decays(layer.beta_neurons, *args)
+        beta: float | torch.Tensor = layer.beta_neurons
+        betas, betas_hat = layer.beta_neurons.tolist(), code_betas(code, values).tolist()
+    else:
+        code, values, beta = encode_decay(float(layer.lif.beta), *args), None, float(layer.lif.beta)
+        betas, betas_hat = [beta], [code.beta]
+    alpha = None if layer.lif.alpha is None else float(layer.lif.alpha)
+    syn = None if alpha is None else encode_decay(alpha, *args)
     qlayer = QLayer(q.to(torch.int64).reshape(layer.weight.shape), e, bias, eb, threshold, unit, code, layer.lif.reset,
-                    float(layer.lif.beta), float(layer.lif.dt), layer.ops, layer.pool_fold)
+                    beta, float(layer.lif.dt), layer.ops, layer.pool_fold, values, syn,
+                    alpha)
     w_hat = q * step[:, None]
-    t, t_hat = tau(layer.lif.beta, layer.lif.dt), tau(code.beta, layer.lif.dt)
+    dt = float(layer.lif.dt)
+    errors = [_ratio_error(tau(b, dt), tau(bh, dt)) for b, bh in zip(betas, betas_hat)]
+    worst = max(range(len(errors)), key=lambda k: abs(errors[k]))
+    th_int = threshold if threshold.numel() == theta_ref.numel() else threshold.repeat_interleave(per)
     report = LayerReport(
         layer=index, weight_shift=e,
         weight_clipped=0.0 if binary else float((scaled.abs() > hi + 0.5).double().mean()),
@@ -279,10 +351,13 @@ def quantize_layer(layer: Layer, profile: Profile, index: int = 0) -> tuple[QLay
         weight_rel_error=float((w - w_hat).norm() / w.norm().clamp_min(1e-30)),
         bias_clipped=bias_clipped,
         bias_max_error=float(_amax(layer.bias - bias.double() * unit)),
-        threshold_rel_error=float(((threshold.double() * unit - theta).abs() / theta).max()),
+        threshold_rel_error=float(((th_int.double() * unit_ref - theta_ref).abs() / theta_ref).max()),
         threshold_int=(int(threshold.min()), int(threshold.max())),
-        beta=float(layer.lif.beta), beta_hat=code.beta, tau=t, tau_hat=t_hat,
-        tau_rel_error=_ratio_error(t, t_hat), kind=layer.kind)
+        beta=betas[worst], beta_hat=betas_hat[worst], tau=tau(betas[worst], dt), tau_hat=tau(betas_hat[worst], dt),
+        tau_rel_error=errors[worst], kind=layer.kind,
+        alpha=alpha, alpha_hat=None if syn is None else syn.beta,
+        tau_syn_rel_error=None if syn is None or alpha is None else _ratio_error(tau(alpha, dt), tau(syn.beta, dt)),
+        per_neuron=layer.lif.per_neuron)
     return qlayer, report
 
 
@@ -316,11 +391,18 @@ def quantize(net: nn.Module | Sequence[Layer], profile: Profile, bits: int | Non
                         prof.neuron.overflow, tuple(p[1] for p in pairs))
 
 
+def _kind(r: LayerReport) -> str:
+    extra = " (per-neuron β/θ: worst neuron shown)" if r.per_neuron else ""
+    if r.alpha is not None:
+        extra += f", synaptic current α {r.alpha:.4g} → {r.alpha_hat:.4g}"
+    return r.kind + extra
+
+
 def report_table(qnet: QuantizedNet) -> str:
     """The per-layer report as a Markdown table."""
     head = ("| layer | kind | e | weights clipped | max |ΔW| | ‖ΔW‖/‖W‖ | bias clipped | θ int | θ error "
             "| β → β̂ | τ → τ̂ (ms) | τ error |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
-    rows = [f"| {r.layer} | {r.kind} | {r.weight_shift} | {100 * r.weight_clipped:.2f} % | {r.weight_max_error:.3g} "
+    rows = [f"| {r.layer} | {_kind(r)} | {r.weight_shift} | {100 * r.weight_clipped:.2f} % | {r.weight_max_error:.3g} "
             f"| {r.weight_rel_error:.3g} | {100 * r.bias_clipped:.2f} % | {r.threshold_int[0]}–{r.threshold_int[1]} "
             f"| {r.threshold_rel_error:.2g} | {r.beta:.4g} → {r.beta_hat:.4g} | {r.tau:.3g} → {r.tau_hat:.3g} "
             f"| {100 * r.tau_rel_error:+.1f} % |" for r in qnet.report]

@@ -17,9 +17,10 @@ from typing import NamedTuple
 import torch
 
 from spikefa.errors import SpikefaError
-from spikefa.export.arith import apply_ops, current_bound, int_lif_step
+from spikefa.export.arith import apply_ops, current_bound, int_lif_step, int_syn_step
 from spikefa.export.network import Layer, Op
 from spikefa.export.quantize import QLayer, QuantizedNet, _amax
+from spikefa.schemas.neuron import PerNeuron
 from spikefa.functional.lif import beta_decay, count_scores, lif_update
 
 _EXACT = 2.0**52  # float64 holds every integer below this exactly
@@ -41,14 +42,16 @@ class Record(NamedTuple):
 
 @dataclass(frozen=True, eq=False)
 class FloatLayer:
-    """A float LIF layer: I = W·x + b (or the synapse's `ops`); per-neuron threshold; β; reset mode."""
+    """A float LIF layer: I = W·x + b (or the synapse's `ops`); per-neuron threshold; β (one, or one
+    per neuron [n]); reset mode; α for a current-based neuron (J = α·J + I feeds the membrane)."""
 
     weight: torch.Tensor
     bias: torch.Tensor
     threshold: torch.Tensor
-    beta: float
+    beta: float | torch.Tensor
     reset: str
     ops: tuple[Op, ...] = ()  # () or one dense op: the matrix product
+    alpha: float | None = None
 
     @property
     def dense(self) -> bool:
@@ -65,19 +68,24 @@ class FloatLayer:
 
 def float_layers(layers: Sequence[Layer], dtype: torch.dtype = torch.float32) -> list[FloatLayer]:
     """The unquantised network as `FloatLayer`s."""
-    return [FloatLayer(l.weight.to(dtype), l.bias.to(dtype), torch.full((l.size,), float(l.lif.threshold), dtype=dtype),
-                       float(l.lif.beta), l.lif.reset, l.ops) for l in layers]
+    return [FloatLayer(l.weight.to(dtype), l.bias.to(dtype), l.threshold_neurons.to(dtype),
+                       l.beta_neurons.to(dtype) if isinstance(l.lif.beta, PerNeuron)
+                       else float(l.lif.beta), l.lif.reset, l.ops, l.lif.alpha) for l in layers]
 
 
 def dequantize(qnet: QuantizedNet, dtype: torch.dtype = torch.float32) -> list[FloatLayer]:
     """The quantised network in real units (what the NIR graph holds): Ŵ = (w << e)·s, b̂ = b·s,
-    θ̂ = θ·s, β̂ the decay code's β. Integer rounding of the decay and saturation are left out."""
+    θ̂ = θ·s, β̂ (per neuron where the codes are) and α̂ the decay codes'. Integer rounding of the
+    decays and saturation are left out."""
     out = []
     for q in qnet.layers:
         unit = q.unit
         w_unit = unit.reshape(-1, *[1] * (q.weight.ndim - 1))
+        beta = q.beta_hat
         out.append(FloatLayer((q.weight_state.double() * w_unit).to(dtype), (q.bias.double() * unit).to(dtype),
-                              q.per_neuron(q.threshold.double() * unit).to(dtype), q.decay.beta, q.reset, q.ops))
+                              (q.threshold_neurons.double() * q.unit_neurons).to(dtype),
+                              beta.to(dtype) if isinstance(beta, torch.Tensor) else beta, q.reset, q.ops,
+                              None if q.syn_decay is None else q.syn_decay.beta))
     return out
 
 
@@ -89,7 +97,8 @@ def _flat(x: torch.Tensor) -> torch.Tensor:
 
 
 def run_float(layers: Sequence[FloatLayer], x: torch.Tensor) -> Record:
-    """The float LIF network: `spikefa.functional.lif.lif_update` with per-neuron θ."""
+    """The float LIF network: `spikefa.functional.lif.lif_update` with per-neuron θ (and β where
+    given); a current-based layer steps J = α·J + I first and feeds J to the membrane."""
     h = _flat(x).to(layers[0].weight.dtype)
     spikes: list[torch.Tensor] = []
     every: list[torch.Tensor] = []
@@ -97,9 +106,13 @@ def run_float(layers: Sequence[FloatLayer], x: torch.Tensor) -> Record:
     for layer in layers:
         currents = layer.currents(h)
         u = torch.zeros_like(currents[0])
-        decay = beta_decay(torch.tensor(layer.beta, dtype=currents.dtype))
+        j = torch.zeros_like(u)
+        decay = beta_decay(torch.as_tensor(layer.beta, dtype=currents.dtype))
         out, mems = [], []
         for current in currents:
+            if layer.alpha is not None:  # current-based: the synaptic current feeds the membrane
+                j = layer.alpha * j + current
+                current = j
             u = lif_update(u, current, (u > layer.threshold).to(u.dtype), layer.threshold, layer.reset, decay)
             out.append((u > layer.threshold).to(u.dtype))
             mems.append(u)
@@ -111,7 +124,9 @@ def run_float(layers: Sequence[FloatLayer], x: torch.Tensor) -> Record:
 
 
 def run_int(qnet: QuantizedNet, x: torch.Tensor) -> Record:
-    """The bit-exact integer simulator of `qnet` on binary spikes x [T, B, ...] (int64 states)."""
+    """The bit-exact integer simulator of `qnet` on binary spikes x [T, B, ...] (int64 states):
+    `spikefa.export.arith.int_lif_step` per layer (per-neuron decay values where the layer has them),
+    after `int_syn_step` for a current-based layer."""
     h = _flat(x)
     if h.numel() and not bool(((h == 0) | (h == 1)).all()):
         raise SpikefaError("the integer simulator takes binary spikes (0/1) as input")
@@ -121,10 +136,15 @@ def run_int(qnet: QuantizedNet, x: torch.Tensor) -> Record:
     for q in qnet.layers:
         currents = int_currents(q, h)
         u = torch.zeros_like(currents[0])
+        j = torch.zeros_like(u)
         out, mems = [], []
         threshold = q.threshold_neurons
         for current in currents:
-            s, u = int_lif_step(current, u, threshold, q.decay, q.reset, qnet.state_bits, qnet.overflow)
+            if q.syn_decay is not None:  # J = sat(D_α(J) + I) feeds the membrane
+                j = int_syn_step(current, j, q.syn_decay, qnet.state_bits, qnet.overflow)
+                current = j
+            s, u = int_lif_step(current, u, threshold, q.decay, q.reset, qnet.state_bits, qnet.overflow,
+                                q.decay_values)
             out.append(s)
             mems.append(u)
         h = torch.stack(out)

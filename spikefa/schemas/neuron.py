@@ -6,9 +6,10 @@ firing threshold; ``reset`` the snnTorch reset mode; ``surrogate`` the spike's s
 A model card's ``[neuron]`` table parses into this class.
 
 β and θ are one number per layer, or `PerNeuron` values read from a user's snnTorch neuron made
-with ``Leaky(beta=tensor, threshold=tensor)``. Consumers that take one value per layer (the
-exporters, QAT, the Brian2 cross-check) use them as numbers (``float``, comparisons, formatting),
-which for `PerNeuron` values raises a one-line `ConfigError` instead of a wrong number.
+with ``Leaky(beta=tensor, threshold=tensor)``. The online learners and the exporters take them per
+neuron; consumers that take one value per layer (QAT, the Brian2 cross-check) use them as numbers
+(``float``, comparisons, formatting), which for `PerNeuron` values raises a one-line `ConfigError`
+instead of a wrong number.
 """
 
 from __future__ import annotations

@@ -119,7 +119,7 @@ def test_cli_sweep_on_the_bundled_digits(tmp_path: Path) -> None:
     assert code == 2 and "dataset 'nmnist' holds events" in err and "\n" not in err.strip()
 
 
-def test_a_synaptic_network_is_refused_by_the_exporters() -> None:
+def test_a_synaptic_network_is_read_and_refused_only_where_the_profile_has_no_current_state() -> None:
     snn = pytest.importorskip("snntorch")
     from spikefa.export.network import dense_layers
     from spikefa.nn.spiking import SpikingNet
@@ -127,7 +127,11 @@ def test_a_synaptic_network_is_refused_by_the_exporters() -> None:
     net = SpikingNet([torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3)), torch.nn.Linear(3, 2)],
                      neurons=[snn.Synaptic(alpha=0.5, beta=0.9), snn.Leaky(beta=0.9)])
     layers, problems = dense_layers(net)
-    assert len(layers) == 1 and len(problems) == 1 and "Synaptic" in problems[0] and "layer 0" in problems[0]
+    assert not problems and [l.current_based for l in layers] == [True, False] and layers[0].lif.alpha == 0.5
+    current = [v for v in check(net, profile("ternary")) if "current-based" in v]
+    assert len(current) == 1 and current[0].startswith("layer 0: current-based neurons (a synaptic current state, "
+                                                       "alpha 0.5: snnTorch's Synaptic")
+    assert not [v for v in check(net, profile("int8-edge")) if "current-based" in v]
 
 
 def test_a_run_reads_its_stored_card_not_the_file(tmp_path: Path) -> None:

@@ -234,14 +234,16 @@ def test_snntorch_shaped_graph_matches_the_nir_equations_and_exports(reset: str,
     graph = snntorch_shaped()
     net, x = _float_parity(graph, 1e-4, reset, (12,))
     assert net.dt == pytest.approx(0.1) and all(n.reset_mechanism == reset for n in net.neurons)
-    # per-neuron β stays per neuron: the float net runs it, the exporters refuse it by name
-    assert net.neurons[0].beta.numel() == 16
-    from spikefa.export.check import ExportRefused
+    # per-neuron β stays per neuron: the float net runs it, the exporters take it (per-neuron decay codes)
+    assert net.neurons[0].beta.numel() == 16 and net.input_shape == (12,)
+    require_every_verifier()
     from spikefa.export.pipeline import export
 
-    with pytest.raises(ExportRefused, match=r"layer 0: per-neuron β \(16 values"):
-        export(net, profile("int8-edge"), tmp_path / "no")
-    assert not (tmp_path / "no").exists()
+    summary = export(net, profile("int8-edge"), tmp_path / "out", spikes=x.float())
+    assert summary["ok"] and summary["report"][0]["per_neuron"]
+    assert_every_verification_ran(summary["verification"])
+    graph = nir.read(str(tmp_path / "out" / "model.nir"))
+    assert len(set(graph.nodes["lif0"].tau.tolist())) > 1  # NIR holds the per-neuron τ
 
 
 def test_snntorch_import_from_nir_gives_the_same_spikes() -> None:
@@ -337,16 +339,21 @@ def test_spikingjelly_shaped_conv_graph_matches_the_nir_equations(tmp_path: Path
     assert isinstance(net.synapses[0], torch.nn.Conv2d) and net.lif[0].beta == 1.0
     from spikefa.export.network import dense_layers
 
-    _, problems = dense_layers(net)
-    if problems:
-        pytest.skip(f"spikefa.export.network does not read conv layers yet ({problems[0]}); the conv exporter "
-                    "lands in another branch")
+    assert net.input_shape == (2, 8, 8)  # from the graph's Input node: the conv layers are sized by it
+    layers, problems = dense_layers(net)
+    assert not problems and [op.kind for op in layers[1].ops] == ["sumpool2d", "flatten", "dense"]
+    assert layers[1].pool_fold == 1.0  # a sum pool: the weights are not divided by the window
     require_every_verifier()
     from spikefa.export.pipeline import export
+    from spikefa.export.quantize import quantize
+    from spikefa.export.simulate import run_int
 
     summary = export(net, profile("int8-edge"), tmp_path / "out", spikes=x.float())
-    assert summary["ok"]
+    assert summary["ok"] and sorted(summary["verified"]) == ["c", "nir", "onnx"]
     assert_every_verification_ran(summary["verification"])
+    assert all(s.sum() > 0 for s in run_int(quantize(net, profile("int8-edge")), x.float()).spikes)
+    graph = nir.read(str(tmp_path / "out" / "model.nir"))
+    assert "SumPool2d" in {type(n).__name__ for n in graph.nodes.values()}
 
 
 @pytest.mark.parametrize("reset", ["zero", "subtract"])
@@ -358,16 +365,30 @@ def test_strided_conv_with_average_pooling_before_the_neuron(reset: str) -> None
                                                                        np.float64)))  # r·dt/τ = 2 folded
 
 
-def test_rockpool_shaped_cubalif_graph_matches_and_export_names_what_it_refuses(tmp_path: Path) -> None:
-    graph = rockpool_shaped()
-    net, _ = _float_parity(graph, 1e-3, "subtract", (6,))
-    assert type(net.neurons[0]).__name__ == "Synaptic"
-    _float_parity(rockpool_shaped(), 1e-3, "zero", (6,))
+@pytest.mark.parametrize("reset, target", [("subtract", "int8-edge"), ("zero", "loihi2")])
+def test_rockpool_shaped_cubalif_graph_matches_and_exports_with_parity(reset: str, target: str,
+                                                                       tmp_path: Path) -> None:
+    """Linear + CubaLIF with per-neuron τ_mem: a current-based layer with per-neuron β, exported to a
+    target with a synaptic current state (ONNX, C, NIR CubaLIF), and refused by one without."""
+    net, x = _float_parity(rockpool_shaped(), 1e-3, reset, (6,))
+    assert type(net.neurons[0]).__name__ == "Synaptic" and net.lif[0].alpha == pytest.approx(0.75)
+    require_every_verifier()
     from spikefa.export.check import ExportRefused
     from spikefa.export.pipeline import export
+    from spikefa.export.quantize import quantize
+    from spikefa.export.simulate import run_int
 
-    with pytest.raises(ExportRefused, match=r"layer 0: per-neuron β \(9 values"):
-        export(net, profile("int8-edge"), tmp_path / "no")
+    summary = export(net, profile(target), tmp_path / "out", spikes=x.float())
+    assert summary["ok"] and sorted(summary["verified"]) == ["c", "nir", "onnx"]
+    assert_every_verification_ran(summary["verification"])
+    qnet = quantize(net, profile(target))
+    assert all(q.current_based and q.per_neuron_decay for q in qnet.layers)
+    assert run_int(qnet, x.float()).out.sum() > 0
+    graph = nir.read(str(tmp_path / "out" / "model.nir"))
+    assert type(graph.nodes["lif0"]).__name__ == "CubaLIF"
+    with pytest.raises(ExportRefused, match=r"layer 0: current-based neurons .* akida runs one state per neuron"):
+        export(net, profile("akida"), tmp_path / "no")
+    assert not (tmp_path / "no").exists()
 
 
 # ---------------------------------------------------------------- what is refused, by name
