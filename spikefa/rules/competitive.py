@@ -47,7 +47,8 @@ def _learner(model: nn.Module, req: Request, plasticity: KrotovPlasticity | Soft
 
 def _krotov(model: nn.Module, req: Request) -> nn.Module:
     o = req.options
-    return _learner(model, req, KrotovPlasticity(p=o["p"], k=o["k"], delta=o["delta"], lr=o["lr"]), "krotov")
+    plasticity = KrotovPlasticity(p=o["p"], k=o["k"], delta=o["delta"], lr=o["lr"], sigma=o["sigma"])
+    return _learner(model, req, plasticity, "krotov")
 
 
 def _softhebb(model: nn.Module, req: Request) -> nn.Module:
@@ -66,6 +67,7 @@ def competitive_rules() -> list[Rule]:
               "k": Option(7, int, "ranking: the k-th most active unit learns anti-Hebbian", minimum=2),
               "delta": Option(0.4, float, "strength of the anti-Hebbian learning (Δ)"),
               "lr": Option(0.04, float, "initial local rate ε0 (largest weight change per step), annealed to 0"),
+              "sigma": Option(1.0, float, "initial weights ~ N(0, sigma²) (the reference code: 1)", minimum=1e-6),
               **_COMMON},
              takes=("rate",), layers=(nn.Linear,), online=True, assigns_labels=True),
         Rule("softhebb", "SoftHebb: soft winner-take-all Hebbian layers without feedback, linear read-out",

@@ -1,0 +1,68 @@
+"""`krotov` and `softhebb` as registered rules: `convert` builds their learners from a card's
+network with the rule's options (checked like every rule's), refuses what they cannot train, and the
+harness learns what it must know from their declarations only."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from spikefa.catalog import load_card
+from spikefa.errors import SpikefaError
+from spikefa.nn.build import build
+from spikefa.nn.competitive import CompetitiveLearner, KrotovPlasticity, SoftHebbPlasticity
+from spikefa.rules.registry import RULES, check_card, convert
+
+
+def test_declarations() -> None:
+    for name in ("krotov", "softhebb"):
+        rule = RULES[name]
+        assert rule.learns_online(nn.Linear(1, 1)) and rule.assigns_labels and not rule.unsupervised
+        assert rule.takes == ("rate",) and not rule.owns_feedback and rule.param_groups is None
+        assert "frozen" in rule.options and "local_epochs" in rule.options
+    assert RULES["krotov"].layers == (nn.Linear,)
+    assert RULES["softhebb"].layers == (nn.Linear, nn.Conv2d)
+
+
+def test_convert_passes_the_options() -> None:
+    net = nn.Sequential(nn.Flatten(), nn.Linear(16, 6, bias=False), nn.ReLU(), nn.Linear(6, 3))
+    learner = convert(net, "krotov", seed=2, options={"p": "4", "k": 3, "delta": 0.2, "local_epochs": 5,
+                                                      "frozen": "true"})
+    assert isinstance(learner, CompetitiveLearner)
+    assert learner.plasticity == KrotovPlasticity(p=4.0, k=3, delta=0.2, lr=0.04, sigma=1.0)
+    assert learner.frozen and learner.local_epochs == 5
+    again = convert(nn.Sequential(nn.Flatten(), nn.Linear(16, 6, bias=False), nn.ReLU(), nn.Linear(6, 3)),
+                    "krotov", seed=2)
+    assert torch.equal(again.model[1].weight, learner.model[1].weight)  # the seed decides the initialization
+    soft = convert(nn.Sequential(nn.Conv2d(1, 4, 3, bias=False), nn.Flatten(), nn.Linear(4 * 4 * 4, 2)),
+                   "softhebb", options={"temperature": 0.5, "schedule": "greedy", "adaptive": False})
+    assert soft.plasticity == SoftHebbPlasticity(temperature=0.5, adaptive=False) and soft.schedule == "greedy"
+
+
+@pytest.mark.parametrize("rule,net,options,match", [
+    ("krotov", nn.Sequential(nn.Conv2d(1, 2, 3, bias=False), nn.Flatten(), nn.Linear(8, 2)), {},
+     "learns nn.Linear layers"),
+    ("krotov", nn.Sequential(nn.Linear(4, 3, bias=False), nn.Linear(3, 2)), {"k": 1}, "k=1 must be >= 2"),
+    ("softhebb", nn.Sequential(nn.Linear(4, 3, bias=False), nn.Linear(3, 2)), {"schedule": "random"},
+     "schedule='random' is not allowed"),
+    ("softhebb", nn.Sequential(nn.Linear(4, 3, bias=False), nn.Linear(3, 2)), {"tau": 1.0}, "has no option 'tau'"),
+    ("softhebb", nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2)), {}, "has a bias"),
+])
+def test_refusals(rule: str, net: nn.Module, options: dict, match: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(SpikefaError, match=match):
+        convert(net, rule, options=options)
+
+
+@pytest.mark.parametrize("name,rule", [("krotov-2000", "krotov"), ("softhebb-conv", "softhebb")])
+def test_cards_build_and_convert(name: str, rule: str) -> None:
+    card = load_card(name)
+    check_card(card)
+    assert card.default_rule == rule
+    net = build(card, (1, 28, 28), 10, seed=0)
+    learner = convert(net, rule, options=card.preset(rule).options)
+    x = torch.rand(4, 1, 28, 28)
+    learner.eval()
+    assert learner(x).shape == (4, 10)
+    bp = convert(build(card, (1, 28, 28), 10, seed=0), "bp")  # the same network by backprop: the baseline
+    assert bp(x).shape == (4, 10)
