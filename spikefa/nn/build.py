@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from spikefa.errors import ConfigError, SpikefaError
-from spikefa.nn.competitive import RePU, Triangle
+from spikefa.nn.competitive import RePU, Triangle, UnitNorm
 from spikefa.nn.spiking import SpikingNet
 from spikefa.nn.stdp import DiehlCookNet, ThreeFactorNet
 from spikefa.schemas.card import (KrotovArch, LeNetArch, MLPArch, ModelCard, ResNetArch, SnnTorchArch,
@@ -112,15 +112,15 @@ def build_resnet(arch: ResNetArch, input_shape: Shape, num_classes: int) -> nn.S
 
 
 def build_krotov(arch: KrotovArch, input_shape: Shape, num_classes: int) -> nn.Sequential:
-    """Flatten, (Linear without bias, relu^n) per hidden width, [BatchNorm1d without affine],
-    Linear read-out (Krotov & Hopfield 2019)."""
+    """Flatten, (Linear without bias, relu^n) per hidden width, [each sample's features rescaled to
+    mean square 1], Linear read-out (Krotov & Hopfield 2019)."""
     layers: list[nn.Module] = [nn.Flatten()]
     width = math.prod(input_shape)
     for hidden in arch.hidden:
         layers += [nn.Linear(width, hidden, bias=False), RePU(arch.power)]
         width = hidden
     if arch.feature_norm:
-        layers.append(nn.BatchNorm1d(width, affine=False))
+        layers.append(UnitNorm())
     layers.append(nn.Linear(width, num_classes))
     return nn.Sequential(*layers)
 
@@ -187,7 +187,6 @@ INITIALIZERS: dict[type[nn.Module], Callable[[nn.Module, torch.Generator], None]
     nn.Linear: _init_fan_in_uniform,
     nn.Conv2d: _init_fan_in_uniform,
     nn.BatchNorm2d: _init_batch_norm,
-    nn.BatchNorm1d: _init_batch_norm,
 }
 
 

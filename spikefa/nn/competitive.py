@@ -51,6 +51,15 @@ class RePU(nn.Module):
         return f"n={self.n:g}"
 
 
+class UnitNorm(nn.Module):
+    """Each sample's features rescaled to mean square 1 (x·√n / ‖x‖₂ over dim 1): a read-out input
+    of the same scale whatever the power-law activation makes of the units' overlaps; no
+    parameters, no running statistics."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(x, dim=1) * math.sqrt(x.shape[1])
+
+
 class Triangle(nn.Module):
     """relu(u − mean over channels)^power (SoftHebb's activation); channels on dim 1."""
 

@@ -171,8 +171,8 @@ class SnnTorchArch(Validated):
 @dataclass(frozen=True, kw_only=True)
 class KrotovArch(Validated):
     """Krotov & Hopfield (2019): Flatten, per hidden width a Linear without bias (the units that
-    compete) and the rectified power unit relu(u)^``power``; then, when ``feature_norm``, a batch
-    norm without affine parameters (standardizes the power-law features for the read-out), and a
+    compete) and the rectified power unit relu(u)^``power``; then, when ``feature_norm``, each
+    sample's features rescaled to mean square 1 (the power law spans orders of magnitude), and a
     Linear read-out."""
 
     ARCH: ClassVar[str] = "krotov"

@@ -62,19 +62,19 @@ def test_krotov_update_is_tangent_to_the_unit_p_sphere(p: float) -> None:
 
 
 def test_krotov_rule_brings_the_winners_onto_the_unit_p_sphere() -> None:
-    p, eps = 3.0, 0.01
+    p, eps = 3.0, 0.02
     gen = torch.Generator().manual_seed(0)
     w = torch.randn(4, 6, generator=gen, dtype=torch.float64)  # the notebook's N(0, 1) start: far off the sphere
     centres = torch.rand(3, 6, generator=gen, dtype=torch.float64)
     wins = torch.zeros(4)
-    for _ in range(3000):
+    for _ in range(1200):
         x = (centres[torch.randint(0, 3, (8,), generator=gen)] + 0.05 * torch.rand(8, 6, generator=gen,
                                                                                  dtype=torch.float64))
         g = krotov_activity(x.matmul(lebesgue_weights(w, p).t()), 2, 0.4)
         wins += (g == 1.0).sum(0)
         w = w + eps * scaled_to_max(krotov_update(x, w, p, 2, 0.4))
     norms = p_norms(w, p)
-    winners = wins > 500
+    winners = wins > 200
     assert winners.any()
     assert ((norms[winners] - 1.0).abs() < 0.05).all(), norms
 
@@ -132,12 +132,12 @@ def test_softhebb_rule_brings_every_unit_to_unit_norm() -> None:
     w = torch.rand(units, n_in, generator=gen, dtype=torch.float64) * 3.0 * (3.0 / n_in) ** 0.5
     assert (w.norm(dim=1) - 1.0).abs().min() > 0.5
     centres = torch.rand(4, n_in, generator=gen, dtype=torch.float64)
-    for _ in range(3000):
+    for _ in range(1200):
         x = centres[torch.randint(0, 4, (16,), generator=gen)] + 0.1 * torch.rand(16, n_in, generator=gen,
                                                                                    dtype=torch.float64)
         u = x.matmul(w.t())
         dw = scaled_to_max(softhebb_update(x, u, softhebb_activity(u, 1.0, anti_hebbian=False), w))
-        w = w + adaptive_rate(w, 0.05, 0.5).unsqueeze(1) * dw
+        w = w + adaptive_rate(w, 0.1, 0.5).unsqueeze(1) * dw
     assert ((w.norm(dim=1) - 1.0).abs() < 0.02).all(), w.norm(dim=1)
 
 
