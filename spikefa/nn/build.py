@@ -127,8 +127,8 @@ def build_krotov(arch: KrotovArch, input_shape: Shape, num_classes: int) -> nn.S
 
 def build_softhebb_conv(arch: SoftHebbConvArch, input_shape: Shape, num_classes: int) -> nn.Sequential:
     """Per block BatchNorm2d without affine, Conv2d (same size, reflect padding, no bias), triangle,
-    pool (4, stride 2, padding 1); Flatten, Dropout, Linear (Journé et al. 2023). A pool is skipped
-    when a side is below 2."""
+    pool (4, stride 2, padding 1); Flatten, [each sample rescaled to mean square 1], Dropout, Linear
+    (Journé et al. 2023). A pool is skipped when a side is below 2."""
     channels, height, width = input_shape
     layers: list[nn.Module] = []
     for out, k, power in zip(arch.channels, arch.kernel_sizes, arch.powers):
@@ -139,7 +139,8 @@ def build_softhebb_conv(arch: SoftHebbConvArch, input_shape: Shape, num_classes:
             layers.append(POOLS[arch.pool](4, stride=2, padding=1))
             height, width = height // 2, width // 2
         channels = out
-    layers += [nn.Flatten(), nn.Dropout(arch.dropout), nn.Linear(channels * height * width, num_classes)]
+    layers += [nn.Flatten(), *([UnitNorm()] if arch.feature_norm else []), nn.Dropout(arch.dropout),
+               nn.Linear(channels * height * width, num_classes)]
     return nn.Sequential(*layers)
 
 

@@ -192,8 +192,9 @@ class SoftHebbConvArch(Validated):
     """SoftHebb's convolutional blocks (Journé et al. 2023): per channel count a batch norm without
     affine parameters, a same-size Conv2d without bias (reflect padding), the triangle activation
     relu(u − mean over channels)^power and a pool (kernel 4, stride 2, padding 1: halves the side);
-    then Flatten, dropout and a Linear read-out. ``kernel_sizes`` and ``powers`` give one value per
-    block."""
+    then Flatten, when ``feature_norm`` each sample's features rescaled to mean square 1 (the
+    read-out sees the same scale whatever the units' norms are while they converge), dropout and a
+    Linear read-out. ``kernel_sizes`` and ``powers`` give one value per block."""
 
     ARCH: ClassVar[str] = "softhebb-conv"
     SECTIONS: ClassVar[tuple[str, ...]] = ()
@@ -203,6 +204,7 @@ class SoftHebbConvArch(Validated):
     powers: tuple[float, ...]
     pool: Pool = "max"
     dropout: float = 0.5
+    feature_norm: bool = True
 
     def check(self) -> None:
         positive_ints("channels", self.channels, non_empty=True)
