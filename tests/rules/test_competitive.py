@@ -66,3 +66,22 @@ def test_cards_build_and_convert(name: str, rule: str) -> None:
     assert learner(x).shape == (4, 10)
     bp = convert(build(card, (1, 28, 28), 10, seed=0), "bp")  # the same network by backprop: the baseline
     assert bp(x).shape == (4, 10)
+
+
+def test_card_schemas_refuse_bad_values_naming_file_and_key() -> None:
+    import tomllib
+    from pathlib import Path
+
+    from spikefa.catalog import find_card
+    from spikefa.errors import ConfigError
+    from spikefa.schemas.card import parse_card
+
+    soft = Path(find_card("softhebb-conv")).read_text()
+    krotov = Path(find_card("krotov-2000")).read_text()
+    for text, old, new, key in [(soft, "kernel_sizes = [5, 3]", "kernel_sizes = [5]", "architecture.kernel_sizes"),
+                                (soft, "dropout = 0.5", "dropout = 1.0", "architecture.dropout"),
+                                (krotov, "power = 4.5", "power = 0.5", "architecture.power"),
+                                (krotov, "hidden = [2000]", "hidden = []", "architecture.hidden")]:
+        assert old in text
+        with pytest.raises(ConfigError, match=f"bad.toml: {key} = .* is not allowed"):
+            parse_card(tomllib.loads(text.replace(old, new)), "bad.toml")
