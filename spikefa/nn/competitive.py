@@ -21,6 +21,7 @@ network, read-out and budget.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -183,21 +184,33 @@ def _split(model: nn.Module, rule: str) -> tuple[list[int], int]:
     return layers[:-1], layers[-1]
 
 
+def local_layer_count(model: nn.Module, rule: str) -> int:
+    """How many layers of ``model`` a competitive learner trains locally; raises `SpikefaError` for a
+    model it cannot train."""
+    return len(_split(model, rule)[0])
+
+
 class CompetitiveLearner(nn.Module):
-    """A flat Sequential whose layers but the last learn by ``plasticity`` (module docstring).
+    """A flat Sequential whose layers but the last learn by ``plasticity`` (module docstring): one
+    for all local layers, or one per local layer (input side first).
 
     ``local_epochs``: epochs of local learning (per layer when ``schedule`` is greedy: layer 1 for the
     first ``local_epochs``, then layer 2, ...); the read-out learns in every epoch. ``init``: draw the
     local layers as the rule's reference code does (from ``seed``), or keep the model's weights.
     Raises `SpikefaError` for a model it cannot train (named)."""
 
-    def __init__(self, model: nn.Module, plasticity: Plasticity, rule: str, *, seed: int = 0,
+    def __init__(self, model: nn.Module, plasticity: Plasticity | Sequence[Plasticity], rule: str, *, seed: int = 0,
                  local_epochs: int = 1, schedule: Schedule = "together", frozen: bool = False,
                  init: bool = True) -> None:
         super().__init__()
         self.local, self.readout_at = _split(model, rule)
         self.model = model
-        self.plasticity, self.schedule, self.frozen = plasticity, schedule, bool(frozen)
+        rules = list(plasticity) if isinstance(plasticity, Sequence) else [plasticity] * len(self.local)
+        if len(rules) != len(self.local):
+            raise SpikefaError(f"rule {rule!r}: {len(rules)} plasticity settings for {len(self.local)} local layers; "
+                               "give one, or one per local layer")
+        self.plasticity = dict(zip(self.local, rules))  # Sequential index -> its rule
+        self.schedule, self.frozen = schedule, bool(frozen)
         self.local_epochs = int(local_epochs)
         self.register_buffer("epochs_done", torch.zeros((), dtype=torch.int64))
         gen = torch.Generator().manual_seed(int(seed))
@@ -205,7 +218,7 @@ class CompetitiveLearner(nn.Module):
             layer = model[i]
             layer.weight.requires_grad_(False)
             if init:
-                plasticity.init(layer, self._after_norm(i), gen)
+                self.plasticity[i].init(layer, self._after_norm(i), gen)
 
     def _after_norm(self, i: int) -> bool:
         """Whether a batch norm sits between layer ``i`` and the layer before it."""
@@ -237,7 +250,7 @@ class CompetitiveLearner(nn.Module):
                     inputs[i] = h
                 h = m(h)
             for i, x_in in inputs.items():
-                self.plasticity.step(self.model[i], x_in, learning[i], self.local_epochs)
+                self.plasticity[i].step(self.model[i], x_in, learning[i], self.local_epochs)
         logits = self.model[self.readout_at:](h)
         loss = F.cross_entropy(logits, y)
         loss.backward()

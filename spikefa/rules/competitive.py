@@ -20,10 +20,13 @@ The learners are in `spikefa.nn.competitive`.
 
 from __future__ import annotations
 
+import math
+
 from torch import nn
 
+from spikefa.errors import SpikefaError
 from spikefa.functional.feedback import derive_seed
-from spikefa.nn.competitive import CompetitiveLearner, KrotovPlasticity, SoftHebbPlasticity
+from spikefa.nn.competitive import CompetitiveLearner, KrotovPlasticity, SoftHebbPlasticity, local_layer_count
 from spikefa.rules.spec import Option, Request, Rule
 
 _INIT_SEED = 4001  # the local layers' initialization stream (derive_seed of the run seed)
@@ -37,7 +40,7 @@ _COMMON = {
 }
 
 
-def _learner(model: nn.Module, req: Request, plasticity: KrotovPlasticity | SoftHebbPlasticity, rule: str,
+def _learner(model: nn.Module, req: Request, plasticity: KrotovPlasticity | list[SoftHebbPlasticity], rule: str,
              schedule: str = "together") -> nn.Module:
     o = req.options
     return CompetitiveLearner(model, plasticity, rule, seed=derive_seed(req.seed, _INIT_SEED),
@@ -51,10 +54,24 @@ def _krotov(model: nn.Module, req: Request) -> nn.Module:
     return _learner(model, req, plasticity, "krotov")
 
 
+def _per_layer(key: str, text: str, n: int) -> list[float]:
+    """One positive number for all ``n`` local layers, or ``n`` of them comma-separated."""
+    try:
+        values = [float(v) for v in str(text).split(",")]
+    except ValueError:
+        values = []
+    if len(values) not in (1, n) or not all(math.isfinite(v) and v > 0 for v in values):
+        raise SpikefaError(f"rule 'softhebb' option {key}={text!r} is not allowed; expected one number > 0, or {n} "
+                           "comma-separated (one per local layer, input side first)")
+    return values * n if len(values) == 1 else values
+
+
 def _softhebb(model: nn.Module, req: Request) -> nn.Module:
     o = req.options
-    plasticity = SoftHebbPlasticity(temperature=o["temperature"], anti_hebbian=o["anti_hebbian"], lr=o["lr"],
-                                    adaptive=o["adaptive"], lr_power=o["lr_power"], radius=o["radius"])
+    n = local_layer_count(model, "softhebb")
+    rates, temperatures = _per_layer("lr", o["lr"], n), _per_layer("temperature", o["temperature"], n)
+    plasticity = [SoftHebbPlasticity(temperature=t, anti_hebbian=o["anti_hebbian"], lr=lr, adaptive=o["adaptive"],
+                                     lr_power=o["lr_power"], radius=o["radius"]) for lr, t in zip(rates, temperatures)]
     return _learner(model, req, plasticity, "softhebb", o["schedule"])
 
 
@@ -72,9 +89,10 @@ def competitive_rules() -> list[Rule]:
              takes=("rate",), layers=(nn.Linear,), online=True, assigns_labels=True),
         Rule("softhebb", "SoftHebb: soft winner-take-all Hebbian layers without feedback, linear read-out",
              "Journé, Garcia Rodriguez, Guo & Moraitis 2023 (ICLR)", (), None, _softhebb,
-             {"temperature": Option(1.0, float, "softmax temperature τ of the soft winner-take-all", minimum=1e-6),
+             {"temperature": Option("1.0", str, "softmax temperature τ of the soft winner-take-all: one number, or "
+                                    "one per local layer (comma-separated)"),
               "anti_hebbian": Option(True, bool, "every unit but the winner learns anti-Hebbian (the paper's variant)"),
-              "lr": Option(0.08, float, "local rate η0"),
+              "lr": Option("0.08", str, "local rate η0: one number, or one per local layer (comma-separated)"),
               "adaptive": Option(True, bool, "per-unit rate η0·|‖w‖−1|^lr_power (reference code), else η0 annealed"),
               "lr_power": Option(0.5, float, "exponent of the adaptive rate"),
               "radius": Option(25.0, float, "initial L2 norm of each unit's weights (reference code)", minimum=1e-6),

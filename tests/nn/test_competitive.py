@@ -120,6 +120,17 @@ def test_schedules_greedy_and_together() -> None:
     assert all(torch.equal(a, m.weight) for a, m in zip(w, together.local_layers()))
 
 
+def test_one_rule_per_layer() -> None:
+    rules = [SoftHebbPlasticity(lr=0.1, radius=3.0), SoftHebbPlasticity(lr=0.0, radius=3.0, adaptive=False)]
+    learner = CompetitiveLearner(conv(), rules, "softhebb")
+    w = [m.weight.clone() for m in learner.local_layers()]
+    learner.local_step(*data((1, 6, 6)))
+    moved = [not torch.equal(a, m.weight) for a, m in zip(w, learner.local_layers())]
+    assert moved == [True, False]  # the second layer's rate is 0
+    with pytest.raises(SpikefaError, match="3 plasticity settings for 2 local layers"):
+        CompetitiveLearner(conv(), rules + rules[:1], "softhebb")
+
+
 def test_reference_initializations() -> None:
     k = CompetitiveLearner(nn.Sequential(nn.Linear(400, 300, bias=False), nn.Linear(300, 2)),
                            KrotovPlasticity(sigma=0.5), "krotov", seed=0)

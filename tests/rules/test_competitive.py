@@ -30,14 +30,27 @@ def test_convert_passes_the_options() -> None:
     learner = convert(net, "krotov", seed=2, options={"p": "4", "k": 3, "delta": 0.2, "local_epochs": 5,
                                                       "frozen": "true"})
     assert isinstance(learner, CompetitiveLearner)
-    assert learner.plasticity == KrotovPlasticity(p=4.0, k=3, delta=0.2, lr=0.04, sigma=1.0)
+    assert list(learner.plasticity.values()) == [KrotovPlasticity(p=4.0, k=3, delta=0.2, lr=0.04, sigma=1.0)]
     assert learner.frozen and learner.local_epochs == 5
     again = convert(nn.Sequential(nn.Flatten(), nn.Linear(16, 6, bias=False), nn.ReLU(), nn.Linear(6, 3)),
                     "krotov", seed=2)
     assert torch.equal(again.model[1].weight, learner.model[1].weight)  # the seed decides the initialization
     soft = convert(nn.Sequential(nn.Conv2d(1, 4, 3, bias=False), nn.Flatten(), nn.Linear(4 * 4 * 4, 2)),
                    "softhebb", options={"temperature": 0.5, "schedule": "greedy", "adaptive": False})
-    assert soft.plasticity == SoftHebbPlasticity(temperature=0.5, adaptive=False) and soft.schedule == "greedy"
+    assert list(soft.plasticity.values()) == [SoftHebbPlasticity(temperature=0.5, adaptive=False)]
+    assert soft.schedule == "greedy"
+
+
+def test_softhebb_rate_and_temperature_per_layer() -> None:
+    def net() -> nn.Sequential:
+        return nn.Sequential(nn.Conv2d(1, 4, 3, bias=False), nn.Conv2d(4, 3, 3, bias=False), nn.Flatten(),
+                             nn.Linear(3 * 2 * 2, 2))
+
+    soft = convert(net(), "softhebb", options={"lr": "0.08,0.005", "temperature": "1.5"})
+    assert [(p.lr, p.temperature) for p in soft.plasticity.values()] == [(0.08, 1.5), (0.005, 1.5)]
+    for bad in ("0.1,0.2,0.3", "0.1,-1", "fast"):
+        with pytest.raises(SpikefaError, match="expected one number > 0, or 2 comma-separated"):
+            convert(net(), "softhebb", options={"lr": bad})
 
 
 @pytest.mark.parametrize("rule,net,options,match", [
