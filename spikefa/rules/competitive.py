@@ -9,10 +9,11 @@
 - ``softhebb``  Journé, Garcia Rodriguez, Guo & Moraitis (ICLR 2023), "Hebbian deep learning without
   feedback": soft winner-take-all y = softmax(u/τ), Δw = y·(x − u·w) with the anti-Hebbian variant,
   on Linear and Conv2d layers, trained without feedback or target (layers together or greedily),
-  with the reference code's initialization (norm ``radius``) and adaptive rate.
+  with the reference code's initialization (norm ``radius``) and adaptive rate; ``lr`` and
+  ``temperature`` take one value per local layer (comma list) as the reference sets them per block.
 
 Both train the last ``nn.Linear`` (the read-out) by the gradient of the cross-entropy through the
-run's optimiser (the papers: Krotov & Hopfield a tanh unit with the loss Σ|c − t|^m, m = 6;
+run's optimiser, in every epoch (during the local epochs it follows the moving features) (the papers: Krotov & Hopfield a tanh unit with the loss Σ|c − t|^m, m = 6;
 SoftHebb cross-entropy; spikefa uses cross-entropy for both). ``frozen = true`` keeps the local
 layers at their initialization: the random-feature control, same network, read-out and budget.
 The learners are in `spikefa.nn.competitive`.
