@@ -176,9 +176,6 @@ def _split(model: nn.Module, rule: str) -> tuple[list[int], int]:
         raise SpikefaError(f"rule {rule!r} needs at least one nn.Linear / nn.Conv2d layer to learn locally and an "
                            "nn.Linear read-out as the last layer of the nn.Sequential")
     for i in layers[:-1]:
-        if model[i].bias is not None:
-            raise SpikefaError(f"rule {rule!r}: local layer {i} ({type(model[i]).__name__}) has a bias; the rule "
-                               "learns weights only: build it with bias=False")
         if isinstance(model[i], nn.Conv2d) and model[i].groups != 1:
             raise SpikefaError(f"rule {rule!r}: Conv2d layer {i} has groups={model[i].groups}; use groups=1")
     return layers[:-1], layers[-1]
@@ -196,7 +193,8 @@ class CompetitiveLearner(nn.Module):
 
     ``local_epochs``: epochs of local learning (per layer when ``schedule`` is greedy: layer 1 for the
     first ``local_epochs``, then layer 2, ...); the read-out learns in every epoch. ``init``: draw the
-    local layers as the rule's reference code does (from ``seed``), or keep the model's weights.
+    local layers as the rule's reference code does (from ``seed``; a bias, which neither rule has, is
+    set to 0), or keep the model's weights. The rules learn weights only: a local layer's bias stays.
     Raises `SpikefaError` for a model it cannot train (named)."""
 
     def __init__(self, model: nn.Module, plasticity: Plasticity | Sequence[Plasticity], rule: str, *, seed: int = 0,
@@ -216,9 +214,12 @@ class CompetitiveLearner(nn.Module):
         gen = torch.Generator().manual_seed(int(seed))
         for i in self.local:
             layer = model[i]
-            layer.weight.requires_grad_(False)
+            for p in layer.parameters():
+                p.requires_grad_(False)
             if init:
                 self.plasticity[i].init(layer, self._after_norm(i), gen)
+                if layer.bias is not None:
+                    nn.init.zeros_(layer.bias)
 
     def _after_norm(self, i: int) -> bool:
         """Whether a batch norm sits between layer ``i`` and the layer before it."""

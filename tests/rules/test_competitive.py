@@ -60,7 +60,7 @@ def test_softhebb_rate_and_temperature_per_layer() -> None:
     ("softhebb", nn.Sequential(nn.Linear(4, 3, bias=False), nn.Linear(3, 2)), {"schedule": "random"},
      "schedule='random' is not allowed"),
     ("softhebb", nn.Sequential(nn.Linear(4, 3, bias=False), nn.Linear(3, 2)), {"tau": 1.0}, "has no option 'tau'"),
-    ("softhebb", nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2)), {}, "has a bias"),
+    ("softhebb", nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2)), {"lr": "0.1,0.2"}, "expected one number > 0, or 1"),
 ])
 def test_refusals(rule: str, net: nn.Module, options: dict, match: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(SpikefaError, match=match):
