@@ -23,10 +23,11 @@ import torch
 from torch import nn
 
 from spikefa.errors import ConfigError, SpikefaError
+from spikefa.nn.competitive import RePU, Triangle, UnitNorm
 from spikefa.nn.spiking import SpikingNet
 from spikefa.nn.stdp import DiehlCookNet, ThreeFactorNet
-from spikefa.schemas.card import (LeNetArch, MLPArch, ModelCard, ResNetArch, SnnTorchArch, SpikingLeNetArch,
-                                  SpikingMLPArch)
+from spikefa.schemas.card import (KrotovArch, LeNetArch, MLPArch, ModelCard, ResNetArch, SnnTorchArch,
+                                  SoftHebbConvArch, SpikingLeNetArch, SpikingMLPArch)
 from spikefa.schemas.stdp import DiehlCookParams, ThreeFactorParams
 
 Shape = tuple[int, int, int]
@@ -107,6 +108,39 @@ def build_resnet(arch: ResNetArch, input_shape: Shape, num_classes: int) -> nn.S
             layers.append(BasicBlock(channels, width, stride, arch.batch_norm))
             channels = width
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes)]
+    return nn.Sequential(*layers)
+
+
+def build_krotov(arch: KrotovArch, input_shape: Shape, num_classes: int) -> nn.Sequential:
+    """Flatten, (Linear without bias, relu^n) per hidden width, [each sample's features rescaled to
+    mean square 1], Linear read-out (Krotov & Hopfield 2019)."""
+    layers: list[nn.Module] = [nn.Flatten()]
+    width = math.prod(input_shape)
+    for hidden in arch.hidden:
+        layers += [nn.Linear(width, hidden, bias=False), RePU(arch.power)]
+        width = hidden
+    if arch.feature_norm:
+        layers.append(UnitNorm())
+    layers.append(nn.Linear(width, num_classes))
+    return nn.Sequential(*layers)
+
+
+def build_softhebb_conv(arch: SoftHebbConvArch, input_shape: Shape, num_classes: int) -> nn.Sequential:
+    """Per block BatchNorm2d without affine, Conv2d (same size, reflect padding, no bias), triangle,
+    pool (4, stride 2, padding 1); Flatten, [each sample rescaled to mean square 1], Dropout, Linear
+    (Journé et al. 2023). A pool is skipped when a side is below 2."""
+    channels, height, width = input_shape
+    layers: list[nn.Module] = []
+    for out, k, power in zip(arch.channels, arch.kernel_sizes, arch.powers):
+        layers += [nn.BatchNorm2d(channels, affine=False),
+                   nn.Conv2d(channels, out, k, padding=k // 2, padding_mode="reflect" if k > 1 else "zeros",
+                             bias=False), Triangle(power)]
+        if height >= 2 and width >= 2:
+            layers.append(POOLS[arch.pool](4, stride=2, padding=1))
+            height, width = height // 2, width // 2
+        channels = out
+    layers += [nn.Flatten(), *([UnitNorm()] if arch.feature_norm else []), nn.Dropout(arch.dropout),
+               nn.Linear(channels * height * width, num_classes)]
     return nn.Sequential(*layers)
 
 
@@ -261,6 +295,7 @@ BUILDERS: dict[type, Callable[[ModelCard, Shape, int, int], nn.Module]] = {
     MLPArch: _plain(build_mlp), LeNetArch: _plain(build_lenet), ResNetArch: _plain(build_resnet),
     SpikingMLPArch: _spiking(mlp_synapses), SpikingLeNetArch: _spiking(lenet_synapses),
     SnnTorchArch: _snntorch, DiehlCookParams: _diehl_cook, ThreeFactorParams: _three_factor,
+    KrotovArch: _plain(build_krotov), SoftHebbConvArch: _plain(build_softhebb_conv),
 }
 
 

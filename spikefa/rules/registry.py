@@ -19,6 +19,7 @@ from spikefa.nn.online import OnlineDFA
 from spikefa.nn.snntorch_net import is_snntorch_neuron, read_snntorch, uses_snntorch
 from spikefa.nn.spiking import SpikingNet
 from spikefa.nn.stdp import DiehlCookNet, ThreeFactorNet
+from spikefa.rules.competitive import competitive_rules
 from spikefa.rules.local import local_rules
 from spikefa.rules.spec import ModelKind, Option, Request, Rule
 from spikefa.rules.stdp import stdp_rules
@@ -112,6 +113,7 @@ RULES: dict[str, Rule] = {
              owns_feedback=True, online=lambda model: any(isinstance(m, OnlineDFA) for m in model.modules())),
         *local_rules(),
         *stdp_rules(),
+        *competitive_rules(),
     )
 }
 

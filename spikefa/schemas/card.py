@@ -169,6 +169,54 @@ class SnnTorchArch(Validated):
 
 
 @dataclass(frozen=True, kw_only=True)
+class KrotovArch(Validated):
+    """Krotov & Hopfield (2019): Flatten, per hidden width a Linear without bias (the units that
+    compete) and the rectified power unit relu(u)^``power``; then, when ``feature_norm``, each
+    sample's features rescaled to mean square 1 (the power law spans orders of magnitude), and a
+    Linear read-out."""
+
+    ARCH: ClassVar[str] = "krotov"
+    SECTIONS: ClassVar[tuple[str, ...]] = ()
+
+    hidden: tuple[int, ...]
+    power: float = 4.5
+    feature_norm: bool = True
+
+    def check(self) -> None:
+        positive_ints("hidden", self.hidden, non_empty=True)
+        require("power", self.power, self.power >= 1.0, "a number >= 1")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SoftHebbConvArch(Validated):
+    """SoftHebb's convolutional blocks (Journé et al. 2023): per channel count a batch norm without
+    affine parameters, a same-size Conv2d without bias (reflect padding), the triangle activation
+    relu(u − mean over channels)^power and a pool (kernel 4, stride 2, padding 1: halves the side);
+    then Flatten, when ``feature_norm`` each sample's features rescaled to mean square 1 (the
+    read-out sees the same scale whatever the units' norms are while they converge), dropout and a
+    Linear read-out. ``kernel_sizes`` and ``powers`` give one value per block."""
+
+    ARCH: ClassVar[str] = "softhebb-conv"
+    SECTIONS: ClassVar[tuple[str, ...]] = ()
+
+    channels: tuple[int, ...]
+    kernel_sizes: tuple[int, ...]
+    powers: tuple[float, ...]
+    pool: Pool = "max"
+    dropout: float = 0.5
+    feature_norm: bool = True
+
+    def check(self) -> None:
+        positive_ints("channels", self.channels, non_empty=True)
+        n = len(self.channels)
+        require("kernel_sizes", self.kernel_sizes, len(self.kernel_sizes) == n and all(
+            k >= 1 and k % 2 == 1 for k in self.kernel_sizes), f"{n} odd integers >= 1 (one per block)")
+        require("powers", self.powers, len(self.powers) == n and all(p > 0 for p in self.powers),
+                f"{n} numbers > 0 (one per block)")
+        require("dropout", self.dropout, 0.0 <= self.dropout < 1.0, "a number in [0, 1)")
+
+
+@dataclass(frozen=True, kw_only=True)
 class EncoderSpec(Validated):
     """How a static input becomes a spike train: rate (Bernoulli), latency or direct current,
     over ``time_steps`` steps of the neuron's dt."""
@@ -183,13 +231,13 @@ class EncoderSpec(Validated):
 
 
 ArchSpec = (MLPArch | LeNetArch | ResNetArch | SpikingMLPArch | SpikingLeNetArch | SnnTorchArch | DiehlCookParams
-            | ThreeFactorParams)
+            | ThreeFactorParams | KrotovArch | SoftHebbConvArch)
 
 # The one architecture registry: arch name -> its schema. A schema names itself (ARCH) and the card
 # sections it needs (SECTIONS); `spikefa.nn.build.BUILDERS` holds a builder per schema class.
 ARCH_SCHEMAS: dict[str, type[ArchSpec]] = {
     cls.ARCH: cls for cls in (MLPArch, LeNetArch, ResNetArch, SpikingMLPArch, SpikingLeNetArch, SnnTorchArch,
-                              DiehlCookParams, ThreeFactorParams)
+                              DiehlCookParams, ThreeFactorParams, KrotovArch, SoftHebbConvArch)
 }
 # fields of an architecture schema that the data decides (a card never sets them)
 FROM_DATA: dict[str, tuple[str, ...]] = {"diehl-cook": ("n_input",), "three-factor": ("n_input", "num_classes", "seed")}

@@ -1,0 +1,271 @@
+"""Competitive Hebbian networks as learners the training harness drives like any other rule's model:
+Krotov & Hopfield (2019) and SoftHebb (Journé et al. 2023).
+
+A learner holds a flat ``nn.Sequential``: its ``nn.Linear`` / ``nn.Conv2d`` layers but the last are
+*local* (they learn by the competitive rule, without labels, feedback or target); the last
+``nn.Linear`` is the read-out, trained by the gradient of the cross-entropy through the run's own
+optimiser (for one linear layer, backprop, FA and DFA give the same update). Everything between
+(activations, batch norm without affine parameters, pooling, dropout) is the network's own.
+
+- ``local_step(x, y)``: one batch: the forward pass with the weights as they are, then each learning
+  local layer's update from its own input (layers together, or one at a time: greedy), then the
+  read-out's cross-entropy backward (the harness steps the optimiser); returns that loss.
+- ``assign_labels(x, y)``: the harness calls it after each epoch; it only ends the epoch (the local
+  rates anneal per epoch and local learning stops after ``local_epochs``), the data are not read.
+- ``forward(x)``: class scores [B, classes].
+
+``frozen`` keeps the local layers at their initialization: the random-feature control with the same
+network, read-out and budget.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spikefa.errors import SpikefaError
+from spikefa.functional.competitive import (adaptive_rate, conv_patches, krotov_update, repu, scaled_to_max,
+                                            softhebb_activity, softhebb_update, triangle)
+from spikefa.schemas.validate import Validated, require
+
+LOCAL_LAYERS = (nn.Linear, nn.Conv2d)
+_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
+
+
+class RePU(nn.Module):
+    """relu(u)^n (Krotov & Hopfield's power-law read-out activation)."""
+
+    def __init__(self, n: float = 4.5) -> None:
+        super().__init__()
+        self.n = float(n)
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        return repu(u, self.n)
+
+    def extra_repr(self) -> str:
+        return f"n={self.n:g}"
+
+
+class UnitNorm(nn.Module):
+    """Each sample's features rescaled to mean square 1 (x·√n / ‖x‖₂ over dim 1): a read-out input
+    of the same scale whatever the power-law activation makes of the units' overlaps; no
+    parameters, no running statistics."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(x, dim=1) * math.sqrt(x.shape[1])
+
+
+class Triangle(nn.Module):
+    """relu(u − mean over channels)^power (SoftHebb's activation); channels on dim 1."""
+
+    def __init__(self, power: float = 1.0) -> None:
+        super().__init__()
+        self.power = float(power)
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        return triangle(u, self.power)
+
+    def extra_repr(self) -> str:
+        return f"power={self.power:g}"
+
+
+def _rows(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The layer's inputs as rows [N, fan_in]: a Linear's inputs, or a Conv2d's patches."""
+    if isinstance(layer, nn.Conv2d):
+        return conv_patches(x, layer.kernel_size, layer.stride, layer.padding, layer.dilation,  # type: ignore[arg-type]
+                            layer.padding_mode)
+    return x.reshape(-1, x.shape[-1])
+
+
+def _annealed(lr: float, epoch: int, epochs: int) -> float:
+    """η₀·(1 − epoch/epochs): Krotov's per-epoch linear annealing."""
+    return lr * max(0.0, 1.0 - epoch / epochs)
+
+
+@dataclass(frozen=True)
+class KrotovPlasticity(Validated):
+    """Krotov & Hopfield's rule: Lebesgue ``p``, ranking ``k``, anti-Hebbian strength ``delta`` and
+    the initial rate ``lr`` (ε₀), annealed linearly to 0 over the local epochs; each step is scaled
+    so its largest entry is ε (their code). Initialization: W ~ N(0, ``sigma``²) (their code: σ = 1;
+    a smaller σ starts nearer the unit p-sphere, so fewer epochs reach it)."""
+
+    LABEL = "krotov"
+
+    p: float = 3.0
+    k: int = 7
+    delta: float = 0.4
+    lr: float = 0.04
+    sigma: float = 1.0
+
+    def check(self) -> None:
+        require("p", self.p, self.p >= 2.0, "a number >= 2")
+        require("k", self.k, self.k >= 2, "an integer >= 2")
+        require("sigma", self.sigma, self.sigma > 0, "a number > 0")
+
+    def init(self, layer: nn.Module, after_norm: bool, gen: torch.Generator) -> None:
+        with torch.no_grad():
+            layer.weight.normal_(0.0, self.sigma, generator=gen)  # type: ignore[operator]
+
+    def step(self, layer: nn.Module, x: torch.Tensor, epoch: int, epochs: int) -> None:
+        w: torch.Tensor = layer.weight  # type: ignore[assignment]
+        rows = _rows(layer, x).to(w.dtype)
+        delta = krotov_update(rows, w.reshape(w.shape[0], -1), self.p, self.k, self.delta)
+        w.add_(scaled_to_max(delta).view_as(w), alpha=_annealed(self.lr, epoch, epochs))
+
+
+@dataclass(frozen=True)
+class SoftHebbPlasticity(Validated):
+    """SoftHebb: temperature τ of the soft WTA, the anti-Hebbian variant, initial rate ``lr`` and,
+    when ``adaptive``, the per-unit rate ``lr``·|‖W_k‖ − 1|^``lr_power`` (else ``lr`` annealed
+    linearly over the local epochs); each step is scaled to a largest entry of 1 (reference code).
+    Initialization (reference code): every unit at L2 norm about ``radius``: W ~ N(0, r²/fan_in)
+    when the layer's input is batch-normalized, else W ~ U(0, r·√(3/fan_in))."""
+
+    LABEL = "softhebb"
+
+    temperature: float = 1.0
+    anti_hebbian: bool = True
+    lr: float = 0.08
+    adaptive: bool = True
+    lr_power: float = 0.5
+    radius: float = 25.0
+
+    def check(self) -> None:
+        require("temperature", self.temperature, self.temperature > 0, "a number > 0")
+        require("radius", self.radius, self.radius > 0, "a number > 0")
+
+    def init(self, layer: nn.Module, after_norm: bool, gen: torch.Generator) -> None:
+        w: torch.Tensor = layer.weight  # type: ignore[assignment]
+        fan_in = w[0].numel()
+        with torch.no_grad():
+            if after_norm:
+                w.normal_(0.0, self.radius / math.sqrt(fan_in), generator=gen)
+            else:
+                w.uniform_(0.0, self.radius * math.sqrt(3.0 / fan_in), generator=gen)
+
+    def step(self, layer: nn.Module, x: torch.Tensor, epoch: int, epochs: int) -> None:
+        w: torch.Tensor = layer.weight  # type: ignore[assignment]
+        rows = _rows(layer, x).to(w.dtype)
+        flat = w.reshape(w.shape[0], -1)
+        u = rows.matmul(flat.t())
+        y = softhebb_activity(u, self.temperature, self.anti_hebbian)
+        delta = scaled_to_max(softhebb_update(rows, u, y, flat))
+        if self.adaptive:
+            delta = delta * adaptive_rate(flat, self.lr, self.lr_power).unsqueeze(1)
+        else:
+            delta = delta * _annealed(self.lr, epoch, epochs)
+        w.add_(delta.view_as(w))
+
+
+Plasticity = KrotovPlasticity | SoftHebbPlasticity
+Schedule = Literal["together", "greedy"]
+
+
+def _split(model: nn.Module, rule: str) -> tuple[list[int], int]:
+    """(indices of the local layers, index of the read-out Linear) in a flat Sequential."""
+    if not isinstance(model, nn.Sequential):
+        raise SpikefaError(f"rule {rule!r} needs a flat nn.Sequential model, got {type(model).__name__}")
+    layers = [i for i, m in enumerate(model) if isinstance(m, LOCAL_LAYERS)]
+    if len(layers) < 2 or not isinstance(model[layers[-1]], nn.Linear):
+        raise SpikefaError(f"rule {rule!r} needs at least one nn.Linear / nn.Conv2d layer to learn locally and an "
+                           "nn.Linear read-out as the last layer of the nn.Sequential")
+    for i in layers[:-1]:
+        if isinstance(model[i], nn.Conv2d) and model[i].groups != 1:
+            raise SpikefaError(f"rule {rule!r}: Conv2d layer {i} has groups={model[i].groups}; use groups=1")
+    return layers[:-1], layers[-1]
+
+
+def local_layer_count(model: nn.Module, rule: str) -> int:
+    """How many layers of ``model`` a competitive learner trains locally; raises `SpikefaError` for a
+    model it cannot train."""
+    return len(_split(model, rule)[0])
+
+
+class CompetitiveLearner(nn.Module):
+    """A flat Sequential whose layers but the last learn by ``plasticity`` (module docstring): one
+    for all local layers, or one per local layer (input side first).
+
+    ``local_epochs``: epochs of local learning (per layer when ``schedule`` is greedy: layer 1 for the
+    first ``local_epochs``, then layer 2, ...); the read-out learns in every epoch. ``init``: draw the
+    local layers as the rule's reference code does (from ``seed``; a bias, which neither rule has, is
+    set to 0), or keep the model's weights. The rules learn weights only: a local layer's bias stays.
+    Raises `SpikefaError` for a model it cannot train (named)."""
+
+    def __init__(self, model: nn.Module, plasticity: Plasticity | Sequence[Plasticity], rule: str, *, seed: int = 0,
+                 local_epochs: int = 1, schedule: Schedule = "together", frozen: bool = False,
+                 init: bool = True) -> None:
+        super().__init__()
+        self.local, self.readout_at = _split(model, rule)
+        self.model = model
+        rules = list(plasticity) if isinstance(plasticity, Sequence) else [plasticity] * len(self.local)
+        if len(rules) != len(self.local):
+            raise SpikefaError(f"rule {rule!r}: {len(rules)} plasticity settings for {len(self.local)} local layers; "
+                               "give one, or one per local layer")
+        self.plasticity = dict(zip(self.local, rules))  # Sequential index -> its rule
+        self.schedule, self.frozen = schedule, bool(frozen)
+        self.local_epochs = int(local_epochs)
+        self.register_buffer("epochs_done", torch.zeros((), dtype=torch.int64))
+        gen = torch.Generator().manual_seed(int(seed))
+        for i in self.local:
+            layer = model[i]
+            for p in layer.parameters():
+                p.requires_grad_(False)
+            if init:
+                self.plasticity[i].init(layer, self._after_norm(i), gen)
+                if layer.bias is not None:
+                    nn.init.zeros_(layer.bias)
+
+    def _after_norm(self, i: int) -> bool:
+        """Whether a batch norm sits between layer ``i`` and the layer before it."""
+        for m in reversed(list(self.model)[:i]):
+            if isinstance(m, _NORMS):
+                return True
+            if isinstance(m, LOCAL_LAYERS):
+                return False
+        return False
+
+    def learning(self) -> list[tuple[int, int]]:
+        """(Sequential index, epoch within that layer's local phase) of the layers learning now."""
+        epoch = int(self.epochs_done)
+        if self.frozen:
+            return []
+        if self.schedule == "together":
+            return [(i, epoch) for i in self.local] if epoch < self.local_epochs else []
+        j = epoch // self.local_epochs
+        return [(self.local[j], epoch % self.local_epochs)] if j < len(self.local) else []
+
+    def local_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One batch (module docstring); returns the read-out's cross-entropy."""
+        learning = dict(self.learning())
+        inputs: dict[int, torch.Tensor] = {}
+        h = x
+        with torch.no_grad():
+            for i, m in enumerate(list(self.model)[:self.readout_at]):
+                if i in learning:
+                    inputs[i] = h
+                h = m(h)
+            for i, x_in in inputs.items():
+                self.plasticity[i].step(self.model[i], x_in, learning[i], self.local_epochs)
+        logits = self.model[self.readout_at:](h)
+        loss = F.cross_entropy(logits, y)
+        loss.backward()
+        return loss.detach()
+
+    @torch.no_grad()
+    def assign_labels(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Ends an epoch (the harness's after-epoch call); the data are not read."""
+        self.epochs_done += 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.model(x)
+        return out
+
+    def local_layers(self) -> list[nn.Module]:
+        """The layers that learn by the rule, input side first."""
+        return [self.model[i] for i in self.local]
