@@ -12,10 +12,11 @@ DEMO_MODEL = "mlp-1x800-tanh"
 
 
 def demo_variants() -> list[str]:
-    """Backprop, sign symmetry, FA and DFA with every feedback kind, and the Hebbian family."""
+    """Backprop, sign symmetry, FA and DFA with every feedback kind, the Hebbian family and the
+    competitive rules (Krotov & Hopfield, SoftHebb)."""
     kinds = [k for k in FEEDBACK_KINDS if k != "sign"]
     hebbian = ["hebb+threshold=true+gradient_sparsity=true", "oja+threshold=true+gradient_sparsity=true",
-               "sum+beta=0.001", "hebbian-descent", "fa+plastic=hebb", "dfa+plastic=hebb"]
+               "sum+beta=0.001", "hebbian-descent", "fa+plastic=hebb", "dfa+plastic=hebb", "krotov", "softhebb"]
     return ["bp", "sign", *[f"fa:{k}" for k in kinds], *[f"dfa:{k}" for k in FEEDBACK_KINDS], *hebbian]
 
 
