@@ -125,11 +125,14 @@ def export(net: nn.Module, profile: Profile, out_dir: str | Path, *, bits: int |
     if verify:
         x = verification_spikes(qnet.in_features) if spikes is None else spikes
         checks = _verify(qnet, out, chosen, x, "random")
-        golden = {"spikes": x.to(torch.uint8), "out": run_int(qnet, x).out.to(torch.uint8)}
+        rec = run_int(qnet, x)
+        inputs["random"]["fired"] = sum(int(s.sum()) for s in rec.spikes)
+        golden = {"spikes": x.to(torch.uint8), "out": rec.out.to(torch.uint8)}
         if real_spikes is not None:
             real = _verify(qnet, out, chosen, real_spikes, "real")
-            golden |= {"real_spikes": real_spikes.to(torch.uint8),
-                       "real_out": run_int(qnet, real_spikes).out.to(torch.uint8)}
+            rec = run_int(qnet, real_spikes)
+            inputs["real"]["fired"] = sum(int(s.sum()) for s in rec.spikes)
+            golden |= {"real_spikes": real_spikes.to(torch.uint8), "real_out": rec.out.to(torch.uint8)}
         torch.save(golden, out / "golden.pt")
     every = checks + (real or [])
     deployment = None if batches is None else compare(net, qnet, batches)
@@ -152,7 +155,8 @@ def verification_inputs(qnet: QuantizedNet, spikes: torch.Tensor | None, real_sp
                         real_source: str | None, real_note: str | None) -> dict[str, Any]:
     """What each verification ran on: ``random`` (the seeded raster, or the spikes given) and
     ``real`` (the real batch's shape [T, B, ...] and `real_source`), or ``real`` None and
-    ``real_note`` saying why only the random raster was used."""
+    ``real_note`` saying why only the random raster was used. `export` adds to each input run
+    ``fired``: the spikes the integer simulator fires on it, every layer (0: a vacuous check)."""
     if spikes is None:
         random = {**RANDOM_RASTER, "shape": [RANDOM_RASTER["time_steps"], RANDOM_RASTER["batch"], qnet.in_features],
                   "source": f"Bernoulli({RANDOM_RASTER['rate']}) random raster, seed {RANDOM_RASTER['seed']}"}
@@ -222,7 +226,8 @@ def verification_section(checks: Sequence[dict[str, Any]], verify: bool = True,
 
 
 def _input(described: dict[str, Any]) -> str:
-    return f"{described['source']}, spikes [{', '.join(str(n) for n in described['shape'])}]"
+    fired = f"; the integer simulator fires {described['fired']} spikes on it" if "fired" in described else ""
+    return f"{described['source']}, spikes [{', '.join(str(n) for n in described['shape'])}]{fired}"
 
 
 def _check_line(v: dict[str, Any]) -> str:

@@ -57,6 +57,7 @@ def test_real_batch_is_the_runs_encoded_test_examples_and_every_writer_agrees_on
     assert inputs["real"]["shape"] == list(mine.shape) and inputs["real"]["examples"] == 5
     assert "first 5 test examples of 'digits'" in inputs["real"]["source"] and "seed 3" in inputs["real"]["source"]
     assert inputs["random"]["shape"] == [8, 4, 64] and inputs["real_note"] is None
+    assert inputs["real"]["fired"] == sum(int(s.sum()) for s in want.spikes) > 0  # the check is not vacuous
     real = summary["verification_real"]
     assert [v["format"] for v in real] == ["onnx", "c", "nir"] and {v["input"] for v in real} == {"real"}
     for v in real:
@@ -65,8 +66,10 @@ def test_real_batch_is_the_runs_encoded_test_examples_and_every_writer_agrees_on
     assert [v["total"] for v in summary["verification"][:2]] == [8 * 4 * neurons] * 2
     assert summary["ok"] and summary["verified"] == ["onnx", "c", "nir"]
     report = (out / "report.md").read_text()
-    assert "On the random raster (Bernoulli(0.2) random raster, seed 0, spikes [8, 4, 64]):" in report
-    assert (f"On a real batch ({inputs['real']['source']}, spikes [{steps}, 5, 1, 8, 8]):") in report
+    assert ("On the random raster (Bernoulli(0.2) random raster, seed 0, spikes [8, 4, 64]; the integer simulator "
+            f"fires {inputs['random']['fired']} spikes on it):") in report
+    assert (f"On a real batch ({inputs['real']['source']}, spikes [{steps}, 5, 1, 8, 8]; the integer simulator fires "
+            f"{inputs['real']['fired']} spikes on it):") in report
     random_part, real_part = report.split("On a real batch")
     for fmt in ("onnx", "c"):
         assert f"- {fmt}: agrees with the integer simulator (spikefa.export.simulate.run_int): 0 real mismatches of " \
@@ -123,12 +126,19 @@ def test_a_writer_wrong_only_on_the_real_batch_fails_the_export(tmp_path: Path, 
 
 def test_a_conv_run_is_verified_on_its_real_images(tmp_path: Path) -> None:
     run = _maxpool_run(tmp_path)  # max pooling: NIR left out, ONNX and C verified on [T, B, 1, 8, 8] spikes
+    checkpoint = torch.load(run / "checkpoint.pt")
+    checkpoint["model"] = {k: v * 8 if k.endswith("weight") else v for k, v in checkpoint["model"].items()}
+    torch.save(checkpoint, run / "checkpoint.pt")  # seeded weights scaled until the network fires
     out = tmp_path / "conv"
     assert _cli(["export", str(run), "--target", "int8-edge", "--out", str(out), "--verify-examples", "3",
                  "--limit", "20"]) == (0, "")
     summary = json.loads((out / "export.json").read_text())
     assert summary["verification_inputs"]["real"]["shape"] == [25, 3, 1, 8, 8]
-    assert torch.equal(torch.load(out / "golden.pt")["real_spikes"].float(), _by_hand(run, 3, 0))
+    mine = _by_hand(run, 3, 0)
+    assert torch.equal(torch.load(out / "golden.pt")["real_spikes"].float(), mine)
+    want = run_int(quantize(from_run_dir(run)[0], profile("int8-edge")), mine).spikes
+    assert summary["verification_inputs"]["real"]["fired"] == sum(int(s.sum()) for s in want)
+    assert all(int(s.sum()) > 0 for s in want)  # every layer fires: the parity below is not of silence
     assert {v["format"] for v in summary["verification_real"]} == set(summary["formats"]) and summary["ok"]
     assert summary["deployment"]["samples"] == 20  # the accuracy's --limit is its own, not the real batch's
     report = (out / "report.md").read_text()
