@@ -1,5 +1,6 @@
 """``spikefa export``: check → quantise → write every artefact the profile lists → hold each
-against its reference on test spikes → ``export.json`` and ``report.md`` beside the artefacts."""
+against its reference on test spikes (a seeded random raster and, given one, a real batch of the
+run's encoded test examples) → ``export.json`` and ``report.md`` beside the artefacts."""
 
 from __future__ import annotations
 

@@ -107,8 +107,8 @@ def test_a_writer_wrong_only_on_the_real_batch_fails_the_export(tmp_path: Path, 
            f"{real['total']} spikes." in report.split("On a real batch")[1]
     assert "onnx: agrees" in report.split("On a real batch")[0]
     printed = capsys.readouterr().out
-    assert f"onnx: DISAGREES with the {real['reference']} (1/{real['total']} spikes differ) on the real batch (6 test " \
-           "examples)" in printed
+    assert (f"onnx: DISAGREES with the {real['reference']} (1/{real['total']} spikes differ) on the real batch "
+            "(6 test examples)") in printed
     # the same break on the random raster instead fails the export alike (the Python API, real spikes given)
     def broken_on_random(path, x):  # type: ignore[no-untyped-def]
         got = [s.clone() for s in honest(path, x)]
