@@ -1,12 +1,14 @@
 """``spikefa export``: argument parsing only (the work is in `spikefa.export.pipeline` / `.sweep`).
 
     spikefa export RUN_DIR --target NAME --out DIR [--bits N] [--state-bits B] [--formats nir,onnx,c]
-                   [--no-verify] [--force]
+                   [--no-verify] [--verify-examples N] [--force]
     spikefa export model.nir --target NAME --out DIR --dt SECONDS --reset zero|subtract [...]
     spikefa export sweep RUN_DIR --targets a,b --bits 8,4,2 [--state-bits 8,4] --out DIR [--data-dir D] [--limit N]
 
 ``--state-bits`` defaults to the run's QAT state width (``spikefa train --qat P --state-bits B``)
-when it has one, else the profile's.
+when it has one, else the profile's. Every artefact is verified spike for spike on a seeded random
+raster and, when the run's test data loads (as for the accuracy), on a real batch: the first
+``--verify-examples`` test examples (default 16) through the run's encoder, seeded ``--seed``.
 
 User errors raise `SpikefaError` (one line, exit 2 in `spikefa.cli.main`); a refused export's
 message lists every violation; an ``--out`` folder holding an earlier export is refused unless
@@ -84,11 +86,16 @@ def cmd_export(a: argparse.Namespace) -> int:
     state = None if a.state_bits is None else _ints("--state-bits", a.state_bits)
     if state is not None and len(state) != 1:
         raise SpikefaError(f"--state-bits {a.state_bits!r}: export takes one state width (the sweep takes a list)")
-    net, meta, batches, note = _source(a)
+    if a.verify_examples < 0:
+        raise SpikefaError(f"--verify-examples {a.verify_examples} must be >= 0 (0: verify on the random raster only)")
+    net, meta, split, note = _source(a)
+    batches, batches_note = _accuracy_batches(split, note, a)
+    real, real_source, real_note = _real_batch(split, note, meta, a)
     state_bits = state[0] if state else meta.get("qat_state_bits")
     stale = _listed_files(previous)
     summary = export(net, profile, a.out, bits=bits[0] if bits else None, formats=_names("--formats", a.formats),
-                     meta=meta, verify=not a.no_verify, batches=batches, batches_note=note, state_bits=state_bits)
+                     meta=meta, verify=not a.no_verify, batches=batches, batches_note=batches_note,
+                     state_bits=state_bits, real_spikes=real, real_source=real_source, real_note=real_note)
     written = {f for files in summary["files"].values() for f in files}
     written |= {"golden.pt"} if summary["verification"] else set()
     for name in stale - written:  # --force: the earlier export's other artefacts (and stale golden spikes) go
@@ -98,7 +105,8 @@ def cmd_export(a: argparse.Namespace) -> int:
 
 
 def _source(a: argparse.Namespace) -> tuple[Any, dict[str, Any], Any, str | None]:
-    """(network, meta, labelled test batches or None, why there are none) of the export's source."""
+    """(network, meta, the run's test split (x, y, encoder) or None, why there is none) of the
+    export's source."""
     source = a.items[0]
     dt = _seconds("--dt", a.dt)
     if is_nir_source(source):
@@ -111,12 +119,42 @@ def _source(a: argparse.Namespace) -> tuple[Any, dict[str, Any], Any, str | None
         raise SpikefaError("--dt and --reset are for NIR graphs (spikefa export model.nir ...); a run directory "
                            "states its own")
     net, meta = _from_run(source)
-    if a.no_accuracy:
+    if a.no_accuracy and (a.no_verify or a.verify_examples == 0):
         return net, meta, None, "--no-accuracy"
     try:
-        return net, meta, _test_batches(source, meta, a), None
+        return net, meta, _test_split(source, meta, a), None
     except SpikefaError as exc:
         return net, meta, None, str(exc)
+
+
+def _accuracy_batches(split: Any, note: str | None, a: argparse.Namespace) -> tuple[Any, str | None]:
+    """(the test split's first ``--limit`` examples as seeded encoded batches, or None; why not)."""
+    if a.no_accuracy:
+        return None, "--no-accuracy"
+    if split is None:
+        return None, note
+    from spikefa.export.sweep import rate_batches
+
+    x, y, encoder = split
+    return rate_batches(x[: a.limit], y[: a.limit], encoder, a.batch_size, a.seed), None
+
+
+def _real_batch(split: Any, note: str | None, meta: dict[str, Any],
+                a: argparse.Namespace) -> tuple[Any, str | None, str | None]:
+    """(the real verification batch [T, B, ...] or None, what it is, why there is none)."""
+    if a.no_verify:
+        return None, None, "--no-verify"
+    if a.verify_examples == 0:
+        return None, None, "--verify-examples 0"
+    if split is None:
+        return None, None, note
+    from spikefa.export.pipeline import real_batch
+
+    x, _, encoder = split
+    spikes = real_batch(x, encoder, a.verify_examples, a.seed)
+    source = (f"the first {spikes.shape[1]} test examples of {meta['dataset']!r}, encoded by the run's "
+              f"{type(encoder).__name__} (T = {spikes.shape[0]}, seed {a.seed})")
+    return spikes, source, None
 
 
 def _from_run(run_dir: str) -> tuple[Any, dict[str, Any]]:
@@ -146,10 +184,18 @@ def _listed_files(previous: Path | None) -> set[str]:
 
 
 def _test_batches(run_dir: str, meta: dict[str, Any], a: argparse.Namespace) -> Any:
-    """The run's test split, rate-encoded by its card's encoder (seeded): a callable giving
-    (spikes, labels) batches. Raises `SpikefaError` when the card or the data do not allow it."""
-    from spikefa.data import get_dataset, load_dataset
+    """The run's test split (its first ``--limit`` examples), rate-encoded by its card's encoder
+    (seeded): a callable giving (spikes, labels) batches. Raises `SpikefaError` as `_test_split`."""
     from spikefa.export.sweep import rate_batches
+
+    x, y, encoder = _test_split(run_dir, meta, a)
+    return rate_batches(x[: a.limit], y[: a.limit], encoder, a.batch_size, a.seed)
+
+
+def _test_split(run_dir: str, meta: dict[str, Any], a: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """(test inputs [N, ...], labels [N], the run's card's encoder). Raises `SpikefaError` when the
+    card or the data do not allow it."""
+    from spikefa.data import get_dataset, load_dataset
     from spikefa.functional.encoders import encoder_of
     from spikefa.runs.model import card_of, read_config
 
@@ -161,12 +207,12 @@ def _test_batches(run_dir: str, meta: dict[str, Any], a: argparse.Namespace) -> 
         raise SpikefaError(f"spikefa export rate-encodes test images; the run's dataset {meta['dataset']!r} "
                            "holds events: use a run trained on an image dataset (spikefa list datasets)")
     data = load_dataset(meta["dataset"], a.data_dir or meta.get("data_dir"))
-    x, y = data.x_test[: a.limit], data.y_test[: a.limit]
+    x, y = data.x_test, data.y_test
     want = meta.get("input_shape")
     if want is not None and x[0].numel() != math.prod(want):
         raise SpikefaError(f"the run takes inputs of shape {tuple(want)} but {meta['dataset']!r}'s test images are "
                            f"{tuple(x.shape[1:])}; give the run's own dataset with --data-dir")
-    return rate_batches(x, y, encoder_of(card.encoder), a.batch_size, a.seed)
+    return x, y, encoder_of(card.encoder)
 
 
 def _print_summary(summary: dict[str, Any], out: str) -> None:
@@ -175,13 +221,21 @@ def _print_summary(summary: dict[str, Any], out: str) -> None:
         print(f"{fmt}: {', '.join(files)}")
     for fmt, why in summary.get("left_out", {}).items():
         print(f"{fmt}: left out, it cannot represent this network ({why})")
-    for v in summary["verification"]:
+    inputs = summary.get("verification_inputs") or {}
+    real = inputs.get("real")
+    where = {"random": " on the random raster", "real": f" on the real batch ({real['examples']} test examples)"
+             if real else ""}
+    for v in summary["verification"] + (summary.get("verification_real") or []):
+        on = where.get(v.get("input", ""), "")
         if v["skipped"]:
-            print(f"{v['format']}: NOT VERIFIED ({v['note']}); the artefact is written but unchecked")
+            print(f"{v['format']}: NOT VERIFIED{on} ({v['note']}); the artefact is written but unchecked")
             continue
         state = "agrees" if v["ok"] else "DISAGREES"
         ties = f", {v['ties']} tie disagreements at U = θ apart" if v.get("ties") else ""
-        print(f"{v['format']}: {state} with the {v['reference']} ({v['mismatches']}/{v['total']} spikes differ{ties})")
+        print(f"{v['format']}: {state} with the {v['reference']} ({v['mismatches']}/{v['total']} spikes differ{ties})"
+              f"{on}")
+    if summary["verification"] and not real:
+        print(f"real batch: not run ({inputs.get('real_note') or 'no test data'}); verified on the random raster only")
     print(f"-> {Path(out) / 'export.json'}, {Path(out) / 'report.md'}")
 
 
@@ -226,6 +280,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                                      "represent the network), from nir, onnx, c")
     e.add_argument("--out", help="output directory (export: the artefacts and report; sweep: the table and plot)")
     e.add_argument("--no-verify", action="store_true", help="skip running the artefacts against their references")
+    e.add_argument("--verify-examples", type=int, default=16, metavar="N",
+                   help="export: also verify every artefact on the first N test examples through the run's encoder "
+                        "(seeded --seed) when the test data loads; 0: the random raster only (default 16)")
     e.add_argument("--force", action="store_true", help="export into an --out folder that holds an earlier export")
     e.add_argument("--dt", help="a .nir graph's time step in seconds (NIR's time unit; the graph cannot say it)")
     e.add_argument("--reset", help="a .nir graph's reset: zero (NIR's v <- v_reset) or subtract (snnTorch's default)")

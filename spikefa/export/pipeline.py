@@ -1,5 +1,6 @@
 """``spikefa export``: check → quantise → write every artefact the profile lists → hold each
-against its reference on test spikes → ``export.json`` and ``report.md`` beside the artefacts."""
+against its reference on test spikes (a seeded random raster and, given one, a real batch of the
+run's encoded test examples) → ``export.json`` and ``report.md`` beside the artefacts."""
 
 from __future__ import annotations
 
@@ -21,11 +22,34 @@ from spikefa.export.sweep import Comparison, compare
 from spikefa.export.writers import EXPORTERS
 
 
+RANDOM_RASTER = {"time_steps": 8, "batch": 4, "rate": 0.2, "seed": 0}  # `verification_spikes`' defaults
+
+
 def verification_spikes(in_features: int, time_steps: int = 8, batch: int = 4, rate: float = 0.2,
                         seed: int = 0) -> torch.Tensor:
     """Bernoulli(rate) test spikes [T, B, in_features] from a seeded generator."""
     gen = torch.Generator().manual_seed(seed)
     return (torch.rand(time_steps, batch, in_features, generator=gen) < rate).to(torch.float32)
+
+
+def real_batch(x: torch.Tensor, encoder: Any, examples: int = 16, seed: int = 0) -> torch.Tensor:
+    """The first `examples` inputs of `x` [N, ...] (e.g. the run's test images, in [0, 1]) encoded
+    by `encoder` (the run's card's, `spikefa.functional.encoders.encoder_of`) with a generator
+    seeded `seed`: binary spikes [T, B, ...], B = min(examples, N). Raises `SpikefaError` for
+    `examples` < 1 or an encoder whose output is not 0/1 (the chips take spikes)."""
+    if examples < 1:
+        raise SpikefaError(f"the real verification batch needs examples >= 1, got {examples}")
+    spikes = encoder(x[:examples], torch.Generator().manual_seed(seed)).to(torch.float32)
+    if spikes.numel() and not bool(((spikes == 0) | (spikes == 1)).all()):
+        raise SpikefaError(f"the run's encoder {type(encoder).__name__} gives values other than 0/1; the exporters' "
+                           "verification runs on binary spikes")
+    return spikes
+
+
+def _verify(qnet: QuantizedNet, out: Path, formats: Sequence[str], x: torch.Tensor,
+            source: str) -> list[dict[str, Any]]:
+    """Each format's `Verification` on spikes x [T, B, ...], as dicts with the input named (`source`)."""
+    return [{**EXPORTERS[f].verify(qnet, out, x).as_dict(), "input": source} for f in formats]
 
 
 def _formats(profile: Profile, formats: Sequence[str] | None) -> list[str]:
@@ -64,16 +88,21 @@ def neuron_problems(net: nn.Module) -> list[str]:
 def export(net: nn.Module, profile: Profile, out_dir: str | Path, *, bits: int | None = None,
            formats: Sequence[str] | None = None, meta: dict[str, Any] | None = None,
            spikes: torch.Tensor | None = None, verify: bool = True, batches: Any = None,
-           batches_note: str | None = None, state_bits: int | None = None) -> dict[str, Any]:
+           batches_note: str | None = None, state_bits: int | None = None, real_spikes: torch.Tensor | None = None,
+           real_source: str | None = None, real_note: str | None = None) -> dict[str, Any]:
     """Export `net` to `profile` in `out_dir`; raises `ExportRefused` listing every violation.
 
     Weights get `bits` bits and the membrane `state_bits` bits (default: the profile's; fewer share
     the weights' scale as in MINT, Yin et al. 2023, `Profile.with_state_bits`). Returns the summary
     also written to ``export.json``: files per format, the per-layer quantisation report and, when
     `verify`, each artefact's comparison with its reference on `spikes` [T, B, in] (default:
-    `verification_spikes`). ``summary["ok"]`` is False when an artefact disagrees with its
-    reference; ``summary["verified"]`` lists the formats that ran and agreed, ``summary["unverified"]``
-    those whose check could not run (never counted as passed). With `formats` None (the profile's
+    `verification_spikes`, a seeded random raster) and, given `real_spikes` [T, B, ...] (the run's
+    first test examples through its encoder, `real_batch`; `real_source` says what they are), on
+    those too: ``summary["verification"]`` and ``summary["verification_real"]`` (None without real
+    spikes, ``summary["verification_inputs"]`` then says why: `real_note`). ``summary["ok"]`` is
+    False when an artefact disagrees with its reference on either input; ``summary["verified"]``
+    lists the formats that ran and agreed on every input, ``summary["unverified"]`` those whose
+    check could not run (never counted as passed). With `formats` None (the profile's
     list), a format whose writer refuses the network (NIR has no max-pool node) is left out and
     ``summary["left_out"]`` says why; named `formats` are all written or the export is refused.
     With labelled `batches` ((spikes [T, B, ...], labels [B]) pairs, e.g. the run's test split,
@@ -90,25 +119,55 @@ def export(net: nn.Module, profile: Profile, out_dir: str | Path, *, bits: int |
     out.mkdir(parents=True, exist_ok=True)
     files, left_out = _write(qnet, out, chosen, meta, strict=formats is not None)
     chosen = [f for f in chosen if f in files]
-    checks = []
+    checks: list[dict[str, Any]] = []
+    real: list[dict[str, Any]] | None = None
+    inputs = verification_inputs(qnet, spikes, real_spikes if verify else None, real_source,
+                                 real_note if verify else "--no-verify")
     if verify:
         x = verification_spikes(qnet.in_features) if spikes is None else spikes
-        checks = [EXPORTERS[f].verify(qnet, out, x).as_dict() for f in chosen]
-        golden = run_int(qnet, x)
-        torch.save({"spikes": x.to(torch.uint8), "out": golden.out.to(torch.uint8)}, out / "golden.pt")
+        checks = _verify(qnet, out, chosen, x, "random")
+        rec = run_int(qnet, x)
+        inputs["random"]["fired"] = sum(int(s.sum()) for s in rec.spikes)
+        golden = {"spikes": x.to(torch.uint8), "out": rec.out.to(torch.uint8)}
+        if real_spikes is not None:
+            real = _verify(qnet, out, chosen, real_spikes, "real")
+            rec = run_int(qnet, real_spikes)
+            inputs["real"]["fired"] = sum(int(s.sum()) for s in rec.spikes)
+            golden |= {"real_spikes": real_spikes.to(torch.uint8), "real_out": rec.out.to(torch.uint8)}
+        torch.save(golden, out / "golden.pt")
+    every = checks + (real or [])
     deployment = None if batches is None else compare(net, qnet, batches)
     summary = {"profile": profile.name, "bits": qnet.bits, "state_bits": qnet.state_bits, "formats": chosen,
                "left_out": left_out, "files": files, "report": [r.as_dict() for r in qnet.report],
-               "verification": checks, "ok": not any(c["failed"] for c in checks),
-               "verified": [c["format"] for c in checks if c["ok"]],
-               "unverified": [c["format"] for c in checks if c["skipped"]], "meta": meta or {},
-               "deployment": None if deployment is None else deployment.as_dict()}
+               "verification": checks, "verification_real": real, "verification_inputs": inputs,
+               "ok": not any(c["failed"] for c in every),
+               "verified": [f for f in chosen if every and all(c["ok"] for c in every if c["format"] == f)],
+               "unverified": [f for f in chosen if any(c["skipped"] for c in every if c["format"] == f)],
+               "meta": meta or {}, "deployment": None if deployment is None else deployment.as_dict()}
     (out / "export.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     (out / "report.md").write_text(f"# {profile.name}, {qnet.bits}-bit weights, {qnet.state_bits}-bit state\n\n"
                                    f"{deployment_section(deployment, batches_note)}\n"
                                    f"{formats_section(chosen, left_out)}\n"
-                                   f"{verification_section(checks, verify)}\n{report_table(qnet)}\n")
+                                   f"{verification_section(checks, verify, real, inputs)}\n{report_table(qnet)}\n")
     return summary
+
+
+def verification_inputs(qnet: QuantizedNet, spikes: torch.Tensor | None, real_spikes: torch.Tensor | None,
+                        real_source: str | None, real_note: str | None) -> dict[str, Any]:
+    """What each verification ran on: ``random`` (the seeded raster, or the spikes given) and
+    ``real`` (the real batch's shape [T, B, ...] and `real_source`), or ``real`` None and
+    ``real_note`` saying why only the random raster was used. `export` adds to each input run
+    ``fired``: the spikes the integer simulator fires on it, every layer (0: a vacuous check)."""
+    if spikes is None:
+        random = {**RANDOM_RASTER, "shape": [RANDOM_RASTER["time_steps"], RANDOM_RASTER["batch"], qnet.in_features],
+                  "source": f"Bernoulli({RANDOM_RASTER['rate']}) random raster, seed {RANDOM_RASTER['seed']}"}
+    else:
+        random = {"shape": list(spikes.shape), "source": "the test spikes given to export(spikes=...)"}
+    if real_spikes is None:
+        return {"random": random, "real": None, "real_note": real_note or "no test data given"}
+    return {"random": random, "real": {"shape": list(real_spikes.shape), "examples": int(real_spikes.shape[1]),
+                                       "source": real_source or "the real spikes given to export(real_spikes=...)"},
+            "real_note": None}
 
 
 def _write(qnet: QuantizedNet, out: Path, chosen: Sequence[str], meta: dict[str, Any] | None,
@@ -145,28 +204,47 @@ TIES_EXPLAINED = ("A tie is a disagreement at a membrane exactly at its threshol
                   "disagreement anywhere else.")
 
 
-def verification_section(checks: Sequence[dict[str, Any]], verify: bool = True) -> str:
-    """The report's verification: per artefact, real mismatches and tie disagreements with its
-    reference (and, for a float artefact, against the integer simulator), with why ties happen."""
+def verification_section(checks: Sequence[dict[str, Any]], verify: bool = True,
+                         real: Sequence[dict[str, Any]] | None = None, inputs: dict[str, Any] | None = None) -> str:
+    """The report's verification: per input (the random raster `checks`, the real batch `real`;
+    `inputs` as `verification_inputs` describes them) and per artefact, real mismatches and tie
+    disagreements with its reference (and, for a float artefact, against the integer simulator),
+    with why ties happen; without a real batch, that only the random raster was used, and why."""
     if not verify:
         return "Verification: not run (--no-verify).\n"
-    lines = ["Verification (each artefact run on test spikes against its reference):", ""]
-    for v in checks:
-        if v["skipped"]:
-            lines.append(f"- {v['format']}: NOT VERIFIED ({v['note']}); the artefact is written but unchecked.")
-            continue
-        state = "agrees" if v["ok"] else "DISAGREES"
-        integer = v.get("integer")
-        ties = f" and {v.get('ties', 0)} tie disagreements" if integer is not None or v.get("ties") else ""
-        text = (f"- {v['format']}: {state} with the {v['reference']}: {v['mismatches']} real mismatches{ties} of "
-                f"{v['total']} spikes")
-        if integer is not None:
-            text += (f"; against the integer simulator (the chip's arithmetic): {integer['ties']} tie disagreements "
-                     f"and {integer['other']} others (integer decay rounding and saturation the float graph does "
-                     "not hold)")
-        lines.append(text + ".")
+    lines = ["Verification (each artefact run on test spikes against its reference, spike for spike):", ""]
+    if inputs is not None:
+        lines += [f"On the random raster ({_input(inputs['random'])}):", ""]
+    lines += [_check_line(v) for v in checks]
+    if inputs is not None and inputs.get("real") is not None:
+        lines += ["", f"On a real batch ({_input(inputs['real'])}):", ""]
+        lines += [_check_line(v) for v in real or ()]
+    elif inputs is not None:
+        lines += ["", f"Real batch: not run ({inputs.get('real_note') or 'no test data given'}); only the random "
+                      "raster was used."]
     lines += ["", TIES_EXPLAINED]
     return "\n".join(lines) + "\n"
+
+
+def _input(described: dict[str, Any]) -> str:
+    fired = f"; the integer simulator fires {described['fired']} spikes on it" if "fired" in described else ""
+    return f"{described['source']}, spikes [{', '.join(str(n) for n in described['shape'])}]{fired}"
+
+
+def _check_line(v: dict[str, Any]) -> str:
+    """One artefact's verification line of the report."""
+    if v["skipped"]:
+        return f"- {v['format']}: NOT VERIFIED ({v['note']}); the artefact is written but unchecked."
+    state = "agrees" if v["ok"] else "DISAGREES"
+    integer = v.get("integer")
+    ties = f" and {v.get('ties', 0)} tie disagreements" if integer is not None or v.get("ties") else ""
+    text = (f"- {v['format']}: {state} with the {v['reference']}: {v['mismatches']} real mismatches{ties} of "
+            f"{v['total']} spikes")
+    if integer is not None:
+        text += (f"; against the integer simulator (the chip's arithmetic): {integer['ties']} tie disagreements "
+                 f"and {integer['other']} others (integer decay rounding and saturation the float graph does "
+                 "not hold)")
+    return text + "."
 
 
 def deployment_section(c: Comparison | None, note: str | None = None) -> str:
