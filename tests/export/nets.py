@@ -94,3 +94,40 @@ def tiny_conv_net(pool: str = "max", *, spike_pool: str = "none", stride: int = 
                       nn.Sequential(nn.Flatten(), lin)], spec)
     net.input_shape = (1, side, side)
     return net
+
+
+def export_cli(argv: list[str]) -> tuple[int, str]:
+    """What spikefa.cli.main does with the export command: (exit code, its one error line); a
+    SpikefaError is exit code 2."""
+    import argparse
+
+    from spikefa.errors import SpikefaError
+    from spikefa.export.cli import add_parser
+
+    parser = argparse.ArgumentParser(prog="spikefa")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args)), ""
+    except SpikefaError as exc:
+        return 2, f"spikefa: error: {exc}"
+
+
+def card_run_dir(tmp: Any, base: str, name: str, replace: dict[str, str]) -> tuple[Any, dict[str, Any]]:
+    """(run directory, config) of an untrained run on the bundled digits: the built-in card `base`
+    with its text edited by `replace` and renamed `name`, its mapping stored as a run stores it."""
+    import json
+
+    from spikefa.catalog import find_card, load_card
+
+    text = find_card(base).read_text()
+    for old, new in replace.items():
+        text = text.replace(old, new)
+    card_path = tmp / f"{name}.toml"
+    card_path.write_text(text.replace(f'name = "{base}"', f'name = "{name}"'))
+    run = tmp / "run"
+    run.mkdir()
+    config = {"model": str(card_path), "rule": "bp", "dataset": "digits", "standardize": False,
+              "card": load_card(card_path).mapping}
+    (run / "config.json").write_text(json.dumps(config))
+    return run, config

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -13,12 +12,11 @@ import torch
 from spikefa.catalog import find_card, load_card
 from spikefa.errors import SpikefaError
 from spikefa.export.check import ExportRefused, check
-from spikefa.export.cli import add_parser
 from spikefa.export.network import from_run_dir, spiking_core
 from spikefa.schemas.run import RunConfig
 from spikefa.runs import make_model
 
-from .nets import assert_every_verification_ran, profile, require_every_verifier, spikes, tiny_net
+from .nets import assert_every_verification_ran, export_cli, profile, require_every_verifier, spikes, tiny_net
 
 
 def test_every_violation_is_listed() -> None:
@@ -34,15 +32,7 @@ def test_every_violation_is_listed() -> None:
     assert check(tiny_net(), profile("loihi2")) == []
 
 
-def _cli(argv: list[str]) -> tuple[int, str]:
-    """What spikefa.cli.main does with a SpikefaError: one line, exit code 2."""
-    parser = argparse.ArgumentParser(prog="spikefa")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args)), ""
-    except SpikefaError as exc:
-        return 2, f"spikefa: error: {exc}"
+_cli = export_cli
 
 
 def _run_dir(tmp: Path, net_sizes: tuple[int, ...] = (6, 8, 4)) -> Path:

@@ -22,7 +22,8 @@ from spikefa.export.quantize import QuantizedNet, quantize
 from spikefa.export.simulate import dequantize, float_layers, int_currents, run_float, run_int
 from spikefa.export.writers import EXPORTERS, split_ties
 
-from .nets import assert_every_verification_ran, profile, require_every_verifier, spikes, tiny_conv_net, variant
+from .nets import (assert_every_verification_ran, card_run_dir, profile, require_every_verifier, spikes, tiny_conv_net,
+                   variant)
 
 NO_COMPILER = "no C compiler ($CC, cc, gcc or clang on PATH): the C artefact cannot be compiled and checked"
 
@@ -379,22 +380,12 @@ def test_nir_ties_with_the_integer_simulator_are_counted_apart(tmp_path: Path) -
 def _conv_run_dir(tmp: Path) -> Path:
     """A run directory as `spikefa train` writes it for a small snn-lenet card (2 then 4 channels of
     3x3, 2x2 average pools) on 1x8x8 inputs; weights scaled up (x20) so that every layer spikes."""
-    import json
-
-    from spikefa.catalog import find_card, load_card
     from spikefa.export.network import spiking_core
     from spikefa.runs import make_model
     from spikefa.schemas.run import RunConfig
 
-    card = find_card("snn-lenet").read_text().replace("channels = [12, 64]", "channels = [2, 4]")
-    card = card.replace("kernel_size = 5", "kernel_size = 3").replace('pool = "max"', 'pool = "avg"')
-    card_path = tmp / "snn-lenet-tiny.toml"
-    card_path.write_text(card.replace('name = "snn-lenet"', 'name = "snn-lenet-tiny"'))
-    run = tmp / "run"
-    run.mkdir()
-    config = {"model": str(card_path), "rule": "bp", "dataset": "digits", "standardize": False,
-              "card": load_card(card_path).mapping}
-    (run / "config.json").write_text(json.dumps(config))
+    run, config = card_run_dir(tmp, "snn-lenet", "snn-lenet-tiny", {
+        "channels = [12, 64]": "channels = [2, 4]", "kernel_size = 5": "kernel_size = 3", 'pool = "max"': 'pool = "avg"'})
     model = make_model(RunConfig.from_dict(config), (1, 8, 8), 3)
     with torch.no_grad():
         for m in spiking_core(model).modules():  # type: ignore[union-attr]

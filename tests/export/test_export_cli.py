@@ -4,7 +4,6 @@ accuracy and per-layer firing-rate EMD, each checked against a second computatio
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -12,9 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from spikefa.catalog import find_card, load_card
 from spikefa.errors import SpikefaError
-from spikefa.export.cli import add_parser
 from spikefa.export.network import dense_layers, spiking_core
 from spikefa.export.quantize import quantize
 from spikefa.export.simulate import float_layers, run_float, run_int
@@ -23,30 +20,16 @@ from spikefa.nn.spiking import scores
 from spikefa.runs import make_model
 from spikefa.schemas.run import RunConfig
 
-from .nets import profile, spikes, tiny_net
+from .nets import card_run_dir, export_cli, profile, spikes, tiny_net
 
 
-def _cli(argv: list[str]) -> tuple[int, str]:
-    parser = argparse.ArgumentParser(prog="spikefa")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args)), ""
-    except SpikefaError as exc:
-        return 2, f"spikefa: error: {exc}"
+_cli = export_cli
 
 
 def _digits_run(tmp: Path, hidden: int = 24) -> Path:
     """A run directory on the bundled digits (8x8 images, 10 classes): a tiny spiking card whose
     weights are seeded (no training), so the float net classifies above chance only by luck."""
-    card = find_card("snn-1x800-lif").read_text().replace("hidden = [800]", f"hidden = [{hidden}]")
-    card_path = tmp / "snn-digits.toml"
-    card_path.write_text(card.replace('name = "snn-1x800-lif"', 'name = "snn-digits"'))
-    run = tmp / "run"
-    run.mkdir()
-    config = {"model": str(card_path), "rule": "bp", "dataset": "digits", "standardize": False,
-              "card": load_card(card_path).mapping}
-    (run / "config.json").write_text(json.dumps(config))
+    run, config = card_run_dir(tmp, "snn-1x800-lif", "snn-digits", {"hidden = [800]": f"hidden = [{hidden}]"})
     shape = (1, 8, 8)
     model = make_model(RunConfig.from_dict(config), shape, 10)
     spiking_core(model).load_state_dict(tiny_net((64, hidden, 10), gain=6.0).state_dict())  # type: ignore[union-attr]
