@@ -35,7 +35,7 @@ from torch.nn.utils import parametrize
 
 from collections.abc import Callable
 
-from spikefa.errors import SpikefaError
+from spikefa.errors import ConfigError, SpikefaError
 from spikefa.export.arith import encode_decay
 from spikefa.export.profile import Profile, load_profile
 from spikefa.export.quantize import _round, layer_grid
@@ -221,6 +221,24 @@ def qat_settings(config: RunConfig) -> tuple[Profile, int | None, int | None]:
     return profile, bits, config.state_bits
 
 
+def _refuse_silent_layers(net: nn.Module, grids: dict[int, _Grid], state_bits: int) -> None:
+    """A narrow membrane puts the weights on the state's grid (step θ/2^(state_bits−2) at most); when
+    that step is above every weight of a layer, the fake-quantised layer is all zeros, the network
+    is silent and nothing can learn (measured: chance accuracy). Refused, naming the layer."""
+    for name, m in net.named_modules():
+        grid = grids.get(id(m))
+        if grid is None:
+            continue
+        with torch.no_grad():
+            if torch.count_nonzero(m.weight) == 0:
+                raw = m.parametrizations.weight.original  # type: ignore[union-attr]
+                step = float(grid.steps(raw)[0].max())
+                raise ConfigError(f"state_bits = {state_bits} is too narrow for layer {name or type(m).__name__}: "
+                                  f"its weight step on the shared grid ({step:.3g}) is above every one of its "
+                                  f"weights (largest |w| {float(raw.abs().max()):.3g}), so the network would start "
+                                  f"silent and could not learn; use more state bits (8 trains)")
+
+
 def prepare_qat(net: nn.Module, profile: Profile, bits: int | None = None, *, quantize_feedback: bool = False,
                 state: bool = True, state_bits: int | None = None) -> nn.Module:
     """Fake-quantize `net` in place for `profile` (weights of `bits` bits, a membrane of `state_bits`
@@ -240,6 +258,8 @@ def prepare_qat(net: nn.Module, profile: Profile, bits: int | None = None, *, qu
             for name in _FEEDBACK_BUFFERS:
                 if isinstance(getattr(m, name, None), torch.Tensor) and not parametrize.is_parametrized(m, name):
                     parametrize.register_parametrization(m, name, FakeQuantFeedback(prof.weights.bits))
+    if state_bits is not None and state_bits < profile.neuron.state_bits:
+        _refuse_silent_layers(net, grids, state_bits)
     if hasattr(net, "synapses") and hasattr(net, "neurons"):
         n = prof.neuron
         for syn, neuron, lif in zip(net.synapses, net.neurons, net.lif):

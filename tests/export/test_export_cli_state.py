@@ -36,19 +36,19 @@ def _thresholds(qnet) -> list[list[int]]:  # type: ignore[no-untyped-def]
 
 
 def test_export_takes_the_runs_qat_state_width_unless_told(tmp_path: Path) -> None:
-    code, run = _train(tmp_path, "--qat", "int8-edge", "--state-bits", "4")
+    code, run = _train(tmp_path, "--qat", "int8-edge", "--state-bits", "6")
     assert code == 0
     net, _ = from_run_dir(run)
     base = ["export", str(run), "--target", "int8-edge", "--no-verify", "--no-accuracy", "--formats", "onnx"]
     assert _cli(base + ["--out", str(tmp_path / "a")]) == (0, "")
     summary = json.loads((tmp_path / "a" / "export.json").read_text())
-    assert summary["state_bits"] == 4 and summary["meta"]["qat_state_bits"] == 4
-    assert _report_thresholds(summary) == _thresholds(quantize(net, profile("int8-edge"), state_bits=4))
-    assert (tmp_path / "a" / "report.md").read_text().startswith("# int8-edge, 8-bit weights, 4-bit state\n")
-    assert _cli(base + ["--out", str(tmp_path / "b"), "--state-bits", "6"]) == (0, "")
-    summary = json.loads((tmp_path / "b" / "export.json").read_text())
-    assert summary["state_bits"] == 6
+    assert summary["state_bits"] == 6 and summary["meta"]["qat_state_bits"] == 6
     assert _report_thresholds(summary) == _thresholds(quantize(net, profile("int8-edge"), state_bits=6))
+    assert (tmp_path / "a" / "report.md").read_text().startswith("# int8-edge, 8-bit weights, 6-bit state\n")
+    assert _cli(base + ["--out", str(tmp_path / "b"), "--state-bits", "5"]) == (0, "")
+    summary = json.loads((tmp_path / "b" / "export.json").read_text())
+    assert summary["state_bits"] == 5
+    assert _report_thresholds(summary) == _thresholds(quantize(net, profile("int8-edge"), state_bits=5))
     assert _report_thresholds(summary) != _report_thresholds(json.loads((tmp_path / "a" / "export.json").read_text()))
     code, err = _cli(base + ["--out", str(tmp_path / "c"), "--state-bits", "4,2"])
     assert code == 2 and "\n" not in err and "export takes one state width" in err
@@ -59,7 +59,7 @@ def test_export_takes_the_runs_qat_state_width_unless_told(tmp_path: Path) -> No
     assert _cli(["export", "sweep", str(run), "--targets", "int8-edge", "--bits", "8", "--out", str(tmp_path / "s"),
                  "--limit", "40", "--no-progress"]) == (0, "")
     rows = json.loads((tmp_path / "s" / "sweep.json").read_text())
-    assert [(r["bits"], r["state_bits"], r["state_width"]) for r in rows] == [(8, 4, 4)]
+    assert [(r["bits"], r["state_bits"], r["state_width"]) for r in rows] == [(8, 6, 6)]
 
 
 def test_plain_run_exports_the_profiles_state_and_sweeps_the_state_axis(tmp_path: Path) -> None:

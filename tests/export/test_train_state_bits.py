@@ -40,25 +40,25 @@ def _train(tmp: Path, *extra: str) -> tuple[int, Path]:
 
 
 def test_train_with_a_low_bit_state_stores_it_resumes_and_runs_on_its_grid(tmp_path: Path) -> None:
-    code, run = _train(tmp_path, "--qat", "int8-edge", "--state-bits", "4")
+    code, run = _train(tmp_path, "--qat", "int8-edge", "--state-bits", "6")
     assert code == 0
     stored = json.loads((run / "config.json").read_text())
-    assert stored["qat"] == "int8-edge" and stored["state_bits"] == 4
+    assert stored["qat"] == "int8-edge" and stored["state_bits"] == 6
     assert main(["train", "--resume", str(run), "--epochs", "2", "--no-progress"]) == 0
     assert torch.load(run / "checkpoint.pt", weights_only=False)["epoch"] == 2
-    assert json.loads((run / "config.json").read_text())["state_bits"] == 4  # resume kept it
+    assert json.loads((run / "config.json").read_text())["state_bits"] == 6  # resume kept it
 
     loaded = load_run(run, qat_transform_for)
     net = spiking_core(loaded.model)
-    assert all(isinstance(n.state_quant, StateQuant) and n.state_quant.top == 7 for n in net.neurons)
-    qnet = quantize(net, profile("int8-edge"), state_bits=4)
-    assert qnet.state_bits == 4
+    assert all(isinstance(n.state_quant, StateQuant) and n.state_quant.top == 31 for n in net.neurons)
+    qnet = quantize(net, profile("int8-edge"), state_bits=6)
+    assert qnet.state_bits == 6
     x = spikes(10, 8, 64, rate=0.5, seed=3)
     with torch.no_grad():
         mem = net(x.reshape(10, 8, 1, 8, 8)).mem.double()  # the output layer's membrane, real units
     units = mem / qnet.layers[-1].unit.double()
-    assert torch.allclose(units, units.round(), atol=1e-3)  # every step lands on the 4-bit grid...
-    assert int(units.round().abs().max()) <= 7  # ...and saturates at ±(2^3 − 1) units
+    assert torch.allclose(units, units.round(), atol=1e-3)  # every step lands on the 6-bit grid...
+    assert int(units.round().abs().max()) <= 31  # ...and saturates at ±(2^5 − 1) units
     ref = run_int(qnet, x)
     agree = (units.round().to(torch.int64) == ref.mems[-1]).double().mean()
     assert float(agree) >= 0.99 and int(ref.mems[-1].abs().max()) > 0  # the integer simulator's membrane
@@ -93,3 +93,13 @@ def test_state_bits_are_refused_without_qat_and_beyond_the_profile(tmp_path: Pat
         qat_transform_for(RunConfig(model="m", rule="bp", dataset="digits", qat="int8-edge", state_bits=40))
     code, run = _train(tmp_path, "--qat", "loihi2", "--state-bits", "4")
     assert code == 2 and not (run / "config.json").exists()  # refused before anything is written
+
+
+def test_a_state_too_narrow_for_every_weight_of_a_layer_is_refused_before_training(tmp_path: Path,
+                                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """4 state bits put the weight step at θ/4 = 0.25, above every initial weight of the tiny card's first
+    layer (|w| < 1/8): the fake-quantised network would be silent (measured on snn-1x800-lif: chance)."""
+    code, run = _train(tmp_path, "--qat", "int8-edge", "--state-bits", "4")
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and not run.exists() and len(err.splitlines()) == 1
+    assert "state_bits = 4 is too narrow for layer synapses.0" in err and "(0.25)" in err
