@@ -10,8 +10,8 @@ optimiser (for one linear layer, backprop, FA and DFA give the same update). Eve
 - ``local_step(x, y)``: one batch: the forward pass with the weights as they are, then each learning
   local layer's update from its own input (layers together, or one at a time: greedy), then the
   read-out's cross-entropy backward (the harness steps the optimiser); returns that loss.
-- ``assign_labels(x, y)``: the harness calls it after each epoch; it only ends the epoch (the local
-  rates anneal per epoch and local learning stops after ``local_epochs``), the data are not read.
+- ``end_epoch()``: the harness calls it after each epoch (the rules declare ``ends_epochs``): the local
+  rates anneal per epoch and local learning stops after ``local_epochs``.
 - ``forward(x)``: class scores [B, classes].
 
 ``frozen`` keeps the local layers at their initialization: the random-feature control with the same
@@ -258,8 +258,8 @@ class CompetitiveLearner(nn.Module):
         return loss.detach()
 
     @torch.no_grad()
-    def assign_labels(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        """Ends an epoch (the harness's after-epoch call); the data are not read."""
+    def end_epoch(self) -> None:
+        """Ends an epoch (the harness's after-epoch call, `Rule.ends_epochs`)."""
         self.epochs_done += 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

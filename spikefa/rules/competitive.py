@@ -87,7 +87,7 @@ def competitive_rules() -> list[Rule]:
               "lr": Option(0.04, float, "initial local rate ε0 (largest weight change per step), annealed to 0"),
               "sigma": Option(1.0, float, "initial weights ~ N(0, sigma²) (the reference code: 1)", minimum=1e-6),
               **_COMMON},
-             takes=("rate",), layers=(nn.Linear,), online=True, assigns_labels=True),
+             takes=("rate",), layers=(nn.Linear,), online=True, ends_epochs=True),
         Rule("softhebb", "SoftHebb: soft winner-take-all Hebbian layers without feedback, linear read-out",
              "Journé, Garcia Rodriguez, Guo & Moraitis 2023 (ICLR)", (), None, _softhebb,
              {"temperature": Option("1.0", str, "softmax temperature τ of the soft winner-take-all: one number, or "
@@ -100,5 +100,5 @@ def competitive_rules() -> list[Rule]:
               "schedule": Option("together", ("together", "greedy"), "local layers learn in the same epochs, or "
                                  "one after the other (local_epochs each)"),
               **_COMMON},
-             takes=("rate",), layers=(nn.Linear, nn.Conv2d), online=True, assigns_labels=True),
+             takes=("rate",), layers=(nn.Linear, nn.Conv2d), online=True, ends_epochs=True),
     ]

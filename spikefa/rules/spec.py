@@ -107,6 +107,9 @@ class Rule:
     - ``assigns_labels``: after each epoch ``model.assign_labels(x, y)`` reads the training data with
       learning off (label assignment, or fitting a read-out) before evaluation; like ``online``, a
       bool or a callable of the converted model (`assigns_labels_for`);
+    - ``ends_epochs``: after each epoch ``model.end_epoch()`` (before label assignment and evaluation):
+      a learner whose schedule counts epochs (the competitive rules' annealed local rates and their
+      number of local epochs) keeps that count in its own state, so a resumed run continues it;
     - ``param_groups``: parameters it trains with their own optimiser settings;
     - ``layers``: the layer kinds whose learning it defines (None: any, as backprop); `convert`
       refuses a model with another kind of layer that has parameters (normalization layers excepted:
@@ -126,6 +129,7 @@ class Rule:
     online: bool | Callable[[nn.Module], bool] = False
     unsupervised: bool | Callable[[nn.Module], bool] = False
     assigns_labels: bool | Callable[[nn.Module], bool] = False
+    ends_epochs: bool = False
     param_groups: GroupsOf | None = None
 
     def learns_online(self, model: nn.Module) -> bool:

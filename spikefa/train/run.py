@@ -219,6 +219,8 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resu
             step += stats.steps  # `step` counts from the epoch's start, also when it resumed inside it
             within = Progress()
             spent += time.perf_counter() - t0
+            if rule.ends_epochs:
+                unwrap(model).end_epoch()
             if rule.assigns_labels_for(unwrap(model)):
                 unwrap(model).assign_labels(data.x_train, data.y_train)
             row = _epoch_row(model, data, epoch, stats.loss, lr_at(config, epoch + 1), spent,

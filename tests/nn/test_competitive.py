@@ -53,7 +53,7 @@ def test_krotov_step_applies_the_kernel_and_the_readout_gradient() -> None:
 def test_krotov_rate_anneals_per_epoch() -> None:
     learner = CompetitiveLearner(mlp(), KrotovPlasticity(k=2, lr=0.1), "krotov", local_epochs=4)
     x, y = data((12,))
-    learner.assign_labels(x, y)  # epoch 1 ends: ε = 0.1·(1 − 1/4)
+    learner.end_epoch()  # epoch 1 ends: ε = 0.1·(1 − 1/4)
     w0 = learner.model[1].weight.clone()
     learner.local_step(x, y)
     step = (learner.model[1].weight - w0).abs().max()
@@ -94,7 +94,7 @@ def test_frozen_leaves_the_local_layers_bitwise_unchanged(make, rule) -> None:  
         opt.zero_grad()
         learner.local_step(x, y)
         opt.step()
-        learner.assign_labels(x, y)
+        learner.end_epoch()
     assert all(torch.equal(a, m.weight) for a, m in zip(before, learner.local_layers()))
     assert not torch.equal(readout, learner.model[-1].weight)  # the read-out did learn
     live = CompetitiveLearner(make(), rule, "r", seed=1)
@@ -110,11 +110,11 @@ def test_schedules_greedy_and_together() -> None:
     seen = []
     for _ in range(5):
         seen.append([(i, e) for i, e in greedy.learning()])
-        greedy.assign_labels(x, y)
+        greedy.end_epoch()
     assert seen == [[(1, 0)], [(1, 1)], [(5, 0)], [(5, 1)], []]
     together = CompetitiveLearner(conv(), SoftHebbPlasticity(radius=3.0), "softhebb", local_epochs=1)
     assert together.learning() == [(1, 0), (5, 0)]
-    together.assign_labels(x, y)
+    together.end_epoch()
     w = [m.weight.clone() for m in together.local_layers()]
     together.local_step(x, y)  # after its local epoch only the read-out learns
     assert all(torch.equal(a, m.weight) for a, m in zip(w, together.local_layers()))

@@ -18,7 +18,7 @@ from spikefa.rules.registry import RULES, check_card, convert
 def test_declarations() -> None:
     for name in ("krotov", "softhebb"):
         rule = RULES[name]
-        assert rule.learns_online(nn.Linear(1, 1)) and rule.assigns_labels and not rule.unsupervised
+        assert rule.learns_online(nn.Linear(1, 1)) and rule.ends_epochs and not rule.assigns_labels and not rule.unsupervised
         assert rule.takes == ("rate",) and not rule.owns_feedback and rule.param_groups is None
         assert "frozen" in rule.options and "local_epochs" in rule.options
     assert RULES["krotov"].layers == (nn.Linear,)
