@@ -76,3 +76,19 @@ def dc_params(**kw: object) -> DiehlCookParams:
     base = dict(n_input=16, n_exc=6, time_ms=40.0, max_rate_hz=400.0, w_init=1.0, norm=6.0, max_boosts=0)
     base.update(kw)
     return DiehlCookParams(**base)  # type: ignore[arg-type]
+
+
+def online_and_bptt_grads(net: SpikingNet, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+    """Online DFA's gradients (membrane error) for one sequence x [T, B, in], after checking them
+    against BPTT's gradient of the mean per-step membrane cross-entropy on the same net and spikes
+    (where they must coincide: one layer, no reset)."""
+    from spikefa.nn.online import OnlineDFA
+
+    OnlineDFA(net, error="membrane").local_step(iter(x), y)
+    online = [p.grad.clone() for p in net.parameters()]
+    net.zero_grad()
+    mems = net(x).mem
+    (sum(F.cross_entropy(m, y) for m in mems) / len(mems)).backward()
+    for a, p in zip(online, net.parameters()):
+        torch.testing.assert_close(a, p.grad, rtol=1e-5, atol=1e-6)
+    return online

@@ -18,6 +18,8 @@ from spikefa.nn.online import OnlineDFA
 from spikefa.nn.spiking import SpikingNet
 from spikefa.schemas.neuron import PerNeuron
 
+from ..helpers import online_and_bptt_grads
+
 snn = pytest.importorskip("snntorch")
 
 
@@ -35,13 +37,7 @@ def test_per_neuron_beta_and_threshold_output_layer_equals_bptt_without_reset() 
     beta, theta = torch.tensor([0.5, 0.7, 0.9, 0.95]), torch.tensor([0.5, 1.0, 1.5, 2.0])
     net = SpikingNet([lin], neurons=[snn.Leaky(beta=beta, threshold=theta, reset_mechanism="none")])
     assert net.lif[0].beta == tuple(beta.tolist()) and isinstance(net.lif[0].threshold, PerNeuron)
-    OnlineDFA(net, error="membrane").local_step(iter(x), y)
-    online = [p.grad.clone() for p in net.parameters()]
-    net.zero_grad()
-    mems = net(x).mem
-    (sum(F.cross_entropy(m, y) for m in mems) / len(mems)).backward()
-    for a, p in zip(online, net.parameters()):
-        torch.testing.assert_close(a, p.grad, rtol=1e-5, atol=1e-6)
+    online = online_and_bptt_grads(net, x, y)
     # the per-neuron β matters: one β for all (their mean) gives another update
     flat = SpikingNet([lin], neurons=[snn.Leaky(beta=float(beta.mean()), reset_mechanism="none")])
     lin.zero_grad()
