@@ -35,10 +35,10 @@ from torch.nn.utils import parametrize
 
 from collections.abc import Callable
 
-from spikefa.errors import ConfigError, SpikefaError
+from spikefa.errors import SpikefaError
 from spikefa.export.arith import encode_decay
 from spikefa.export.profile import Profile, load_profile
-from spikefa.export.quantize import _round, layer_grid
+from spikefa.export.quantize import _round, layer_grid, shared_levels
 from spikefa.nn.layers import master_weight
 from spikefa.rules.registry import get_rule
 from spikefa.schemas.run import RunConfig
@@ -60,9 +60,16 @@ class _Grid:
         self.unit: torch.Tensor | None = None
 
     def steps(self, w: torch.Tensor, bias: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(weight step [out], state unit [out]) for weights `w` (any [out, ...] shape), without gradient."""
+        """(weight step [out], state unit [out]) for weights `w` (any [out, ...] shape), without gradient.
+        On a shared (MINT) grid the weights are read clipped to what θ at half the state range holds,
+        so the grid stays put while the master weights wander beyond it."""
         b = None if bias is None else bias.detach().double() / self.bias_fold
         flat = w.detach().double().reshape(w.shape[0], -1) / self.fold
+        n = self.profile.neuron
+        if n.shared_scale and self.theta is not None:
+            half = max(min(n.threshold_max, ((n.state_range[1] + 1) // 2) >> n.threshold_shift), 1)
+            cap = shared_levels(self.profile)[1] * 2 ** self.profile.weights.exponent[0] * self.theta / (half * 2**n.threshold_shift)
+            flat = flat.clamp(-cap, cap)
         e, _, unit = layer_grid(flat, self.theta, self.profile, b)
         self.unit = unit.to(w.dtype)
         return (unit * 2**e * self.fold).to(w.dtype), self.unit
@@ -83,7 +90,7 @@ class FakeQuantWeight(nn.Module):
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         fmt = self.grid.profile.weights
-        lo, hi = fmt.levels()
+        lo, hi = shared_levels(self.grid.profile) if self.grid.profile.neuron.shared_scale else fmt.levels()
         step, _ = self.grid.steps(w)
         step = _col(step, w)
         if fmt.bits == 1:
@@ -221,31 +228,40 @@ def qat_settings(config: RunConfig) -> tuple[Profile, int | None, int | None]:
     return profile, bits, config.state_bits
 
 
-def _refuse_silent_layers(net: nn.Module, grids: dict[int, _Grid], state_bits: int) -> None:
-    """A narrow membrane puts the weights on the state's grid (step θ/2^(state_bits−2) at most); when
-    that step is above every weight of a layer, the fake-quantised layer is all zeros, the network
-    is silent and nothing can learn (measured: chance accuracy). Refused, naming the layer."""
-    for name, m in net.named_modules():
-        grid = grids.get(id(m))
-        if grid is None:
+def _place_thresholds(net: nn.Module, profile: Profile, folds: dict[int, tuple[float, float]]) -> None:
+    """MINT's shared scale (Yin et al. 2023) for a k-bit membrane: weights and membrane count in one
+    unit s, and the threshold is θ = 2^(k−2) units (half the state range). With the card's θ (say 1)
+    that unit is θ/2^(k−2), coarser than every initial weight of a typical layer (|W| ≲ 1/√fan_in):
+    the fake-quantised network starts silent and never learns (measured on snn-1x800-lif: chance).
+    So the scale follows the initial weights instead, s_l = max|W_l|: every weight starts at −1, 0 or
+    +1 units (ternary, about half of a uniform init non-zero), and the layer's float threshold becomes
+    θ_l = 2^(k−2)·s_l (times the profile's threshold shift), written once into its neuron at the start
+    of QAT. The run trains and exports with that θ_l (the neuron's buffer, in the checkpoint); the
+    integer threshold is 2^(k−2) units. Chosen on validation against s_l = max|W_l|/7, /2 and ×1.4
+    (benchmarks/results/export_conv_cpu/README.md)."""
+    n = profile.neuron
+    half = max(min(n.threshold_max, ((n.state_range[1] + 1) // 2) >> n.threshold_shift), 1)
+    for syn, neuron in zip(getattr(net, "synapses", ()), getattr(net, "neurons", ())):
+        layer = next((m for m in syn.modules() if isinstance(m, WEIGHTED)), None)
+        if layer is None or not isinstance(getattr(neuron, "threshold", None), torch.Tensor):
             continue
-        with torch.no_grad():
-            if torch.count_nonzero(m.weight) == 0:
-                raw = m.parametrizations.weight.original  # type: ignore[union-attr]
-                step = float(grid.steps(raw)[0].max())
-                raise ConfigError(f"state_bits = {state_bits} is too narrow for layer {name or type(m).__name__}: "
-                                  f"its weight step on the shared grid ({step:.3g}) is above every one of its "
-                                  f"weights (largest |w| {float(raw.abs().max()):.3g}), so the network would start "
-                                  f"silent and could not learn; use more state bits (8 trains)")
+        amax = float(layer.weight.detach().abs().max()) / folds.get(id(layer), (1.0, 1.0))[0]
+        if amax > 0.0:
+            with torch.no_grad():
+                neuron.threshold.fill_(half * 2**n.threshold_shift * amax / 2 ** profile.weights.exponent[0])
 
 
 def prepare_qat(net: nn.Module, profile: Profile, bits: int | None = None, *, quantize_feedback: bool = False,
                 state: bool = True, state_bits: int | None = None) -> nn.Module:
     """Fake-quantize `net` in place for `profile` (weights of `bits` bits, a membrane of `state_bits`
     bits: fewer than the profile's share the weights' scale as in MINT, Yin et al. 2023, and
-    saturate at ±(2^(state_bits−1) − 1) units after each step); returns `net`."""
+    saturate at ±(2^(state_bits−1) − 1) units after each step; each layer's threshold is then moved
+    onto its initial weights' grid, `_place_thresholds`); returns `net`."""
     prof = profile.with_bits(bits).with_state_bits(state_bits)
-    thetas, folds = _thresholds(net), _folds(net)
+    folds = _folds(net)
+    if prof.neuron.shared_scale:
+        _place_thresholds(net, prof, folds)
+    thetas = _thresholds(net)
     grids: dict[int, _Grid] = {}
     for m in list(net.modules()):
         if isinstance(m, WEIGHTED) and not parametrize.is_parametrized(m, "weight"):
@@ -258,8 +274,6 @@ def prepare_qat(net: nn.Module, profile: Profile, bits: int | None = None, *, qu
             for name in _FEEDBACK_BUFFERS:
                 if isinstance(getattr(m, name, None), torch.Tensor) and not parametrize.is_parametrized(m, name):
                     parametrize.register_parametrization(m, name, FakeQuantFeedback(prof.weights.bits))
-    if state_bits is not None and state_bits < profile.neuron.state_bits:
-        _refuse_silent_layers(net, grids, state_bits)
     if hasattr(net, "synapses") and hasattr(net, "neurons"):
         n = prof.neuron
         for syn, neuron, lif in zip(net.synapses, net.neurons, net.lif):

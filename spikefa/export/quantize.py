@@ -13,8 +13,11 @@ only the weights would change which neurons fire. Per neuron i (per layer for pe
 The weight exponent e is the largest the profile allows that keeps the threshold within its bits
 and a quarter of the state range (more state resolution, so decays round less). With a low-bit
 state (``state_bits`` below the profile's, `Profile.with_state_bits`) weights and membrane share
-one scale as in MINT (Yin et al. 2023): e is the lowest exponent, and the state unit is the weights'
-max-abs step unless the k-bit state cannot hold θ in it: θ is then 2^(k−2) units (half the range). For per-tensor and
+one scale as in MINT (Yin et al. 2023): e is the lowest exponent and θ is as many units as the
+finest grid allows that holds the largest weight within q = min(weight top, state top) units and θ
+within half the state range (2^(k−2) units; a weight beyond the state's range would saturate the
+membrane on its own), `shared_threshold`. QAT keeps its weights within q units, so its grid stays
+at 2^(k−2) units once it gets there and training sees the grid it exports to. For per-tensor and
 per-channel scales, s is nudged up so that θ/s is an integer: the threshold is then exact and no
 weight clips because of the nudge; power-of-two scales keep s = 2^k and report the threshold error.
 For 2–4 bit weights the clipping point is searched (least squared error, as in TWN for ternary).
@@ -213,15 +216,29 @@ def weight_step(w: torch.Tensor, lo: int, hi: int, per_channel: bool, rounding: 
     return best
 
 
+def shared_levels(profile: Profile) -> tuple[int, int]:
+    """The weight mantissas a layer can use on a shared (MINT) grid: the weight format's, cut at the
+    state's range (a weight beyond it would saturate the membrane on its own)."""
+    lo, hi = profile.weights.levels()
+    top = max(profile.neuron.state_range[1] >> profile.weights.exponent[0], 1)
+    return max(lo, -top), min(hi, top)
+
+
+def shared_threshold(amax: torch.Tensor, theta: float, profile: Profile) -> torch.Tensor:
+    """The threshold mantissa [out] on a shared grid: the finest unit u with max|W| ≤ q·u·2^e (q: the
+    top of `shared_levels`), θ = mant·u·2^ts at most half the state range (2^(k−2) units)."""
+    n = profile.neuron
+    half = max(min(n.threshold_max, ((n.state_range[1] + 1) // 2) >> n.threshold_shift), 1)
+    q = shared_levels(profile)[1] * 2 ** profile.weights.exponent[0]
+    amax = torch.where(amax > 0, amax, torch.full_like(amax, 1e-30))
+    return torch.floor(theta * q / (amax * 2**n.threshold_shift) * (1 + 1e-6)).clamp(1, half)
+
+
 def _exponent(raw: torch.Tensor, theta: float, profile: Profile, bias: torch.Tensor | None) -> tuple[int, torch.Tensor]:
     """(e, threshold mantissa per neuron, floored) for the largest weight exponent that keeps the
     threshold within its bits and a quarter of the state range, and the bias within its range."""
     n, b = profile.neuron, profile.bias
     ts = n.threshold_shift
-    if n.shared_scale:  # narrow state on the weights' grid: lowest exponent, θ at most half the state range
-        half = max(min(n.threshold_max, ((n.state_range[1] + 1) // 2) >> ts), 1)
-        lo = profile.weights.exponent[0]
-        return lo, torch.floor(theta / (raw / 2**lo) / 2**ts).clamp(1, half)
     cap = max(min(n.threshold_max, (n.state_range[1] // 4) >> ts), 1)
     b_top = (2 ** (b.bits - 1) - 1) * 2 ** b.exponent[1] if b.bits else math.inf
     b_max = _amax(bias) if bias is not None else 0.0
@@ -249,6 +266,9 @@ def layer_grid(w: torch.Tensor, theta: float | None, profile: Profile,
     fmt, n = profile.weights, profile.neuron
     lo, hi = fmt.levels()
     per_channel = fmt.scale == "per-channel"
+    if n.shared_scale and theta is not None:  # θ fixes the one grid of weights and state, whatever the scale scheme
+        mant = shared_threshold(w.abs().amax(dim=1) if per_channel else w.abs().max().expand(w.shape[0]), theta, profile)
+        return fmt.exponent[0], mant, theta / (mant * 2**n.threshold_shift)
     if fmt.bits == 1:
         mean = w.abs().mean(dim=1) if per_channel else w.abs().mean().expand(w.shape[0])
         raw = torch.where(mean > 0, mean, torch.ones_like(mean))
@@ -260,8 +280,6 @@ def layer_grid(w: torch.Tensor, theta: float | None, profile: Profile,
         return 0, torch.ones_like(raw), raw
     e, mant = _exponent(raw, theta, profile, bias)
     scale = 2**n.threshold_shift
-    if n.shared_scale:  # θ fixes the one grid of weights and state (no rescale, whatever the scale scheme)
-        return e, mant, theta / (mant * scale)
     if fmt.scale == "power-of-two":
         unit = raw / 2**e
         return e, _round(theta / unit / scale, "half-even").clamp(1, n.threshold_max), unit

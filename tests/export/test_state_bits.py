@@ -23,21 +23,26 @@ from .nets import profile, spikes, tiny_conv_net, tiny_net
 
 
 def test_low_bit_state_shares_the_weight_scale() -> None:
-    """With a k-bit state, θ is min(⌊θ / (max|W_i| / 127)⌋, 2^(k−2)) units per neuron (the weights'
-    max-abs step, coarser where the state cannot hold θ) and a weight is round(W / (θ / θ_int))
-    units: the formula written out here against the quantiser."""
-    net = tiny_net((20, 16, 5), gain=4.0)
-    for k in (16, 8, 6, 4, 3):
-        qnet = quantize(net, profile("int8-edge"), state_bits=k)
-        assert qnet.state_bits == k and qnet.profile.neuron.shared_scale
-        for layer, q in zip(read_layers(net)[0], qnet.layers):
-            theta = float(layer.lif.threshold)
-            mant = torch.floor(theta / (layer.weight.abs().amax(dim=1) / 127)).clamp(1, 2 ** (k - 2))
-            assert q.threshold.tolist() == mant.to(torch.int64).tolist() and q.weight_shift == 0
-            want = torch.round(layer.weight * mant[:, None] / theta).clamp(-127, 127).to(torch.int64)
-            assert torch.equal(q.weight, want)
-        if k <= 6:
-            assert all(q.threshold.tolist() == [2 ** (k - 2)] * q.channels for q in qnet.layers)
+    """With a k-bit state, θ is min(⌊θ·q / max|W_i|⌋, 2^(k−2)) units per neuron, q = min(127, 2^(k−1) − 1)
+    the largest weight the state can hold (the finest grid that holds every weight, coarser where
+    the state cannot hold θ), and a weight is round(W / (θ / θ_int)) units: the formula written out
+    here against the quantiser, for gains where the 4-bit grid must coarsen (gain 12) and not."""
+    for gain in (4.0, 12.0):
+        net = tiny_net((20, 16, 5), gain=gain)
+        for k in (16, 8, 6, 4, 3):
+            qnet = quantize(net, profile("int8-edge"), state_bits=k)
+            assert qnet.state_bits == k and qnet.profile.neuron.shared_scale
+            top = min(127, 2 ** (k - 1) - 1)
+            for layer, q in zip(read_layers(net)[0], qnet.layers):
+                theta = float(layer.lif.threshold)
+                mant = torch.floor(theta * top / layer.weight.abs().amax(dim=1)).clamp(1, 2 ** (k - 2))
+                assert q.threshold.tolist() == mant.to(torch.int64).tolist() and q.weight_shift == 0
+                want = torch.round(layer.weight * mant[:, None] / theta).clamp(-top, top).to(torch.int64)
+                assert torch.equal(q.weight, want)
+            if k <= 6 and gain == 4.0:
+                assert all(q.threshold.tolist() == [2 ** (k - 2)] * q.channels for q in qnet.layers)
+            if k == 4 and gain == 12.0:  # max|W| ≈ 2.7θ > 7 units of θ/4: the grid coarsens
+                assert min(int(q.threshold.min()) for q in qnet.layers) < 4
     full = quantize(net, profile("int8-edge"))
     assert full.state_bits == 32 and not full.profile.neuron.shared_scale
 

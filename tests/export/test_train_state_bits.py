@@ -95,11 +95,47 @@ def test_state_bits_are_refused_without_qat_and_beyond_the_profile(tmp_path: Pat
     assert code == 2 and not (run / "config.json").exists()  # refused before anything is written
 
 
-def test_a_state_too_narrow_for_every_weight_of_a_layer_is_refused_before_training(tmp_path: Path,
-                                                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    """4 state bits put the weight step at θ/4 = 0.25, above every initial weight of the tiny card's first
-    layer (|w| < 1/8): the fake-quantised network would be silent (measured on snn-1x800-lif: chance)."""
+def test_a_four_bit_state_moves_the_threshold_onto_the_weights_grid_and_learns(tmp_path: Path) -> None:
+    """4 state bits with the card's θ = 1 put the weight step at θ/4 = 0.25, above every initial weight
+    of the tiny card (|w| < 1/8): the network used to start silent (chance on snn-1x800-lif, so it was
+    refused). The threshold now follows the weights: θ_l = 4·max|W_l|, every weight starts at −1, 0
+    or +1 units, and the run trains, stores θ_l in its checkpoint and exports 4-unit thresholds."""
     code, run = _train(tmp_path, "--qat", "int8-edge", "--state-bits", "4")
-    err = capsys.readouterr().err.strip()
-    assert code == 2 and not run.exists() and len(err.splitlines()) == 1
-    assert "state_bits = 4 is too narrow for layer synapses.0" in err and "(0.25)" in err
+    assert code == 0
+    net = spiking_core(load_run(run, qat_transform_for).model)
+    qnet = quantize(net, profile("int8-edge"), state_bits=4)
+    thetas = [float(n.threshold) for n in net.neurons]
+    weights = torch.load(run / "checkpoint.pt", weights_only=False)["model"]
+    stored = [float(v) for k, v in weights.items() if k.endswith("neurons.0.threshold") or k.endswith("neurons.1.threshold")]
+    assert stored == thetas and thetas[0] < 0.6  # moved from the card's 1.0, and in the checkpoint
+    for theta, layer in zip(thetas, qnet.layers):
+        assert int(layer.threshold.max()) <= 4 and int(layer.threshold.min()) >= 1
+        assert abs(float(layer.threshold[0]) * float(layer.unit[0]) - theta) < 1e-6 * max(theta, 1.0)
+    x = spikes(6, 8, 64, rate=0.3, seed=3)
+    assert all(int(s.sum()) > 0 for s in run_int(qnet, x).spikes)  # the trained 4-bit network is not silent
+
+
+def test_four_bit_state_qat_starts_ternary_on_every_layer() -> None:
+    from spikefa.export.qat import prepare_qat
+
+    from .nets import tiny_net
+
+    net = prepare_qat(tiny_net((20, 16, 5), gain=1.0), profile("int8-edge"), 8, state_bits=4)
+    lins = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
+    for lin, neuron in zip(lins, net.neurons):
+        raw = lin.parametrizations.weight.original.detach()
+        unit = float(raw.abs().max())
+        assert float(neuron.threshold) == pytest.approx(4 * unit)
+        units = lin.weight.detach() / unit
+        assert torch.allclose(units, units.round(), atol=1e-5) and set(units.round().unique().tolist()) == {-1.0, 0.0, 1.0}
+        assert 0.2 < float((units != 0).double().mean()) < 0.8
+    hidden = run_int(quantize(net, profile("int8-edge"), 8, state_bits=4), spikes(8, 4, 20, rate=0.3)).spikes[0]
+    assert int(hidden.sum()) > 0  # not silent
+    thetas = [float(n.threshold) for n in net.neurons]
+    with torch.no_grad():  # master weights far beyond what the state holds: the grid must not move
+        for lin in lins:
+            lin.parametrizations.weight.original.mul_(20.0)
+    for lin, theta in zip(lins, thetas):
+        units = lin.weight.detach() / (theta / 4)
+        assert float(units.abs().max()) == pytest.approx(7.0) and torch.allclose(units, units.round(), atol=1e-5)
+    assert all(q.threshold.tolist() == [4] * q.channels for q in quantize(net, profile("int8-edge"), 8, state_bits=4).layers)
