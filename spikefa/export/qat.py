@@ -228,6 +228,22 @@ def qat_settings(config: RunConfig) -> tuple[Profile, int | None, int | None]:
     return profile, bits, config.state_bits
 
 
+def _rescale_surrogate(neuron: nn.Module, c: float) -> None:
+    """Give `neuron` the surrogate of its network rescaled by c (θ → θ/c): snnTorch's atan with α·c
+    (exactly c·σ'(c·x)) or fast_sigmoid with slope·c (the same width relative to θ). Other
+    surrogates are left as they are (online learners refuse them anyway)."""
+    from spikefa.nn.snntorch_net import surrogate_of
+    from spikefa._optional import require
+
+    try:
+        derivative = surrogate_of(neuron, "")
+    except SpikefaError:
+        return
+    surrogate = require("snntorch").surrogate
+    (name, value), = derivative.keywords.items()
+    neuron.spike_grad = surrogate.atan(alpha=value * c) if name == "alpha" else surrogate.fast_sigmoid(slope=value * c)
+
+
 def _place_thresholds(net: nn.Module, profile: Profile, folds: dict[int, tuple[float, float]]) -> None:
     """MINT's shared scale (Yin et al. 2023) for a k-bit membrane: weights and membrane count in one
     unit s, and the threshold is θ = 2^(k−2) units (half the state range). With the card's θ (say 1)
@@ -238,7 +254,8 @@ def _place_thresholds(net: nn.Module, profile: Profile, folds: dict[int, tuple[f
     θ_l = 2^(k−2)·s_l (times the profile's threshold shift), written once into its neuron at the start
     of QAT. The run trains and exports with that θ_l (the neuron's buffer, in the checkpoint); the
     integer threshold is 2^(k−2) units. Chosen on validation against s_l = max|W_l|/7, /2 and ×1.4
-    (benchmarks/results/export_conv_cpu/README.md)."""
+    (benchmarks/results/export_conv_cpu/README.md). The network is rescaled by c = θ/θ_l, so its
+    surrogate is too (`_rescale_surrogate`): it keeps its width relative to the threshold."""
     n = profile.neuron
     half = max(min(n.threshold_max, ((n.state_range[1] + 1) // 2) >> n.threshold_shift), 1)
     for syn, neuron in zip(getattr(net, "synapses", ()), getattr(net, "neurons", ())):
@@ -247,8 +264,14 @@ def _place_thresholds(net: nn.Module, profile: Profile, folds: dict[int, tuple[f
             continue
         amax = float(layer.weight.detach().abs().max()) / folds.get(id(layer), (1.0, 1.0))[0]
         if amax > 0.0:
+            before = float(neuron.threshold.detach().max())
             with torch.no_grad():
                 neuron.threshold.fill_(half * 2**n.threshold_shift * amax / 2 ** profile.weights.exponent[0])
+            _rescale_surrogate(neuron, before / float(neuron.threshold.detach().max()))
+    if hasattr(net, "surrogates"):  # the online learners' copy of each derivative (`SpikingNet`)
+        from spikefa.nn.snntorch_net import surrogate_of
+
+        net.surrogates = tuple(surrogate_of(n, f"layer {i} ({type(n).__name__})") for i, n in enumerate(net.neurons))
 
 
 def prepare_qat(net: nn.Module, profile: Profile, bits: int | None = None, *, quantize_feedback: bool = False,

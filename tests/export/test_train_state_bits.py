@@ -129,6 +129,15 @@ def test_four_bit_state_qat_starts_ternary_on_every_layer() -> None:
         units = lin.weight.detach() / unit
         assert torch.allclose(units, units.round(), atol=1e-5) and set(units.round().unique().tolist()) == {-1.0, 0.0, 1.0}
         assert 0.2 < float((units != 0).double().mean()) < 0.8
+    from spikefa.functional.lif import atan_grad
+
+    x = torch.linspace(-0.5, 0.5, 41, dtype=torch.float64)
+    for neuron, derivative in zip(net.neurons, net.surrogates):  # rescaled by c = 1/θ_l with the network
+        c = 1.0 / float(neuron.threshold)
+        assert torch.allclose(derivative(x), c * atan_grad(c * x, 2.0))
+        u = x.clone().requires_grad_(True)
+        neuron.spike_grad(u).sum().backward()  # what BPTT differentiates
+        assert torch.allclose(u.grad, c * atan_grad(c * x, 2.0), rtol=1e-5)
     hidden = run_int(quantize(net, profile("int8-edge"), 8, state_bits=4), spikes(8, 4, 20, rate=0.3)).spikes[0]
     assert int(hidden.sum()) > 0  # not silent
     thetas = [float(n.threshold) for n in net.neurons]
