@@ -53,6 +53,9 @@ from spikefa.schemas.validate import choices
 from spikefa.schemas.vocab import OnlineError
 
 ERRORS = choices(OnlineError)
+CONV_FEEDBACK = ("position", "channel")
+"""A conv layer's DFA feedback: one random column per output-map position (Nøkland 2016's B_l over
+the flattened map), or one per channel shared by all its positions (the kernel is shared the same way)."""
 StepHook = Callable[[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]], None]
 """Called after each time step with every layer's input, spikes and membrane (`OnlineDFA._local_step`)."""
 
@@ -169,7 +172,7 @@ class OnlineDFA(nn.Module):
 
     def __init__(self, net: nn.Module, feedback: str = "random", seed: int = 0, scale: float | None = None,
                  dist: str = "gaussian", error_every: int = 1, error: str = "count", layers: Any = None,
-                 input_shape: tuple[int, ...] | None = None) -> None:
+                 input_shape: tuple[int, ...] | None = None, conv_feedback: str = "position") -> None:
         super().__init__()
         if error_every < 1:
             raise SpikefaError(f"online DFA error_every={error_every} must be >= 1")
@@ -191,11 +194,17 @@ class OnlineDFA(nn.Module):
         if get_kind(feedback).sign_congruent and any(isinstance(m, nn.Conv2d) for m in self.layers[1:]):
             raise SpikefaError(f"online DFA feedback {feedback!r} takes the sign of the product of downstream weights, "
                                "which needs nn.Linear layers after every hidden layer; use 'random' or 'binary'")
+        if conv_feedback not in CONV_FEEDBACK:
+            raise SpikefaError(f"online DFA conv_feedback={conv_feedback!r} is unknown: use one of "
+                               f"{', '.join(CONV_FEEDBACK)}")
         fbs = []
+        # per hidden layer, how many map positions share one feedback column (1: one per neuron)
+        self._shared = [math.prod(shape[1:]) if conv_feedback == "channel" and len(shape) == 3 else 1
+                        for shape in shapes[:-1]]
         for i, shape in enumerate(shapes[:-1]):
             nxt = self.layers[i + 1].weight.detach()
             s = float(nxt.float().std()) if scale is None else float(scale)
-            fbs.append(DFAFeedback(feedback, (classes, math.prod(shape)), derive_seed(seed, i), s, dist))
+            fbs.append(DFAFeedback(feedback, (classes, math.prod(shape) // self._shared[i]), derive_seed(seed, i), s, dist))
         self.feedbacks = nn.ModuleList(fbs)
 
     def _neuron_shapes(self, input_shape: tuple[int, ...] | None) -> list[tuple[int, ...]]:
@@ -225,14 +234,16 @@ class OnlineDFA(nn.Module):
         return list(self._view.surrogates)
 
     def feedback_matrix(self, index: int) -> torch.Tensor:
-        """B_l [classes, n_l]; sign-congruent kinds follow sign(W_L ⋯ W_{l+1})."""
+        """B_l [classes, n_l]; sign-congruent kinds follow sign(W_L ⋯ W_{l+1}); with
+        ``conv_feedback="channel"`` a conv layer's [classes, C] columns repeated over its H·W positions."""
         fb = self.feedbacks[index]
         ref = None
         if fb.kind.sign_congruent:
             ref = self.layers[-1].weight.detach()
             for layer in reversed(self.layers[index + 1:-1]):
                 ref = ref.matmul(layer.weight.detach())
-        return fb.matrix(ref)
+        matrix = fb.matrix(ref)
+        return matrix if self._shared[index] == 1 else matrix.repeat_interleave(self._shared[index], dim=1)
 
     def local_step(self, steps: Iterable[torch.Tensor], y: torch.Tensor) -> torch.Tensor:
         """Walk the sequence [T, B, ...] once, accumulate −ΔW into ``.grad`` of the network's own

@@ -15,7 +15,7 @@ from spikefa.functional.feedback import FEEDBACK_KINDS, derive_seed
 from spikefa.nn.dfa import DFASequential, split_blocks
 from spikefa.nn.layers import FA_LAYERS, fa_layer_from
 from spikefa.nn.online import ERRORS as ONLINE_ERRORS
-from spikefa.nn.online import OnlineDFA
+from spikefa.nn.online import CONV_FEEDBACK, OnlineDFA
 from spikefa.nn.snntorch_net import is_snntorch_neuron, read_snntorch, uses_snntorch
 from spikefa.nn.spiking import SpikingNet
 from spikefa.nn.stdp import DiehlCookNet, ThreeFactorNet
@@ -69,7 +69,8 @@ def _dfa(model: nn.Module, req: Request) -> nn.Module:
             raise SpikefaError("plastic feedback is not offered for online DFA on spiking networks; use plastic=none")
         layers = None if isinstance(model, SpikingNet) else read_snntorch(model)
         return OnlineDFA(model, req.feedback, req.seed, req.scale, req.dist, req.options["error_every"],
-                         req.options["error"], layers=layers, input_shape=req.input_shape)
+                         req.options["error"], layers=layers, input_shape=req.input_shape,
+                         conv_feedback=req.options["conv_feedback"])
     if not isinstance(model, nn.Sequential):
         raise SpikefaError(
             f"DFA needs a flat nn.Sequential model, got {type(model).__name__}: "
@@ -109,7 +110,10 @@ RULES: dict[str, Rule] = {
                                      minimum=1),
               "error": Option("count", ONLINE_ERRORS, "spiking networks (online DFA): the broadcast error is the "
                               "gradient of the cross-entropy of the running spike-count read-out (count) or "
-                              "of the output membrane (membrane)")},
+                              "of the output membrane (membrane)"),
+              "conv_feedback": Option("position", CONV_FEEDBACK, "spiking conv layers (online DFA): one random "
+                                      "feedback column per output-map position (position) or one per channel, "
+                                      "shared by its positions as the kernel is (channel)")},
              owns_feedback=True, online=lambda model: any(isinstance(m, OnlineDFA) for m in model.modules())),
         *local_rules(),
         *stdp_rules(),

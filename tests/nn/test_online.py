@@ -233,3 +233,32 @@ def test_rleaky_recurrent_eligibility_equals_bptt_with_detached_recurrent_spikes
     assert float(online["neurons.0.recurrent.weight"].abs().sum()) > 0
     net.zero_grad()
     assert net(x).spikes.shape == (15, 5, 3)  # the network's own forward steps the RLeaky
+
+
+def test_channel_shared_conv_feedback_equals_position_feedback_with_repeated_columns() -> None:
+    """conv_feedback='channel' draws B_l [classes, C] and spreads each column over the channel's H·W
+    positions: the same updates as the per-position learner whose B_l holds those repeated columns."""
+    torch.manual_seed(0)
+
+    def net() -> SpikingNet:
+        torch.manual_seed(3)
+        return SpikingNet([torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3, padding=1), torch.nn.MaxPool2d(2)),
+                           torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 3 * 3, 4))],
+                          LIFParams(beta=0.8, threshold=0.3, reset="subtract", dt=1.0))
+
+    shared = OnlineDFA(net(), seed=1, input_shape=(2, 6, 6), conv_feedback="channel")
+    assert shared.feedbacks[0].fixed.shape == (4, 3)
+    full = OnlineDFA(net(), seed=1, input_shape=(2, 6, 6))
+    with torch.no_grad():
+        full.feedbacks[0].fixed.copy_(shared.feedbacks[0].fixed.repeat_interleave(9, dim=1))
+    B = shared.feedback_matrix(0)
+    assert B.shape == (4, 27) and torch.equal(B[:, :9], B[:, :1].expand(4, 9))
+    x = (torch.rand(6, 3, 2, 6, 6) < 0.5).float()
+    y = torch.tensor([0, 3, 1])
+    shared.local_step(x, y)
+    full.local_step(x, y)
+    for a, b in zip(shared.net.parameters(), full.net.parameters()):
+        assert torch.equal(a.grad, b.grad)
+    assert float(shared.net.synapses[0][0].weight.grad.abs().sum()) > 0
+    with pytest.raises(SpikefaError, match="conv_feedback='pixel' is unknown"):
+        OnlineDFA(net(), input_shape=(2, 6, 6), conv_feedback="pixel")
