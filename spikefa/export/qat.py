@@ -249,7 +249,8 @@ def _place_thresholds(net: nn.Module, profile: Profile, folds: dict[int, tuple[f
     unit s, and the threshold is θ = 2^(k−2) units (half the state range). With the card's θ (say 1)
     that unit is θ/2^(k−2), coarser than every initial weight of a typical layer (|W| ≲ 1/√fan_in):
     the fake-quantised network starts silent and never learns (measured on snn-1x800-lif: chance).
-    So the scale follows the initial weights instead, s_l = max|W_l|: every weight starts at −1, 0 or
+    So where the card's θ would round more than half of a layer's initial weights to zero, the scale
+    follows the initial weights instead, s_l = max|W_l|: every weight starts at −1, 0 or
     +1 units (ternary, about half of a uniform init non-zero), and the layer's float threshold becomes
     θ_l = 2^(k−2)·s_l (times the profile's threshold shift), written once into its neuron at the start
     of QAT. The run trains and exports with that θ_l (the neuron's buffer, in the checkpoint); the
@@ -262,8 +263,10 @@ def _place_thresholds(net: nn.Module, profile: Profile, folds: dict[int, tuple[f
         layer = next((m for m in syn.modules() if isinstance(m, WEIGHTED)), None)
         if layer is None or not isinstance(getattr(neuron, "threshold", None), torch.Tensor):
             continue
-        amax = float(layer.weight.detach().abs().max()) / folds.get(id(layer), (1.0, 1.0))[0]
-        if amax > 0.0:
+        w = layer.weight.detach().abs() / folds.get(id(layer), (1.0, 1.0))[0]
+        amax = float(w.max())
+        unit = float(neuron.threshold.detach().max()) / (half * 2**n.threshold_shift) * 2 ** profile.weights.exponent[0]
+        if amax > 0.0 and float((w < unit / 2).double().mean()) > 0.5:  # the card's θ would zero most weights
             before = float(neuron.threshold.detach().max())
             with torch.no_grad():
                 neuron.threshold.fill_(half * 2**n.threshold_shift * amax / 2 ** profile.weights.exponent[0])

@@ -120,7 +120,7 @@ def test_four_bit_state_qat_starts_ternary_on_every_layer() -> None:
 
     from .nets import tiny_net
 
-    net = prepare_qat(tiny_net((20, 16, 5), gain=1.0), profile("int8-edge"), 8, state_bits=4)
+    net = prepare_qat(tiny_net((20, 16, 5), gain=0.5), profile("int8-edge"), 8, state_bits=4)
     lins = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
     for lin, neuron in zip(lins, net.neurons):
         raw = lin.parametrizations.weight.original.detach()
@@ -148,3 +148,14 @@ def test_four_bit_state_qat_starts_ternary_on_every_layer() -> None:
         units = lin.weight.detach() / (theta / 4)
         assert float(units.abs().max()) == pytest.approx(7.0) and torch.allclose(units, units.round(), atol=1e-5)
     assert all(q.threshold.tolist() == [4] * q.channels for q in quantize(net, profile("int8-edge"), 8, state_bits=4).layers)
+
+def test_a_state_wide_enough_for_the_weights_keeps_the_cards_threshold() -> None:
+    """8 state bits put the weight step at θ/64: most weights of this net are non-zero on it, so the
+    card's θ stays, and so does its surrogate."""
+    from spikefa.export.qat import prepare_qat
+
+    from .nets import tiny_net
+
+    net = prepare_qat(tiny_net((20, 16, 5), gain=1.0), profile("int8-edge"), 8, state_bits=8)
+    assert [float(n.threshold) for n in net.neurons] == [1.0, 1.0]
+    assert all(d.keywords == {"alpha": 2.0} for d in net.surrogates)
