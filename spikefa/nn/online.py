@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -46,8 +45,9 @@ from spikefa.functional.lif import beta_decay, count_scores, lif_update
 from spikefa.nn.dfa import DFAFeedback
 from spikefa.nn.layers import master_weight
 from spikefa.nn.seeded import EVAL, SeededStreams
-from spikefa.nn.snntorch_net import WEIGHTED, check_online, check_per_neuron
-from spikefa.nn.spiking import SpikeRecord, SpikingNet, scores, state_quantizer
+from spikefa.nn.snntorch_net import check_online, check_per_neuron
+from spikefa.nn.spiking import scores, state_quantizer
+from spikefa.nn.synapse import Synapse, accumulate_grad, add_outer, presynaptic_filter
 from spikefa.schemas.neuron import PerNeuron
 from spikefa.schemas.validate import choices
 from spikefa.schemas.vocab import OnlineError
@@ -58,103 +58,6 @@ CONV_FEEDBACK = ("position", "channel")
 the flattened map), or one per channel shared by all its positions (the kernel is shared the same way)."""
 StepHook = Callable[[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]], None]
 """Called after each time step with every layer's input, spikes and membrane (`OnlineDFA._local_step`)."""
-
-
-def weight_layer_of(synapse: nn.Module) -> nn.Module:
-    """The one weight layer (``nn.Linear`` or ``nn.Conv2d``) of a synapse; refused otherwise."""
-    found = [m for m in synapse.modules() if isinstance(m, WEIGHTED)]
-    if len(found) != 1:
-        raise SpikefaError("online learners take one nn.Linear or nn.Conv2d per layer between neurons; got a "
-                           f"synapse {synapse}")
-    return found[0]
-
-
-@dataclass(frozen=True, eq=False)
-class _Synapse:
-    """One layer's synapse as the learner steps it: parameter-free modules before the weight layer
-    (Flatten, Dropout), the layer, and parameter-free modules after it (pooling of the currents)."""
-
-    before: tuple[nn.Module, ...]
-    layer: nn.Module
-    after: tuple[nn.Module, ...]
-
-    @classmethod
-    def of(cls, synapse: nn.Module) -> _Synapse:
-        layer = weight_layer_of(synapse)
-        parts = list(synapse) if isinstance(synapse, nn.Sequential) else [synapse]
-        i = parts.index(layer)
-        if isinstance(layer, nn.Linear) and parts[i + 1:]:
-            raise SpikefaError(f"online DFA: modules after an nn.Linear ({parts[i + 1:]}) before its neuron are not "
-                               "supported")
-        return cls(tuple(parts[:i]), layer, tuple(parts[i + 1:]))
-
-    def inputs(self, h: torch.Tensor) -> torch.Tensor:
-        for op in self.before:
-            h = op(h)
-        return h.flatten(1) if isinstance(self.layer, nn.Linear) else h
-
-    def currents(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(z, I): the weight layer's output and the neuron's input current."""
-        if isinstance(self.layer, nn.Linear):
-            return (z := F.linear(x, w, b)), z
-        c = self.layer
-        z = F.conv2d(x, w, b, c.stride, c.padding, c.dilation, c.groups)  # type: ignore[arg-type]
-        current = z
-        for op in self.after:
-            current = op(current)
-        return z, current
-
-    def back_through_after(self, z: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
-        """δ at the weight layer's output: the vector-Jacobian product of the pooling at this step (an
-        average pool is linear; a max pool routes through this step's maxima)."""
-        if not self.after:
-            return delta
-        with torch.enable_grad():
-            z_ = z.detach().requires_grad_(True)
-            out = z_
-            for op in self.after:
-                out = op(out)
-            (grad,) = torch.autograd.grad(out, z_, delta)
-        return grad
-
-    def accumulate(self, grad_w: torch.Tensor, grad_b: torch.Tensor | None, delta_z: torch.Tensor,
-                   trace: torch.Tensor, bias_trace: float | torch.Tensor) -> None:
-        """Add δ_z × trace to the weight's gradient (in place) and δ_z × bias trace to the bias's. A
-        per-neuron β gives a per-synapse trace [B, out, in] and a bias trace [out]."""
-        if isinstance(self.layer, nn.Linear):
-            _add_outer(grad_w, grad_b, delta_z, trace, bias_trace)
-            return
-        c = self.layer
-        grad_w.add_(torch.nn.grad.conv2d_weight(trace, grad_w.shape, delta_z, c.stride, c.padding,  # type: ignore[arg-type]
-                                                c.dilation, c.groups))
-        if grad_b is not None:
-            grad_b.add_(delta_z.sum((0, 2, 3)), alpha=bias_trace)
-
-
-def _add_outer(grad_w: torch.Tensor, grad_b: torch.Tensor | None, delta: torch.Tensor, trace: torch.Tensor,
-               bias_trace: float | torch.Tensor) -> None:
-    """grad_w += Σ_b δ_bj x̄_b(j)i (x̄ [B, in] shared by every neuron, or [B, out, in] per synapse when β
-    is per neuron); grad_b += Σ_b δ_bj b̄_j."""
-    if trace.dim() == 2:
-        grad_w.addmm_(delta.t(), trace)  # in place: no [n_out, n_in] temporary per step
-    else:
-        grad_w.add_(torch.einsum("bo,boi->oi", delta, trace))
-    if grad_b is None:
-        return
-    if isinstance(bias_trace, torch.Tensor):
-        grad_b.add_(delta.sum(0) * bias_trace)
-    else:
-        grad_b.add_(delta.sum(0), alpha=bias_trace)
-
-
-def _filter(trace: torch.Tensor | None, x: torch.Tensor, beta: float | torch.Tensor) -> torch.Tensor:
-    """x̄[t] = β x̄[t−1] + x[t] in place (a new trace at the first step): [B, in] for one β per layer,
-    [B, out, in] for one β per neuron (β [out]), since ∂U_j/∂W_ji then decays with β_j."""
-    if not isinstance(beta, torch.Tensor):
-        return x.clone() if trace is None else trace.mul_(beta).add_(x)
-    if trace is None:
-        return x[:, None, :].expand(x.shape[0], beta.shape[0], x.shape[1]).clone()
-    return trace.mul_(beta[:, None]).add_(x[:, None, :])
 
 
 def _values(value: Any, like: torch.Tensor) -> float | torch.Tensor:
@@ -183,7 +86,7 @@ class OnlineDFA(nn.Module):
         object.__setattr__(self, "_view", layers if layers is not None else net)
         for i, neuron in enumerate(self._view.neurons):
             check_online(neuron, f"layer {i} ({type(neuron).__name__})")
-        self._synapses = [_Synapse.of(s) for s in self._view.synapses]
+        self._synapses = [Synapse.of(s) for s in self._view.synapses]
         self.layers = [s.layer for s in self._synapses]
         for i, (neuron, layer) in enumerate(zip(self._view.neurons, self.layers)):
             check_per_neuron(neuron, layer, f"layer {i} ({type(neuron).__name__})")
@@ -310,17 +213,17 @@ class OnlineDFA(nn.Module):
                     h, current = syn_traces[i], syns[i]  # type: ignore[assignment]
                 bias_traces[i] = betas[i] * bias_traces[i] + (1.0 if p.alpha is None else syn_bias[i])
                 if t == 1:
-                    traces.append(_filter(None, h, betas[i]))
+                    traces.append(presynaptic_filter(None, h, betas[i]))
                     outs.append(z)
                     mems.append(torch.zeros_like(current))
                     spikes.append(torch.zeros_like(current))
                 else:
-                    _filter(traces[i], h, betas[i])
+                    presynaptic_filter(traces[i], h, betas[i])
                 decay = beta_decay(betas[i])
                 if rec_w[i] is not None:  # V·s[t−1] joins; snnTorch sums (β·U + I) + V·s: the same order here
                     decay = _leak_then(betas[i], current)
                     current = F.linear(spikes[i], rec_w[i], rec_b[i])
-                    rec_traces[i] = _filter(rec_traces[i] if t > 1 else None, spikes[i], betas[i])
+                    rec_traces[i] = presynaptic_filter(rec_traces[i] if t > 1 else None, spikes[i], betas[i])
                 outs[i] = z
                 mems[i] = lif_update(mems[i], current, spikes[i], thetas[i], p.reset, decay, quantize=quants[i],
                                      inplace=True)
@@ -352,7 +255,7 @@ class OnlineDFA(nn.Module):
                     syn.accumulate(grads_w[i], grads_b[i], syn.back_through_after(outs[i], delta), traces[i],
                                    bias_traces[i])
                     if rec_gw[i] is not None:
-                        _add_outer(rec_gw[i], rec_gb[i], delta, rec_traces[i], bias_traces[i])  # type: ignore[arg-type]
+                        add_outer(rec_gw[i], rec_gb[i], delta, rec_traces[i], bias_traces[i])  # type: ignore[arg-type]
         if t == 0:
             raise SpikefaError("online DFA: the input sequence has T = 0 time steps; expected time-major "
                                "[T, B, ...] with T >= 1")
@@ -362,9 +265,9 @@ class OnlineDFA(nn.Module):
         for i, (layer, gw, gb) in enumerate(zip([*self.layers, *recs], [*grads_w, *rec_gw], [*grads_b, *rec_gb])):
             if layer is None or i % len(lif) in skip:
                 continue
-            _accumulate(master_weight(layer, "weight"), gw * norm)
+            accumulate_grad(master_weight(layer, "weight"), gw * norm)
             if gb is not None:
-                _accumulate(master_weight(layer, "bias"), gb * norm)
+                accumulate_grad(master_weight(layer, "bias"), gb * norm)
         return loss / broadcasts
 
 
@@ -374,11 +277,6 @@ def _leak_then(beta: float, current: torch.Tensor) -> Any:
         return u.mul_(beta).add_(current) if inplace else beta * u + current
 
     return decay
-
-
-def _accumulate(param: torch.Tensor, grad: torch.Tensor) -> None:
-    """Add to ``param.grad`` (the rule owns this parameter; gradients of others are untouched)."""
-    param.grad = grad.clone() if param.grad is None else param.grad + grad
 
 
 class EncodedSNN(SeededStreams):

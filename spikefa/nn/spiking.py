@@ -51,7 +51,7 @@ def state_quantizer(neuron: nn.Module) -> object | None:
     return quant if callable(quant) else None
 
 
-def _step(neuron: nn.Module, current: torch.Tensor, state: tuple[torch.Tensor, ...] | None
+def step_neuron(neuron: nn.Module, current: torch.Tensor, state: tuple[torch.Tensor, ...] | None
           ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
     """One step of an snnTorch neuron (``Leaky``: state (mem,); ``Synaptic``: (syn, mem); ``RLeaky``:
     (spk, mem), its last spikes feeding its recurrent weights) from a
@@ -115,7 +115,7 @@ class SpikingNet(nn.Module):
                 h = x_t
                 for i, (syn, neu) in enumerate(zip(self.synapses, self.neurons)):
                     current = syn(h)
-                    h, states[i] = _step(neu, current, states[i])
+                    h, states[i] = step_neuron(neu, current, states[i])
                     h = h.to(current.dtype)  # snnTorch's Leaky returns float32 spikes for float64 input
                 out_spk.append(h)
                 out_mem.append(states[-1][-1])

@@ -56,8 +56,9 @@ from spikefa.functional.lif import count_scores
 from spikefa.functional.stdp_batched import REDUCTIONS, stdp_step_batched
 from spikefa.functional.stdp import stdp_init
 from spikefa.nn.layers import master_weight
-from spikefa.nn.online import OnlineDFA, _accumulate, _Synapse
-from spikefa.nn.spiking import SpikingNet, _step
+from spikefa.nn.online import OnlineDFA
+from spikefa.nn.synapse import Synapse, accumulate_grad
+from spikefa.nn.spiking import SpikingNet, step_neuron
 from spikefa.schemas.stdp import STDPParams
 
 Choice = Sequence[int | str] | None
@@ -137,7 +138,7 @@ class LayerSTDP(nn.Module):
             raise SpikefaError(f"STDP reduction={reduction!r} is unknown: use one of {', '.join(REDUCTIONS)}")
         self.net, self.params, self.reduction, self.frozen = net, params or STDPParams(), reduction, bool(frozen)
         object.__setattr__(self, "_view", view_of(net, 1, "STDP"))  # never a second registration of the modules
-        self._synapses = [_Synapse.of(s) for s in self._view.synapses]
+        self._synapses = [Synapse.of(s) for s in self._view.synapses]
         self.layers = [s.layer for s in self._synapses]
         self.chosen = choose_layers(net, self.layers, layers, "stdp", hidden_only=False)
         self.dt = _dt(self.params, net)
@@ -170,7 +171,7 @@ class LayerSTDP(nn.Module):
                 current = z
                 for op in syn.after:
                     current = op(current)
-                spk, states[i] = _step(neuron, current, states[i])
+                spk, states[i] = step_neuron(neuron, current, states[i])
                 h = spk.to(current.dtype)
                 if i not in kept:
                     continue
@@ -268,4 +269,4 @@ class ThreeFactorSTDP(OnlineDFA):
             third = e @ self.feedback_matrix(i).to(e.dtype)  # m_b = e_b·B_l, [B, n_l]
             x_plus, y_minus = stdp_traces(pre, post, self.params, self.dt)
             delta = three_factor_delta_traces(third, pre, y_minus, post, x_plus, self.gain, self.lam)
-            _accumulate(master_weight(self.layers[i], "weight"), -delta)
+            accumulate_grad(master_weight(self.layers[i], "weight"), -delta)
