@@ -24,9 +24,10 @@ from torch import nn
 
 from spikefa.errors import ConfigError, SpikefaError
 from spikefa.nn.competitive import RePU, Triangle, UnitNorm
+from spikefa.nn.conv_stdp import DoGLatency, MapFeatures, SpikePool, SpikingConv, init_paper
 from spikefa.nn.spiking import SpikingNet
 from spikefa.nn.stdp import DiehlCookNet, ThreeFactorNet
-from spikefa.schemas.card import (KrotovArch, LeNetArch, MLPArch, ModelCard, ResNetArch, SnnTorchArch,
+from spikefa.schemas.card import (ConvSTDPArch, KrotovArch, LeNetArch, MLPArch, ModelCard, ResNetArch, SnnTorchArch,
                                   SoftHebbConvArch, SpikingLeNetArch, SpikingMLPArch)
 from spikefa.schemas.stdp import DiehlCookParams, ThreeFactorParams
 
@@ -144,6 +145,29 @@ def build_softhebb_conv(arch: SoftHebbConvArch, input_shape: Shape, num_classes:
     return nn.Sequential(*layers)
 
 
+def build_conv_stdp(arch: ConvSTDPArch, input_shape: Shape, num_classes: int) -> nn.Sequential:
+    """DoG + latency coding, per layer a `SpikingConv` (valid; the last one giving its final
+    potentials or spike times), spike-time pooling between layers (skipped where a side is below the
+    window), per-map features, [each sample rescaled to mean square 1], Linear (Kheradpisheh et al.
+    2018). Raises `ConfigError` when a kernel does not fit the map it sees (naming the layer)."""
+    _, height, width = input_shape
+    layers: list[nn.Module] = [DoGLatency(arch.steps, arch.dog_size, *arch.dog_sigmas)]
+    channels, n = 2, len(arch.channels)
+    for i, (out, k, theta) in enumerate(zip(arch.channels, arch.kernel_sizes, arch.thresholds)):
+        if i > 0 and height >= arch.pool and width >= arch.pool:
+            layers.append(SpikePool(arch.pool, arch.pool_stride))
+            height, width = (height - arch.pool) // arch.pool_stride + 1, (width - arch.pool) // arch.pool_stride + 1
+        if k > min(height, width):
+            raise ConfigError(f"architecture.kernel_sizes[{i}] = {k} is not allowed; layer {i + 1} sees "
+                              f"{height}x{width} maps (the convolutions are valid): use a kernel <= {min(height, width)}")
+        last = i == n - 1
+        layers.append(SpikingConv(channels, out, k, theta, arch.steps, arch.features if last else "times"))
+        height, width, channels = height - k + 1, width - k + 1, out
+    layers += [MapFeatures(arch.features, arch.steps), *([UnitNorm()] if arch.feature_norm else []),
+               nn.Linear(channels, num_classes)]
+    return nn.Sequential(*layers)
+
+
 def mlp_synapses(arch: SpikingMLPArch, input_shape: Shape, num_classes: int) -> list[nn.Module]:
     """Flatten+Linear into the first layer, Linear between the others."""
     widths = [math.prod(input_shape), *arch.hidden, num_classes]
@@ -185,6 +209,7 @@ def _init_batch_norm(module: nn.Module, generator: torch.Generator) -> None:
 
 
 INITIALIZERS: dict[type[nn.Module], Callable[[nn.Module, torch.Generator], None]] = {
+    SpikingConv: init_paper,  # type: ignore[dict-item]
     nn.Linear: _init_fan_in_uniform,
     nn.Conv2d: _init_fan_in_uniform,
     nn.BatchNorm2d: _init_batch_norm,
@@ -296,6 +321,7 @@ BUILDERS: dict[type, Callable[[ModelCard, Shape, int, int], nn.Module]] = {
     SpikingMLPArch: _spiking(mlp_synapses), SpikingLeNetArch: _spiking(lenet_synapses),
     SnnTorchArch: _snntorch, DiehlCookParams: _diehl_cook, ThreeFactorParams: _three_factor,
     KrotovArch: _plain(build_krotov), SoftHebbConvArch: _plain(build_softhebb_conv),
+    ConvSTDPArch: _plain(build_conv_stdp),
 }
 
 

@@ -20,6 +20,7 @@ from spikefa.nn.snntorch_net import is_snntorch_neuron, read_snntorch, uses_snnt
 from spikefa.nn.spiking import SpikingNet
 from spikefa.nn.stdp import DiehlCookNet, ThreeFactorNet
 from spikefa.rules.competitive import competitive_rules
+from spikefa.rules.conv_stdp import conv_stdp_rules
 from spikefa.rules.local import local_rules
 from spikefa.rules.spec import ModelKind, Option, Request, Rule
 from spikefa.rules.stdp import stdp_rules
@@ -118,6 +119,7 @@ RULES: dict[str, Rule] = {
         *local_rules(),
         *stdp_rules(),
         *competitive_rules(),
+        *conv_stdp_rules(),
     )
 }
 

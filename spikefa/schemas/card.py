@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from spikefa.errors import ConfigError
 from spikefa.schemas.neuron import LIFParams
@@ -188,6 +188,45 @@ class KrotovArch(Validated):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ConvSTDPArch(Validated):
+    """Kheradpisheh et al. (2018)'s spiking convolutional network: DoG on/off filtering
+    (``dog_size``, ``dog_sigmas`` centre and surround, pixels) and latency coding into ``steps`` time
+    steps, per entry of ``channels`` a valid convolution (``kernel_sizes``) of non-leaky IF neurons
+    firing once at ``thresholds`` with lateral inhibition, spike-time max pooling (``pool`` window,
+    ``pool_stride``) between layers, per map one feature of the last layer (``features``: global max
+    of its final potentials, or 1 − first-spike time / T), when ``feature_norm`` each sample's features
+    rescaled to mean square 1, and a Linear read-out."""
+
+    ARCH: ClassVar[str] = "conv-stdp"
+    SECTIONS: ClassVar[tuple[str, ...]] = ()
+
+    channels: tuple[int, ...]
+    kernel_sizes: tuple[int, ...]
+    thresholds: tuple[float, ...]
+    steps: int = 15
+    pool: int = 2
+    pool_stride: int = 2
+    dog_size: int = 7
+    dog_sigmas: tuple[float, ...] = (1.0, 2.0)
+    features: Literal["potential", "latency"] = "potential"
+    feature_norm: bool = True
+
+    def check(self) -> None:
+        positive_ints("channels", self.channels, non_empty=True)
+        n = len(self.channels)
+        require("kernel_sizes", self.kernel_sizes, len(self.kernel_sizes) == n and all(
+            k >= 1 for k in self.kernel_sizes), f"{n} integers >= 1 (one per layer)")
+        require("thresholds", self.thresholds, len(self.thresholds) == n and all(
+            t > 0 for t in self.thresholds), f"{n} numbers > 0 (one per layer)")
+        require("steps", self.steps, self.steps >= 2, "an integer >= 2")
+        require("pool", self.pool, self.pool >= 1, "an integer >= 1")
+        require("pool_stride", self.pool_stride, self.pool_stride >= 1, "an integer >= 1")
+        require("dog_size", self.dog_size, self.dog_size >= 3 and self.dog_size % 2 == 1, "an odd integer >= 3")
+        require("dog_sigmas", self.dog_sigmas, len(self.dog_sigmas) == 2 and
+                0 < self.dog_sigmas[0] < self.dog_sigmas[1], "[centre, surround] with 0 < centre < surround")
+
+
+@dataclass(frozen=True, kw_only=True)
 class SoftHebbConvArch(Validated):
     """SoftHebb's convolutional blocks (Journé et al. 2023): per channel count a batch norm without
     affine parameters, a same-size Conv2d without bias (reflect padding), the triangle activation
@@ -231,13 +270,14 @@ class EncoderSpec(Validated):
 
 
 ArchSpec = (MLPArch | LeNetArch | ResNetArch | SpikingMLPArch | SpikingLeNetArch | SnnTorchArch | DiehlCookParams
-            | ThreeFactorParams | KrotovArch | SoftHebbConvArch)
+            | ThreeFactorParams | KrotovArch | SoftHebbConvArch | ConvSTDPArch)
 
 # The one architecture registry: arch name -> its schema. A schema names itself (ARCH) and the card
 # sections it needs (SECTIONS); `spikefa.nn.build.BUILDERS` holds a builder per schema class.
 ARCH_SCHEMAS: dict[str, type[ArchSpec]] = {
     cls.ARCH: cls for cls in (MLPArch, LeNetArch, ResNetArch, SpikingMLPArch, SpikingLeNetArch, SnnTorchArch,
-                              DiehlCookParams, ThreeFactorParams, KrotovArch, SoftHebbConvArch)
+                              DiehlCookParams, ThreeFactorParams, KrotovArch, SoftHebbConvArch,
+                              ConvSTDPArch)
 }
 # fields of an architecture schema that the data decides (a card never sets them)
 FROM_DATA: dict[str, tuple[str, ...]] = {"diehl-cook": ("n_input",), "three-factor": ("n_input", "num_classes", "seed")}

@@ -1,0 +1,92 @@
+"""Convolutional STDP features with a gradient-trained read-out, as a registered rule:
+
+- ``conv-stdp``  Kheradpisheh, Ganjtabesh, Thorpe & Masquelier (2018, Neural Networks 99:56-67),
+  "STDP-based spiking deep convolutional neural networks for object recognition": DoG filtering and
+  latency coding, conv layers of non-leaky IF neurons firing once per image with lateral inhibition
+  and spike-time pooling, each layer learning by the simplified STDP Δw = A±·w(1−w) on the receptive
+  fields of its k winners (unsupervised, layer by layer as the paper: ``schedule = "greedy"``, or
+  together); then a linear read-out of per-map features (the paper: an SVM; here the last
+  ``nn.Linear`` trained by the cross-entropy through the run's optimiser in every epoch, as for
+  ``softhebb``). ``frozen = true`` keeps the conv layers at their N(0.8, 0.05) initialization: the
+  random-feature control with the same network, read-out and budget.
+
+The network is the ``conv-stdp`` architecture (`spikefa.nn.build.build_conv_stdp`); the learner is
+`spikefa.nn.competitive.CompetitiveLearner` with one `spikefa.nn.conv_stdp.ConvSTDPPlasticity` per
+conv layer. Not here: the reward-modulated variant (Mozafari et al. 2019).
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch import nn
+
+from spikefa.errors import SpikefaError
+from spikefa.functional.feedback import derive_seed
+from spikefa.nn.competitive import CompetitiveLearner, local_layer_count
+from spikefa.nn.conv_stdp import ConvSTDPPlasticity, SpikingConv
+from spikefa.rules.spec import Option, Request, Rule
+
+_INIT_SEED = 4002  # the conv layers' initialization stream (derive_seed of the run seed)
+_NAME = "conv-stdp"
+
+
+def _thresholds(text: str, n: int) -> list[float] | None:
+    """None for "card" (keep the card's), else one threshold θ > 0 for all ``n`` layers or ``n`` of them."""
+    if str(text).strip() == "card":
+        return None
+    try:
+        values = [float(v) for v in str(text).split(",")]
+    except ValueError:
+        values = []
+    if len(values) not in (1, n) or not all(math.isfinite(v) and v > 0 for v in values):
+        raise SpikefaError(f"rule {_NAME!r} option thresholds={text!r} is not allowed; expected 'card', one number "
+                           f"> 0, or {n} comma-separated (one per conv layer, input side first)")
+    return values * n if len(values) == 1 else values
+
+
+def _conv_stdp(model: nn.Module, req: Request) -> nn.Module:
+    o = req.options
+    n = local_layer_count(model, _NAME)
+    convs = [m for m in model.modules() if isinstance(m, SpikingConv)]
+    if len(convs) != n:
+        raise SpikefaError(f"rule {_NAME!r} trains a 'conv-stdp' card's network (SpikingConv layers and a Linear "
+                           f"read-out); this model has {len(convs)} SpikingConv of {n} local layers")
+    thresholds = _thresholds(o["thresholds"], n)
+    for conv, theta in zip(convs, thresholds or []):
+        conv.threshold = theta
+    try:
+        plasticity = ConvSTDPPlasticity(a_plus=o["a_plus"], a_minus_ratio=o["a_minus_ratio"],
+                                        a_plus_max=o["a_plus_max"], double_every=o["double_every"], k=o["k"],
+                                        radius=o["radius"])
+    except SpikefaError as exc:
+        raise SpikefaError(f"rule {_NAME!r} option {exc}") from None
+    return CompetitiveLearner(model, plasticity, _NAME, seed=derive_seed(req.seed, _INIT_SEED),
+                              local_epochs=o["local_epochs"], schedule=o["schedule"], frozen=o["frozen"],
+                              init=o["init"] == "paper")
+
+
+def conv_stdp_rules() -> list[Rule]:
+    """The convolutional STDP rules, in registry order."""
+    return [
+        Rule(_NAME, "convolutional STDP features (DoG, latency code, IF, k-WTA), linear read-out",
+             "Kheradpisheh, Ganjtabesh, Thorpe & Masquelier 2018, Neural Networks 99:56", (), None, _conv_stdp,
+             {"a_plus": Option(0.004, float, "initial STDP rate A₊ (the paper: 0.004)", minimum=1e-12),
+              "a_minus_ratio": Option(0.75, float, "A₋ = −ratio·A₊ (the paper: A₋ = −0.003, ratio 0.75)"),
+              "a_plus_max": Option(0.15, float, "cap of A₊ (the paper: 0.15)", minimum=1e-12),
+              "double_every": Option(500, int, "A₊ doubles every this many images a layer learns from "
+                                     "(0: never; the paper: 500)", minimum=0),
+              "thresholds": Option("card", str, "firing thresholds θ: 'card' (the card's), one number, or one per "
+                                   "conv layer (comma-separated)"),
+              "k": Option(5, int, "winners per image (k-WTA; at most one per map)", minimum=1),
+              "radius": Option(2, int, "inhibition radius of a winner (positions, all maps)", minimum=0),
+              "local_epochs": Option(1, int, "epochs of STDP learning (per layer when greedy); then the conv "
+                                     "layers stay fixed while the read-out keeps learning", minimum=1),
+              "schedule": Option("greedy", ("greedy", "together"), "conv layers learn one after the other "
+                                 "(local_epochs each; the paper) or in the same epochs"),
+              "frozen": Option(False, bool, "keep the conv layers at their initialization (the random-feature "
+                               "control)"),
+              "init": Option("paper", ("paper", "model"), "draw the conv weights from N(0.8, 0.05) from the run "
+                             "seed (paper), or keep the model's own (model)")},
+             takes=("rate",), layers=(SpikingConv, nn.Linear), online=True, ends_epochs=True),
+    ]
