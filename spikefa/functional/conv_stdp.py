@@ -153,7 +153,8 @@ def stdp_update(weight: torch.Tensor, pre_times: torch.Tensor, post_times: torch
     pre = patches[img, :, y * w_out + x]  # [N, fan_in]
     post = post_times[img, f, y, x].unsqueeze(1)
     soft = flat[f] * (1.0 - flat[f])
-    rows = torch.where(pre <= post, a_plus, a_minus).to(weight.dtype) * soft
+    rates = torch.tensor([a_minus, a_plus], dtype=weight.dtype)
+    rows = rates[(pre <= post).long()] * soft
     total = torch.zeros_like(flat).index_add_(0, f, rows)
     count = torch.zeros(maps, dtype=weight.dtype).index_add_(0, f, torch.ones_like(f, dtype=weight.dtype))
     return (total / count.clamp(min=1).unsqueeze(1)).view_as(weight)
@@ -162,7 +163,7 @@ def stdp_update(weight: torch.Tensor, pre_times: torch.Tensor, post_times: torch
 def stdp_rates(a_plus: float, ratio: float, seen: int, every: int, cap: float) -> tuple[float, float]:
     """(A₊, A₋) after ``seen`` images: A₊ doubled every ``every`` images (0: never) up to ``cap``,
     A₋ = −ratio·A₊ (the paper: A₊ = 0.004, ratio 0.75, every 500, cap 0.15)."""
-    a = min(cap, a_plus * 2.0 ** (seen // every)) if every > 0 else a_plus
+    a = min(cap, a_plus * 2.0 ** min(seen // every, 1000)) if every > 0 else a_plus
     return a, -ratio * a
 
 

@@ -148,7 +148,7 @@ def build_softhebb_conv(arch: SoftHebbConvArch, input_shape: Shape, num_classes:
 def build_conv_stdp(arch: ConvSTDPArch, input_shape: Shape, num_classes: int) -> nn.Sequential:
     """DoG + latency coding, per layer a `SpikingConv` (valid; the last one giving its final
     potentials or spike times), spike-time pooling between layers (skipped where a side is below the
-    window), per-map features, [each sample rescaled to mean square 1], Linear (Kheradpisheh et al.
+    window), per-map features, [each sample's features standardized over the maps], Linear (Kheradpisheh et al.
     2018). Raises `ConfigError` when a kernel does not fit the map it sees (naming the layer)."""
     _, height, width = input_shape
     layers: list[nn.Module] = [DoGLatency(arch.steps, arch.dog_size, *arch.dog_sigmas)]
@@ -163,7 +163,8 @@ def build_conv_stdp(arch: ConvSTDPArch, input_shape: Shape, num_classes: int) ->
         last = i == n - 1
         layers.append(SpikingConv(channels, out, k, theta, arch.steps, arch.features if last else "times"))
         height, width, channels = height - k + 1, width - k + 1, out
-    layers += [MapFeatures(arch.features, arch.steps), *([UnitNorm()] if arch.feature_norm else []),
+    layers += [MapFeatures(arch.features, arch.steps),
+               *([nn.LayerNorm(channels, elementwise_affine=False)] if arch.feature_norm else []),
                nn.Linear(channels, num_classes)]
     return nn.Sequential(*layers)
 

@@ -195,7 +195,8 @@ class ConvSTDPArch(Validated):
     firing once at ``thresholds`` with lateral inhibition, spike-time max pooling (``pool`` window,
     ``pool_stride``) between layers, per map one feature of the last layer (``features``: global max
     of its final potentials, or 1 − first-spike time / T), when ``feature_norm`` each sample's features
-    rescaled to mean square 1, and a Linear read-out."""
+    standardized over the maps (mean 0, variance 1: the maps' common offset removed), and a Linear
+    read-out."""
 
     ARCH: ClassVar[str] = "conv-stdp"
     SECTIONS: ClassVar[tuple[str, ...]] = ()

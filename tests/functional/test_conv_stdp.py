@@ -1,0 +1,170 @@
+"""The convolutional STDP functions (Kheradpisheh et al. 2018) against explicit Python/numpy loops
+that follow the paper's definitions one neuron, one step, one winner at a time."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from spikefa.functional.conv_stdp import (dog_filter, dog_kernel, first_spikes, if_potentials, k_winners,
+                                          latency_code, latency_features, lateral_inhibition, potential_features,
+                                          spike_pool, spike_train, stdp_rates, stdp_update)
+
+T = 6
+
+
+def _times(gen: torch.Generator, shape: tuple[int, ...], never: float = 0.3) -> torch.Tensor:
+    t = torch.randint(0, T, shape, generator=gen).double()
+    return torch.where(torch.rand(shape, generator=gen, dtype=torch.float64) < never, torch.full_like(t, T), t)
+
+
+def test_latency_code_orders_by_intensity_and_zero_never_fires() -> None:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(3, 2, 5, 5, generator=gen)
+    x[x < 0.3] = 0.0
+    t = latency_code(x, T)
+    for b in range(3):
+        flat_x, flat_t = x[b].flatten(), t[b].flatten()
+        assert float(flat_t[flat_x.argmax()]) == 0.0  # the strongest first
+        for i in range(flat_x.numel()):
+            if flat_x[i] == 0:
+                assert flat_t[i] == T
+            else:
+                assert 0 <= flat_t[i] < T
+                stronger = flat_x > flat_x[i]
+                assert bool((flat_t[stronger] <= flat_t[i]).all())  # stronger never later
+    assert torch.equal(spike_train(t, T).sum(0), (t < T).double().to(t.dtype))  # each input spikes once at most
+
+
+def test_dog_filter_on_off_channels() -> None:
+    k = dog_kernel(7, 1.0, 2.0)
+    assert abs(float(k.sum())) < 1e-5 and float(k.max()) == pytest.approx(1.0) and float(k[3, 3]) == k.max()
+    x = torch.zeros(1, 1, 9, 9)
+    x[0, 0, 4, 4] = 1.0
+    out = dog_filter(x, k)
+    assert out.shape == (1, 2, 9, 9) and bool((out >= 0).all())
+    assert float(out[0, 0, 4, 4]) == pytest.approx(1.0) and float(out[0, 1, 4, 4]) == 0.0  # on-centre at the dot
+    assert bool(((out[0, 0] > 0) & (out[0, 1] > 0)).sum() == 0)  # on and off never both
+    assert float(dog_filter(torch.ones(1, 1, 15, 15), k)[0, :, 7, 7].abs().max()) < 1e-5  # flat: no response
+
+
+def test_if_first_spikes_against_a_step_by_step_loop() -> None:
+    gen = torch.Generator().manual_seed(1)
+    times = _times(gen, (2, 3, 6, 6))
+    weight = torch.rand(4, 3, 3, 3, generator=gen, dtype=torch.float64)
+    theta = 6.5
+    v = if_potentials(times, weight, T)
+    t_out, v_fire = first_spikes(v, theta)
+    w = weight.numpy()
+    for b in range(2):
+        for f in range(4):
+            for y in range(4):
+                for x in range(4):
+                    pot, fired_at, pot_at = 0.0, T, None
+                    for step in range(T):  # integrate the spikes arriving at this step, no leak, no reset
+                        patch = times[b, :, y:y + 3, x:x + 3].numpy()
+                        pot += float((w[f] * (patch == step)).sum())
+                        assert v[step, b, f, y, x].item() == pytest.approx(pot)
+                        if fired_at == T and pot >= theta:
+                            fired_at, pot_at = step, pot
+                    assert t_out[b, f, y, x].item() == fired_at
+                    if pot_at is not None:
+                        assert v_fire[b, f, y, x].item() == pytest.approx(pot_at)
+    assert bool((t_out < T).any()) and bool((t_out == T).any())  # the case mixes firing and silent neurons
+
+
+def test_lateral_inhibition_against_a_loop() -> None:
+    gen = torch.Generator().manual_seed(2)
+    times = _times(gen, (3, 5, 4, 4), never=0.4)
+    pot = torch.randint(0, 3, (3, 5, 4, 4), generator=gen).double()  # ties in potential too
+    out = lateral_inhibition(times, pot, T)
+    for b in range(3):
+        for y in range(4):
+            for x in range(4):
+                best = None
+                for f in range(5):
+                    t = times[b, f, y, x].item()
+                    if t < T and (best is None or (t, -pot[b, f, y, x].item()) < (times[b, best, y, x].item(),
+                                                                                  -pot[b, best, y, x].item())):
+                        best = f
+                for f in range(5):
+                    expect = times[b, f, y, x].item() if f == best else T
+                    assert out[b, f, y, x].item() == expect
+
+
+def test_spike_pool_takes_the_earliest() -> None:
+    gen = torch.Generator().manual_seed(3)
+    times = _times(gen, (2, 3, 6, 6))
+    out = spike_pool(times, 2, 2)
+    for b, c, y, x in np.ndindex(2, 3, 3, 3):
+        assert out[b, c, y, x].item() == times[b, c, 2 * y:2 * y + 2, 2 * x:2 * x + 2].min().item()
+
+
+def test_k_winners_against_a_loop() -> None:
+    gen = torch.Generator().manual_seed(4)
+    times = _times(gen, (4, 3, 7, 7), never=0.5)
+    pot = torch.randint(0, 4, (4, 3, 7, 7), generator=gen).double()
+    k, r = 4, 1
+    win = k_winners(times, pot, k, r, T)
+    for b in range(4):
+        allowed = {(f, y, x) for f, y, x in np.ndindex(3, 7, 7) if times[b, f, y, x] < T}
+        expect = []
+        while allowed and len(expect) < k:
+            f, y, x = min(allowed, key=lambda n: (times[b][n].item(), -pot[b][n].item(), n))
+            expect.append([f, y, x])
+            allowed = {(g, yy, xx) for g, yy, xx in allowed if g != f and max(abs(yy - y), abs(xx - x)) > r}
+        expect += [[-1, -1, -1]] * (k - len(expect))
+        assert win[b].tolist() == expect
+    assert bool((win[..., 0] >= 0).sum() > 4)  # several winners actually chosen
+
+
+def test_stdp_update_against_a_loop() -> None:
+    gen = torch.Generator().manual_seed(5)
+    pre = _times(gen, (3, 2, 6, 6))
+    weight = torch.rand(3, 2, 3, 3, generator=gen, dtype=torch.float64)
+    post = _times(gen, (3, 3, 4, 4), never=0.2)
+    winners = k_winners(post, torch.zeros_like(post), 3, 1, T)
+    a_plus, a_minus = 0.01, -0.0075
+    delta = stdp_update(weight, pre, post, winners, a_plus, a_minus)
+    expect = np.zeros((3, 2, 3, 3))
+    count = np.zeros(3)
+    w = weight.numpy()
+    for b in range(3):
+        for f, y, x in winners[b].tolist():
+            if f < 0:
+                continue
+            count[f] += 1
+            t_post = post[b, f, y, x].item()
+            for c, i, j in np.ndindex(2, 3, 3):
+                a = a_plus if pre[b, c, y + i, x + j].item() <= t_post else a_minus
+                expect[f, c, i, j] += a * w[f, c, i, j] * (1 - w[f, c, i, j])
+    expect /= np.maximum(count, 1)[:, None, None, None]
+    assert count.sum() >= 3 and np.any(expect > 0) and np.any(expect < 0)
+    np.testing.assert_allclose(delta.numpy(), expect, rtol=1e-12, atol=1e-15)
+
+
+def test_stdp_padding_counts_as_never() -> None:
+    pre = torch.zeros(1, 1, 2, 2, dtype=torch.float64)  # every real input fires at 0
+    weight = torch.full((1, 1, 3, 3), 0.5, dtype=torch.float64)
+    post = torch.tensor([[[[1.0, T], [T, T]]]], dtype=torch.float64)
+    winners = torch.tensor([[[0, 0, 0]]])
+    delta = stdp_update(weight, pre, post, winners, 0.1, -0.05, padding=1)[0, 0]
+    # the 3x3 field at (0, 0) with padding 1 covers rows/cols -1..1: real inputs at [1:, 1:]
+    assert torch.allclose(delta[1:, 1:], torch.full((2, 2), 0.025, dtype=torch.float64))
+    assert torch.allclose(delta[0], torch.full((3,), -0.0125, dtype=torch.float64))
+
+
+def test_rates_and_features() -> None:
+    assert stdp_rates(0.004, 0.75, 0, 500, 0.15) == (0.004, pytest.approx(-0.003))
+    assert stdp_rates(0.004, 0.75, 1499, 500, 0.15)[0] == pytest.approx(0.016)
+    assert stdp_rates(0.004, 0.75, 10 ** 6, 500, 0.15) == (0.15, pytest.approx(-0.1125))
+    assert stdp_rates(0.004, 0.75, 10 ** 6, 0, 0.15)[0] == 0.004
+    v = torch.arange(24.0).view(1, 2, 3, 4)
+    assert potential_features(v).tolist() == [[11.0, 23.0]]
+    t = torch.full((1, 2, 3, 3), float(T))
+    t[0, 0, 1, 2] = 3.0
+    assert latency_features(t, T).tolist() == [[pytest.approx(1 - 3 / T), 0.0]]
+    assert math.isclose(float(latency_features(torch.zeros(1, 1, 2, 2), T)[0, 0]), 1.0)
