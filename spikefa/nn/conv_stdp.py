@@ -117,7 +117,7 @@ class ConvSTDPPlasticity(Validated):
     computed with the weights as they are at its start and moves each map by the mean of its winners'
     updates (the paper learns image by image). ``init``: W ~ N(``init_mean``, ``init_std``²)."""
 
-    LABEL = "conv-stdp"
+    LABEL = "rule 'conv-stdp' option"
 
     a_plus: float = 0.004
     a_minus_ratio: float = 0.75

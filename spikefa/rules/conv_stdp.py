@@ -55,12 +55,8 @@ def _conv_stdp(model: nn.Module, req: Request) -> nn.Module:
     thresholds = _thresholds(o["thresholds"], n)
     for conv, theta in zip(convs, thresholds or []):
         conv.threshold = theta
-    try:
-        plasticity = ConvSTDPPlasticity(a_plus=o["a_plus"], a_minus_ratio=o["a_minus_ratio"],
-                                        a_plus_max=o["a_plus_max"], double_every=o["double_every"], k=o["k"],
-                                        radius=o["radius"])
-    except SpikefaError as exc:
-        raise SpikefaError(f"rule {_NAME!r} option {exc}") from None
+    plasticity = ConvSTDPPlasticity(a_plus=o["a_plus"], a_minus_ratio=o["a_minus_ratio"], a_plus_max=o["a_plus_max"],
+                                    double_every=o["double_every"], k=o["k"], radius=o["radius"])
     return CompetitiveLearner(model, plasticity, _NAME, seed=derive_seed(req.seed, _INIT_SEED),
                               local_epochs=o["local_epochs"], schedule=o["schedule"], frozen=o["frozen"],
                               init=o["init"] == "paper")

@@ -1,0 +1,155 @@
+"""`conv-stdp` as a registered rule: the card's network builds and converts, the options reach the
+learner (bad ones refused in one line naming the key), STDP moves the conv weights inside [0, 1]
+while the frozen control leaves them bitwise at their initialization and its read-out still learns."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from spikefa.catalog import find_card, load_card
+from spikefa.errors import ConfigError, SpikefaError
+from spikefa.nn.build import build
+from spikefa.nn.competitive import CompetitiveLearner
+from spikefa.nn.conv_stdp import ConvSTDPPlasticity, SpikingConv
+from spikefa.rules.registry import RULES, check_card, convert
+from spikefa.schemas.card import parse_card
+
+TINY = """name = "tiny"
+description = "test"
+reference = "test"
+default_rule = "conv-stdp"
+arch = "conv-stdp"
+[architecture]
+channels = [6, 8]
+kernel_sizes = [3, 3]
+thresholds = [2.0, 2.0]
+steps = 6
+dog_size = 5
+[defaults]
+optimizer = "adam"
+lr = 1e-2
+batch_size = 16
+epochs = 2
+weight_decay = 0.0
+momentum = 0.0
+schedule = "constant"
+standardize = false
+"""
+
+
+def tiny_net(seed: int = 0) -> nn.Module:
+    return build(parse_card(tomllib.loads(TINY), "tiny.toml"), (1, 10, 10), 3, seed=seed)
+
+
+def digits_like(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 1, 10, 10, generator=gen)
+    return x * (x > 0.5), torch.randint(0, 3, (n,), generator=gen)
+
+
+def test_declarations() -> None:
+    rule = RULES["conv-stdp"]
+    assert rule.learns_online(nn.Linear(1, 1)) and rule.ends_epochs and not rule.assigns_labels
+    assert rule.takes == ("rate",) and rule.layers == (SpikingConv, nn.Linear)
+    assert "frozen" in rule.options and "local_epochs" in rule.options
+
+
+def test_card_builds_and_converts() -> None:
+    card = load_card("conv-stdp")
+    check_card(card)
+    assert card.default_rule == "conv-stdp"
+    net = build(card, (1, 28, 28), 10, seed=0)
+    convs = [m for m in net if isinstance(m, SpikingConv)]
+    assert [c.out_channels for c in convs] == [30, 100] and [c.threshold for c in convs] == [15.0, 10.0]
+    learner = convert(net, "conv-stdp", options=card.preset("conv-stdp").options)
+    assert isinstance(learner, CompetitiveLearner) and learner.schedule == "greedy"
+    w = convs[0].weight
+    assert 0.0 <= float(w.min()) and float(w.max()) <= 1.0 and abs(float(w.mean()) - 0.8) < 0.01
+    assert abs(float(w.std()) - 0.05) < 0.01  # the paper's N(0.8, 0.05)
+    learner.eval()
+    assert learner(digits_like(2)[0].expand(2, 1, 10, 10).repeat(1, 1, 3, 3)[..., :28, :28]).shape == (2, 10)
+
+
+def test_options_reach_the_learner_and_thresholds_override() -> None:
+    learner = convert(tiny_net(), "conv-stdp", seed=3, options={"a_plus": 0.01, "k": 2, "radius": 0,
+                                                                "thresholds": "1.5,2.5", "schedule": "together",
+                                                                "frozen": "true", "local_epochs": 3})
+    assert list(learner.plasticity.values()) == [ConvSTDPPlasticity(a_plus=0.01, k=2, radius=0)] * 2
+    assert [m.threshold for m in learner.local_layers()] == [1.5, 2.5]
+    assert learner.frozen and learner.local_epochs == 3 and learner.schedule == "together"
+    again = convert(tiny_net(seed=9), "conv-stdp", seed=3)
+    assert torch.equal(again.model[1].weight, learner.model[1].weight)  # the run seed decides the init
+
+
+@pytest.mark.parametrize("options,match", [
+    ({"thresholds": "1,2,3"}, "option thresholds='1,2,3' is not allowed; expected 'card', one number > 0, or 2"),
+    ({"thresholds": "-1"}, "option thresholds='-1' is not allowed"),
+    ({"a_plus": -0.1}, "option a_plus=-0.1 must be >= "),
+    ({"a_plus": 0.5}, "option a_plus = 0.5 is not allowed"),  # above the cap a_plus_max
+    ({"k": 0}, "option k=0 must be >= 1"),
+    ({"schedule": "random"}, "schedule='random' is not allowed"),
+    ({"tau": 1.0}, "has no option 'tau'"),
+])
+def test_bad_options_refused_in_one_line(options: dict, match: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(SpikefaError, match=match) as err:
+        convert(tiny_net(), "conv-stdp", options=options)
+    assert "\n" not in str(err.value) and "conv-stdp" in str(err.value)
+
+
+def test_refuses_a_model_without_spiking_convs() -> None:
+    with pytest.raises(SpikefaError, match="'conv-stdp' learns nn.SpikingConv, nn.Linear layers; '0' is a Conv2d"):
+        convert(nn.Sequential(nn.Conv2d(1, 2, 3, bias=False), nn.Flatten(), nn.Linear(8, 2)), "conv-stdp")
+
+
+def _train(learner: CompetitiveLearner, epochs: int, batches: int = 3) -> None:
+    opt = torch.optim.Adam([p for p in learner.parameters() if p.requires_grad], lr=1e-2)
+    for e in range(epochs):
+        for b in range(batches):
+            x, y = digits_like(16, seed=10 * e + b)
+            opt.zero_grad()
+            learner.local_step(x, y)
+            opt.step()
+        learner.end_epoch()
+
+
+def test_stdp_moves_the_conv_weights_in_the_unit_interval_greedily() -> None:
+    learner = convert(tiny_net(), "conv-stdp", options={"a_plus": 0.05, "double_every": 16})
+    first, second = learner.local_layers()
+    w1, w2 = first.weight.clone(), second.weight.clone()
+    _train(learner, 1)  # greedy: epoch 0 trains the first layer only
+    assert not torch.equal(first.weight, w1) and torch.equal(second.weight, w2)
+    assert int(first.images_seen) == 48 and int(second.images_seen) == 0
+    _train(learner, 1)
+    assert not torch.equal(second.weight, w2)
+    for layer in (first, second):
+        assert float(layer.weight.min()) >= 0.0 and float(layer.weight.max()) <= 1.0
+
+
+def test_frozen_control_keeps_the_conv_weights_and_the_read_out_learns() -> None:
+    learner = convert(tiny_net(), "conv-stdp", options={"frozen": True})
+    start = {k: v.clone() for k, v in learner.state_dict().items()}
+    _train(learner, 2)
+    now = learner.state_dict()
+    convs = [k for k in start if k.endswith(".weight") and k.startswith(("model.1.", "model.3."))]
+    assert len(convs) == 2 and all(torch.equal(now[k], start[k]) for k in convs)
+    read_out = f"model.{learner.readout_at}.weight"
+    assert not torch.equal(now[read_out], start[read_out])
+
+
+def test_card_schema_refuses_bad_values_naming_file_and_key() -> None:
+    text = Path(find_card("conv-stdp")).read_text()
+    for old, new, key in [("thresholds = [15.0, 10.0]", "thresholds = [15.0]", "architecture.thresholds"),
+                          ("dog_sigmas = [1.0, 2.0]", "dog_sigmas = [2.0, 1.0]", "architecture.dog_sigmas"),
+                          ('features = "potential"', 'features = "rate"', "architecture.features"),
+                          ("steps = 15", "steps = 1", "architecture.steps")]:
+        assert old in text
+        with pytest.raises(ConfigError, match=f"bad.toml: {key} = .* is not allowed"):
+            parse_card(tomllib.loads(text.replace(old, new)), "bad.toml")
+    card = parse_card(tomllib.loads(text.replace("kernel_sizes = [5, 5]", "kernel_sizes = [5, 13]")), "k.toml")
+    with pytest.raises(ConfigError, match=r"architecture.kernel_sizes\[1\] = 13 is not allowed; layer 2 sees 12x12"):
+        build(card, (1, 28, 28), 10)
