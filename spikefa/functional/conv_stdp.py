@@ -133,13 +133,15 @@ def k_winners(times: torch.Tensor, potential: torch.Tensor, k: int, radius: int,
 
 
 def stdp_update(weight: torch.Tensor, pre_times: torch.Tensor, post_times: torch.Tensor, winners: torch.Tensor,
-                a_plus: float, a_minus: float, stride: int = 1, padding: int = 0) -> torch.Tensor:
+                a_plus: float | torch.Tensor, a_minus: float | torch.Tensor, stride: int = 1,
+                padding: int = 0) -> torch.Tensor:
     """ΔW [F, C, kh, kw] of the simplified STDP (module docstring) for the winners [B, k, 3] of
     `k_winners`: for each winner (map f at (y, x) of image b, post time t_post) and each input j of
     its receptive field (pre time t_j, padding counts as never), A₊·w(1−w) if t_j ≤ t_post else
     A₋·w(1−w); averaged over the batch's winners of each map (a map without a winner: 0), so a batch
     moves each map by at most one image's step. ``pre_times`` [B, C, H, W] (T for never),
-    ``post_times`` [B, F, H', W']."""
+    ``post_times`` [B, F, H', W']. ``a_plus`` / ``a_minus``: numbers, or one per winner [B, k] (the
+    reward-modulated rule's reward and punishment, `reward_rates`)."""
     maps = weight.shape[0]
     flat = weight.reshape(maps, -1)
     valid = winners[..., 0] >= 0
@@ -153,8 +155,8 @@ def stdp_update(weight: torch.Tensor, pre_times: torch.Tensor, post_times: torch
     pre = patches[img, :, y * w_out + x]  # [N, fan_in]
     post = post_times[img, f, y, x].unsqueeze(1)
     soft = flat[f] * (1.0 - flat[f])
-    rates = torch.tensor([a_minus, a_plus], dtype=weight.dtype)
-    rows = rates[(pre <= post).long()] * soft
+    ap, am = (torch.as_tensor(a, dtype=weight.dtype).expand(valid.shape)[valid].unsqueeze(1) for a in (a_plus, a_minus))
+    rows = torch.where(pre <= post, ap, am) * soft
     total = torch.zeros_like(flat).index_add_(0, f, rows)
     count = torch.zeros(maps, dtype=weight.dtype).index_add_(0, f, torch.ones_like(f, dtype=weight.dtype))
     return (total / count.clamp(min=1).unsqueeze(1)).view_as(weight)
@@ -165,6 +167,34 @@ def stdp_rates(a_plus: float, ratio: float, seen: int, every: int, cap: float) -
     A₋ = −ratio·A₊ (the paper: A₊ = 0.004, ratio 0.75, every 500, cap 0.15)."""
     a = min(cap, a_plus * 2.0 ** min(seen // every, 1000)) if every > 0 else a_plus
     return a, -ratio * a
+
+
+def first_spike_decision(times: torch.Tensor, potential: torch.Tensor, classes: int,
+                         steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The decision of a layer whose maps are assigned to classes in equal contiguous blocks (map f to
+    class f // (F / classes); Mozafari et al. 2018): (class scores [B, classes], winners [B, 1, 3]).
+
+    The winner is the earliest spike of all maps and positions, ties by the larger potential
+    (`k_winners` with k = 1), its class the decision. A class's score is the best of its neurons'
+    (T − t) + ½·v/max|v|: its argmax is the decision; where nothing fired, the class with the largest
+    potential (no winner: a row of −1)."""
+    b, maps = times.shape[:2]
+    scale = potential.flatten(1).abs().amax(1).clamp(min=torch.finfo(potential.dtype).tiny).view(-1, 1, 1, 1)
+    score = (steps - times) + 0.5 * potential / scale
+    per_map = score.flatten(2).amax(2)
+    return per_map.view(b, classes, maps // classes).amax(2), k_winners(times, potential, 1, 0, steps)
+
+
+def reward_rates(winners: torch.Tensor, labels: torch.Tensor, classes: int, maps: int, reward: tuple[float, float],
+                 punishment: tuple[float, float]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per winner [B, k] the (A₊, A₋) of reward-modulated STDP (Mozafari et al. 2018, eq. 3-4): a
+    winner whose map's class (f // (maps / classes)) is the label is rewarded, STDP with ``reward``
+    (A₊ for pre no later than post, A₋ otherwise); any other is punished, anti-STDP with
+    ``punishment`` = (change for pre no later than post, change otherwise), e.g. (−0.004, +0.0005)."""
+    hit = (winners[..., 0] // (maps // classes)) == labels.view(-1, 1)
+    a_plus = torch.where(hit, reward[0], punishment[0])
+    a_minus = torch.where(hit, reward[1], punishment[1])
+    return a_plus, a_minus
 
 
 def potential_features(potential: torch.Tensor) -> torch.Tensor:

@@ -9,6 +9,9 @@ The network is a flat ``nn.Sequential`` (`spikefa.nn.build.build_conv_stdp`):
 (spike times -> spike times after lateral inhibition; the last one -> its final potentials or times),
 ``SpikePool`` between layers (earliest spike per window), ``MapFeatures`` ([B, maps]), and the read-out.
 Spike times are floats in steps 0 … T−1, T meaning "never" (`spikefa.functional.conv_stdp`).
+
+The reward-modulated variant (Mozafari et al. 2018) is `RewardLearner`: the last `SpikingConv` is the
+decision layer, learning by R-STDP (`RewardSTDP`) instead of a Linear read-out by gradient.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from typing import Literal
 import torch
 from torch import nn
 
-from spikefa.functional.conv_stdp import (dog_filter, dog_kernel, first_spikes, if_potentials, k_winners,
-                                          latency_code, latency_features, lateral_inhibition, potential_features,
-                                          spike_pool, stdp_rates, stdp_update)
+from spikefa.errors import SpikefaError
+from spikefa.functional.conv_stdp import (dog_filter, dog_kernel, first_spike_decision, first_spikes, if_potentials,
+                                          k_winners, latency_code, latency_features, lateral_inhibition,
+                                          potential_features, reward_rates, spike_pool, stdp_rates, stdp_update)
 from spikefa.schemas.validate import Validated, require
 
 Output = Literal["times", "potential"]
@@ -150,3 +154,120 @@ class ConvSTDPPlasticity(Validated):
         delta = stdp_update(conv.weight, x, t, winners, a_plus, a_minus, conv.stride[0], conv.padding[0])  # type: ignore[index]
         conv.weight.add_(delta).clamp_(0.0, 1.0)
         conv.images_seen += x.shape[0]
+
+
+@dataclass(frozen=True)
+class RewardSTDP(Validated):
+    """The rates of reward-modulated STDP (Mozafari, Kheradpisheh, Masquelier, Nowzari-Dalini &
+    Ganjtabesh 2018, IEEE TNNLS 29(12):6178, "First-spike-based visual categorization using
+    reward-modulated STDP", eq. 3-4), magnitudes: reward, Δw = +``r_plus``·w(1−w) for inputs that fired
+    no later than the winner, −``r_minus``·w(1−w) for the others (STDP); punishment, −``p_minus``·w(1−w)
+    for the former and +``p_plus``·w(1−w) for the latter (anti-STDP). Defaults: 0.004, 0.003, 0.0005,
+    0.004 (SpykeTorch's re-implementation). The paper's rate adaptation by the recent hit and miss
+    counts, and its dropout, are not implemented."""
+
+    LABEL = "rule 'conv-stdp' option"
+
+    r_plus: float = 0.004
+    r_minus: float = 0.003
+    p_plus: float = 0.0005
+    p_minus: float = 0.004
+
+    def check(self) -> None:
+        for key in ("r_plus", "r_minus", "p_plus", "p_minus"):
+            require(key, getattr(self, key), getattr(self, key) >= 0, "a number >= 0 (a magnitude)")
+
+
+class RewardLearner(nn.Module):
+    """A conv STDP network whose last `SpikingConv` is the decision layer (Mozafari et al. 2018): its
+    maps are assigned to the classes in equal contiguous blocks, the class of the earliest spike is
+    the decision (`first_spike_decision`), and the layer learns by reward-modulated STDP (reward if the
+    decision is the label, punishment otherwise; nothing where no neuron fired) in every epoch. The
+    layers before it learn by ``plasticity`` (unsupervised STDP, greedy or together, ``local_epochs``
+    each, as `spikefa.nn.competitive.CompetitiveLearner`); ``frozen`` keeps them at their
+    initialization (the random-feature control: the decision layer still learns). The network's
+    features and Linear read-out after the last `SpikingConv` are dropped; the Linear's outputs give
+    the number of classes.
+
+    - ``local_step(x, y)``: one batch; returns the fraction of its images punished or undecided (the
+      error R-STDP acts on; logged as the training loss). No gradient: the run has no optimiser.
+    - ``end_epoch()``: counts epochs (``epochs_done``, checkpointed).
+    - ``forward(x)``: class scores [B, classes] whose argmax is the decision.
+
+    Raises `SpikefaError` for a model it cannot train (named)."""
+
+    def __init__(self, model: nn.Module, plasticity: ConvSTDPPlasticity, reward: RewardSTDP, rule: str, *,
+                 seed: int = 0, local_epochs: int = 1, schedule: str = "greedy", frozen: bool = False,
+                 init: bool = True) -> None:
+        super().__init__()
+        layers = list(model) if isinstance(model, nn.Sequential) else []
+        convs = [i for i, m in enumerate(layers) if isinstance(m, SpikingConv)]
+        linears = [m for m in layers if isinstance(m, nn.Linear)]
+        if len(convs) < 2 or not linears or layers.index(linears[-1]) < convs[-1]:
+            raise SpikefaError(f"rule {rule!r} with readout='rstdp' needs a flat nn.Sequential of at least two "
+                               "SpikingConv layers and a Linear read-out after them (a 'conv-stdp' card's network)")
+        self.classes, self.decision_at = linears[-1].out_features, convs[-1]
+        maps = layers[convs[-1]].out_channels
+        if maps % self.classes:
+            raise SpikefaError(f"rule {rule!r} with readout='rstdp': the last SpikingConv has {maps} maps, not a "
+                               f"multiple of the {self.classes} classes (each class gets an equal block of maps)")
+        self.model = nn.Sequential(*layers[:convs[-1] + 1])
+        self.local, self.plasticity, self.reward = convs[:-1], plasticity, reward
+        self.local_epochs, self.schedule, self.frozen = int(local_epochs), schedule, bool(frozen)
+        self.register_buffer("epochs_done", torch.zeros((), dtype=torch.int64))
+        gen = torch.Generator().manual_seed(int(seed))
+        for i in convs:
+            self.model[i].weight.requires_grad_(False)
+            if init:
+                plasticity.init(self.model[i], False, gen)
+
+    def learning(self) -> list[tuple[int, int]]:
+        """(Sequential index, epoch within its local phase) of the unsupervised layers learning now."""
+        epoch = int(self.epochs_done)
+        if self.frozen:
+            return []
+        if self.schedule == "together":
+            return [(i, epoch) for i in self.local] if epoch < self.local_epochs else []
+        j = epoch // self.local_epochs
+        return [(self.local[j], epoch % self.local_epochs)] if j < len(self.local) else []
+
+    def _decide(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(scores [B, classes], winners [B, 1, 3], decision-layer spike times) from its input h."""
+        layer: SpikingConv = self.model[self.decision_at]  # type: ignore[assignment]
+        t, v = first_spikes(layer.potentials(h), layer.threshold)
+        scores, winners = first_spike_decision(t, v, self.classes, layer.steps)
+        return scores, winners, t
+
+    @torch.no_grad()
+    def local_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One batch (class docstring)."""
+        learning = dict(self.learning())
+        h, inputs = x, {}
+        for i, m in enumerate(list(self.model)[:self.decision_at]):
+            if i in learning:
+                inputs[i] = h
+            h = m(h)
+        for i, x_in in inputs.items():  # all computed with the weights as they were at the batch's start
+            self.plasticity.step(self.model[i], x_in, learning[i], self.local_epochs)
+        layer: SpikingConv = self.model[self.decision_at]  # type: ignore[assignment]
+        scores, winners, t = self._decide(h)
+        r = self.reward
+        a_plus, a_minus = reward_rates(winners, y, self.classes, layer.out_channels, (r.r_plus, -r.r_minus),
+                                       (-r.p_minus, r.p_plus))
+        delta = stdp_update(layer.weight, h, t, winners, a_plus, a_minus, layer.stride[0], layer.padding[0])  # type: ignore[index]
+        layer.weight.add_(delta).clamp_(0.0, 1.0)
+        layer.images_seen += x.shape[0]
+        hit = (winners[:, 0, 0] >= 0) & (winners[:, 0, 0] // (layer.out_channels // self.classes) == y)
+        return 1.0 - hit.to(torch.float32).mean()
+
+    @torch.no_grad()
+    def end_epoch(self) -> None:
+        """Ends an epoch (the harness's after-epoch call, `Rule.ends_epochs`)."""
+        self.epochs_done += 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._decide(self.model[:self.decision_at](x))[0]
+
+    def local_layers(self) -> list[nn.Module]:
+        """The layers that learn by unsupervised STDP, input side first (the decision layer excluded)."""
+        return [self.model[i] for i in self.local]

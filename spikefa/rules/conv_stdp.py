@@ -12,7 +12,12 @@
 
 The network is the ``conv-stdp`` architecture (`spikefa.nn.build.build_conv_stdp`); the learner is
 `spikefa.nn.competitive.CompetitiveLearner` with one `spikefa.nn.conv_stdp.ConvSTDPPlasticity` per
-conv layer. Not here: the reward-modulated variant (Mozafari et al. 2019).
+conv layer. ``readout = "rstdp"``: the reward-modulated variant (Mozafari, Kheradpisheh, Masquelier,
+Nowzari-Dalini & Ganjtabesh 2018, IEEE TNNLS 29(12):6178, "First-spike-based visual categorization
+using reward-modulated STDP"): the last conv layer's maps are assigned to the classes, the class of the
+earliest spike is the decision, reward -> STDP, punishment -> anti-STDP
+(`spikefa.nn.conv_stdp.RewardLearner`; no gradient, no optimiser). Its random-feature control,
+``frozen = true``, keeps the layers before the decision layer fixed while the decision layer learns.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from torch import nn
 from spikefa.errors import SpikefaError
 from spikefa.functional.feedback import derive_seed
 from spikefa.nn.competitive import CompetitiveLearner, local_layer_count
-from spikefa.nn.conv_stdp import ConvSTDPPlasticity, SpikingConv
+from spikefa.nn.conv_stdp import ConvSTDPPlasticity, RewardLearner, RewardSTDP, SpikingConv
 from spikefa.rules.spec import Option, Request, Rule
 
 _INIT_SEED = 4002  # the conv layers' initialization stream (derive_seed of the run seed)
@@ -57,6 +62,11 @@ def _conv_stdp(model: nn.Module, req: Request) -> nn.Module:
         conv.threshold = theta
     plasticity = ConvSTDPPlasticity(a_plus=o["a_plus"], a_minus_ratio=o["a_minus_ratio"], a_plus_max=o["a_plus_max"],
                                     double_every=o["double_every"], k=o["k"], radius=o["radius"])
+    if o["readout"] == "rstdp":
+        reward = RewardSTDP(r_plus=o["r_plus"], r_minus=o["r_minus"], p_plus=o["p_plus"], p_minus=o["p_minus"])
+        return RewardLearner(model, plasticity, reward, _NAME, seed=derive_seed(req.seed, _INIT_SEED),
+                             local_epochs=o["local_epochs"], schedule=o["schedule"], frozen=o["frozen"],
+                             init=o["init"] == "paper")
     return CompetitiveLearner(model, plasticity, _NAME, seed=derive_seed(req.seed, _INIT_SEED),
                               local_epochs=o["local_epochs"], schedule=o["schedule"], frozen=o["frozen"],
                               init=o["init"] == "paper")
@@ -83,6 +93,13 @@ def conv_stdp_rules() -> list[Rule]:
               "frozen": Option(False, bool, "keep the conv layers at their initialization (the random-feature "
                                "control)"),
               "init": Option("paper", ("paper", "model"), "draw the conv weights from N(0.8, 0.05) from the run "
-                             "seed (paper), or keep the model's own (model)")},
+                             "seed (paper), or keep the model's own (model)"),
+              "readout": Option("linear", ("linear", "rstdp"), "a Linear read-out of per-map features trained by "
+                                "gradient (linear), or the last conv layer as the decision layer, maps assigned to "
+                                "classes, learning by reward-modulated STDP (rstdp; Mozafari et al. 2018)"),
+              "r_plus": Option(0.004, float, "rstdp: reward, +change for inputs no later than the winner"),
+              "r_minus": Option(0.003, float, "rstdp: reward, −change for the other inputs"),
+              "p_plus": Option(0.0005, float, "rstdp: punishment, +change for inputs after the winner (or never)"),
+              "p_minus": Option(0.004, float, "rstdp: punishment, −change for inputs no later than the winner")},
              takes=("rate",), layers=(SpikingConv, nn.Linear), online=True, ends_epochs=True),
     ]
