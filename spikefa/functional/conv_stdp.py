@@ -21,6 +21,11 @@ A spike train, where one is needed, is time-major [T, B, C, H, W].
 - Features for a read-out (`potential_features`, `latency_features`): per map, the global max over
   positions of the last layer's final potentials (the paper's global max pooling), or 1 − first
   spike time / T.
+- Reward-modulated STDP (Mozafari, Kheradpisheh, Masquelier, Nowzari-Dalini & Ganjtabesh 2018, IEEE
+  TNNLS 29(12):6178, "First-spike-based visual categorization using reward-modulated STDP"): the last
+  layer's maps are assigned to classes, the class of the earliest spike is the decision
+  (`first_spike_decision`); the winner learns by STDP when the decision is right (reward) and by
+  anti-STDP when it is wrong (punishment) (`reward_rates` gives each winner its A₊, A₋ for `stdp_update`).
 """
 
 from __future__ import annotations
@@ -187,14 +192,13 @@ def first_spike_decision(times: torch.Tensor, potential: torch.Tensor, classes: 
 
 def reward_rates(winners: torch.Tensor, labels: torch.Tensor, classes: int, maps: int, reward: tuple[float, float],
                  punishment: tuple[float, float]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per winner [B, k] the (A₊, A₋) of reward-modulated STDP (Mozafari et al. 2018, eq. 3-4): a
+    """Per winner [B, k] (float64) the (A₊, A₋) of reward-modulated STDP (Mozafari et al. 2018, eq. 3-4): a
     winner whose map's class (f // (maps / classes)) is the label is rewarded, STDP with ``reward``
     (A₊ for pre no later than post, A₋ otherwise); any other is punished, anti-STDP with
     ``punishment`` = (change for pre no later than post, change otherwise), e.g. (−0.004, +0.0005)."""
-    hit = (winners[..., 0] // (maps // classes)) == labels.view(-1, 1)
-    a_plus = torch.where(hit, reward[0], punishment[0])
-    a_minus = torch.where(hit, reward[1], punishment[1])
-    return a_plus, a_minus
+    hit = ((winners[..., 0] // (maps // classes)) == labels.view(-1, 1)).long()
+    rates = torch.tensor([punishment, reward], dtype=torch.float64)  # [punished/rewarded, (A₊, A₋)]
+    return rates[hit, 0], rates[hit, 1]
 
 
 def potential_features(potential: torch.Tensor) -> torch.Tensor:

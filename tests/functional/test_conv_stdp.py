@@ -168,3 +168,39 @@ def test_rates_and_features() -> None:
     t[0, 0, 1, 2] = 3.0
     assert latency_features(t, T).tolist() == [[pytest.approx(1 - 3 / T), 0.0]]
     assert math.isclose(float(latency_features(torch.zeros(1, 1, 2, 2), T)[0, 0]), 1.0)
+
+
+def test_first_spike_decision_is_the_class_of_the_earliest_spike() -> None:
+    from spikefa.functional.conv_stdp import first_spike_decision
+
+    gen = torch.Generator().manual_seed(6)
+    times = _times(gen, (5, 6, 3, 3), never=0.6)
+    times[4] = T  # an image where nothing fires
+    pot = torch.rand(5, 6, 3, 3, generator=gen, dtype=torch.float64) * 4
+    scores, winners = first_spike_decision(times, pot, 3, T)
+    assert scores.shape == (5, 3) and winners.shape == (5, 1, 3)
+    for b in range(4):
+        best = min(np.ndindex(6, 3, 3), key=lambda n: (times[b][n].item() if times[b][n] < T else math.inf,
+                                                         -pot[b][n].item(), n))
+        assert winners[b, 0].tolist() == list(best)
+        assert int(scores[b].argmax()) == best[0] // 2  # maps 0-1 -> class 0, 2-3 -> 1, 4-5 -> 2
+    assert winners[4, 0].tolist() == [-1, -1, -1]
+    assert int(scores[4].argmax()) == int(pot[4].amax((1, 2)).argmax()) // 2  # nothing fired: largest potential
+
+
+def test_reward_and_punishment_rates_per_winner() -> None:
+    from spikefa.functional.conv_stdp import reward_rates
+
+    winners = torch.tensor([[[0, 0, 0]], [[3, 0, 0]], [[5, 0, 1]], [[-1, -1, -1]]])
+    labels = torch.tensor([0, 0, 2, 1])
+    a_plus, a_minus = reward_rates(winners, labels, 3, 6, (0.004, -0.003), (-0.004, 0.0005))
+    assert a_plus.tolist() == [[0.004], [-0.004], [0.004], [-0.004]]  # map 3 is class 1: punished
+    assert a_minus.tolist() == [[-0.003], [0.0005], [-0.003], [0.0005]]
+    pre = torch.zeros(4, 1, 3, 3, dtype=torch.float64)
+    pre[:, :, 0, 0] = T  # one input never fired: after the post spike
+    weight = torch.full((6, 1, 2, 2), 0.5, dtype=torch.float64)
+    post = torch.ones(4, 6, 2, 2, dtype=torch.float64)
+    delta = stdp_update(weight, pre, post, winners, a_plus, a_minus)
+    assert delta[0, 0, 1, 1] > 0 and delta[0, 0, 0, 0] < 0  # reward: causal up, the silent input down
+    assert delta[3, 0, 1, 1] < 0 and delta[3, 0, 0, 0] > 0  # punishment: the reverse
+    assert bool((delta[[1, 2, 4]] == 0).all())  # maps without a winner (the -1 row counts for none)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -153,3 +154,55 @@ def test_card_schema_refuses_bad_values_naming_file_and_key() -> None:
     card = parse_card(tomllib.loads(text.replace("kernel_sizes = [5, 5]", "kernel_sizes = [5, 13]")), "k.toml")
     with pytest.raises(ConfigError, match=r"architecture.kernel_sizes\[1\] = 13 is not allowed; layer 2 sees 12x12"):
         build(card, (1, 28, 28), 10)
+
+
+def rstdp_net() -> nn.Module:
+    text = TINY.replace("channels = [6, 8]", "channels = [6, 9]")  # 9 decision maps: 3 per class
+    return build(parse_card(tomllib.loads(text), "tiny.toml"), (1, 10, 10), 3, seed=0)
+
+
+def test_rstdp_readout_builds_the_reward_learner() -> None:
+    from spikefa.nn.conv_stdp import RewardLearner, RewardSTDP
+
+    learner = convert(rstdp_net(), "conv-stdp", options={"readout": "rstdp", "r_plus": 0.01, "p_minus": 0.02})
+    assert isinstance(learner, RewardLearner) and learner.classes == 3
+    assert learner.reward == RewardSTDP(r_plus=0.01, p_minus=0.02)
+    assert not any(isinstance(m, nn.Linear) for m in learner.modules())  # no gradient read-out
+    assert learner(digits_like(4)[0]).shape == (4, 3)
+    with pytest.raises(SpikefaError, match="the last SpikingConv has 8 maps, not a multiple of the 3 classes"):
+        convert(tiny_net(), "conv-stdp", options={"readout": "rstdp"})
+
+
+def test_rstdp_frozen_keeps_the_features_while_the_decision_layer_learns() -> None:
+    for frozen in (True, False):
+        learner = convert(rstdp_net(), "conv-stdp", options={"readout": "rstdp", "frozen": frozen, "r_plus": 0.05,
+                                                             "p_minus": 0.05})
+        features, decision = learner.model[1], learner.model[learner.decision_at]
+        w_f, w_d = features.weight.clone(), decision.weight.clone()
+        for b in range(3):
+            x, y = digits_like(16, seed=b)
+            miss = learner.local_step(x, y)
+            assert 0.0 <= float(miss) <= 1.0
+        learner.end_epoch()
+        assert torch.equal(features.weight, w_f) == frozen
+        assert not torch.equal(decision.weight, w_d)
+        assert float(decision.weight.min()) >= 0.0 and float(decision.weight.max()) <= 1.0
+
+
+def test_rstdp_reward_and_punishment_move_the_winner_oppositely() -> None:
+    x, _ = digits_like(1, seed=3)
+    moves = []
+    for label in range(3):
+        learner = convert(rstdp_net(), "conv-stdp", options={"readout": "rstdp", "frozen": True})
+        decision = learner.model[learner.decision_at]
+        before = decision.weight.clone()
+        scores = learner(x)
+        learner.local_step(x, torch.tensor([label]))
+        moves.append((int(scores.argmax()), decision.weight - before))
+    decided = moves[0][0]
+    assert all(d == decided for d, _ in moves)  # the same network, the same decision
+    rewarded = moves[decided][1]
+    assert bool((rewarded > 0).any()) and bool((rewarded < 0).any())
+    for label, (_, moved) in enumerate(moves):
+        if label != decided:  # punished: anti-STDP of the same winner, every entry the opposite sign
+            assert torch.equal(moved.sign(), -rewarded.sign())

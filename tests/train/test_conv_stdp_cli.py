@@ -81,3 +81,13 @@ def test_a_run_resumed_after_an_epoch_ends_with_the_same_bits(tmp_path: Path, ca
     a = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=False)["model"]
     b = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=False)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_rstdp_readout_trains_end_to_end_and_beats_chance(tmp_path: Path, card: Path) -> None:
+    path = tmp_path / "rstdp.toml"
+    path.write_text(CARD.replace("channels = [8, 16]", "channels = [8, 20]"))  # 2 decision maps per class
+    assert train(path, tmp_path / "r", "--limit-train", "960", "--epochs", "6", "--opt", "readout=rstdp",
+                 "--opt", "r_plus=0.05", "--opt", "r_minus=0.04", "--opt", "p_plus=0.005", "--opt", "p_minus=0.05") == 0
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["test_accuracy"] > 0.3  # 10 classes: chance is 0.1
+    assert 0.0 <= summary["train_loss"] < 0.7  # the fraction of training images punished or undecided
