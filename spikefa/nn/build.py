@@ -24,7 +24,7 @@ from torch import nn
 
 from spikefa.errors import ConfigError, SpikefaError
 from spikefa.nn.competitive import RePU, Triangle, UnitNorm
-from spikefa.nn.conv_stdp import DoGLatency, MapFeatures, SpikePool, SpikingConv, init_paper
+from spikefa.nn.conv_stdp import ConvSTDPNet, DoGLatency, MapFeatures, SpikePool, SpikingConv, init_paper
 from spikefa.nn.spiking import SpikingNet
 from spikefa.nn.stdp import DiehlCookNet, ThreeFactorNet
 from spikefa.schemas.card import (ConvSTDPArch, KrotovArch, LeNetArch, MLPArch, ModelCard, ResNetArch, SnnTorchArch,
@@ -148,8 +148,9 @@ def build_softhebb_conv(arch: SoftHebbConvArch, input_shape: Shape, num_classes:
 def build_conv_stdp(arch: ConvSTDPArch, input_shape: Shape, num_classes: int) -> nn.Sequential:
     """DoG + latency coding, per layer a `SpikingConv` (valid; the last one giving its final
     potentials or spike times), spike-time pooling between layers (skipped where a side is below the
-    window), per-map features, [each sample's features standardized over the maps], Linear (Kheradpisheh et al.
-    2018). Raises `ConfigError` when a kernel does not fit the map it sees (naming the layer)."""
+    window), per-map features, [each sample's features standardized over the maps], Linear
+    (Kheradpisheh et al. 2018), as a `ConvSTDPNet`. A kernel larger than the map it sees (tiny inputs,
+    e.g. 8x8) is zero-padded just enough to give one position; padded inputs never spike."""
     _, height, width = input_shape
     layers: list[nn.Module] = [DoGLatency(arch.steps, arch.dog_size, *arch.dog_sigmas)]
     channels, n = 2, len(arch.channels)
@@ -157,16 +158,14 @@ def build_conv_stdp(arch: ConvSTDPArch, input_shape: Shape, num_classes: int) ->
         if i > 0 and height >= arch.pool and width >= arch.pool:
             layers.append(SpikePool(arch.pool, arch.pool_stride))
             height, width = (height - arch.pool) // arch.pool_stride + 1, (width - arch.pool) // arch.pool_stride + 1
-        if k > min(height, width):
-            raise ConfigError(f"architecture.kernel_sizes[{i}] = {k} is not allowed; layer {i + 1} sees "
-                              f"{height}x{width} maps (the convolutions are valid): use a kernel <= {min(height, width)}")
+        pad = max(0, math.ceil((k - min(height, width)) / 2))
         last = i == n - 1
-        layers.append(SpikingConv(channels, out, k, theta, arch.steps, arch.features if last else "times"))
-        height, width, channels = height - k + 1, width - k + 1, out
+        layers.append(SpikingConv(channels, out, k, theta, arch.steps, arch.features if last else "times", padding=pad))
+        height, width, channels = height + 2 * pad - k + 1, width + 2 * pad - k + 1, out
     layers += [MapFeatures(arch.features, arch.steps),
                *([nn.LayerNorm(channels, elementwise_affine=False)] if arch.feature_norm else []),
                nn.Linear(channels, num_classes)]
-    return nn.Sequential(*layers)
+    return ConvSTDPNet(*layers)
 
 
 def mlp_synapses(arch: SpikingMLPArch, input_shape: Shape, num_classes: int) -> list[nn.Module]:

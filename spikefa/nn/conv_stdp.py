@@ -31,6 +31,12 @@ from spikefa.schemas.validate import Validated, require
 Output = Literal["times", "potential"]
 
 
+class ConvSTDPNet(nn.Sequential):
+    """The ``conv-stdp`` card's flat network (`spikefa.nn.build.build_conv_stdp`): its own model kind
+    (`spikefa.rules.spec.ModelKind` ``"conv-stdp"``), so rules that train by gradient or feedback
+    alignment, which once-firing neurons give nothing to, refuse it by name."""
+
+
 class DoGLatency(nn.Module):
     """Images [B, C, H, W] (C > 1 averaged) -> spike times [B, 2, H, W] of the on- and off-centre DoG
     responses by latency coding into ``steps`` steps (`spikefa.functional.conv_stdp`)."""
@@ -49,15 +55,15 @@ class DoGLatency(nn.Module):
 
 
 class SpikingConv(nn.Conv2d):
-    """A convolution (no bias, valid) of non-leaky IF neurons that fire at most once per image, at
+    """A convolution (no bias; valid unless ``padding``, zeros that never spike) of non-leaky IF neurons that fire at most once per image, at
     threshold θ (``threshold``): input spike times [B, C, H, W] -> output spike times after lateral
     inhibition [B, F, H', W'] (``output = "times"``), or the final potentials V[T−1] (``"potential"``,
     the paper's last layer before global max pooling). ``images_seen`` counts the images it learned
     from (the STDP rate schedule), saved with the model so a resumed run continues it."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, threshold: float, steps: int,
-                 output: Output = "times", device: torch.device | str | None = None) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, bias=False, device=device)
+                 output: Output = "times", padding: int = 0, device: torch.device | str | None = None) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, padding=padding, bias=False, device=device)
         self.threshold, self.steps, self.output = float(threshold), int(steps), output
         self.register_buffer("images_seen", torch.zeros((), dtype=torch.int64, device=device))
 

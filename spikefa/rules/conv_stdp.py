@@ -101,5 +101,5 @@ def conv_stdp_rules() -> list[Rule]:
               "r_minus": Option(0.003, float, "rstdp: reward, −change for the other inputs"),
               "p_plus": Option(0.0005, float, "rstdp: punishment, +change for inputs after the winner (or never)"),
               "p_minus": Option(0.004, float, "rstdp: punishment, −change for inputs no later than the winner")},
-             takes=("rate",), layers=(SpikingConv, nn.Linear), online=True, ends_epochs=True),
+             takes=("conv-stdp",), layers=(SpikingConv, nn.Linear), online=True, ends_epochs=True),
     ]

@@ -12,6 +12,7 @@ from torch import nn
 
 from spikefa.errors import ConfigError, SpikefaError
 from spikefa.functional.feedback import FEEDBACK_KINDS, derive_seed
+from spikefa.nn.conv_stdp import ConvSTDPNet
 from spikefa.nn.dfa import DFASequential, split_blocks
 from spikefa.nn.layers import FA_LAYERS, fa_layer_from
 from spikefa.nn.online import ERRORS as ONLINE_ERRORS
@@ -28,11 +29,12 @@ from spikefa.schemas.card import ModelCard
 
 # what a converter is handed, by class; anything else is a rate-coded torch model
 _KINDS: tuple[tuple[type, ModelKind], ...] = ((SpikingNet, "spiking"), (DiehlCookNet, "diehl-cook"),
-                                              (ThreeFactorNet, "three-factor"))
+                                              (ThreeFactorNet, "three-factor"), (ConvSTDPNet, "conv-stdp"))
 _CARDS = {"rate": "a rate-coded network (an mlp, lenet or resnet card, or your own non-spiking torch model)",
           "spiking": "a spiking network (an snn-* card, or your own snnTorch network)",
           "diehl-cook": "a card with arch 'diehl-cook' (e.g. diehl-cook-400)",
-          "three-factor": "a card with arch 'three-factor' (e.g. three-factor-400)"}
+          "three-factor": "a card with arch 'three-factor' (e.g. three-factor-400)",
+          "conv-stdp": "a card with arch 'conv-stdp' (e.g. conv-stdp)"}
 
 
 def model_kind(model: nn.Module) -> ModelKind:

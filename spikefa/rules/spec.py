@@ -12,9 +12,10 @@ from torch import nn
 
 from spikefa.errors import SpikefaError
 
-ModelKind = Literal["rate", "spiking", "diehl-cook", "three-factor"]
+ModelKind = Literal["rate", "spiking", "diehl-cook", "three-factor", "conv-stdp"]
 """What a converter takes: a rate-coded torch model, a `SpikingNet` (snn-* cards), the Diehl & Cook
-network (arch diehl-cook) or the three-factor STDP network (arch three-factor)."""
+network (arch diehl-cook), the three-factor STDP network (arch three-factor) or the convolutional STDP
+network (arch conv-stdp)."""
 
 
 def _coerce(kind: type, value: Any) -> Any:

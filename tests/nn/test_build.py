@@ -15,6 +15,7 @@ from spikefa.catalog import list_cards, load_card
 from spikefa.errors import ConfigError
 from spikefa.nn.build import ACTIVATIONS, BUILDERS, POOLS, BasicBlock, build
 from spikefa.nn.competitive import RePU, Triangle, UnitNorm
+from spikefa.nn.conv_stdp import DoGLatency, MapFeatures, SpikePool
 from spikefa.nn.spiking import SpikingNet
 from spikefa.schemas.card import ARCH_SCHEMAS, Activation, Pool
 
@@ -23,7 +24,8 @@ STDP_CARDS = [name for name in CARDS if load_card(name).arch in ("diehl-cook", "
 MODULE_CARDS = [name for name in CARDS if name not in STDP_CARDS]
 SHAPES = [(1, 28, 28), (3, 32, 32), (1, 8, 8)]
 PLAIN_LEAVES = (nn.Linear, nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.Tanh, nn.Sigmoid, nn.MaxPool2d,
-                nn.AvgPool2d, nn.Flatten, nn.AdaptiveAvgPool2d, nn.Dropout, RePU, Triangle, UnitNorm)
+                nn.AvgPool2d, nn.Flatten, nn.AdaptiveAvgPool2d, nn.Dropout, RePU, Triangle, UnitNorm,
+                DoGLatency, SpikePool, MapFeatures, nn.LayerNorm)  # conv-stdp (its SpikingConv is an nn.Conv2d)
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))

@@ -56,7 +56,7 @@ def digits_like(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 def test_declarations() -> None:
     rule = RULES["conv-stdp"]
     assert rule.learns_online(nn.Linear(1, 1)) and rule.ends_epochs and not rule.assigns_labels
-    assert rule.takes == ("rate",) and rule.layers == (SpikingConv, nn.Linear)
+    assert rule.takes == ("conv-stdp",) and rule.layers == (SpikingConv, nn.Linear)
     assert "frozen" in rule.options and "local_epochs" in rule.options
 
 
@@ -102,9 +102,11 @@ def test_bad_options_refused_in_one_line(options: dict, match: str) -> None:  # 
     assert "\n" not in str(err.value) and "conv-stdp" in str(err.value)
 
 
-def test_refuses_a_model_without_spiking_convs() -> None:
-    with pytest.raises(SpikefaError, match="'conv-stdp' learns nn.SpikingConv, nn.Linear layers; '0' is a Conv2d"):
+def test_its_own_model_kind_both_ways() -> None:
+    with pytest.raises(SpikefaError, match="'conv-stdp' does not train a rate model .* a card with arch 'conv-stdp'"):
         convert(nn.Sequential(nn.Conv2d(1, 2, 3, bias=False), nn.Flatten(), nn.Linear(8, 2)), "conv-stdp")
+    with pytest.raises(SpikefaError, match="'fa' does not train a conv-stdp model"):  # once-firing: no gradient
+        convert(tiny_net(), "fa")
 
 
 def _train(learner: CompetitiveLearner, epochs: int, batches: int = 3) -> None:
@@ -151,9 +153,16 @@ def test_card_schema_refuses_bad_values_naming_file_and_key() -> None:
         assert old in text
         with pytest.raises(ConfigError, match=f"bad.toml: {key} = .* is not allowed"):
             parse_card(tomllib.loads(text.replace(old, new)), "bad.toml")
-    card = parse_card(tomllib.loads(text.replace("kernel_sizes = [5, 5]", "kernel_sizes = [5, 13]")), "k.toml")
-    with pytest.raises(ConfigError, match=r"architecture.kernel_sizes\[1\] = 13 is not allowed; layer 2 sees 12x12"):
-        build(card, (1, 28, 28), 10)
+
+
+def test_a_kernel_larger_than_its_map_is_padded_to_one_position() -> None:
+    net = build(load_card("conv-stdp"), (1, 8, 8), 10)  # conv1 5x5 -> 4x4, pool -> 2x2, conv2 5x5 padded by 2
+    convs = [m for m in net if isinstance(m, SpikingConv)]
+    assert [c.padding for c in convs] == [(0, 0), (2, 2)]
+    times = net[:4](torch.rand(2, 1, 8, 8))
+    assert times.shape == (2, 100, 2, 2)  # 2 + 2·2 − 5 + 1
+    assert [c.padding for c in build(load_card("conv-stdp"), (1, 28, 28), 10) if isinstance(c, SpikingConv)] == \
+        [(0, 0), (0, 0)]  # the paper's 28x28: valid
 
 
 def rstdp_net() -> nn.Module:
