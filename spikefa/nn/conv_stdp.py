@@ -55,11 +55,12 @@ class DoGLatency(nn.Module):
 
 
 class SpikingConv(nn.Conv2d):
-    """A convolution (no bias; valid unless ``padding``, zeros that never spike) of non-leaky IF neurons that fire at most once per image, at
-    threshold θ (``threshold``): input spike times [B, C, H, W] -> output spike times after lateral
-    inhibition [B, F, H', W'] (``output = "times"``), or the final potentials V[T−1] (``"potential"``,
-    the paper's last layer before global max pooling). ``images_seen`` counts the images it learned
-    from (the STDP rate schedule), saved with the model so a resumed run continues it."""
+    """A convolution (no bias; valid unless ``padding``: zeros that never spike) of non-leaky IF
+    neurons that fire at most once per image, at threshold θ (``threshold``): input spike times
+    [B, C, H, W] -> output spike times after lateral inhibition [B, F, H', W'] (``output = "times"``),
+    or the final potentials V[T−1] (``"potential"``, the paper's last layer before global max
+    pooling). ``images_seen`` counts the images it learned from (the STDP rate schedule), saved with
+    the model so a resumed run continues it."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, threshold: float, steps: int,
                  output: Output = "times", padding: int = 0, device: torch.device | str | None = None) -> None:
@@ -157,7 +158,8 @@ class ConvSTDPPlasticity(Validated):
         winners = k_winners(t, v, self.k, self.radius, conv.steps)
         a_plus, a_minus = stdp_rates(self.a_plus, self.a_minus_ratio, int(conv.images_seen), self.double_every,
                                      self.a_plus_max)
-        delta = stdp_update(conv.weight, x, t, winners, a_plus, a_minus, conv.stride[0], conv.padding[0])  # type: ignore[index]
+        stride, padding = conv.stride[0], conv.padding[0]  # type: ignore[index]
+        delta = stdp_update(conv.weight, x, t, winners, a_plus, a_minus, stride, padding)
         conv.weight.add_(delta).clamp_(0.0, 1.0)
         conv.images_seen += x.shape[0]
 
@@ -260,7 +262,8 @@ class RewardLearner(nn.Module):
         r = self.reward
         a_plus, a_minus = reward_rates(winners, y, self.classes, layer.out_channels, (r.r_plus, -r.r_minus),
                                        (-r.p_minus, r.p_plus))
-        delta = stdp_update(layer.weight, h, t, winners, a_plus, a_minus, layer.stride[0], layer.padding[0])  # type: ignore[index]
+        stride, padding = layer.stride[0], layer.padding[0]  # type: ignore[index]
+        delta = stdp_update(layer.weight, h, t, winners, a_plus, a_minus, stride, padding)
         layer.weight.add_(delta).clamp_(0.0, 1.0)
         layer.images_seen += x.shape[0]
         hit = (winners[:, 0, 0] >= 0) & (winners[:, 0, 0] // (layer.out_channels // self.classes) == y)

@@ -67,7 +67,8 @@ def _conv_stdp(model: nn.Module, req: Request) -> nn.Module:
         return RewardLearner(model, plasticity, reward, _NAME, seed=derive_seed(req.seed, _INIT_SEED),
                              local_epochs=o["local_epochs"], schedule=o["schedule"], frozen=o["frozen"],
                              init=o["init"] == "paper")
-    return CompetitiveLearner(model, plasticity, _NAME, seed=derive_seed(req.seed, _INIT_SEED),
+    return CompetitiveLearner(model, plasticity, _NAME,  # type: ignore[arg-type]
+                              seed=derive_seed(req.seed, _INIT_SEED),
                               local_epochs=o["local_epochs"], schedule=o["schedule"], frozen=o["frozen"],
                               init=o["init"] == "paper")
 

@@ -215,3 +215,12 @@ def test_rstdp_reward_and_punishment_move_the_winner_oppositely() -> None:
     for label, (_, moved) in enumerate(moves):
         if label != decided:  # punished: anti-STDP of the same winner, every entry the opposite sign
             assert torch.equal(moved.sign(), -rewarded.sign())
+
+
+def test_compare_adds_the_random_feature_control_rows() -> None:
+    from spikefa.train.compare import control_of, with_controls
+
+    assert control_of("conv-stdp") == "conv-stdp+frozen=true"
+    assert control_of("conv-stdp+frozen=true") is None
+    assert with_controls(["conv-stdp+readout=rstdp"]) == ["conv-stdp+readout=rstdp",
+                                                          "conv-stdp+readout=rstdp+frozen=true"]
