@@ -38,7 +38,7 @@ from collections.abc import Callable
 from spikefa.errors import SpikefaError
 from spikefa.export.arith import encode_decay
 from spikefa.export.profile import Profile, load_profile
-from spikefa.export.quantize import _round, layer_grid, shared_levels
+from spikefa.export.quantize import _round, layer_grid, shared_half, shared_levels
 from spikefa.nn.layers import master_weight
 from spikefa.rules.registry import get_rule
 from spikefa.schemas.run import RunConfig
@@ -67,7 +67,7 @@ class _Grid:
         flat = w.detach().double().reshape(w.shape[0], -1) / self.fold
         n = self.profile.neuron
         if n.shared_scale and self.theta is not None:
-            half = max(min(n.threshold_max, ((n.state_range[1] + 1) // 2) >> n.threshold_shift), 1)
+            half = shared_half(self.profile)
             cap = shared_levels(self.profile)[1] * 2 ** self.profile.weights.exponent[0] * self.theta / (half * 2**n.threshold_shift)
             flat = flat.clamp(-cap, cap)
         e, _, unit = layer_grid(flat, self.theta, self.profile, b)
@@ -258,7 +258,7 @@ def _place_thresholds(net: nn.Module, profile: Profile, folds: dict[int, tuple[f
     (benchmarks/results/export_conv_cpu/README.md). The network is rescaled by c = θ/θ_l, so its
     surrogate is too (`_rescale_surrogate`): it keeps its width relative to the threshold."""
     n = profile.neuron
-    half = max(min(n.threshold_max, ((n.state_range[1] + 1) // 2) >> n.threshold_shift), 1)
+    half = shared_half(profile)
     for syn, neuron in zip(getattr(net, "synapses", ()), getattr(net, "neurons", ())):
         layer = next((m for m in syn.modules() if isinstance(m, WEIGHTED)), None)
         if layer is None or not isinstance(getattr(neuron, "threshold", None), torch.Tensor):

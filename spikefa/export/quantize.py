@@ -224,11 +224,18 @@ def shared_levels(profile: Profile) -> tuple[int, int]:
     return max(lo, -top), min(hi, top)
 
 
+def shared_half(profile: Profile) -> int:
+    """The threshold mantissa on a shared grid: half the state range (2^(k−2) units for a k-bit
+    state), within the threshold's bits and shift."""
+    n = profile.neuron
+    return max(min(n.threshold_max, ((n.state_range[1] + 1) // 2) >> n.threshold_shift), 1)
+
+
 def shared_threshold(amax: torch.Tensor, theta: float, profile: Profile) -> torch.Tensor:
     """The threshold mantissa [out] on a shared grid: the finest unit u with max|W| ≤ q·u·2^e (q: the
     top of `shared_levels`), θ = mant·u·2^ts at most half the state range (2^(k−2) units)."""
     n = profile.neuron
-    half = max(min(n.threshold_max, ((n.state_range[1] + 1) // 2) >> n.threshold_shift), 1)
+    half = shared_half(profile)
     q = shared_levels(profile)[1] * 2 ** profile.weights.exponent[0]
     amax = torch.where(amax > 0, amax, torch.full_like(amax, 1e-30))
     return torch.floor(theta * q / (amax * 2**n.threshold_shift) * (1 + 1e-6)).clamp(1, half)
