@@ -28,7 +28,7 @@ from spikefa.nn.online import EncodedSNN
 from spikefa.train.bench_spiking import peak_bytes
 
 
-def train(rule: str, epochs: int, time_steps: int, data) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+def train(rule: str, epochs: int, time_steps: int, data, limit: int | None = None) -> tuple[float, int]:  # type: ignore[no-untyped-def]
     net = spikefa.build(load_card("snn-1x800-lif"), data.input_shape, data.num_classes, seed=0)
     model = EncodedSNN(spikefa.convert(net, rule, seed=0), RateEncoder(time_steps), seed=0)
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
@@ -42,7 +42,7 @@ def train(rule: str, epochs: int, time_steps: int, data) -> tuple[float, int]:  
 
     for _ in range(epochs):
         model.train()
-        for idx in torch.randperm(len(data.x_train), generator=gen).split(64):
+        for idx in torch.randperm(len(data.x_train), generator=gen)[:limit].split(64):
             step(data.x_train[idx], data.y_train[idx])
     model.eval()
     with torch.no_grad():
@@ -55,16 +55,16 @@ def train(rule: str, epochs: int, time_steps: int, data) -> tuple[float, int]:  
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fast", action="store_true", help="a smoke test: 1 epoch at T = 10 instead of 5 at T = 25")
+    parser.add_argument("--fast", action="store_true", help="a smoke test: 1 epoch on 512 examples at T = 10 instead of 5 on all at T = 25")
     parser.add_argument("--out", type=Path, default=Path("runs/examples/05_spiking_online_dfa"))
     args = parser.parse_args()
     data = load_dataset("digits")
     if args.fast:
-        print("--fast: a smoke test (1 epoch, T = 10); the accuracies below only show that the code runs, "
+        print("--fast: a smoke test (1 epoch on 512 examples, T = 10); the accuracies below only show that the code runs, "
               "not how BPTT and online DFA compare (run without --fast: 5 epochs, T = 25)")
     results = {}
     for rule in ("bp", "dfa"):
-        accuracy, memory = train(rule, 1 if args.fast else 5, 10 if args.fast else 25, data)
+        accuracy, memory = train(rule, 1 if args.fast else 5, 10 if args.fast else 25, data, 512 if args.fast else None)
         results[rule] = {"test_accuracy": accuracy, "step_peak_bytes": memory}
         print(f"{'BPTT' if rule == 'bp' else 'online DFA'}: test accuracy {100 * accuracy:.1f} %, "
               f"one step's peak memory {memory / 2**20:.1f} MiB")

@@ -154,7 +154,7 @@ def cmd_compare(a: argparse.Namespace) -> int:
 def cmd_demo(a: argparse.Namespace) -> int:
     from spikefa.train.demo import run_demo
 
-    print(run_demo(a.out, epochs=a.epochs, seeds=a.seeds, progress=not a.no_progress))
+    print(run_demo(a.out, epochs=a.epochs, seeds=a.seeds, progress=not a.no_progress, limit_train=a.limit_train))
     return 0
 
 
@@ -332,6 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="runs/demo", metavar="DIR", help="folder for the runs, table and figures")
     d.add_argument("--epochs", type=_positive, default=15, metavar="N", help="epochs per run")
     d.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="a count (3) or a list (0,4,7)")
+    d.add_argument("--limit-train", type=_positive, default=None, metavar="N",
+                   help="train each run on the first N training examples only, a quicker look (default: all)")
     d.add_argument("--no-progress", action="store_true", help="no progress bar")
     d.set_defaults(func=cmd_demo)
 

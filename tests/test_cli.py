@@ -96,7 +96,8 @@ def test_console_script_runs() -> None:
 
 
 def test_demo_fast(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, out, _ = run_cli(capsys, "demo", "--out", str(tmp_path), "--epochs", "1", "--seeds", "1", "--no-progress")
+    code, out, _ = run_cli(capsys, "demo", "--out", str(tmp_path), "--epochs", "1", "--seeds", "1", "--limit-train", "256",
+                           "--no-progress")
     assert code == 0
     table = (tmp_path / "table.md").read_text()
     assert "| bp |" in table and "| dfa:batch-random-sign |" in table and "| sign |" in table

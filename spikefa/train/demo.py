@@ -20,13 +20,15 @@ def demo_variants() -> list[str]:
     return ["bp", "sign", *[f"fa:{k}" for k in kinds], *[f"dfa:{k}" for k in FEEDBACK_KINDS], *hebbian]
 
 
-def run_demo(out_dir: str | Path, epochs: int = 15, seeds: Sequence[int] = (0, 1, 2), progress: bool = True) -> str:
+def run_demo(out_dir: str | Path, epochs: int = 15, seeds: Sequence[int] = (0, 1, 2), progress: bool = True,
+             limit_train: int | None = None) -> str:
     """Train the grid on digits (no data files needed) and write table.md, results.json and curves.png:
     one panel per rule with several variants (fa, dfa with every feedback kind) and one for the
     single-variant rules, val accuracy per epoch (mean ± std over seeds) with backprop as the
-    dashed reference in each panel and the test accuracy after the last epoch as a star."""
+    dashed reference in each panel and the test accuracy after the last epoch as a star.
+    ``limit_train`` trains each run on the first N training examples only (a quicker look)."""
     summaries = run_grid(DEMO_MODEL, demo_variants(), "digits", list(seeds), out_dir, progress=progress,
-                         epochs=epochs, align_every=10)
+                         epochs=epochs, align_every=10, limit_train=limit_train)
     title = f"spikefa demo: {DEMO_MODEL} on scikit-learn digits, every rule"
     table = write_report(summaries, out_dir, title, protocol_text(summaries, out_dir))
     return table + f"\n-> {Path(out_dir) / 'table.md'}, {Path(out_dir) / 'curves.png'}\n"
