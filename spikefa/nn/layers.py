@@ -53,6 +53,12 @@ class FeedbackMixin:
             self.feedback_step,  # type: ignore[attr-defined]
         )
 
+    def _feedback_for(self, x: torch.Tensor) -> torch.Tensor:
+        """B when an error must travel back to ``x``; for a first layer (input without gradient) the
+        weight itself stands in, never read: sign kinds would otherwise rebuild a B nobody uses at
+        every step (the largest layer of an MLP)."""
+        return self.feedback_matrix() if x.requires_grad else self.weight.detach()
+
     plastic: str | None = None
     plastic_lr: float = 0.0
 
@@ -91,7 +97,7 @@ class FALinear(FeedbackMixin, nn.Linear):
             self._init_feedback(feedback, seed, scale, dist)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b = self.feedback_matrix()
+        b = self._feedback_for(x)
         self._advance()
         out = FALinearFunction.apply(x, self.weight, self.bias, b)
         self._learn_feedback(x, out)
@@ -125,7 +131,7 @@ class FAConv2d(FeedbackMixin, nn.Conv2d):
             self._init_feedback(feedback, seed, scale, dist)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b = self.feedback_matrix()
+        b = self._feedback_for(x)
         self._advance()
         return FAConv2dFunction.apply(
             x, self.weight, self.bias, b, list(self.stride), self._pad, list(self.dilation), self.groups

@@ -142,3 +142,25 @@ def test_plastic_fa_feedback_learns_by_hebb_or_oja(kind: str) -> None:
 def test_plastic_fa_needs_a_fixed_feedback() -> None:
     with pytest.raises(SpikefaError, match="fixed B"):
         spikefa.convert(net(0), "fa", "sign", options={"plastic": "hebb", "plastic_lr": 0.1})
+
+
+@pytest.mark.parametrize("make", [lambda kind: FALinear(6, 4, feedback=kind, seed=1),
+                                  lambda kind: FAConv2d(2, 3, 3, feedback=kind, seed=1)], ids=["linear", "conv"])
+def test_a_first_layer_builds_no_feedback_and_later_layers_still_get_their_own(make, monkeypatch) -> None:
+    layer = make("sign")
+    x = torch.randn(5, 6) if isinstance(layer, FALinear) else torch.randn(5, 2, 6, 6)
+    calls = []
+    original = type(layer).feedback_matrix
+    monkeypatch.setattr(type(layer), "feedback_matrix", lambda self: calls.append(1) or original(self))
+    layer(x).sum().backward()  # input without gradient: B would never be read
+    assert calls == [] and layer.weight.grad is not None
+    xg = x.clone().requires_grad_(True)
+    layer(xg).sum().backward()
+    assert calls == [1]
+    ref = xg.detach().clone().requires_grad_(True)  # sign symmetry: the input's error goes through sign(W)·scale
+    b = original(layer).detach()
+    if isinstance(layer, FALinear):
+        torch.nn.functional.linear(ref, b, layer.bias.detach()).sum().backward()
+    else:
+        torch.nn.functional.conv2d(ref, b, layer.bias.detach()).sum().backward()
+    torch.testing.assert_close(xg.grad, ref.grad)
