@@ -26,8 +26,11 @@ PRECISION = 1e-30
 
 
 def lebesgue_weights(w: torch.Tensor, p: float) -> torch.Tensor:
-    """sign(W)·|W|^(p−1), the weights the Lebesgue-p overlap ⟨W, x⟩ multiplies x by (W for p = 2)."""
-    return w if p == 2.0 else w.sign() * w.abs().pow(p - 1.0)
+    """sign(W)·|W|^(p−1), the weights the Lebesgue-p overlap ⟨W, x⟩ multiplies x by (W for p = 2;
+    W·|W| for the paper's p = 3, two passes over W instead of four)."""
+    if p == 2.0:
+        return w
+    return w * w.abs() if p == 3.0 else w.sign() * w.abs().pow(p - 1.0)
 
 
 def p_norms(w: torch.Tensor, p: float) -> torch.Tensor:
@@ -55,6 +58,20 @@ def krotov_update(x: torch.Tensor, w: torch.Tensor, p: float, k: int, delta: flo
     overlap = x.matmul(lebesgue_weights(w, p).t())  # [B, units]
     g = krotov_activity(overlap, k, delta)
     return g.t().matmul(x) - (g * overlap).sum(0).unsqueeze(1) * w
+
+
+def krotov_step_(w: torch.Tensor, x: torch.Tensor, p: float, k: int, delta: float, lr: float) -> torch.Tensor:
+    """W += lr · ΔW / max|ΔW| in place, ΔW = `krotov_update` (x [B, inputs], W [units, inputs]); returns
+    the indices of the units that moved. Only the units some input ranked first or k-th have a
+    non-zero row of ΔW (at most 2·B of them), so only those rows are computed and written: the same
+    step as the dense ΔW and `scaled_to_max`, at a fraction of the memory traffic for 2,000 units."""
+    overlap = x.matmul(lebesgue_weights(w, p).t())  # [B, units]
+    g = krotov_activity(overlap, k, delta)
+    rows = g.ne(0).any(0).nonzero().squeeze(1)
+    gr = g.index_select(1, rows)  # [B, r]
+    d = gr.t().matmul(x) - (gr * overlap.index_select(1, rows)).sum(0).unsqueeze(1) * w.index_select(0, rows)
+    w.index_add_(0, rows, scaled_to_max(d), alpha=lr)
+    return rows
 
 
 def softhebb_activity(u: torch.Tensor, temperature: float, anti_hebbian: bool = True, dim: int = 1) -> torch.Tensor:

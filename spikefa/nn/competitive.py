@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spikefa.errors import SpikefaError
-from spikefa.functional.competitive import (adaptive_rate, conv_patches, krotov_update, repu, scaled_to_max,
+from spikefa.functional.competitive import (adaptive_rate, conv_patches, krotov_step_, repu, scaled_to_max,
                                             softhebb_activity, softhebb_update, triangle)
 from spikefa.schemas.validate import Validated, require
 
@@ -115,8 +115,7 @@ class KrotovPlasticity(Validated):
     def step(self, layer: nn.Module, x: torch.Tensor, epoch: int, epochs: int) -> None:
         w: torch.Tensor = layer.weight  # type: ignore[assignment]
         rows = _rows(layer, x).to(w.dtype)
-        delta = krotov_update(rows, w.reshape(w.shape[0], -1), self.p, self.k, self.delta)
-        w.add_(scaled_to_max(delta).view_as(w), alpha=_annealed(self.lr, epoch, epochs))
+        krotov_step_(w.view(w.shape[0], -1), rows, self.p, self.k, self.delta, _annealed(self.lr, epoch, epochs))
 
 
 @dataclass(frozen=True)

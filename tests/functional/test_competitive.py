@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from spikefa.functional.competitive import (adaptive_rate, conv_patches, krotov_activity, krotov_update,
+from spikefa.functional.competitive import (adaptive_rate, conv_patches, krotov_activity, krotov_step_, krotov_update,
                                             lebesgue_weights, p_norms, scaled_to_max, softhebb_activity,
                                             softhebb_update, triangle)
 
@@ -146,3 +146,20 @@ def test_adaptive_rate_and_triangle() -> None:
     torch.testing.assert_close(adaptive_rate(w, 0.1, 0.5), torch.tensor([0.2, 0.1 * 1e-5]), rtol=1e-3, atol=1e-7)
     u = torch.tensor([[1.0, 2.0, 6.0]])  # mean 3
     torch.testing.assert_close(triangle(u, 2.0), torch.tensor([[0.0, 0.0, 9.0]]))
+
+
+@pytest.mark.parametrize("p,k", [(2.0, 2), (3.0, 7), (4.5, 3)])
+def test_krotov_in_place_row_step_equals_the_dense_update(p: float, k: int) -> None:
+    gen = torch.Generator().manual_seed(3)
+    w = torch.randn(40, 12, generator=gen, dtype=torch.float64)
+    x = torch.rand(6, 12, generator=gen, dtype=torch.float64)
+    dense = w + 0.05 * scaled_to_max(krotov_update(x, w, p, k, 0.4))
+    moved = krotov_step_(w, x, p, k, 0.4, 0.05)
+    torch.testing.assert_close(w, dense, rtol=0, atol=1e-14)
+    assert 2 <= len(moved) <= 12 and len(moved) < 40  # at most 2·B units move; the rest stay exactly
+    assert (w.index_select(0, moved) != 0).any()
+
+
+def test_lebesgue_weights_for_p3_equal_the_general_formula() -> None:
+    w = torch.randn(50, 7, dtype=torch.float64)
+    torch.testing.assert_close(lebesgue_weights(w, 3.0), w.sign() * w.abs().pow(2.0), rtol=0, atol=0)
