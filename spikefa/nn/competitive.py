@@ -265,6 +265,26 @@ class CompetitiveLearner(nn.Module):
         out: torch.Tensor = self.model(x)
         return out
 
+    @torch.no_grad()
+    def local_features(self, x: torch.Tensor) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+        """(name, weight, response [N, units]) of every local layer on inputs ``x`` [N, ...]; nothing
+        learns. The weight as the layer holds it ([out, in] or [out, C, kh, kw]); the response after
+        the layer's activation (the module right after it), a conv channel's largest value over its
+        map. Read by the harness's diagnostics (receptive fields, dead and duplicate units)."""
+        mods = list(self.model)[:self.readout_at]
+        def activation_of(i: int) -> int:  # the module whose output is layer i's response
+            return i + 1 if i + 1 < len(mods) and not isinstance(mods[i + 1], LOCAL_LAYERS) else i
+
+        after = {activation_of(i): i for i in self.local}
+        out, h = [], x
+        for j, m in enumerate(mods):
+            h = m(h)
+            if j in after:
+                i = after[j]
+                response = h.amax(dim=(2, 3)) if h.ndim == 4 else h.reshape(h.shape[0], -1)
+                out.append((f"model.{i}", mods[i].weight.detach(), response))
+        return out
+
     def local_layers(self) -> list[nn.Module]:
         """The layers that learn by the rule, input side first."""
         return [self.model[i] for i in self.local]

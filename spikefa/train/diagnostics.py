@@ -73,10 +73,21 @@ def feature_diagnostics(model: nn.Module, x_train: torch.Tensor, input_shape: tu
     finally:
         model.train(was)
     stats = {name: unit_fractions(w, r) for name, w, r in layers}
-    first = next(((n, w) for n, w, _ in layers if w.shape[1] == math.prod(input_shape)), None)
+    first = next(((n, w, _field(w, input_shape)) for n, w, _ in layers if _field(w, input_shape)), None)
     if out is not None and first is not None:
         from spikefa.train.plots import plot_features
 
-        plot_features(out / "features.png", first[1], input_shape, f"{title} · {first[0]} receptive fields",
-                      stats[first[0]])
+        name, w, shape = first
+        plot_features(out / "features.png", w.reshape(w.shape[0], -1), shape, f"{title} · {name} receptive fields",
+                      stats[name])
     return stats
+
+
+def _field(weight: torch.Tensor, input_shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The image shape of a unit's receptive field when the layer reads the input image: the image's
+    for a dense layer over all of it, (C, kh, kw) for a convolution over its channels; else None."""
+    if weight.ndim == 2 and weight.shape[1] == math.prod(input_shape):
+        return tuple(input_shape)
+    if weight.ndim == 4 and len(input_shape) == 3 and weight.shape[1] == input_shape[0]:
+        return tuple(weight.shape[1:])
+    return None

@@ -171,3 +171,24 @@ def test_refusals_name_the_problem(model: nn.Module, match: str) -> None:
         CompetitiveLearner(model, SoftHebbPlasticity(), "softhebb")
     with pytest.raises(SpikefaError, match="flat nn.Sequential"):
         CompetitiveLearner(nn.Linear(3, 2), SoftHebbPlasticity(), "softhebb")
+
+
+def test_local_features_give_each_layers_weight_and_its_response_after_the_activation(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from spikefa.train.diagnostics import feature_diagnostics
+
+    model = conv()
+    learner = CompetitiveLearner(model, SoftHebbPlasticity(), "softhebb", seed=0)
+    x = torch.rand(6, 1, 6, 6)
+    learner.eval()
+    (n1, w1, r1), (n2, w2, r2) = learner.local_features(x)
+    assert (n1, n2) == ("model.1", "model.5") and w1.shape == (4, 1, 3, 3) and w2.shape == (5, 4, 3, 3)
+    with torch.no_grad():  # each channel's largest response over its map, after the activation
+        torch.testing.assert_close(r1, model[:3](x).amax(dim=(2, 3)))
+        torch.testing.assert_close(r2, model[:7](x).amax(dim=(2, 3)))
+    stats = feature_diagnostics(learner, x, (1, 6, 6), tmp_path, "t")
+    assert set(stats) == {"model.1", "model.5"} and stats["model.1"]["units"] == 4
+    assert (tmp_path / "features.png").is_file()  # the first conv layer's kernels read the image
+
+    dense = CompetitiveLearner(mlp(), KrotovPlasticity(), "krotov", seed=0)
+    ((name, w, r),) = dense.local_features(torch.rand(5, 1, 3, 4))
+    assert name == "model.1" and w.shape == (8, 12) and r.shape == (5, 8) and (r >= 0).all()  # after RePU
