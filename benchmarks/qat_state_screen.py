@@ -5,19 +5,24 @@ a research script that patches spikefa's QAT internals for one run, not a suppor
         [-- --limit-train 10000 --epochs 3]
 
 - ``--width F``: the surrogate F times wider than QAT's rescaled one (atan α / F), so a neuron whose
-  membrane sits units above θ still gets a gradient;
+  membrane sits units above θ still gets a gradient (it acts where QAT moves a layer's threshold,
+  which on `snn-1x800-lif` is every layer);
 - ``--half M``: the threshold at M units of the shared grid instead of 2^(k−2) (must stay below the
   state's top, 2^(k−1) − 1: the spike is U > θ, so θ at the top never fires in the integer simulator);
 - ``--trunc``: the membrane rounded toward zero instead of floored (the negative state no longer
   sticks; int8-edge's integer simulator floors, so this run is not bit-exact to any profile).
 
-Everything after ``--`` goes to ``spikefa train`` (data on ../shared/data/mnist).
+Everything after ``--`` goes to ``spikefa train`` (data on ../shared/data/mnist). The patches live in
+this process only: they are written to DIR/screen.json, and the run must not be resumed or exported
+elsewhere (a fresh process would run it without them).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
 import torch
 
@@ -45,6 +50,10 @@ def run() -> int:
     ap.add_argument("--trunc", action="store_true", help="round the membrane toward zero (not bit-exact)")
     ap.add_argument("rest", nargs=argparse.REMAINDER)
     a = ap.parse_args()
+    if not a.width > 0 or not 0 <= a.half < 7:
+        ap.error("--width must be > 0 and --half in 1..6 (the 4-bit state's top is 7; the spike is U > θ)")
+    Path(a.out).mkdir(parents=True, exist_ok=True)
+    (Path(a.out) / "screen.json").write_text(json.dumps({"width": a.width, "half": a.half, "trunc": a.trunc}))
     rescale = qat._rescale_surrogate
     qat._rescale_surrogate = lambda neuron, c: rescale(neuron, c / a.width)  # type: ignore[assignment]
     if a.trunc:

@@ -101,6 +101,7 @@ def test_demo_fast(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert code == 0
     table = (tmp_path / "table.md").read_text()
     assert "| bp |" in table and "| dfa:batch-random-sign |" in table and "| sign |" in table
+    assert "1 epochs, the first 256 training examples only" in table  # a limited demo says so
     assert (tmp_path / "curves.png").is_file()
 
 

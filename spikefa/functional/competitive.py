@@ -68,6 +68,8 @@ def krotov_step_(w: torch.Tensor, x: torch.Tensor, p: float, k: int, delta: floa
     overlap = x.matmul(lebesgue_weights(w, p).t())  # [B, units]
     g = krotov_activity(overlap, k, delta)
     rows = g.ne(0).any(0).nonzero().squeeze(1)
+    if rows.numel() == 0:  # an empty batch moves nothing
+        return rows
     gr = g.index_select(1, rows)  # [B, r]
     d = gr.t().matmul(x) - (gr * overlap.index_select(1, rows)).sum(0).unsqueeze(1) * w.index_select(0, rows)
     w.index_add_(0, rows, scaled_to_max(d), alpha=lr)

@@ -115,7 +115,10 @@ class KrotovPlasticity(Validated):
     def step(self, layer: nn.Module, x: torch.Tensor, epoch: int, epochs: int) -> None:
         w: torch.Tensor = layer.weight  # type: ignore[assignment]
         rows = _rows(layer, x).to(w.dtype)
-        krotov_step_(w.view(w.shape[0], -1), rows, self.p, self.k, self.delta, _annealed(self.lr, epoch, epochs))
+        flat = w if w.is_contiguous() else w.contiguous()  # a channels_last kernel: step a copy, write it back
+        krotov_step_(flat.view(w.shape[0], -1), rows, self.p, self.k, self.delta, _annealed(self.lr, epoch, epochs))
+        if flat is not w:
+            w.copy_(flat)
 
 
 @dataclass(frozen=True)
@@ -267,10 +270,11 @@ class CompetitiveLearner(nn.Module):
 
     @torch.no_grad()
     def local_features(self, x: torch.Tensor) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
-        """(name, weight, response [N, units]) of every local layer on inputs ``x`` [N, ...]; nothing
-        learns. The weight as the layer holds it ([out, in] or [out, C, kh, kw]); the response after
-        the layer's activation (the module right after it), a conv channel's largest value over its
-        map. Read by the harness's diagnostics (receptive fields, dead and duplicate units)."""
+        """(name, weight, response [N, units]) of every local layer on inputs ``x`` [N, ...]. The weight
+        as the layer holds it ([out, in] or [out, C, kh, kw]); the response is the output of the module
+        right after the layer (the activation in the cards' blocks; the layer's own output when another
+        local layer follows), a conv channel's largest value over its map. Call it in eval mode (the
+        harness's diagnostics do): in training mode a batch norm would update its running statistics."""
         mods = list(self.model)[:self.readout_at]
         def activation_of(i: int) -> int:  # the module whose output is layer i's response
             return i + 1 if i + 1 < len(mods) and not isinstance(mods[i + 1], LOCAL_LAYERS) else i

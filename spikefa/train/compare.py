@@ -297,7 +297,8 @@ def protocol_text(summaries: list[dict[str, Any]], out_dir: str | Path) -> str:
             f", options {options}" if options else "")
     first = read_config(summaries[0]["run_dir"])
     per_rule = "; ".join(f"{k}: {v}" for k, v in parts.items())
+    limit = "" if first.limit_train is None else f", the first {first.limit_train} training examples only"
     return (f"Protocol: model `{first.model}`, dataset `{first.dataset}`, batch {first.batch_size}, "
-            f"{first.epochs} epochs, inputs standardized: {first.standardize}; validation split held out of "
+            f"{first.epochs} epochs{limit}, inputs standardized: {first.standardize}; validation split held out of "
             f"the training set; test accuracy after the last epoch (never used for selection). "
             f"Optimiser and options per rule: {per_rule}.")
