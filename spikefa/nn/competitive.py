@@ -189,6 +189,19 @@ def local_layer_count(model: nn.Module, rule: str) -> int:
     return len(_split(model, rule)[0])
 
 
+def scheduled_layers(epoch: int, local: Sequence[int], local_epochs: int, schedule: str,
+                     frozen: bool) -> list[tuple[int, int]]:
+    """(layer index, epoch within that layer's local phase) of the local layers learning in ``epoch``:
+    all of ``local`` for the first ``local_epochs`` when ``schedule`` is "together"; one after the
+    other, ``local_epochs`` each, when greedy; none when ``frozen`` (the random-feature control)."""
+    if frozen:
+        return []
+    if schedule == "together":
+        return [(i, epoch) for i in local] if epoch < local_epochs else []
+    j = epoch // local_epochs
+    return [(local[j], epoch % local_epochs)] if j < len(local) else []
+
+
 class CompetitiveLearner(nn.Module):
     """A flat Sequential whose layers but the last learn by ``plasticity`` (module docstring): one
     for all local layers, or one per local layer (input side first).
@@ -234,13 +247,7 @@ class CompetitiveLearner(nn.Module):
 
     def learning(self) -> list[tuple[int, int]]:
         """(Sequential index, epoch within that layer's local phase) of the layers learning now."""
-        epoch = int(self.epochs_done)
-        if self.frozen:
-            return []
-        if self.schedule == "together":
-            return [(i, epoch) for i in self.local] if epoch < self.local_epochs else []
-        j = epoch // self.local_epochs
-        return [(self.local[j], epoch % self.local_epochs)] if j < len(self.local) else []
+        return scheduled_layers(int(self.epochs_done), self.local, self.local_epochs, self.schedule, self.frozen)
 
     def local_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """One batch (module docstring); returns the read-out's cross-entropy."""

@@ -26,6 +26,7 @@ from spikefa.errors import SpikefaError
 from spikefa.functional.conv_stdp import (dog_filter, dog_kernel, first_spike_decision, first_spikes, if_potentials,
                                           k_winners, latency_code, latency_features, lateral_inhibition,
                                           potential_features, reward_rates, spike_pool, stdp_rates, stdp_update)
+from spikefa.nn.competitive import scheduled_layers
 from spikefa.schemas.validate import Validated, require
 
 Output = Literal["times", "potential"]
@@ -231,13 +232,7 @@ class RewardLearner(nn.Module):
 
     def learning(self) -> list[tuple[int, int]]:
         """(Sequential index, epoch within its local phase) of the unsupervised layers learning now."""
-        epoch = int(self.epochs_done)
-        if self.frozen:
-            return []
-        if self.schedule == "together":
-            return [(i, epoch) for i in self.local] if epoch < self.local_epochs else []
-        j = epoch // self.local_epochs
-        return [(self.local[j], epoch % self.local_epochs)] if j < len(self.local) else []
+        return scheduled_layers(int(self.epochs_done), self.local, self.local_epochs, self.schedule, self.frozen)
 
     def _decide(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(scores [B, classes], winners [B, 1, 3], decision-layer spike times) from its input h."""

@@ -73,7 +73,8 @@ def feature_diagnostics(model: nn.Module, x_train: torch.Tensor, input_shape: tu
     finally:
         model.train(was)
     stats = {name: unit_fractions(w, r) for name, w, r in layers}
-    first = next(((n, w, _field(w, input_shape)) for n, w, _ in layers if _field(w, input_shape)), None)
+    fields = ((n, w, _field(w, input_shape)) for n, w, _ in layers)
+    first = next((f for f in fields if f[2] is not None), None)
     if out is not None and first is not None:
         from spikefa.train.plots import plot_features
 
