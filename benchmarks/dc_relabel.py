@@ -14,6 +14,7 @@ import argparse
 import time
 from pathlib import Path
 
+from spikefa.errors import SpikefaError
 from spikefa.runs.model import load_run
 from spikefa.train.loop import evaluate
 from spikefa.train.run import prepare_data
@@ -24,10 +25,19 @@ def main() -> None:
     ap.add_argument("run", type=Path)
     ap.add_argument("--label-samples", default="10000,50000", help="comma-separated image counts")
     a = ap.parse_args()
-    run = load_run(a.run)
+    try:
+        counts = [int(v) for v in a.label_samples.split(",")]
+    except ValueError:
+        ap.error(f"--label-samples {a.label_samples!r}: expected comma-separated positive integers")
+    if any(n < 1 for n in counts):
+        ap.error(f"--label-samples {a.label_samples!r}: every count must be >= 1")
+    try:
+        run = load_run(a.run)
+    except SpikefaError as e:
+        ap.exit(2, f"dc_relabel: error: {e}\n")
     data = prepare_data(run.config)
     learner = run.model
-    for n in (int(v) for v in a.label_samples.split(",")):
+    for n in counts:
         start = time.perf_counter()
         learner.label_samples = n
         learner.assign_labels(data.x_train, data.y_train)
