@@ -180,7 +180,7 @@ class OnlineDFA(nn.Module):
         mems: list[torch.Tensor] = []  # membranes and last spikes, updated in place (no graph)
         spikes: list[torch.Tensor] = []
         traces: list[torch.Tensor] = []  # presynaptic traces x̄_l ([B, in], or [B, out, in] for a per-neuron β)
-        outs: list[torch.Tensor] = []  # this step's weight-layer outputs (pooling routes through them)
+        backs: list[Callable[[torch.Tensor], torch.Tensor]] = []  # this step's route of δ back through pooling
         inputs: list[torch.Tensor] = [torch.empty(0)] * len(lif)  # this step's layer inputs (for on_step)
         bias_traces: list[Any] = [0.0] * len(lif)
         syns: list[torch.Tensor | None] = [None] * len(lif)  # synaptic currents (current-based neurons)
@@ -202,7 +202,7 @@ class OnlineDFA(nn.Module):
             h = x_t.to(weights[0].dtype)
             for i, (syn, w, b, p) in enumerate(zip(self._synapses, weights, biases, lif)):
                 h = inputs[i] = syn.inputs(h)
-                z, current = syn.currents(h, w, b)
+                back, current = syn.currents(h, w, b)
                 if p.alpha is not None:  # I_syn = α I_syn + I; its eligibility filters the input by α, then β
                     syn_bias[i] = p.alpha * syn_bias[i] + 1.0
                     if t == 1:
@@ -214,7 +214,7 @@ class OnlineDFA(nn.Module):
                 bias_traces[i] = betas[i] * bias_traces[i] + (1.0 if p.alpha is None else syn_bias[i])
                 if t == 1:
                     traces.append(presynaptic_filter(None, h, betas[i]))
-                    outs.append(z)
+                    backs.append(back)
                     mems.append(torch.zeros_like(current))
                     spikes.append(torch.zeros_like(current))
                 else:
@@ -224,7 +224,7 @@ class OnlineDFA(nn.Module):
                     decay = _leak_then(betas[i], current)
                     current = F.linear(spikes[i], rec_w[i], rec_b[i])
                     rec_traces[i] = presynaptic_filter(rec_traces[i] if t > 1 else None, spikes[i], betas[i])
-                outs[i] = z
+                backs[i] = back
                 mems[i] = lif_update(mems[i], current, spikes[i], thetas[i], p.reset, decay, quantize=quants[i],
                                      inplace=True)
                 spikes[i] = (mems[i] > thetas[i]).to(mems[i].dtype)
@@ -252,7 +252,7 @@ class OnlineDFA(nn.Module):
                     if i in skip:
                         continue
                     syn = self._synapses[i]
-                    syn.accumulate(grads_w[i], grads_b[i], syn.back_through_after(outs[i], delta), traces[i],
+                    syn.accumulate(grads_w[i], grads_b[i], backs[i](delta), traces[i],
                                    bias_traces[i])
                     if rec_gw[i] is not None:
                         add_outer(rec_gw[i], rec_gb[i], delta, rec_traces[i], bias_traces[i])  # type: ignore[arg-type]

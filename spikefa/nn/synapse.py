@@ -6,6 +6,7 @@ weight adjoint, ``torch.nn.grad.conv2d_weight``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -15,7 +16,7 @@ from torch import nn
 from spikefa.errors import SpikefaError
 from spikefa.nn.snntorch_net import WEIGHTED
 
-__all__ = ["Synapse", "accumulate_grad", "add_outer", "presynaptic_filter", "weight_layer_of"]
+__all__ = ["ROUTES", "Synapse", "accumulate_grad", "add_outer", "presynaptic_filter", "weight_layer_of"]
 
 
 def weight_layer_of(synapse: nn.Module) -> nn.Module:
@@ -51,29 +52,22 @@ class Synapse:
             h = op(h)
         return h.flatten(1) if isinstance(self.layer, nn.Linear) else h
 
-    def currents(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(z, I): the weight layer's output and the neuron's input current."""
+    def currents(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None
+                 ) -> tuple[Callable[[torch.Tensor], torch.Tensor], torch.Tensor]:
+        """(back, I): the neuron's input current and ``back``, which takes a δ at the current to the
+        weight layer's output (the vector-Jacobian product of the pooling at this step: an average
+        pool is linear; a max pool routes through this step's maxima)."""
         if isinstance(self.layer, nn.Linear):
-            return (z := F.linear(x, w, b)), z
+            return _identity, F.linear(x, w, b)
         c = self.layer
-        z = F.conv2d(x, w, b, c.stride, c.padding, c.dilation, c.groups)  # type: ignore[arg-type]
-        current = z
+        current = F.conv2d(x, w, b, c.stride, c.padding, c.dilation, c.groups)  # type: ignore[arg-type]
+        backs = []
         for op in self.after:
-            current = op(current)
-        return z, current
-
-    def back_through_after(self, z: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
-        """δ at the weight layer's output: the vector-Jacobian product of the pooling at this step (an
-        average pool is linear; a max pool routes through this step's maxima)."""
-        if not self.after:
-            return delta
-        with torch.enable_grad():
-            z_ = z.detach().requires_grad_(True)
-            out = z_
-            for op in self.after:
-                out = op(out)
-            (grad,) = torch.autograd.grad(out, z_, delta)
-        return grad
+            current, back = ROUTES.get(type(op), _through_autograd)(op, current)
+            backs.append(back)
+        if not backs:
+            return _identity, current
+        return _chain(backs[::-1]), current
 
     def accumulate(self, grad_w: torch.Tensor, grad_b: torch.Tensor | None, delta_z: torch.Tensor,
                    trace: torch.Tensor, bias_trace: float | torch.Tensor) -> None:
@@ -118,3 +112,59 @@ def presynaptic_filter(trace: torch.Tensor | None, x: torch.Tensor, beta: float 
 def accumulate_grad(param: torch.Tensor, grad: torch.Tensor) -> None:
     """Add to ``param.grad`` (the rule owns this parameter; gradients of others are untouched)."""
     param.grad = grad.clone() if param.grad is None else param.grad + grad
+
+
+Back = Callable[[torch.Tensor], torch.Tensor]
+"""δ at a module's output -> δ at its input, for the step the module just ran."""
+
+
+def _identity(delta: torch.Tensor) -> torch.Tensor:
+    return delta
+
+
+def _chain(backs: list[Back]) -> Back:
+    def back(delta: torch.Tensor) -> torch.Tensor:
+        for b in backs:
+            delta = b(delta)
+        return delta
+
+    return back
+
+
+def _through_autograd(op: nn.Module, z: torch.Tensor) -> tuple[torch.Tensor, Back]:
+    """Any parameter-free module: its output now; its VJP, when asked, by autograd on a recomputation."""
+    def back(delta: torch.Tensor) -> torch.Tensor:
+        with torch.enable_grad():
+            z_ = z.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(op(z_), z_, delta)
+        return grad
+
+    return op(z), back
+
+
+def _max_pool(op: nn.Module, z: torch.Tensor) -> tuple[torch.Tensor, Back]:
+    """``nn.MaxPool2d``: the maxima and their indices from one pass (no recomputation for the error's
+    route), pooled on a channels-last copy: torch's CPU max pool over NCHW maps was 3-6x slower at
+    the tutorial network's sizes (benchmarks/results/snn_user_nets_cpu/conv-dfa/README.md), with
+    the same maxima and the same indices. The VJP scatters δ to each window's first maximum (as
+    ``max_pool2d``'s backward does), summing where windows overlap."""
+    assert isinstance(op, nn.MaxPool2d)
+    if op.return_indices:
+        raise SpikefaError(f"online learners: {op} returns indices; pool the currents with return_indices=False")
+    pooled, idx = F.max_pool2d(z.contiguous(memory_format=torch.channels_last), op.kernel_size, op.stride,
+                               op.padding, op.dilation, ceil_mode=op.ceil_mode, return_indices=True)
+    shape = z.shape
+
+    def back(delta: torch.Tensor) -> torch.Tensor:
+        out = delta.new_zeros(shape[0], shape[1], shape[2] * shape[3])
+        return out.scatter_add_(2, idx.reshape(shape[0], shape[1], -1),
+                                delta.reshape(shape[0], shape[1], -1)).view(shape)
+
+    return pooled.contiguous(), back
+
+
+ROUTES: dict[type[nn.Module], Callable[[nn.Module, torch.Tensor], tuple[torch.Tensor, Back]]] = {
+    nn.MaxPool2d: _max_pool,
+}
+"""Modules after a conv layer with their own forward-and-VJP; any other parameter-free module goes
+through autograd (`_through_autograd`)."""

@@ -140,15 +140,21 @@ def test_encoded_snn_eval_is_repeatable_and_training_stream_resumes() -> None:
 
 
 
-@pytest.mark.parametrize("pool", ["none", "avg"])
+POOLS = {"none": (None, 6), "avg": (torch.nn.AvgPool2d(2), 3), "max": (torch.nn.MaxPool2d(2), 3),
+         "max-overlapping": (torch.nn.MaxPool2d(3, stride=1, padding=1), 6)}
+
+
+@pytest.mark.parametrize("pool", list(POOLS))
 def test_conv_online_dfa_equals_explicit_double_sums(pool: str) -> None:
-    """A conv layer (+ average pooling) under a Linear read-out, subtract reset, membrane error every
+    """A conv layer (+ pooling) under a Linear read-out, subtract reset, membrane error every
     step: the conv weight's update is Σ_t Σ_{s<=t} β^(t−s) conv_weight_grad(x[s], P^T δ[t]) with
     δ[t] = (e[t]·B)·σ'(U[t] − θ) at the pooled map, e[t] = softmax(U_L[t]) − onehot; written out
-    with autograd's convolution and pooling adjoints instead of the learner's traces."""
+    with the convolution's adjoint and the pooling's (an average: spread over its window; a max:
+    torch's max_pool2d backward on NCHW maps) instead of the learner's traces and
+    its channels-last pooling with saved indices."""
     torch.manual_seed(0)
-    ops = [torch.nn.Conv2d(2, 3, 3, padding=1)] + ([torch.nn.AvgPool2d(2)] if pool == "avg" else [])
-    side = 3 if pool == "avg" else 6
+    pool_op, side = POOLS[pool]
+    ops = [torch.nn.Conv2d(2, 3, 3, padding=1)] + ([pool_op] if pool_op is not None else [])
     net = SpikingNet([torch.nn.Sequential(*ops), torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * side * side, 4))],
                      LIFParams(beta=0.8, threshold=0.5, reset="subtract", dt=1.0))
     with torch.no_grad():
@@ -171,7 +177,7 @@ def test_conv_online_dfa_equals_explicit_double_sums(pool: str) -> None:
         for t in range(7):
             xs.append(x[t])
             z = torch.nn.functional.conv2d(x[t], conv.weight, conv.bias, padding=1)
-            cur = torch.nn.functional.avg_pool2d(z, 2) if pool == "avg" else z
+            cur = pool_op(z) if pool_op is not None else z
             u1 = 0.8 * u1 + cur - 0.5 * s1
             s1 = (u1 > 0.5).float()
             u2 = 0.8 * u2 + torch.nn.functional.linear(s1.flatten(1), lin.weight, lin.bias) - 0.5 * s2
@@ -180,10 +186,33 @@ def test_conv_online_dfa_equals_explicit_double_sums(pool: str) -> None:
             delta = (e @ B).view_as(u1) * SURROGATE(u1 - 0.5)
             if pool == "avg":  # P^T: the adjoint of the 2x2 average
                 delta = torch.nn.functional.interpolate(delta, scale_factor=2, mode="nearest") / 4
+            elif pool_op is not None:  # a max pool's adjoint, by autograd on the NCHW map
+                with torch.enable_grad():
+                    z_ = z.detach().requires_grad_(True)
+                    (delta,) = torch.autograd.grad(pool_op(z_), z_, delta)
             for s_ in range(t + 1):
                 want += 0.8 ** (t - s_) * torch.nn.grad.conv2d_weight(xs[s_], conv.weight.shape, delta, padding=1)
     torch.testing.assert_close(conv.weight.grad, want / (7 * 3), rtol=1e-4, atol=1e-6)
     assert float(want.abs().sum()) > 0
+
+
+@pytest.mark.parametrize("op", [torch.nn.MaxPool2d(2), torch.nn.MaxPool2d(3, stride=1, padding=1),
+                                torch.nn.MaxPool2d(2, ceil_mode=True)])
+def test_max_pool_route_equals_autograd_with_ties(op: torch.nn.MaxPool2d) -> None:
+    """The learner's max pool (channels-last, indices saved) gives torch's NCHW maxima and routes δ
+    as autograd does, to the first maximum of each window, on a map full of ties (an input with no
+    spikes under a window leaves the conv's bias at every position)."""
+    from spikefa.nn.synapse import ROUTES
+
+    g = torch.Generator().manual_seed(0)
+    z = torch.randint(0, 2, (2, 3, 5, 5), generator=g).float()
+    pooled, back = ROUTES[torch.nn.MaxPool2d](op, z)
+    z_ = z.clone().requires_grad_(True)
+    want = op(z_)
+    assert torch.equal(pooled, want) and pooled.is_contiguous()
+    delta = torch.randn(want.shape, generator=g)
+    (grad,) = torch.autograd.grad(want, z_, delta)
+    torch.testing.assert_close(back(delta), grad, rtol=0, atol=1e-6)
 
 
 def test_synaptic_output_layer_equals_bptt_without_reset() -> None:
