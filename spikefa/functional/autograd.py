@@ -14,6 +14,8 @@ from typing import Any, Sequence
 import torch
 import torch.nn.functional as F
 
+from spikefa.functional.feedback import DeferredSign
+
 # Mixed precision: under torch.autocast the forward computes in the autocast dtype while saved
 # inputs keep theirs, and backward runs outside autocast. Every backward below therefore computes
 # in the incoming gradient's dtype and returns each gradient in its own input's dtype.
@@ -27,9 +29,9 @@ class FALinearFunction(torch.autograd.Function):
     """y = x Wᵀ + b; backward sends δ·B (not δ·W) to the input."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, feedback: torch.Tensor) -> torch.Tensor:
-        # B is kept only when an error must travel to the input (not for a first layer)
-        ctx.save_for_backward(x, feedback if x.requires_grad else None)
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                feedback: torch.Tensor | DeferredSign) -> torch.Tensor:
+        _keep_feedback(ctx, x, weight, feedback)
         ctx.has_bias = bias is not None
         ctx.dtypes = (x.dtype, weight.dtype, None if bias is None else bias.dtype)
         return F.linear(x, weight, bias)
@@ -39,7 +41,12 @@ class FALinearFunction(torch.autograd.Function):
         x, feedback = ctx.saved_tensors
         dx, dw, db = ctx.dtypes
         gd = grad_out.dtype
-        grad_x = grad_out.matmul(feedback.to(gd)) if ctx.needs_input_grad[0] else None
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            feedback, post = _feedback_of(ctx, feedback)
+            grad_x = grad_out.matmul(feedback.to(gd))
+            if post is not None:
+                grad_x.mul_(post)
         g2 = grad_out.reshape(-1, grad_out.shape[-1])
         grad_w = g2.t().matmul(x.reshape(-1, x.shape[-1]).to(gd)) if ctx.needs_input_grad[1] else None
         grad_b = g2.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
@@ -55,13 +62,13 @@ class FAConv2dFunction(torch.autograd.Function):
         x: torch.Tensor,
         weight: torch.Tensor,
         bias: torch.Tensor | None,
-        feedback: torch.Tensor,
+        feedback: torch.Tensor | DeferredSign,
         stride: Sequence[int],
         padding: Sequence[int],
         dilation: Sequence[int],
         groups: int,
     ) -> torch.Tensor:
-        ctx.save_for_backward(x, feedback if x.requires_grad else feedback.new_empty(0))
+        _keep_feedback(ctx, x, weight, feedback)
         ctx.weight_shape = list(weight.shape)
         ctx.dtypes = (x.dtype, weight.dtype, None if bias is None else bias.dtype)
         ctx.conf = (list(stride), list(padding), list(dilation), groups, bias is not None)
@@ -72,8 +79,11 @@ class FAConv2dFunction(torch.autograd.Function):
         x, feedback = ctx.saved_tensors
         stride, padding, dilation, groups, has_bias = ctx.conf
         mask = [ctx.needs_input_grad[0], ctx.needs_input_grad[1], has_bias and ctx.needs_input_grad[2]]
-        if not mask[0]:  # B was not kept; only its shape matters to the weight gradient
-            feedback = feedback.new_zeros(()).expand(ctx.weight_shape)
+        post = None
+        if mask[0]:
+            feedback, post = _feedback_of(ctx, feedback)
+        else:  # B was not kept; only its shape matters to the weight gradient
+            feedback = x.new_zeros(()).expand(ctx.weight_shape)
         # The weight gradient does not depend on the weight, so one native call with B in W's
         # place gives the feedback-aligned input gradient and the exact weight/bias gradients.
         gd = grad_out.dtype
@@ -81,8 +91,26 @@ class FAConv2dFunction(torch.autograd.Function):
             grad_out, x.to(gd), feedback.to(gd), [feedback.shape[0]] if has_bias else None,
             stride, padding, dilation, False, [0, 0], groups, mask,
         )
+        if post is not None:
+            gx.mul_(post)
         dx, dw, db = ctx.dtypes
         return _as(gx, dx), _as(gw, dw), _as(gb, db) if db else None, None, None, None, None, None
+
+
+def _keep_feedback(ctx: Any, x: torch.Tensor, weight: torch.Tensor, feedback: torch.Tensor | DeferredSign) -> None:
+    """Save x and what the input gradient needs: B, or the weight a `DeferredSign` builds B from
+    (autograd then refuses a weight changed in place before the backward). Nothing for B when no
+    error travels to the input (a first layer)."""
+    ctx.deferred = feedback if isinstance(feedback, DeferredSign) and x.requires_grad else None
+    if not x.requires_grad:
+        ctx.save_for_backward(x, None)
+    else:
+        ctx.save_for_backward(x, weight if ctx.deferred is not None else feedback)
+
+
+def _feedback_of(ctx: Any, kept: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(B or M, post-multiplier): see `DeferredSign.matrix`."""
+    return ctx.deferred.matrix(kept) if ctx.deferred is not None else (kept, None)
 
 
 class DFAInject(torch.autograd.Function):

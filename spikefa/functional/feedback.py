@@ -3,7 +3,8 @@
 One registry serves FA (B plays the role of the layer's own weight W, same shape) and DFA
 (B plays the role of the product of the downstream forward weights, shape ``[classes, *h]``).
 ``reference`` below is that tensor: W for FA, W_L ⋯ W_{l+1} for DFA. Sign-congruent kinds read
-its sign at every step, so they follow sign changes of the forward weights.
+its sign at every step, so they follow sign changes of the forward weights (B = |B| · sign(W): a
+weight of exactly 0 sends no error back).
 
 - ``random``            fixed Gaussian (or uniform) B, std = scale (Lillicrap et al. 2016).
 - ``random-sign``       fixed random magnitude |R|, sign of the reference at every step
@@ -111,11 +112,40 @@ def effective_feedback(
         assert reference is not None
         gen = torch.Generator().manual_seed(derive_seed(int(seed), int(step) + 1))
         mag = torch.randn(reference.shape, generator=gen).to(reference.device, reference.dtype)
-        return torch.copysign(mag * scale, reference.detach())
-    if kind.sign_congruent:  # copysign: one kernel (a weight of exactly 0 counts as positive)
+        return torch.sign(reference.detach()).mul_(mag.abs_() * scale)
+    if kind.sign_congruent:
         assert reference is not None
-        ref = reference.detach()
-        magnitude = fixed if fixed is not None else torch.as_tensor(scale, dtype=ref.dtype, device=ref.device)
-        return torch.copysign(magnitude, ref)
+        return torch.sign(reference.detach()).mul_(sign_magnitude(fixed, scale, reference))
     assert fixed is not None
     return fixed
+
+
+def sign_magnitude(fixed: torch.Tensor | None, scale: float | torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """|B| of a fixed sign-congruent kind: its fixed draws' magnitudes, or one number (0-d) for ``sign``."""
+    return fixed.abs() if fixed is not None else torch.as_tensor(scale, dtype=reference.dtype, device=reference.device)
+
+
+class DeferredSign:
+    """B = |B| · sign(W) of a sign-congruent FA layer (not redrawn), built in the backward pass from
+    the weight the forward saved, into a scratch tensor the layer reuses step after step: no
+    [out, in] tensor is made in the forward pass or allocated per step, and under BPTT the T forward
+    calls of a step build none. A one-number |B| (``sign``) multiplies the input gradient instead of
+    B (the cheaper side of the product). Values as `effective_feedback`'s."""
+
+    def __init__(self) -> None:
+        self._scratch: torch.Tensor | None = None
+
+    def bind(self, magnitude: torch.Tensor) -> DeferredSign:
+        self.magnitude = magnitude
+        return self
+
+    def matrix(self, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(M, post): B = M · post when ``post`` is a one-number magnitude, else B = M (post None).
+        M lives in the scratch tensor until the next call."""
+        s = self._scratch
+        if s is None or s.shape != weight.shape or s.dtype != weight.dtype or s.device != weight.device:
+            s = self._scratch = torch.empty(weight.shape, dtype=weight.dtype, device=weight.device)
+        torch.sign(weight.detach(), out=s)
+        if self.magnitude.dim() == 0:
+            return s, self.magnitude
+        return s.mul_(self.magnitude), None

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from spikefa.errors import SpikefaError
-from spikefa.functional.feedback import FeedbackKind, effective_feedback, get_kind, init_fixed
+from spikefa.functional.feedback import DeferredSign, FeedbackKind, effective_feedback, get_kind, init_fixed, sign_magnitude
 from spikefa.functional.autograd import FAConv2dFunction, FALinearFunction
 from spikefa.functional.hebbian import hebbian_term
 
@@ -39,6 +39,7 @@ class FeedbackMixin:
         reg(self, "feedback_step", torch.zeros((), dtype=torch.int64))  # type: ignore[arg-type]
         fixed = init_fixed(self.feedback_kind, tuple(w.shape), int(seed), dist, s)
         reg(self, "feedback_fixed", None if fixed is None else fixed.to(w.device, w.dtype))  # type: ignore[arg-type]
+        self._deferred = DeferredSign()
 
     def feedback_matrix(self) -> torch.Tensor:
         """The B this step's backward uses (shaped like the weight)."""
@@ -53,11 +54,18 @@ class FeedbackMixin:
             self.feedback_step,  # type: ignore[attr-defined]
         )
 
-    def _feedback_for(self, x: torch.Tensor) -> torch.Tensor:
+    def _feedback_for(self, x: torch.Tensor) -> torch.Tensor | DeferredSign:
         """B when an error must travel back to ``x``; for a first layer (input without gradient) the
         weight itself stands in, never read: sign kinds would otherwise rebuild a B nobody uses at
-        every step (the largest layer of an MLP)."""
-        return self.feedback_matrix() if x.requires_grad else self.weight.detach()
+        every step (the largest layer of an MLP). A fixed sign-congruent kind hands over a
+        `DeferredSign`: B is built in the backward pass, from the weight as the forward used it."""
+        if not x.requires_grad:
+            return self.weight.detach()
+        kind = self.feedback_kind
+        if kind.sign_congruent and not kind.redraw_every_step and not self.exact_backward:
+            w = self.weight
+            return self._deferred.bind(sign_magnitude(self.feedback_fixed, self.feedback_scale, w))  # type: ignore[attr-defined]
+        return self.feedback_matrix()
 
     plastic: str | None = None
     plastic_lr: float = 0.0

@@ -161,8 +161,8 @@ def test_a_first_layer_builds_no_feedback_and_later_layers_still_get_their_own(m
     torch.testing.assert_close(layer.bias.grad, b.grad)
     layer.zero_grad()
     xg = x.clone().requires_grad_(True)
-    layer(xg).sum().backward()
-    assert calls == [1]
+    layer(xg).sum().backward()  # sign kinds build B in the backward pass (DeferredSign), not here
+    assert calls == []
     ref = xg.detach().clone().requires_grad_(True)  # sign symmetry: the input's error goes through sign(W)·scale
     b = original(layer).detach()
     if isinstance(layer, FALinear):
@@ -170,3 +170,27 @@ def test_a_first_layer_builds_no_feedback_and_later_layers_still_get_their_own(m
     else:
         torch.nn.functional.conv2d(ref, b, layer.bias.detach()).sum().backward()
     torch.testing.assert_close(xg.grad, ref.grad)
+
+
+@pytest.mark.parametrize("kind", ["sign", "random-sign"])
+def test_deferred_sign_feedback_equals_the_feedback_matrix_and_sees_the_weight_of_its_forward(kind: str) -> None:
+    """B built in the backward pass (into a reused scratch) is `feedback_matrix()`'s B (a zero weight
+    sends no error back), over several steps with the weight changing between them; a weight changed
+    in place between forward and backward is refused by autograd, as backprop's would be."""
+    torch.manual_seed(0)
+    layer = FALinear(6, 4, feedback=kind, seed=1)
+    for step in range(3):
+        with torch.no_grad():
+            layer.weight.add_(torch.randn(4, 6) * 0.1)
+            layer.weight[0, 0] = 0.0
+        x = torch.randn(5, 6, requires_grad=True)
+        g = torch.randn(5, 4)
+        layer(x).backward(g)
+        b = layer.feedback_matrix()
+        assert b[0, 0] == 0
+        torch.testing.assert_close(x.grad, g @ b, rtol=1e-6, atol=1e-7)
+    out = layer(torch.randn(5, 6, requires_grad=True))
+    with torch.no_grad():
+        layer.weight.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()
