@@ -115,14 +115,17 @@ class FALinear(FeedbackMixin, nn.Linear):
         return f"{nn.Linear.extra_repr(self)}, {self._feedback_repr()}"
 
 
-def _int_padding(conv: nn.Conv2d) -> list[int]:
+def conv_padding(conv: nn.Conv2d, who: str = "FAConv2d") -> list[int]:
+    """The zero padding [top/bottom, left/right] of ``conv`` as integers ('valid', 'same' with odd
+    kernels, or the integers given); `SpikefaError` (naming ``who``) for another padding mode or
+    'same' with an even kernel."""
     if conv.padding_mode != "zeros":
-        raise SpikefaError(f"FAConv2d supports padding_mode='zeros' only, got {conv.padding_mode!r}")
+        raise SpikefaError(f"{who} supports padding_mode='zeros' only, got {conv.padding_mode!r}")
     if isinstance(conv.padding, str):
         if conv.padding == "valid":
             return [0, 0]
         if any(k % 2 == 0 for k in conv.kernel_size):
-            raise SpikefaError("FAConv2d with padding='same' needs odd kernel sizes; give integer padding")
+            raise SpikefaError(f"{who} with padding='same' needs odd kernel sizes; give integer padding")
         return [conv.dilation[i] * (conv.kernel_size[i] // 2) for i in range(2)]
     return list(conv.padding)
 
@@ -134,7 +137,7 @@ class FAConv2d(FeedbackMixin, nn.Conv2d):
                  dilation: Any = 1, groups: int = 1, bias: bool = True, *, feedback: str = "random",
                  seed: int = 0, scale: float | None = None, dist: str = "gaussian", **kw: Any) -> None:
         nn.Conv2d.__init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, **kw)
-        self._pad = _int_padding(self)
+        self._pad = conv_padding(self)
         if not self.weight.is_meta:
             self._init_feedback(feedback, seed, scale, dist)
 

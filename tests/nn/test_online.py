@@ -291,3 +291,32 @@ def test_channel_shared_conv_feedback_equals_position_feedback_with_repeated_col
     assert float(shared.net.synapses[0][0].weight.grad.abs().sum()) > 0
     with pytest.raises(SpikefaError, match="conv_feedback='pixel' is unknown"):
         OnlineDFA(net(), input_shape=(2, 6, 6), conv_feedback="pixel")
+
+
+@pytest.mark.parametrize("conf", [dict(), dict(stride=2), dict(stride=(2, 3), padding=(1, 2)), dict(padding=2),
+                                  dict(stride=2, padding=1, kernel_size=4), dict(groups=2), dict(dilation=2),
+                                  dict(padding="same"), dict(padding="valid", stride=2)])
+def test_conv_weight_grad_equals_autograd(conf: dict) -> None:
+    """The learner's conv weight gradient (a convolution of the input with the error as the kernel)
+    equals autograd's ∂(Σ δ·conv(x))/∂W for strides, paddings (string ones too) and kernel sizes,
+    and falls back to ``conv2d_weight`` for groups and dilation."""
+    from spikefa.nn.layers import conv_padding
+    from spikefa.nn.synapse import Synapse, conv_weight_grad
+
+    kwargs = {"kernel_size": 3, **conf}
+    conv = torch.nn.Conv2d(4, 6, **kwargs)
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(3, 4, 11, 10, generator=g)
+    out = conv(x)
+    delta = torch.randn(out.shape, generator=g)
+    (want,) = torch.autograd.grad(out, conv.weight, delta)
+    torch.testing.assert_close(conv_weight_grad(conv, x, delta, conv_padding(conv)), want, rtol=1e-5, atol=1e-5)
+    _, current = Synapse.of(conv).currents(x, conv.weight, conv.bias)  # the learner's forward: the layer's own
+    torch.testing.assert_close(current, out.detach(), rtol=1e-6, atol=1e-6)
+
+
+def test_a_conv_layer_with_reflect_padding_is_refused_by_name() -> None:
+    from spikefa.nn.synapse import Synapse
+
+    with pytest.raises(SpikefaError, match=r"online learners: Conv2d\(.*padding_mode='zeros' only, got 'reflect'"):
+        Synapse.of(torch.nn.Conv2d(2, 3, 3, padding=1, padding_mode="reflect"))
