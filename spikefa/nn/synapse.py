@@ -89,9 +89,9 @@ def conv_weight_grad(conv: nn.Conv2d, x: torch.Tensor, delta: torch.Tensor, padd
     """∂L/∂W of ``conv`` (zero ``padding`` as integers) for input ``x`` [B, C, H, W] and output error
     ``delta`` [B, O, H', W']: Σ_b Σ_uv δ[b, o, u, v] · x_pad[b, c, s·u + i, s·v + j]. Written as a
     convolution of the input (batch and channels swapped) with the error as the kernel, dilated by
-    the stride, then cropped to the kernel: on the CPU this ran 1.4-3.8x faster than
+    the stride, then cropped to the kernel: on the 2-core CPU this ran 1.7-3.4x faster than
     ``torch.nn.grad.conv2d_weight`` on the tutorial network's layers
-    (benchmarks/results/snn_user_nets_cpu/README.md). Groups and dilation take ``conv2d_weight``."""
+    (benchmarks/results/snn_user_nets_cpu/conv-kernels.md). Groups and dilation take ``conv2d_weight``."""
     if conv.groups != 1 or tuple(conv.dilation) != (1, 1):
         return torch.nn.grad.conv2d_weight(x, conv.weight.shape, delta, conv.stride, list(padding),  # type: ignore[arg-type]
                                            conv.dilation, conv.groups)
@@ -161,9 +161,9 @@ def _through_autograd(op: nn.Module, z: torch.Tensor) -> tuple[torch.Tensor, Bac
 
 def _max_pool(op: nn.Module, z: torch.Tensor) -> tuple[torch.Tensor, Back]:
     """``nn.MaxPool2d``: the maxima and their indices from one pass (no recomputation for the error's
-    route), pooled on a channels-last copy: torch's CPU max pool over NCHW maps was 3-6x slower at
-    the tutorial network's sizes (benchmarks/results/snn_user_nets_cpu/conv-dfa/README.md), with
-    the same maxima and the same indices. The VJP scatters δ to each window's first maximum (as
+    route), pooled on a channels-last copy: torch's CPU max pool over NCHW maps was 3.3-5.4x slower at
+    the tutorial network's sizes (benchmarks/results/snn_user_nets_cpu/conv-kernels.md), with the
+    same maxima and the same indices. The VJP scatters δ to each window's first maximum (as
     ``max_pool2d``'s backward does), summing where windows overlap."""
     assert isinstance(op, nn.MaxPool2d)
     if op.return_indices:
