@@ -41,7 +41,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--batch-size", type=int, default=128)
     a = ap.parse_args()
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or "1"))
     g = torch.Generator().manual_seed(0)
     b = a.batch_size
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), batch {b}, load average "
@@ -59,8 +59,10 @@ def main() -> None:
         z = out.detach()
         pool = nn.MaxPool2d(2)
         want, idx = F.max_pool2d(z, 2, return_indices=True)
-        got, _ = ROUTES[nn.MaxPool2d](pool, z)
+        got, back = ROUTES[nn.MaxPool2d](pool, z)
+        d = torch.randn(want.shape, generator=g)
         assert torch.equal(got, want)
+        assert torch.equal(back(d), F.max_unpool2d(d, idx, 2, output_size=z.shape[-2:]))  # the same indices
         t_ref = median_ms(lambda: F.max_pool2d(z, 2, return_indices=True), a.repeats)
         t_ours = median_ms(lambda: ROUTES[nn.MaxPool2d](pool, z), a.repeats)
         print(f"| max pool 2x2 with indices | {name} output | {t_ref:.2f} | {t_ours:.2f} | {t_ours / t_ref:.3f} |")

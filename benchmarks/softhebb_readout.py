@@ -43,8 +43,14 @@ def split_at_readout(model: nn.Sequential, readout_at: int) -> tuple[nn.Sequenti
 
 @torch.no_grad()
 def features(body: nn.Module, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """The frozen blocks' output [N, features], written batch by batch into one tensor."""
     body.eval()
-    return torch.cat([body(x[i:i + batch_size]).flatten(1) for i in range(0, len(x), batch_size)])
+    first = body(x[:batch_size]).flatten(1)
+    out = first.new_empty(len(x), first.shape[1])
+    out[:len(first)] = first
+    for i in range(batch_size, len(x), batch_size):
+        out[i:i + batch_size] = body(x[i:i + batch_size]).flatten(1)
+    return out
 
 
 @torch.no_grad()
@@ -99,6 +105,8 @@ def main() -> None:
         ap.exit(2, f"softhebb_readout: error: {a.run}: the run's rule {run.config.rule!r} has no local layers and a "
                    "read-out (use a softhebb or krotov run)\n")
     data = prepare_data(run.config)
+    if not len(data.x_val):
+        ap.exit(2, f"softhebb_readout: error: {a.run}: the run has no validation split to choose the epoch on\n")
     start = time.perf_counter()
     body, head = split_at_readout(learner.model, learner.readout_at)
     head = copy.deepcopy(head)

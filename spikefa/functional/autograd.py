@@ -30,7 +30,7 @@ class FALinearFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                feedback: torch.Tensor | DeferredSign) -> torch.Tensor:
+                feedback: torch.Tensor | tuple[DeferredSign, torch.Tensor]) -> torch.Tensor:
         _keep_feedback(ctx, x, weight, feedback)
         ctx.has_bias = bias is not None
         ctx.dtypes = (x.dtype, weight.dtype, None if bias is None else bias.dtype)
@@ -62,7 +62,7 @@ class FAConv2dFunction(torch.autograd.Function):
         x: torch.Tensor,
         weight: torch.Tensor,
         bias: torch.Tensor | None,
-        feedback: torch.Tensor | DeferredSign,
+        feedback: torch.Tensor | tuple[DeferredSign, torch.Tensor],
         stride: Sequence[int],
         padding: Sequence[int],
         dilation: Sequence[int],
@@ -97,20 +97,25 @@ class FAConv2dFunction(torch.autograd.Function):
         return _as(gx, dx), _as(gw, dw), _as(gb, db) if db else None, None, None, None, None, None
 
 
-def _keep_feedback(ctx: Any, x: torch.Tensor, weight: torch.Tensor, feedback: torch.Tensor | DeferredSign) -> None:
-    """Save x and what the input gradient needs: B, or the weight a `DeferredSign` builds B from
-    (autograd then refuses a weight changed in place before the backward). Nothing for B when no
-    error travels to the input (a first layer)."""
-    ctx.deferred = feedback if isinstance(feedback, DeferredSign) and x.requires_grad else None
+def _keep_feedback(ctx: Any, x: torch.Tensor, weight: torch.Tensor,
+                   feedback: torch.Tensor | tuple[DeferredSign, torch.Tensor]) -> None:
+    """Save x and what the input gradient needs: B, or (a `DeferredSign` with this step's |B|) the
+    weight B is built from (autograd then refuses a weight changed in place before the backward, as
+    it does for backprop's). Nothing for B when no error travels to the input (a first layer)."""
+    deferred = isinstance(feedback, tuple) and x.requires_grad
+    ctx.deferred = feedback if deferred else None
     if not x.requires_grad:
         ctx.save_for_backward(x, None)
     else:
-        ctx.save_for_backward(x, weight if ctx.deferred is not None else feedback)
+        ctx.save_for_backward(x, weight if deferred else feedback)
 
 
 def _feedback_of(ctx: Any, kept: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(B or M, post-multiplier): see `DeferredSign.matrix`."""
-    return ctx.deferred.matrix(kept) if ctx.deferred is not None else (kept, None)
+    if ctx.deferred is None:
+        return kept, None
+    builder, magnitude = ctx.deferred
+    return builder.matrix(kept, magnitude)
 
 
 class DFAInject(torch.autograd.Function):

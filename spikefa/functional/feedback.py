@@ -127,25 +127,27 @@ def sign_magnitude(fixed: torch.Tensor | None, scale: float | torch.Tensor, refe
 
 class DeferredSign:
     """B = |B| · sign(W) of a sign-congruent FA layer (not redrawn), built in the backward pass from
-    the weight the forward saved, into a scratch tensor the layer reuses step after step: no
-    [out, in] tensor is made in the forward pass or allocated per step, and under BPTT the T forward
-    calls of a step build none. A one-number |B| (``sign``) multiplies the input gradient instead of
-    B (the cheaper side of the product). Values as `effective_feedback`'s."""
+    the weight the forward saved, into a scratch tensor the layer reuses step after step: the
+    forward pass saves no [out, in] B (under BPTT, none for each of its T calls) and the backward
+    pass allocates none (``random-sign`` still takes |B| of its fixed draws at each forward). A
+    one-number |B| (``sign``) multiplies the input gradient instead of B (the cheaper side of the
+    product). Values as `effective_feedback`'s."""
 
     def __init__(self) -> None:
         self._scratch: torch.Tensor | None = None
 
-    def bind(self, magnitude: torch.Tensor) -> DeferredSign:
-        self.magnitude = magnitude
-        return self
+    def with_magnitude(self, magnitude: torch.Tensor) -> tuple[DeferredSign, torch.Tensor]:
+        """What a forward hands to its autograd Function: this builder and this step's |B| (kept by
+        the Function, so a later change of the layer's scale does not reach a pending backward)."""
+        return self, magnitude
 
-    def matrix(self, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(M, post): B = M · post when ``post`` is a one-number magnitude, else B = M (post None).
+    def matrix(self, weight: torch.Tensor, magnitude: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(M, post): B = M · post when ``magnitude`` is one number (0-d), else B = M (post None).
         M lives in the scratch tensor until the next call."""
         s = self._scratch
         if s is None or s.shape != weight.shape or s.dtype != weight.dtype or s.device != weight.device:
             s = self._scratch = torch.empty(weight.shape, dtype=weight.dtype, device=weight.device)
         torch.sign(weight.detach(), out=s)
-        if self.magnitude.dim() == 0:
-            return s, self.magnitude
-        return s.mul_(self.magnitude), None
+        if magnitude.dim() == 0:
+            return s, magnitude
+        return s.mul_(magnitude), None

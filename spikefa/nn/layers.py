@@ -54,7 +54,7 @@ class FeedbackMixin:
             self.feedback_step,  # type: ignore[attr-defined]
         )
 
-    def _feedback_for(self, x: torch.Tensor) -> torch.Tensor | DeferredSign:
+    def _feedback_for(self, x: torch.Tensor) -> torch.Tensor | tuple[DeferredSign, torch.Tensor]:
         """B when an error must travel back to ``x``; for a first layer (input without gradient) the
         weight itself stands in, never read: sign kinds would otherwise rebuild a B nobody uses at
         every step (the largest layer of an MLP). A fixed sign-congruent kind hands over a
@@ -64,7 +64,8 @@ class FeedbackMixin:
         kind = self.feedback_kind
         if kind.sign_congruent and not kind.redraw_every_step and not self.exact_backward:
             w = self.weight
-            return self._deferred.bind(sign_magnitude(self.feedback_fixed, self.feedback_scale, w))  # type: ignore[attr-defined]
+            return self._deferred.with_magnitude(  # type: ignore[return-value]
+                sign_magnitude(self.feedback_fixed, self.feedback_scale, w))  # type: ignore[attr-defined]
         return self.feedback_matrix()
 
     plastic: str | None = None

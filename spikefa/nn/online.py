@@ -87,6 +87,8 @@ class OnlineDFA(nn.Module):
         for i, neuron in enumerate(self._view.neurons):
             check_online(neuron, f"layer {i} ({type(neuron).__name__})")
         self._synapses = [Synapse.of(s) for s in self._view.synapses]
+        for syn in self._synapses:
+            _ = syn.padding  # refuses a conv padding the learner cannot step, naming the layer
         self.layers = [s.layer for s in self._synapses]
         for i, (neuron, layer) in enumerate(zip(self._view.neurons, self.layers)):
             check_per_neuron(neuron, layer, f"layer {i} ({type(neuron).__name__})")
@@ -97,6 +99,11 @@ class OnlineDFA(nn.Module):
         if get_kind(feedback).sign_congruent and any(isinstance(m, nn.Conv2d) for m in self.layers[1:]):
             raise SpikefaError(f"online DFA feedback {feedback!r} takes the sign of the product of downstream weights, "
                                "which needs nn.Linear layers after every hidden layer; use 'random' or 'binary'")
+        if (get_kind(feedback).sign_congruent and conv_feedback == "channel"
+                and any(isinstance(m, nn.Conv2d) for m in self.layers[:-1])):
+            raise SpikefaError(f"online DFA feedback {feedback!r} takes the sign of W_L ⋯ W_(l+1) per neuron, which "
+                               "conv_feedback='channel' (one column per channel) cannot hold; use "
+                               "conv_feedback='position' or feedback 'random' / 'binary'")
         if conv_feedback not in CONV_FEEDBACK:
             raise SpikefaError(f"online DFA conv_feedback={conv_feedback!r} is unknown: use one of "
                                f"{', '.join(CONV_FEEDBACK)}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 import torch.nn.functional as F
@@ -37,8 +38,16 @@ class Synapse:
     before: tuple[nn.Module, ...]
     layer: nn.Module
     after: tuple[nn.Module, ...]
-    padding: tuple[int, ...] = ()
-    """A conv layer's zero padding as integers (`spikefa.nn.layers.conv_padding`)."""
+
+    @cached_property
+    def padding(self) -> tuple[int, ...]:
+        """A conv layer's zero padding as integers (`spikefa.nn.layers.conv_padding`), for a learner
+        that steps the convolution itself (`currents`, `accumulate`); `SpikefaError` naming the layer
+        for a padding it cannot step (another padding mode, 'same' with an even kernel). A learner
+        that only calls the layer's own forward (`spikefa.nn.stdp.user`) never asks."""
+        if not isinstance(self.layer, nn.Conv2d):
+            return ()
+        return tuple(conv_padding(self.layer, f"online learners: {self.layer}"))
 
     @classmethod
     def of(cls, synapse: nn.Module) -> Synapse:
@@ -48,8 +57,7 @@ class Synapse:
         if isinstance(layer, nn.Linear) and parts[i + 1:]:
             raise SpikefaError(f"online DFA: modules after an nn.Linear ({parts[i + 1:]}) before its neuron are not "
                                "supported")
-        padding = tuple(conv_padding(layer, f"online learners: {layer}")) if isinstance(layer, nn.Conv2d) else ()
-        return cls(tuple(parts[:i]), layer, tuple(parts[i + 1:]), padding)
+        return cls(tuple(parts[:i]), layer, tuple(parts[i + 1:]))
 
     def inputs(self, h: torch.Tensor) -> torch.Tensor:
         for op in self.before:
@@ -180,8 +188,22 @@ def _max_pool(op: nn.Module, z: torch.Tensor) -> tuple[torch.Tensor, Back]:
     return pooled.contiguous(), back
 
 
+def _dropout(op: nn.Module, z: torch.Tensor) -> tuple[torch.Tensor, Back]:
+    """``nn.Dropout``: in training, this step's mask (kept, so the error takes the same units the
+    forward kept; a recomputation would draw another); in evaluation, the identity."""
+    assert isinstance(op, nn.Dropout)
+    if not op.training or op.p == 0.0:
+        return z, _identity
+    if op.p >= 1.0:
+        zero = torch.zeros_like(z)
+        return zero, lambda delta: torch.zeros_like(delta)
+    mask = torch.empty_like(z).bernoulli_(1.0 - op.p).div_(1.0 - op.p)
+    return z * mask, lambda delta: delta * mask
+
+
 ROUTES: dict[type[nn.Module], Callable[[nn.Module, torch.Tensor], tuple[torch.Tensor, Back]]] = {
     nn.MaxPool2d: _max_pool,
+    nn.Dropout: _dropout,
 }
 """Modules after a conv layer with their own forward-and-VJP; any other parameter-free module goes
 through autograd (`_through_autograd`)."""

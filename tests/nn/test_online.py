@@ -315,8 +315,40 @@ def test_conv_weight_grad_equals_autograd(conf: dict) -> None:
     torch.testing.assert_close(current, out.detach(), rtol=1e-6, atol=1e-6)
 
 
-def test_a_conv_layer_with_reflect_padding_is_refused_by_name() -> None:
-    from spikefa.nn.synapse import Synapse
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+def test_conv_paddings_online_dfa_cannot_step_are_refused_by_name_and_stdp_still_runs() -> None:
+    """Online DFA steps the convolution itself, so a reflect padding (or 'same' with an even kernel)
+    is refused at conversion, naming the layer; STDP on the Linear layers of the same network runs
+    the conv's own forward and takes it."""
+    from spikefa.nn.stdp.user import LayerSTDP
 
-    with pytest.raises(SpikefaError, match=r"online learners: Conv2d\(.*padding_mode='zeros' only, got 'reflect'"):
-        Synapse.of(torch.nn.Conv2d(2, 3, 3, padding=1, padding_mode="reflect"))
+    for conv in [torch.nn.Conv2d(1, 2, 3, padding=1, padding_mode="reflect"), torch.nn.Conv2d(1, 2, 2, padding="same")]:
+        net = SpikingNet([torch.nn.Sequential(conv, torch.nn.MaxPool2d(2)),
+                          torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(18, 5)), torch.nn.Linear(5, 4)],
+                         LIFParams(beta=0.9, threshold=0.5, reset="subtract", dt=1.0))
+        with pytest.raises(SpikefaError, match=r"online learners: Conv2d\(1, 2.*(padding_mode='zeros' only|odd kernel)"):
+            OnlineDFA(net, input_shape=(1, 6, 6))
+        x = (torch.rand(4, 2, 1, 6, 6, generator=torch.Generator().manual_seed(0)) < 0.5).float()
+        LayerSTDP(net, [1]).local_step(x)
+
+
+def test_sign_feedback_with_channel_shared_conv_feedback_is_refused() -> None:
+    net = SpikingNet([torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3, padding=1), torch.nn.MaxPool2d(2)),
+                      torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(27, 4))],
+                     LIFParams(beta=0.9, threshold=0.5, reset="subtract", dt=1.0))
+    with pytest.raises(SpikefaError, match="conv_feedback='channel'"):
+        OnlineDFA(net, "sign", input_shape=(1, 6, 6), conv_feedback="channel")
+
+
+def test_dropout_after_a_conv_routes_the_error_through_the_mask_the_forward_drew() -> None:
+    from spikefa.nn.synapse import ROUTES
+
+    op = torch.nn.Dropout(0.5).train()
+    z = torch.ones(2, 3, 4, 4)
+    out, back = ROUTES[torch.nn.Dropout](op, z)
+    kept = out != 0
+    assert 0 < int(kept.sum()) < kept.numel()
+    delta = torch.full_like(z, 3.0)
+    torch.testing.assert_close(back(delta), torch.where(kept, 6.0, 0.0))
+    out, back = ROUTES[torch.nn.Dropout](op.eval(), z)
+    assert out is z and back(delta) is delta
