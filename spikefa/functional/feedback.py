@@ -120,9 +120,10 @@ def effective_feedback(
     return fixed
 
 
-def sign_magnitude(fixed: torch.Tensor | None, scale: float | torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    """|B| of a fixed sign-congruent kind: its fixed draws' magnitudes, or one number (0-d) for ``sign``."""
-    return fixed.abs() if fixed is not None else torch.as_tensor(scale, dtype=reference.dtype, device=reference.device)
+def sign_magnitude(fixed: torch.Tensor | None, scale: float | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """|B| of a fixed sign-congruent kind: its fixed draws' magnitudes, or one number (0-d) for ``sign``,
+    in ``like``'s dtype and device."""
+    return fixed.abs() if fixed is not None else torch.as_tensor(scale, dtype=like.dtype, device=like.device)
 
 
 class DeferredSign:
@@ -131,15 +132,12 @@ class DeferredSign:
     forward pass saves no [out, in] B (under BPTT, none for each of its T calls) and the backward
     pass allocates none (``random-sign`` still takes |B| of its fixed draws at each forward). A
     one-number |B| (``sign``) multiplies the input gradient instead of B (the cheaper side of the
-    product). Values as `effective_feedback`'s."""
+    product). A forward hands its autograd Function (this builder, this step's |B|); the Function
+    keeps both, so a later change of the layer's scale does not reach a pending backward. Values as
+    `effective_feedback`'s."""
 
     def __init__(self) -> None:
         self._scratch: torch.Tensor | None = None
-
-    def with_magnitude(self, magnitude: torch.Tensor) -> tuple[DeferredSign, torch.Tensor]:
-        """What a forward hands to its autograd Function: this builder and this step's |B| (kept by
-        the Function, so a later change of the layer's scale does not reach a pending backward)."""
-        return self, magnitude
 
     def matrix(self, weight: torch.Tensor, magnitude: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(M, post): B = M · post when ``magnitude`` is one number (0-d), else B = M (post None).

@@ -63,9 +63,9 @@ class FeedbackMixin:
             return self.weight.detach()
         kind = self.feedback_kind
         if kind.sign_congruent and not kind.redraw_every_step and not self.exact_backward:
-            w = self.weight
-            return self._deferred.with_magnitude(  # type: ignore[return-value]
-                sign_magnitude(self.feedback_fixed, self.feedback_scale, w))  # type: ignore[attr-defined]
+            # the scale buffer gives |B|'s dtype and device: no second read of a parametrized (QAT) weight
+            scale: torch.Tensor = self.feedback_scale  # type: ignore[attr-defined]
+            return self._deferred, sign_magnitude(self.feedback_fixed, scale, scale)  # type: ignore[attr-defined]
         return self.feedback_matrix()
 
     plastic: str | None = None

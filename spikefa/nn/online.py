@@ -47,7 +47,7 @@ from spikefa.nn.layers import master_weight
 from spikefa.nn.seeded import EVAL, SeededStreams
 from spikefa.nn.snntorch_net import check_online, check_per_neuron
 from spikefa.nn.spiking import scores, state_quantizer
-from spikefa.nn.synapse import Synapse, accumulate_grad, add_outer, presynaptic_filter
+from spikefa.nn.synapse import Back, Synapse, accumulate_grad, add_outer, presynaptic_filter
 from spikefa.schemas.neuron import PerNeuron
 from spikefa.schemas.validate import choices
 from spikefa.schemas.vocab import OnlineError
@@ -187,7 +187,7 @@ class OnlineDFA(nn.Module):
         mems: list[torch.Tensor] = []  # membranes and last spikes, updated in place (no graph)
         spikes: list[torch.Tensor] = []
         traces: list[torch.Tensor] = []  # presynaptic traces x̄_l ([B, in], or [B, out, in] for a per-neuron β)
-        backs: list[Callable[[torch.Tensor], torch.Tensor]] = []  # this step's route of δ back through pooling
+        backs: list[Back] = []  # this step's route of δ back through pooling
         inputs: list[torch.Tensor] = [torch.empty(0)] * len(lif)  # this step's layer inputs (for on_step)
         bias_traces: list[Any] = [0.0] * len(lif)
         syns: list[torch.Tensor | None] = [None] * len(lif)  # synaptic currents (current-based neurons)

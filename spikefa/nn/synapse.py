@@ -1,8 +1,8 @@
 """One layer's synapse as the online learners step it (`spikefa.nn.online.OnlineDFA`,
 `spikefa.nn.stdp.user`): the parameter-free modules around its one weight layer, the currents it
-feeds the neuron, the presynaptic eligibility trace x̄[t] = β·x̄[t−1] + x[t] and the in-place
-accumulation of δ × x̄ into a weight gradient (dense: an outer product; conv: the convolution's
-weight adjoint, ``torch.nn.grad.conv2d_weight``)."""
+feeds the neuron with the route of an error back through its pooling (`ROUTES`), the presynaptic
+eligibility trace x̄[t] = β·x̄[t−1] + x[t] and the in-place accumulation of δ × x̄ into a weight
+gradient (dense: an outer product; conv: `conv_weight_grad`)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,10 @@ from spikefa.errors import SpikefaError
 from spikefa.nn.layers import conv_padding
 from spikefa.nn.snntorch_net import WEIGHTED
 
-__all__ = ["ROUTES", "Synapse", "conv_weight_grad", "accumulate_grad", "add_outer", "presynaptic_filter", "weight_layer_of"]
+Back = Callable[[torch.Tensor], torch.Tensor]
+"""δ at a module's output -> δ at its input, for the step the module just ran."""
+
+__all__ = ["Back", "ROUTES", "Synapse", "conv_weight_grad", "accumulate_grad", "add_outer", "presynaptic_filter", "weight_layer_of"]
 
 
 def weight_layer_of(synapse: nn.Module) -> nn.Module:
@@ -64,8 +67,7 @@ class Synapse:
             h = op(h)
         return h.flatten(1) if isinstance(self.layer, nn.Linear) else h
 
-    def currents(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None
-                 ) -> tuple[Callable[[torch.Tensor], torch.Tensor], torch.Tensor]:
+    def currents(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> tuple[Back, torch.Tensor]:
         """(back, I): the neuron's input current and ``back``, which takes a δ at the current to the
         weight layer's output (the vector-Jacobian product of the pooling at this step: an average
         pool is linear; a max pool routes through this step's maxima)."""
@@ -137,10 +139,6 @@ def presynaptic_filter(trace: torch.Tensor | None, x: torch.Tensor, beta: float 
 def accumulate_grad(param: torch.Tensor, grad: torch.Tensor) -> None:
     """Add to ``param.grad`` (the rule owns this parameter; gradients of others are untouched)."""
     param.grad = grad.clone() if param.grad is None else param.grad + grad
-
-
-Back = Callable[[torch.Tensor], torch.Tensor]
-"""δ at a module's output -> δ at its input, for the step the module just ran."""
 
 
 def _identity(delta: torch.Tensor) -> torch.Tensor:
