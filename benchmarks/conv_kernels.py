@@ -41,6 +41,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--batch-size", type=int, default=128)
     a = ap.parse_args()
+    if a.repeats < 1 or a.batch_size < 1:
+        ap.error("--repeats and --batch-size must be >= 1")
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or "1"))
     g = torch.Generator().manual_seed(0)
     b = a.batch_size
