@@ -102,7 +102,7 @@ def _overrides(a: argparse.Namespace) -> dict[str, object]:
             "optimizer": a.optimizer, "schedule": a.schedule, "weight_decay": a.weight_decay,
             "limit_train": a.limit_train, "align_every": a.align_every, "device": a.device,
             "qat": getattr(a, "qat", None), "state_bits": getattr(a, "state_bits", None),
-            "checkpoint_every": getattr(a, "checkpoint_every", None)}
+            "checkpoint_every": getattr(a, "checkpoint_every", None), "init_from": getattr(a, "init_from", None)}
 
 
 def _qat_for(config: Any) -> Any:
@@ -304,6 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--state-bits", type=_positive, metavar="B",
                    help="with --qat: train with a B-bit membrane on the weights' grid (MINT; default: the profile's "
                         "state width); stored in the run, so resume and export use it")
+    t.add_argument("--init-from", metavar="RUN_DIR",
+                   help="start from a finished float run's trained weights instead of the seed's (fine-tuning; "
+                        "QAT after float training: --qat PROFILE --init-from FLOAT_RUN); the same network")
     t.add_argument("--out", metavar="RUN_DIR", help="run directory to create")
     t.add_argument("--resume", metavar="RUN_DIR",
                    help="continue a run from its last checkpoint (with --epochs N: train on to N epochs); a "

@@ -59,10 +59,50 @@ def card_of(config: RunConfig) -> ModelCard:
     return parse_card(config.card, f"{config.model} (as stored in the run's config)")
 
 
+_SAME_NETWORK = ("arch", "architecture", "neuron", "encoder")
+
+
+def init_weights(config: RunConfig) -> dict[str, Any]:
+    """The trained weights of the run ``config.init_from`` names, to start ``config``'s run from.
+    The two runs must hold the same network (the cards' arch, architecture, neuron and encoder) and
+    the source must be a float run (no QAT). Raises `SpikefaError` naming the directory, file or key."""
+    if not config.init_from:
+        raise SpikefaError("init_weights needs a config with init_from = RUN_DIR")
+    src = Path(config.init_from)
+    other = read_config(src)
+    if other.qat:
+        raise SpikefaError(f"{src}: init_from takes a float run; this one trained through --qat {other.qat} "
+                           "(fine-tune from the float run it started from)")
+    mine, theirs = card_of(config).mapping, card_of(other).mapping
+    for key in _SAME_NETWORK:
+        if mine.get(key) != theirs.get(key):
+            raise SpikefaError(f"{src}: init_from needs the same network; the card's [{key}] differs from "
+                               f"{config.model!r}'s ({theirs.get(key)!r} vs {mine.get(key)!r})")
+    path = src / CHECKPOINT
+    if not path.is_file():
+        raise SpikefaError(f"{path}: no checkpoint here; init_from needs a run trained by `spikefa train`")
+    return {k: v for k, v in upgrade_state(load_checkpoint(path)["model"]).items() if not k.endswith("_extra_state")}
+
+
+def load_init(model: nn.Module, weights: dict[str, Any], source: str) -> None:
+    """Copy `weights` into `model`: every parameter must be there with its shape; buffers present in
+    both (thresholds, β) are copied, the rule's own (feedback matrices) keep the seed's draw."""
+    own = model.state_dict()
+    for name, p in model.named_parameters():
+        if name not in weights:
+            raise SpikefaError(f"{source}: has no {name!r}; init_from needs the same network")
+    for name, value in weights.items():
+        if name in own and tuple(own[name].shape) != tuple(value.shape):
+            raise SpikefaError(f"{source}: {name!r} has shape {tuple(value.shape)}, the network "
+                               f"{tuple(own[name].shape)}; init_from needs the same network")
+    model.load_state_dict({k: v for k, v in weights.items() if k in own}, strict=False)
+
+
 def make_model(config: RunConfig, input_shape: tuple[int, int, int], num_classes: int,
-               transform: ModelTransform | None = None) -> nn.Module:
-    """Build the card's network from the run seed, convert it to the run's rule, apply `transform`
-    (required when the config asks for QAT) and wrap a spiking network with its encoder."""
+               transform: ModelTransform | None = None, init: dict[str, Any] | None = None) -> nn.Module:
+    """Build the card's network from the run seed, convert it to the run's rule, wrap a spiking
+    network with its encoder, copy in `init` (trained weights, `init_weights`) and apply `transform`
+    (required when the config asks for QAT; it sees the initial weights, e.g. to place thresholds)."""
     card = card_of(config)
     if config.qat and (transform is None or not card.spiking):
         why = ("needs a spiking card (arch snn-*)" if not card.spiking else
@@ -71,11 +111,13 @@ def make_model(config: RunConfig, input_shape: tuple[int, int, int], num_classes
     net = build(card, input_shape, num_classes, seed=config.seed)
     model = convert(net, config.rule, config.feedback, seed=config.seed, input_shape=input_shape,
                     options=config.rule_options)
-    if transform is not None:
-        transform(net)
     if card.spiking:
         assert card.encoder is not None
         model = EncodedSNN(model, encoder_of(card.encoder), seed=config.seed)
+    if init is not None:
+        load_init(model, init, str(Path(config.init_from or "init") / CHECKPOINT))
+    if transform is not None:
+        transform(net)
     return model
 
 

@@ -24,7 +24,9 @@ class RunConfig(Validated):
     epochs); 0 checkpoints at the end of each epoch only. ``qat`` is ``PROFILE[:BITS]``; ``state_bits``
     (QAT only) the membrane's width in bits, narrower than the profile's (MINT, Yin et al. 2023: the
     state shares the weights' scale); None keeps the profile's width (and reads runs written before
-    the field).
+    the field). ``init_from`` names a finished run directory whose trained weights the run starts
+    from instead of the seed's initialisation (fine-tuning; QAT after float training); the seed still
+    draws everything else.
     """
 
     UNCHECKED = ("rule_options", "card")
@@ -51,6 +53,7 @@ class RunConfig(Validated):
     qat: str | None = None  # "PROFILE[:BITS]": train through the target's fake quantization
     state_bits: int | None = None  # QAT's membrane width in bits (None: the profile's)
     checkpoint_every: int = 0
+    init_from: str | None = None  # a finished run directory whose weights this run starts from
     card: Mapping[str, Any] | None = None
 
     def check(self) -> None:
@@ -71,6 +74,9 @@ class RunConfig(Validated):
                     "nothing without qat (the membrane width of quantisation-aware training: --qat PROFILE "
                     "--state-bits B)")
             require("state_bits", self.state_bits, self.state_bits >= 3, "an integer >= 3 (bits of the membrane state)")
+        if self.init_from is not None:
+            require("init_from", self.init_from, isinstance(self.init_from, str) and bool(self.init_from.strip()),
+                    "a run directory made by `spikefa train`")
         for key in ("limit_train", "limit_eval"):
             value = getattr(self, key)
             require(key, value, value is None or value >= 1, "an integer >= 1 or nothing")

@@ -27,7 +27,8 @@ from spikefa.errors import SpikefaError
 from spikefa.rules.registry import get_rule
 from spikefa.rules.spec import Rule
 from spikefa.runs.checkpoint import CHECKPOINT, atomic_write_text, load_checkpoint, save_checkpoint, write_json
-from spikefa.runs.model import ModelTransform, card_of, make_model, read_config, resolve_config, upgrade_state
+from spikefa.runs.model import (ModelTransform, card_of, init_weights, make_model, read_config, resolve_config,
+                                upgrade_state)
 from spikefa.schemas.run import RunConfig
 from spikefa.train.ddp import DistInfo, barrier, init_from_env, unwrap, wrap
 from spikefa.train.diagnostics import feature_diagnostics, feedback_row, feedback_start, feedback_summary
@@ -164,7 +165,9 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resu
                            "with torchrun the run checkpoints after each epoch")
     rule = get_rule(config.rule)
     data = prepare_data(config, info.device, splits)
-    model = make_model(config, data.input_shape, data.num_classes, transform).to(info.device)
+    resuming = resume and ckpt_path.exists()
+    init = init_weights(config) if config.init_from and not resuming else None
+    model = make_model(config, data.input_shape, data.num_classes, transform, init).to(info.device)
     if info.world > 1 and (rule.learns_online(model) or rule.unsupervised_for(model)):
         raise SpikefaError(f"rule {config.rule!r} learns online (its updates bypass DDP's gradient all-reduce, so "
                            "the ranks' copies would drift apart); run it in one process, without torchrun")
