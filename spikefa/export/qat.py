@@ -28,6 +28,7 @@ the optimiser (the trainable tensor becomes ``parametrizations.weight.original``
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 from torch import nn
@@ -52,12 +53,19 @@ WEIGHTED = (nn.Linear, nn.Conv2d)
 
 
 class _Grid:
-    """The layer's grid, computed from the current float weight: weight step and state unit.
-    `fold` / `bias_fold`: the average-pool window sizes the quantiser folds into W and b."""
+    """The layer's grid, computed from the current float weight and the layer's threshold as it is
+    now (`theta_of`, read at each forward: a checkpoint loaded after `prepare_qat` brings its θ_l,
+    and the grid follows it): weight step and state unit. `fold` / `bias_fold`: the average-pool
+    window sizes the quantiser folds into W and b."""
 
-    def __init__(self, profile: Profile, theta: float | None, fold: float = 1.0, bias_fold: float = 1.0) -> None:
-        self.profile, self.theta, self.fold, self.bias_fold = profile, theta, fold, bias_fold
+    def __init__(self, profile: Profile, theta_of: Callable[[], float] | None, fold: float = 1.0,
+                 bias_fold: float = 1.0) -> None:
+        self.profile, self.theta_of, self.fold, self.bias_fold = profile, theta_of, fold, bias_fold
         self.unit: torch.Tensor | None = None
+
+    @property
+    def theta(self) -> float | None:
+        return None if self.theta_of is None else self.theta_of()
 
     def steps(self, w: torch.Tensor, bias: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(weight step [out], state unit [out]) for weights `w` (any [out, ...] shape), without gradient.
@@ -66,11 +74,12 @@ class _Grid:
         b = None if bias is None else bias.detach().double() / self.bias_fold
         flat = w.detach().double().reshape(w.shape[0], -1) / self.fold
         n = self.profile.neuron
-        if n.shared_scale and self.theta is not None:
+        theta = self.theta
+        if n.shared_scale and theta is not None:
             half = shared_half(self.profile)
-            cap = shared_levels(self.profile)[1] * 2 ** self.profile.weights.exponent[0] * self.theta / (half * 2**n.threshold_shift)
+            cap = shared_levels(self.profile)[1] * 2 ** self.profile.weights.exponent[0] * theta / (half * 2**n.threshold_shift)
             flat = flat.clamp(-cap, cap)
-        e, _, unit = layer_grid(flat, self.theta, self.profile, b)
+        e, _, unit = layer_grid(flat, theta, self.profile, b)
         self.unit = unit.to(w.dtype)
         return (unit * 2**e * self.fold).to(w.dtype), self.unit
 
@@ -165,14 +174,19 @@ class StateQuant:
         return mem + (q - mem).detach()
 
 
-def _thresholds(net: nn.Module) -> dict[int, float]:
-    """id(Linear / Conv2d) -> threshold of its LIF layer, for a SpikingNet."""
-    out: dict[int, float] = {}
-    for syn, lif in zip(getattr(net, "synapses", ()), getattr(net, "lif", ())):
+def _thresholds(net: nn.Module) -> dict[int, Callable[[], float]]:
+    """id(Linear / Conv2d) -> a reader of its LIF layer's threshold as it is when called, for a
+    SpikingNet (a loaded checkpoint's θ_l, not the one `prepare_qat` placed on a fresh build)."""
+    out: dict[int, Callable[[], float]] = {}
+    for syn, neuron in zip(getattr(net, "synapses", ()), getattr(net, "neurons", ())):
         for m in syn.modules():
             if isinstance(m, WEIGHTED):
-                out[id(m)] = float(lif.threshold)
+                out[id(m)] = partial(_threshold_now, neuron)
     return out
+
+
+def _threshold_now(neuron: nn.Module) -> float:
+    return float(neuron.threshold)
 
 
 def _folds(net: nn.Module) -> dict[int, tuple[float, float]]:

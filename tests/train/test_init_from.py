@@ -71,3 +71,27 @@ def test_init_from_refuses_another_network_a_qat_run_and_a_missing_checkpoint(tm
                  "--limit-train", "16", "--no-progress", "--init-from", str(tmp_path / "nowhere"),
                  "--out", str(tmp_path / "x")])
     assert code == 2
+
+
+def test_a_fine_tuned_low_bit_run_rebuilds_on_the_grid_it_trained_on(tmp_path: Path) -> None:
+    """The threshold QAT places from the float run's weights is in the checkpoint; a rebuild (export,
+    resume) places one from the seed's fresh weights first, and its grid must follow the loaded θ_l
+    (it used to keep the fresh one: the export of such a run scored 28 % where training scored 95 %)."""
+    from spikefa.export.profile import load_profile
+    from spikefa.export.quantize import quantize
+    from spikefa.export.simulate import run_int
+
+    src = _train(tmp_path, "float")
+    run = _train(tmp_path, "qat", "--qat", "int8-edge:4", "--state-bits", "4", "--init-from", str(src), "--seed", "3")
+    net = spiking_core(load_run(run, qat_transform_for).model)
+    qnet = quantize(net, load_profile("int8-edge").with_bits(4), state_bits=4)
+    gen = torch.Generator().manual_seed(1)
+    x = (torch.rand(6, 5, 64, generator=gen) < 0.4).double()
+    with torch.no_grad():
+        mem = net(x.float().reshape(6, 5, 1, 8, 8)).mem.double()
+    grids = [m.parametrizations.weight[0].grid for m in net.modules() if isinstance(m, torch.nn.Linear)]
+    for grid, layer, neuron in zip(grids, qnet.layers, net.neurons):
+        assert grid.theta == float(neuron.threshold)  # the loaded θ_l, not the fresh build's
+        assert torch.allclose(grid.unit.double(), layer.unit.double())
+    units = mem / qnet.layers[-1].unit.double()
+    assert torch.equal(units.round().to(torch.int64), run_int(qnet, x).mems[-1])
