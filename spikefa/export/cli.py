@@ -6,7 +6,8 @@
     spikefa export sweep RUN_DIR --targets a,b --bits 8,4,2 [--state-bits 8,4] --out DIR [--data-dir D] [--limit N]
 
 ``--state-bits`` defaults to the run's QAT state width (``spikefa train --qat P --state-bits B``)
-when it has one, else the profile's. Every artefact is verified spike for spike on a seeded random
+when it has one, else the profile's; ``--bits`` to the weight width the run trained for when the
+target is the profile it trained through (``--qat P:BITS``), else the profile's. Every artefact is verified spike for spike on a seeded random
 raster and, when the run's test data loads (as for the accuracy), on a real batch: the first
 ``--verify-examples`` test examples (default 16) through the run's encoder, seeded ``--seed``.
 
@@ -92,8 +93,9 @@ def cmd_export(a: argparse.Namespace) -> int:
     batches, batches_note = _accuracy_batches(split, note, a)
     real, real_source, real_note = _real_batch(split, note, meta, a)
     state_bits = state[0] if state else meta.get("qat_state_bits")
+    trained = meta.get("qat_bits") if meta.get("qat_profile") == profile.name else None
     stale = _listed_files(previous)
-    summary = export(net, profile, a.out, bits=bits[0] if bits else None, formats=_names("--formats", a.formats),
+    summary = export(net, profile, a.out, bits=bits[0] if bits else trained, formats=_names("--formats", a.formats),
                      meta=meta, verify=not a.no_verify, batches=batches, batches_note=batches_note,
                      state_bits=state_bits, real_spikes=real, real_source=real_source, real_note=real_note)
     written = {f for files in summary["files"].values() for f in files}
@@ -159,7 +161,8 @@ def _real_batch(split: Any, note: str | None, meta: dict[str, Any],
 
 def _from_run(run_dir: str) -> tuple[Any, dict[str, Any]]:
     """`from_run_dir`, with ``meta["qat_state_bits"]``: the membrane width the run trained with
-    (``spikefa train --qat P --state-bits B``), None for the profile's (and for older runs)."""
+    (``spikefa train --qat P --state-bits B``), None for the profile's (and for older runs); and
+    ``meta["qat_profile"]`` / ``meta["qat_bits"]`` for a run trained through ``--qat P:BITS``."""
     from spikefa.export.network import from_run_dir
     from spikefa.runs.model import read_config
 
@@ -167,6 +170,11 @@ def _from_run(run_dir: str) -> tuple[Any, dict[str, Any]]:
     config = read_config(run_dir)
     if config.state_bits is not None:
         meta["qat_state_bits"] = config.state_bits
+    if config.qat:
+        name, _, bits = config.qat.partition(":")
+        meta["qat_profile"] = name
+        if bits:
+            meta["qat_bits"] = int(bits)
     return net, meta
 
 
@@ -272,7 +280,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     e.add_argument("items", nargs="+", metavar="RUN_DIR", help="a run directory, a .nir graph, or: sweep RUN_DIR")
     e.add_argument("--target", help="hardware profile name or .toml path (hardware/: loihi2, xylo-audio2, ...)")
     e.add_argument("--targets", help="sweep: comma list of profiles")
-    e.add_argument("--bits", help="weight bits: one for export (default: the profile's), a list for the sweep (8,4,2)")
+    e.add_argument("--bits", help="weight bits: one for export (default: the run's --qat PROFILE:BITS for that "
+                   "profile, else the profile's), a list for the sweep (8,4,2)")
     e.add_argument("--state-bits", metavar="B",
                    help="membrane bits, fewer than the profile's sharing the weights' scale (MINT): one for export, "
                         "a list for the sweep (8,4,2); default: the run's --qat state width, else the profile's")

@@ -62,6 +62,19 @@ def test_export_takes_the_runs_qat_state_width_unless_told(tmp_path: Path) -> No
     assert [(r["bits"], r["state_bits"], r["state_width"]) for r in rows] == [(8, 6, 6)]
 
 
+def test_export_takes_the_runs_qat_weight_width_for_the_profile_it_trained_through(tmp_path: Path) -> None:
+    code, run = _train(tmp_path, "--qat", "int8-edge:4")
+    assert code == 0
+    base = ["export", str(run), "--no-verify", "--no-accuracy", "--formats", "onnx"]
+    assert _cli(base + ["--target", "int8-edge", "--out", str(tmp_path / "a")]) == (0, "")
+    summary = json.loads((tmp_path / "a" / "export.json").read_text())
+    assert summary["bits"] == 4 and summary["meta"]["qat_bits"] == 4
+    assert _cli(base + ["--target", "int8-edge", "--bits", "8", "--out", str(tmp_path / "b")]) == (0, "")
+    assert json.loads((tmp_path / "b" / "export.json").read_text())["bits"] == 8  # told otherwise
+    assert _cli(base + ["--target", "loihi2", "--out", str(tmp_path / "c")]) == (0, "")
+    assert json.loads((tmp_path / "c" / "export.json").read_text())["bits"] == 8  # another target: its own width
+
+
 def test_plain_run_exports_the_profiles_state_and_sweeps_the_state_axis(tmp_path: Path) -> None:
     run = _digits_run(tmp_path)
     out = tmp_path / "full"
