@@ -146,7 +146,7 @@ def export(net: nn.Module, profile: Profile, out_dir: str | Path, *, bits: int |
                "meta": meta or {}, "deployment": None if deployment is None else deployment.as_dict()}
     (out / "export.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     (out / "report.md").write_text(f"# {profile.name}, {qnet.bits}-bit weights, {qnet.state_bits}-bit state\n\n"
-                                   f"{deployment_section(deployment, batches_note)}\n"
+                                   f"{deployment_section(deployment, batches_note, qat=(meta or {}).get('qat_profile'))}\n"
                                    f"{formats_section(chosen, left_out)}\n"
                                    f"{verification_section(checks, verify, real, inputs)}\n{report_table(qnet)}\n")
     return summary
@@ -247,13 +247,18 @@ def _check_line(v: dict[str, Any]) -> str:
     return text + "."
 
 
-def deployment_section(c: Comparison | None, note: str | None = None) -> str:
+def deployment_section(c: Comparison | None, note: str | None = None, qat: str | None = None) -> str:
     """The report's answer to "does it still work on the chip?": both accuracies, and per layer the
-    mean firing rates and the EMD of the per-neuron rate distributions (spikes per step)."""
+    mean firing rates and the EMD of the per-neuron rate distributions (spikes per step). `qat`: the
+    profile a QAT run trained through (its float figure is then its weights without the fake
+    quantisation, not the float network it may have started from)."""
     if c is None:
         return f"Accuracy: not measured ({note or 'no labelled data given'}).\n"
     lines = [f"Accuracy on {c.samples} test examples: float {100 * c.float_accuracy:.2f} %, integer (this export) "
              f"{100 * c.accuracy:.2f} % ({100 * (c.accuracy - c.float_accuracy):+.2f} points).", "",
+             *([f"This run trained through {qat}'s fake quantisation: its float figure runs the same weights "
+                "without it (and with the thresholds QAT placed), not the float network it started from; "
+                "compare the integer figure with that run's test accuracy.", ""] if qat else []),
              "Firing rates per layer (spikes per neuron per step; EMD: Earth Mover's distance between the float "
              "and the integer per-neuron rate distributions):", "",
              "| layer | float rate | integer rate | rate EMD |", "|---|---|---|---|"]

@@ -73,6 +73,9 @@ def test_export_takes_the_runs_qat_weight_width_for_the_profile_it_trained_throu
     assert json.loads((tmp_path / "b" / "export.json").read_text())["bits"] == 8  # told otherwise
     assert _cli(base + ["--target", "loihi2", "--out", str(tmp_path / "c")]) == (0, "")
     assert json.loads((tmp_path / "c" / "export.json").read_text())["bits"] == 8  # another target: its own width
+    assert _cli(["export", str(run), "--no-verify", "--formats", "onnx", "--target", "int8-edge",
+                 "--out", str(tmp_path / "d")]) == (0, "")
+    assert "trained through int8-edge's fake quantisation" in (tmp_path / "d" / "report.md").read_text()
 
 
 def test_plain_run_exports_the_profiles_state_and_sweeps_the_state_axis(tmp_path: Path) -> None:
