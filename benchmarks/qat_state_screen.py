@@ -39,13 +39,20 @@ import spikefa.export.quantize as quantize
 from spikefa.cli import main
 
 
+def _in_units(grid: qat._Grid, mem: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(the state unit shaped to broadcast over `mem`, mem in units), or None before the first forward."""
+    if grid.unit is None:
+        return None
+    u = grid.unit.to(mem.dtype)
+    u = u.reshape(-1, 1, 1) if mem.ndim == 4 else u  # a conv layer's membrane [B, C, H, W]
+    return u, mem.detach() / u
+
+
 def _truncating(self: qat.StateQuant, mem: torch.Tensor) -> torch.Tensor:
-    unit = self.grid.unit
-    if unit is None:
+    units = _in_units(self.grid, mem)
+    if units is None:
         return mem
-    u = unit.to(mem.dtype)
-    u = u.reshape(-1, 1, 1) if mem.ndim == 4 else u
-    v = mem.detach() / u
+    u, v = units
     q = torch.trunc(v + 1e-6 * v.sign()).clamp(-self.top, self.top) * u
     return mem + (q - mem).detach()
 
@@ -59,12 +66,10 @@ class _MintState:
         self.grid, self.top, self.neuron = grid, 2 ** (state_bits - 1) - 1, neuron
 
     def __call__(self, mem: torch.Tensor) -> torch.Tensor:
-        unit = self.grid.unit
-        if unit is None:
+        units = _in_units(self.grid, mem)
+        if units is None:
             return mem
-        u = unit.to(mem.dtype)
-        u = u.reshape(-1, 1, 1) if mem.ndim == 4 else u
-        v = mem.detach() / u
+        u, v = units
         q = torch.floor(v + 1e-6 * (1 + v.abs()))
         th = torch.as_tensor(self.neuron.threshold, dtype=mem.dtype) / u
         fired = (q > th).to(mem.dtype)
