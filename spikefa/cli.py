@@ -102,7 +102,8 @@ def _overrides(a: argparse.Namespace) -> dict[str, object]:
             "optimizer": a.optimizer, "schedule": a.schedule, "weight_decay": a.weight_decay,
             "limit_train": a.limit_train, "align_every": a.align_every, "device": a.device,
             "qat": getattr(a, "qat", None), "state_bits": getattr(a, "state_bits", None),
-            "checkpoint_every": getattr(a, "checkpoint_every", None), "init_from": getattr(a, "init_from", None)}
+            "checkpoint_every": getattr(a, "checkpoint_every", None), "init_from": getattr(a, "init_from", None),
+            "distill": getattr(a, "distill", None), "distill_temperature": getattr(a, "distill_temperature", None)}
 
 
 def _qat_for(config: Any) -> Any:
@@ -307,6 +308,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--init-from", metavar="RUN_DIR",
                    help="start from a finished float run's trained weights instead of the seed's (fine-tuning; "
                         "QAT after float training: --qat PROFILE --init-from FLOAT_RUN); the same network")
+    t.add_argument("--distill", type=float, metavar="ALPHA",
+                   help="with --init-from: weight α in [0, 1] of a distillation term from that float network "
+                        "(the teacher sees the student's spikes; default 0: none)")
+    t.add_argument("--distill-temperature", type=float, metavar="TAU",
+                   help="with --distill: temperature τ of the softened class scores (default 1)")
     t.add_argument("--out", metavar="RUN_DIR", help="run directory to create")
     t.add_argument("--resume", metavar="RUN_DIR",
                    help="continue a run from its last checkpoint (with --epochs N: train on to N epochs); a "

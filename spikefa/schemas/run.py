@@ -26,7 +26,10 @@ class RunConfig(Validated):
     state shares the weights' scale); None keeps the profile's width (and reads runs written before
     the field). ``init_from`` names a finished run directory whose trained weights the run starts
     from instead of the seed's initialisation (fine-tuning; QAT after float training); the seed still
-    draws everything else.
+    draws everything else. ``distill`` > 0 (with ``init_from``) adds knowledge distillation from that
+    run's float network (Hinton, Vinyals & Dean 2015): the loss is (1 − α)·CE(z, y) + α·τ²·KL(softmax(z_t/τ)
+    ‖ softmax(z/τ)), α = ``distill``, τ = ``distill_temperature``, z the student's class scores and z_t
+    the teacher's on the same spikes.
     """
 
     UNCHECKED = ("rule_options", "card")
@@ -54,6 +57,8 @@ class RunConfig(Validated):
     state_bits: int | None = None  # QAT's membrane width in bits (None: the profile's)
     checkpoint_every: int = 0
     init_from: str | None = None  # a finished run directory whose weights this run starts from
+    distill: float = 0.0  # α: the weight of the distillation term from init_from's float network
+    distill_temperature: float = 1.0  # τ of the softened class scores
     card: Mapping[str, Any] | None = None
 
     def check(self) -> None:
@@ -77,6 +82,10 @@ class RunConfig(Validated):
         if self.init_from is not None:
             require("init_from", self.init_from, isinstance(self.init_from, str) and bool(self.init_from.strip()),
                     "a run directory made by `spikefa train`")
+        require("distill", self.distill, 0 <= self.distill <= 1, "a number in [0, 1] (the distillation term's weight α)")
+        require("distill", self.distill, self.distill == 0 or self.init_from is not None,
+                "0 without init_from (the teacher is the float run the student starts from: --init-from RUN_DIR)")
+        require("distill_temperature", self.distill_temperature, self.distill_temperature > 0, "a number > 0")
         for key in ("limit_train", "limit_eval"):
             value = getattr(self, key)
             require(key, value, value is None or value >= 1, "an integer >= 1 or nothing")

@@ -14,6 +14,7 @@ from torch import nn
 
 from spikefa.rules.alignment import measure_alignment
 from spikefa.train.ddp import DistInfo, shard, share_weight, sum_over_ranks, unwrap
+from spikefa.train.distill import Teacher
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -95,6 +96,7 @@ class Learning:
     online: bool = False
     has_loss: bool = True
     rule: str = ""
+    teacher: Teacher | None = None  # knowledge distillation (`spikefa.train.distill`)
 
 
 def _step(model: nn.Module, optimizer: torch.optim.Optimizer | None, xb: torch.Tensor, yb: torch.Tensor,
@@ -105,8 +107,15 @@ def _step(model: nn.Module, optimizer: torch.optim.Optimizer | None, xb: torch.T
     if learning.online:  # an online learner sets its own .grad (or changes its buffers)
         loss = unwrap(model).local_step(xb, yb)
     else:
+        if learning.teacher is not None:
+            learning.teacher.follow(unwrap(model))
         out = model(xb)
-        loss = loss_fn(out, yb) if len(yb) else out.sum() * 0.0  # an empty share still joins the all-reduce
+        if not len(yb):
+            loss = out.sum() * 0.0  # an empty share still joins the all-reduce
+        elif learning.teacher is not None:
+            loss = learning.teacher.loss(xb, out, yb, loss_fn)
+        else:
+            loss = loss_fn(out, yb)
         (loss * share_weight(len(yb), n_total, info)).backward()
     if optimizer is not None:
         optimizer.step()

@@ -31,6 +31,7 @@ from spikefa.runs.model import (ModelTransform, card_of, init_weights, make_mode
                                 upgrade_state)
 from spikefa.schemas.run import RunConfig
 from spikefa.train.ddp import DistInfo, barrier, init_from_env, unwrap, wrap
+from spikefa.train.distill import Teacher
 from spikefa.train.diagnostics import feature_diagnostics, feedback_row, feedback_start, feedback_summary
 from spikefa.train.loop import DivergenceError, Learning, Progress, evaluate, train_epoch
 from spikefa.train.schedule import lr_at, lr_factor
@@ -143,8 +144,21 @@ class Interrupted(SpikefaError):
     """The user stopped the run (Ctrl-C); the message says what was kept and how to continue."""
 
 
-def _learning(rule: Rule, model: nn.Module) -> Learning:
-    return Learning(online=rule.learns_online(unwrap(model)), has_loss=not rule.unsupervised_for(unwrap(model)), rule=rule.name)
+def _learning(rule: Rule, model: nn.Module, teacher: Teacher | None = None) -> Learning:
+    learning = Learning(online=rule.learns_online(unwrap(model)), has_loss=not rule.unsupervised_for(unwrap(model)),
+                        rule=rule.name, teacher=teacher)
+    if teacher is not None and (learning.online or not learning.has_loss):
+        raise SpikefaError(f"--distill: rule {rule.name!r} does not learn through a loss's backward "
+                           f"({'it learns online' if learning.online else 'it is unsupervised'}); distil with bp, fa, "
+                           "sign or a gradient-substitute rule")
+    return learning
+
+
+def _teacher(config: RunConfig, init: dict[str, Any], data: Splits, device: torch.device) -> Teacher:
+    """The float network of ``config.init_from`` (no QAT), frozen, as distillation's teacher."""
+    float_config = replace(config, qat=None, state_bits=None)
+    net = make_model(float_config, data.input_shape, data.num_classes, None, init).to(device)
+    return Teacher(net, config.distill, config.distill_temperature)
 
 
 def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resume: bool = False,
@@ -166,8 +180,10 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resu
     rule = get_rule(config.rule)
     data = prepare_data(config, info.device, splits)
     resuming = resume and ckpt_path.exists()
-    init = init_weights(config) if config.init_from and not resuming else None
-    model = make_model(config, data.input_shape, data.num_classes, transform, init).to(info.device)
+    init = init_weights(config) if config.init_from and (config.distill or not resuming) else None
+    model = make_model(config, data.input_shape, data.num_classes, transform, None if resuming else init
+                       ).to(info.device)
+    teacher = _teacher(config, init, data, info.device) if config.distill and init is not None else None
     if info.world > 1 and (rule.learns_online(model) or rule.unsupervised_for(model)):
         raise SpikefaError(f"rule {config.rule!r} learns online (its updates bypass DDP's gradient all-reduce, so "
                            "the ranks' copies would drift apart); run it in one process, without torchrun")
@@ -195,7 +211,7 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resu
         write_json(out / "config.json", config.to_dict())
     ddp_model = wrap(model, info)
     bar = _progress_bar(config, data, start, within.batch, progress and info.is_main)
-    learning = _learning(rule, model)
+    learning = _learning(rule, model, teacher)
     shapes = {"input_shape": list(data.input_shape), "num_classes": data.num_classes, "feedback_start": b_start}
     diverged = None
     try:
