@@ -125,9 +125,12 @@ class ConvSTDPPlasticity(Validated):
     """Kheradpisheh et al.'s STDP for one `SpikingConv` layer: per image at most ``k`` winners
     (``radius``: inhibition radius in positions), Δw = A₊·w(1−w) for inputs that fired no later than
     the winner, A₋·w(1−w) for the others (A₋ = −``a_minus_ratio``·A₊), A₊ = ``a_plus`` doubled every
-    ``double_every`` images (0: never) up to ``a_plus_max``; weights clipped to [0, 1]. A batch is
-    computed with the weights as they are at its start and moves each map by the mean of its winners'
-    updates (the paper learns image by image). ``init``: W ~ N(``init_mean``, ``init_std``²)."""
+    ``double_every`` images (0: never) up to ``a_plus_max``; weights clipped to [0, 1]. ``update``:
+    ``"image"`` learns image by image as the paper (each image sees the weights the previous one left,
+    and moves each of its winners' maps by a whole step); ``"batch"`` computes a batch with the
+    weights as they are at its start and moves each map by the mean of its winners' updates (one
+    image's step per batch: faster per image, far fewer steps per map). ``init``: W ~ N(``init_mean``,
+    ``init_std``²)."""
 
     LABEL = "rule 'conv-stdp' option"
 
@@ -139,6 +142,7 @@ class ConvSTDPPlasticity(Validated):
     radius: int = 2
     init_mean: float = 0.8
     init_std: float = 0.05
+    update: Literal["image", "batch"] = "image"
 
     def check(self) -> None:
         require("a_plus", self.a_plus, 0 < self.a_plus <= self.a_plus_max, "a number in (0, a_plus_max]")
@@ -147,14 +151,19 @@ class ConvSTDPPlasticity(Validated):
         require("k", self.k, self.k >= 1, "an integer >= 1")
         require("radius", self.radius, self.radius >= 0, "an integer >= 0")
         require("init_mean", self.init_mean, 0 <= self.init_mean <= 1, "a number in [0, 1]")
+        require("update", self.update, self.update in ("image", "batch"), "'image' or 'batch'")
 
     def init(self, layer: nn.Module, after_norm: bool, gen: torch.Generator) -> None:
         init_paper(layer, gen, self.init_mean, self.init_std)  # type: ignore[arg-type]
 
     def step(self, layer: nn.Module, x: torch.Tensor, epoch: int, epochs: int) -> None:
-        """One batch of input spike times x [B, C, H, W] (the layer's input); ``epoch`` unused (the
-        rate follows the images seen)."""
+        """One batch of input spike times x [B, C, H, W] (the layer's input), image by image or as one
+        (``update``); ``epoch`` unused (the rate follows the images seen)."""
         conv: SpikingConv = layer  # type: ignore[assignment]
+        for part in (x.split(1) if self.update == "image" else (x,)):
+            self._learn(conv, part)
+
+    def _learn(self, conv: SpikingConv, x: torch.Tensor) -> None:
         t, v = first_spikes(conv.potentials(x), conv.threshold)
         winners = k_winners(t, v, self.k, self.radius, conv.steps)
         a_plus, a_minus = stdp_rates(self.a_plus, self.a_minus_ratio, int(conv.images_seen), self.double_every,

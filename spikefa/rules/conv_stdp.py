@@ -61,7 +61,7 @@ def _conv_stdp(model: nn.Module, req: Request) -> nn.Module:
     for conv, theta in zip(convs, thresholds or []):
         conv.threshold = theta
     plasticity = ConvSTDPPlasticity(a_plus=o["a_plus"], a_minus_ratio=o["a_minus_ratio"], a_plus_max=o["a_plus_max"],
-                                    double_every=o["double_every"], k=o["k"], radius=o["radius"])
+                                    double_every=o["double_every"], k=o["k"], radius=o["radius"], update=o["update"])
     if o["readout"] == "rstdp":
         reward = RewardSTDP(r_plus=o["r_plus"], r_minus=o["r_minus"], p_plus=o["p_plus"], p_minus=o["p_minus"])
         return RewardLearner(model, plasticity, reward, _NAME, seed=derive_seed(req.seed, _INIT_SEED),
@@ -87,6 +87,9 @@ def conv_stdp_rules() -> list[Rule]:
                                    "conv layer (comma-separated)"),
               "k": Option(5, int, "winners per image (k-WTA; at most one per map)", minimum=1),
               "radius": Option(2, int, "inhibition radius of a winner (positions, all maps)", minimum=0),
+              "update": Option("image", ("image", "batch"), "the unsupervised layers learn image by image (each "
+                               "image a whole step on the weights the previous left; the paper) or per batch (one "
+                               "step of the winners' mean update, from the batch's starting weights)"),
               "local_epochs": Option(1, int, "epochs of STDP learning (per layer when greedy); then the conv "
                                      "layers stay fixed while the read-out keeps learning", minimum=1),
               "schedule": Option("greedy", ("greedy", "together"), "conv layers learn one after the other "

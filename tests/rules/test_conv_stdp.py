@@ -93,6 +93,7 @@ def test_options_reach_the_learner_and_thresholds_override() -> None:
     ({"a_plus": -0.1}, "option a_plus=-0.1 must be >= "),
     ({"a_plus": 0.5}, "option a_plus = 0.5 is not allowed"),  # above the cap a_plus_max
     ({"k": 0}, "option k=0 must be >= 1"),
+    ({"update": "epoch"}, "update='epoch' is not allowed"),
     ({"schedule": "random"}, "schedule='random' is not allowed"),
     ({"tau": 1.0}, "has no option 'tau'"),
 ])
@@ -131,6 +132,27 @@ def test_stdp_moves_the_conv_weights_in_the_unit_interval_greedily() -> None:
     assert not torch.equal(second.weight, w2)
     for layer in (first, second):
         assert float(layer.weight.min()) >= 0.0 and float(layer.weight.max()) <= 1.0
+
+
+def test_image_by_image_is_one_image_batches_in_turn_and_not_the_batch_mean() -> None:
+    """update='image' (the paper) on a batch = update='batch' on each image in turn (the rate doubling
+    at the image where it falls); the batch mean moves the weights less."""
+    layer = tiny_net()[1]
+    x = tiny_net()[0](digits_like(8, seed=4)[0])  # the first layer's input spike times
+    start = layer.weight.detach().clone()
+    runs = {}
+    for name, steps in [("image", [x]), ("turns", list(x.split(1))), ("batch", [x])]:
+        with torch.no_grad():
+            layer.weight.copy_(start)
+            layer.images_seen.zero_()
+            rule = ConvSTDPPlasticity(a_plus=0.02, double_every=3, k=2, radius=1,
+                                      update="batch" if name != "image" else "image")
+            for part in steps:
+                rule.step(layer, part, 0, 1)
+        runs[name] = layer.weight.detach().clone()
+        assert int(layer.images_seen) == 8
+    assert torch.equal(runs["image"], runs["turns"])
+    assert (runs["image"] - start).abs().sum() > 2 * (runs["batch"] - start).abs().sum() > 0
 
 
 def test_frozen_control_keeps_the_conv_weights_and_the_read_out_learns() -> None:
