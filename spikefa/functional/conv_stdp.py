@@ -201,11 +201,17 @@ def reward_rates(winners: torch.Tensor, labels: torch.Tensor, classes: int, maps
     return rates[hit, 0], rates[hit, 1]
 
 
-def potential_features(potential: torch.Tensor) -> torch.Tensor:
-    """Per map the global max over positions: final potentials [B, F, H, W] -> [B, F]."""
-    return potential.amax((2, 3))
+def potential_features(potential: torch.Tensor, pool: int = 0) -> torch.Tensor:
+    """The max of the final potentials [B, F, H, W] per map over all positions (``pool`` 0, the
+    paper's global max pooling: [B, F]) or over each ``pool`` x ``pool`` window (stride ``pool``,
+    flattened: [B, F·⌊H/pool⌋·⌊W/pool⌋], the reimplementations' spatial pooling before the SVM)."""
+    if pool == 0:
+        return potential.amax((2, 3))
+    return F.max_pool2d(potential, pool, pool).flatten(1)
 
 
-def latency_features(times: torch.Tensor, steps: int) -> torch.Tensor:
-    """Per map 1 − (earliest spike time)/T: spike times [B, F, H, W] -> [B, F] in [0, 1] (0: never)."""
-    return 1.0 - times.amin((2, 3)) / steps
+def latency_features(times: torch.Tensor, steps: int, pool: int = 0) -> torch.Tensor:
+    """1 − (earliest spike time)/T in [0, 1] (0: never) per map over all positions (``pool`` 0:
+    [B, F]) or per ``pool`` x ``pool`` window (flattened), from spike times [B, F, H, W]."""
+    earliest = times.amin((2, 3)) if pool == 0 else -F.max_pool2d(-times, pool, pool).flatten(1)
+    return 1.0 - earliest / steps

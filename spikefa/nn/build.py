@@ -148,7 +148,8 @@ def build_softhebb_conv(arch: SoftHebbConvArch, input_shape: Shape, num_classes:
 def build_conv_stdp(arch: ConvSTDPArch, input_shape: Shape, num_classes: int) -> nn.Sequential:
     """DoG + latency coding, per layer a `SpikingConv` (valid; the last one giving its final
     potentials or spike times), spike-time pooling between layers (skipped where a side is below the
-    window), per-map features, [each sample's features standardized over the maps], Linear
+    window), per-map features (global, or per window: a window larger than the map is the whole map),
+    [each sample's features standardized], Linear
     (Kheradpisheh et al. 2018), as a `ConvSTDPNet`. A kernel larger than the map it sees (tiny inputs,
     e.g. 8x8) is zero-padded just enough to give one position; padded inputs never spike."""
     _, height, width = input_shape
@@ -162,9 +163,11 @@ def build_conv_stdp(arch: ConvSTDPArch, input_shape: Shape, num_classes: int) ->
         last = i == n - 1
         layers.append(SpikingConv(channels, out, k, theta, arch.steps, arch.features if last else "times", padding=pad))
         height, width, channels = height + 2 * pad - k + 1, width + 2 * pad - k + 1, out
-    layers += [MapFeatures(arch.features, arch.steps),
-               *([nn.LayerNorm(channels, elementwise_affine=False)] if arch.feature_norm else []),
-               nn.Linear(channels, num_classes)]
+    pool = min(arch.feature_pool, height, width)
+    features = channels if pool == 0 else channels * (height // pool) * (width // pool)
+    layers += [MapFeatures(arch.features, arch.steps, pool),
+               *([nn.LayerNorm(features, elementwise_affine=False)] if arch.feature_norm else []),
+               nn.Linear(features, num_classes)]
     return ConvSTDPNet(*layers)
 
 

@@ -99,18 +99,21 @@ class SpikePool(nn.Module):
 
 
 class MapFeatures(nn.Module):
-    """Per map one feature [B, maps]: the global max of the final potentials (``"potential"``), or
-    1 − first-spike time / T (``"latency"``, from spike times)."""
+    """The read-out's features: the max of the final potentials (``"potential"``) or 1 − first-spike
+    time / T (``"latency"``, from spike times), per map over all positions (``pool`` 0: [B, maps]) or
+    per ``pool`` x ``pool`` window ([B, maps·H''·W''])."""
 
-    def __init__(self, kind: Output, steps: int) -> None:
+    def __init__(self, kind: Output, steps: int, pool: int = 0) -> None:
         super().__init__()
-        self.kind, self.steps = kind, int(steps)
+        self.kind, self.steps, self.pool = kind, int(steps), int(pool)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return potential_features(x) if self.kind == "potential" else latency_features(x, self.steps)
+        if self.kind == "potential":
+            return potential_features(x, self.pool)
+        return latency_features(x, self.steps, self.pool)
 
     def extra_repr(self) -> str:
-        return f"kind={self.kind}"
+        return f"kind={self.kind}, pool={self.pool}"
 
 
 def init_paper(layer: SpikingConv, gen: torch.Generator, mean: float = 0.8, std: float = 0.05) -> None:

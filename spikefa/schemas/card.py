@@ -193,10 +193,11 @@ class ConvSTDPArch(Validated):
     (``dog_size``, ``dog_sigmas`` centre and surround, pixels) and latency coding into ``steps`` time
     steps, per entry of ``channels`` a valid convolution (``kernel_sizes``) of non-leaky IF neurons
     firing once at ``thresholds`` with lateral inhibition, spike-time max pooling (``pool`` window,
-    ``pool_stride``) between layers, per map one feature of the last layer (``features``: global max
-    of its final potentials, or 1 − first-spike time / T), when ``feature_norm`` each sample's features
-    standardized over the maps (mean 0, variance 1: the maps' common offset removed), and a Linear
-    read-out."""
+    ``pool_stride``) between layers, the last layer's features (``features``: the max of its final
+    potentials, or 1 − first-spike time / T) per map over all positions (``feature_pool`` 0: the
+    paper's global max pooling, one feature per map) or per ``feature_pool`` x ``feature_pool``
+    window (a feature per map and window), when ``feature_norm`` each sample's features standardized
+    (mean 0, variance 1: their common offset removed), and a Linear read-out."""
 
     ARCH: ClassVar[str] = "conv-stdp"
     SECTIONS: ClassVar[tuple[str, ...]] = ()
@@ -210,11 +211,13 @@ class ConvSTDPArch(Validated):
     dog_size: int = 7
     dog_sigmas: tuple[float, ...] = (1.0, 2.0)
     features: Literal["potential", "latency"] = "potential"
+    feature_pool: int = 0
     feature_norm: bool = True
 
     def check(self) -> None:
         positive_ints("channels", self.channels, non_empty=True)
         n = len(self.channels)
+        require("feature_pool", self.feature_pool, self.feature_pool >= 0, "an integer >= 0 (0: global per map)")
         require("kernel_sizes", self.kernel_sizes, len(self.kernel_sizes) == n and all(
             k >= 1 for k in self.kernel_sizes), f"{n} integers >= 1 (one per layer)")
         require("thresholds", self.thresholds, len(self.thresholds) == n and all(

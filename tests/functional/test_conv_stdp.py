@@ -170,6 +170,20 @@ def test_rates_and_features() -> None:
     assert math.isclose(float(latency_features(torch.zeros(1, 1, 2, 2), T)[0, 0]), 1.0)
 
 
+def test_windowed_features_are_the_window_maxima_and_one_window_is_the_global_max() -> None:
+    gen = torch.Generator().manual_seed(0)
+    v = torch.randn(3, 2, 4, 4, generator=gen, dtype=torch.float64)
+    t = torch.randint(0, T + 1, (3, 2, 4, 4), generator=gen).double()
+    windows = potential_features(v, 2).view(3, 2, 2, 2)  # map, window row, window column
+    for r in range(2):
+        for c in range(2):
+            assert torch.equal(windows[:, :, r, c], v[:, :, 2 * r:2 * r + 2, 2 * c:2 * c + 2].amax((2, 3)))
+    assert torch.equal(potential_features(v, 4), potential_features(v))
+    assert torch.equal(latency_features(t, T, 4), latency_features(t, T))
+    first = latency_features(t, T, 2).view(3, 2, 2, 2)[:, :, 1, 0]
+    assert torch.equal(first, 1.0 - t[:, :, 2:, :2].amin((2, 3)) / T)
+
+
 def test_first_spike_decision_is_the_class_of_the_earliest_spike() -> None:
     from spikefa.functional.conv_stdp import first_spike_decision
 

@@ -177,6 +177,14 @@ def test_card_schema_refuses_bad_values_naming_file_and_key() -> None:
             parse_card(tomllib.loads(text.replace(old, new)), "bad.toml")
 
 
+def test_windowed_features_size_the_read_out() -> None:
+    text = Path(find_card("conv-stdp")).read_text().replace('features = "potential"', 'features = "potential"\nfeature_pool = 2')
+    net = build(parse_card(tomllib.loads(text), "pooled.toml"), (1, 28, 28), 10, seed=0)  # conv2 maps 8x8 -> 4x4
+    assert net[-1].in_features == 100 * 4 * 4 and net(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+    with pytest.raises(ConfigError, match="pooled.toml: architecture.feature_pool = -1 is not allowed"):
+        parse_card(tomllib.loads(text.replace("feature_pool = 2", "feature_pool = -1")), "pooled.toml")
+
+
 def test_a_kernel_larger_than_its_map_is_padded_to_one_position() -> None:
     net = build(load_card("conv-stdp"), (1, 8, 8), 10)  # conv1 5x5 -> 4x4, pool -> 2x2, conv2 5x5 padded by 2
     convs = [m for m in net if isinstance(m, SpikingConv)]
