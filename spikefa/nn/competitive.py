@@ -280,7 +280,8 @@ class CompetitiveLearner(nn.Module):
         """(name, weight, response [N, units]) of every local layer on inputs ``x`` [N, ...]. The weight
         as the layer holds it ([out, in] or [out, C, kh, kw]); the response is the output of the module
         right after the layer (the activation in the cards' blocks; the layer's own output when another
-        local layer follows), a conv channel's largest value over its map. Call it in eval mode (the
+        local layer follows), a conv channel's largest value over its map (or over its windowed
+        features). Call it in eval mode (the
         harness's diagnostics do): in training mode a batch norm would update its running statistics."""
         mods = list(self.model)[:self.readout_at]
         def activation_of(i: int) -> int:  # the module whose output is layer i's response
@@ -292,7 +293,7 @@ class CompetitiveLearner(nn.Module):
             h = m(h)
             if j in after:
                 i = after[j]
-                response = h.amax(dim=(2, 3)) if h.ndim == 4 else h.reshape(h.shape[0], -1)
+                response = h.reshape(h.shape[0], mods[i].weight.shape[0], -1).amax(2)  # a unit's largest value
                 out.append((f"model.{i}", mods[i].weight.detach(), response))
         return out
 

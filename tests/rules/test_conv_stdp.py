@@ -181,6 +181,12 @@ def test_windowed_features_size_the_read_out() -> None:
     text = Path(find_card("conv-stdp")).read_text().replace('features = "potential"', 'features = "potential"\nfeature_pool = 2')
     net = build(parse_card(tomllib.loads(text), "pooled.toml"), (1, 28, 28), 10, seed=0)  # conv2 maps 8x8 -> 4x4
     assert net[-1].in_features == 100 * 4 * 4 and net(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+    learner = convert(net, "conv-stdp").eval()
+    x = torch.rand(3, 1, 28, 28)
+    (_, _, r1), (_, w2, r2) = learner.local_features(x)  # the run's diagnostics: one response per map
+    assert r1.shape == (3, 30) and r2.shape == (3, 100)
+    last = max(i for i, m in enumerate(learner.model) if isinstance(m, SpikingConv))
+    assert torch.equal(r2, learner.model[:last + 1](x).amax((2, 3)))  # the conv's final potentials, per map
     with pytest.raises(ConfigError, match="pooled.toml: architecture.feature_pool = -1 is not allowed"):
         parse_card(tomllib.loads(text.replace("feature_pool = 2", "feature_pool = -1")), "pooled.toml")
 
