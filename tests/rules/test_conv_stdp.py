@@ -178,7 +178,9 @@ def test_card_schema_refuses_bad_values_naming_file_and_key() -> None:
 
 
 def test_windowed_features_size_the_read_out() -> None:
-    text = Path(find_card("conv-stdp")).read_text().replace('features = "potential"', 'features = "potential"\nfeature_pool = 2')
+    text = Path(find_card("conv-stdp")).read_text()
+    assert "feature_pool = 4" in text  # the card's (chosen on validation)
+    text = text.replace("feature_pool = 4", "feature_pool = 2")
     net = build(parse_card(tomllib.loads(text), "pooled.toml"), (1, 28, 28), 10, seed=0)  # conv2 maps 8x8 -> 4x4
     assert net[-1].in_features == 100 * 4 * 4 and net(torch.rand(2, 1, 28, 28)).shape == (2, 10)
     learner = convert(net, "conv-stdp").eval()
