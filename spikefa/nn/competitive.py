@@ -281,7 +281,7 @@ class CompetitiveLearner(nn.Module):
         as the layer holds it ([out, in] or [out, C, kh, kw]); the response is the output of the module
         right after the layer (the activation in the cards' blocks; the layer's own output when another
         local layer follows), a conv channel's largest value over its map (or over its windowed
-        features). Call it in eval mode (the
+        features; its earliest spike time for a layer that outputs spike times). Call it in eval mode (the
         harness's diagnostics do): in training mode a batch norm would update its running statistics."""
         mods = list(self.model)[:self.readout_at]
         def activation_of(i: int) -> int:  # the module whose output is layer i's response
@@ -293,7 +293,9 @@ class CompetitiveLearner(nn.Module):
             h = m(h)
             if j in after:
                 i = after[j]
-                response = h.reshape(h.shape[0], mods[i].weight.shape[0], -1).amax(2)  # a unit's largest value
+                per_unit = h.reshape(h.shape[0], mods[i].weight.shape[0], -1)
+                # a unit's largest value; its earliest spike where the layer gives spike times
+                response = per_unit.amin(2) if getattr(mods[i], "output", None) == "times" else per_unit.amax(2)
                 out.append((f"model.{i}", mods[i].weight.detach(), response))
         return out
 

@@ -187,6 +187,8 @@ def test_windowed_features_size_the_read_out() -> None:
     x = torch.rand(3, 1, 28, 28)
     (_, _, r1), (_, w2, r2) = learner.local_features(x)  # the run's diagnostics: one response per map
     assert r1.shape == (3, 30) and r2.shape == (3, 100)
+    first = learner.model[:3](x)  # conv1's spike times after the pool (T: never)
+    assert torch.equal(r1, first.amin((2, 3))) and bool((r1 < 15).any())  # the earliest spike: not "dead" at T
     last = max(i for i, m in enumerate(learner.model) if isinstance(m, SpikingConv))
     assert torch.equal(r2, learner.model[:last + 1](x).amax((2, 3)))  # the conv's final potentials, per map
     with pytest.raises(ConfigError, match="pooled.toml: architecture.feature_pool = -1 is not allowed"):
