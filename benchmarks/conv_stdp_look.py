@@ -4,26 +4,37 @@
     OMP_NUM_THREADS=1 [CARD=path.toml] [TAG=prefix-] python benchmarks/conv_stdp_look.py UPDATE N EPOCHS [frozen]
 
 UPDATE is the rule's `update` option (image | batch); `frozen` gives the random-feature control.
-Writes runs/cs/{TAG}{UPDATE}-{N}-e{EPOCHS}[-frozen].
+Writes runs/cs/{TAG}{UPDATE}-{N}-e{EPOCHS}[-frozen]. Bad input: one line, exit 2.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
+from spikefa.errors import SpikefaError
 from spikefa.runs.model import resolve_config
 from spikefa.train import train
 
 
 def main() -> None:
-    update, n, epochs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    frozen = len(sys.argv) > 4 and sys.argv[4] == "frozen"
-    cfg = resolve_config(os.environ.get("CARD", "conv-stdp"), "conv-stdp", "mnist", data_dir="../shared/data/mnist",
-                         limit_train=n, limit_eval=1000, epochs=epochs, lr=1e-2, seed=0,
-                         rule_options={"update": update, "frozen": frozen})
-    out = f"runs/cs/{os.environ.get('TAG', '')}{update}-{n}-e{epochs}{'-frozen' if frozen else ''}"
-    train(cfg, out, progress=False)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("update", choices=("image", "batch"))
+    ap.add_argument("n", type=int, help="training images (the first N)")
+    ap.add_argument("epochs", type=int)
+    ap.add_argument("frozen", nargs="?", choices=("frozen",), help="the random-feature control")
+    ap.add_argument("--data-dir", default="../shared/data/mnist")
+    a = ap.parse_args()
+    try:
+        cfg = resolve_config(os.environ.get("CARD", "conv-stdp"), "conv-stdp", "mnist", data_dir=a.data_dir,
+                             limit_train=a.n, limit_eval=1000, epochs=a.epochs, lr=1e-2, seed=0,
+                             rule_options={"update": a.update, "frozen": a.frozen is not None})
+        out = f"runs/cs/{os.environ.get('TAG', '')}{a.update}-{a.n}-e{a.epochs}{'-frozen' if a.frozen else ''}"
+        train(cfg, out, progress=False)
+    except SpikefaError as err:
+        print(f"conv_stdp_look: {err}", file=sys.stderr)
+        sys.exit(2)
     print(out, open(out + "/metrics.csv").read())
 
 

@@ -1,58 +1,65 @@
 """Diagnosis: how good are a conv-stdp run's features? Fits a multinomial logistic read-out to
 convergence (LBFGS, L2 penalty λ) on the features of the first N training images and scores the
-2,000 images after the first 50,000 (the validation split):
+first 2,000 validation images (the 2,000 after the first 50,000 training images):
 
-    OMP_NUM_THREADS=1 python benchmarks/conv_stdp_probe.py RUN_DIR [N]
+    OMP_NUM_THREADS=1 python benchmarks/conv_stdp_probe.py RUN_DIR [N] [--data-dir DIR]
+
+Bad input: one line, exit 2.
 """
 
 from __future__ import annotations
 
-import glob
+import argparse
 import sys
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from spikefa.data.idx import read_idx
+from spikefa.data.mnist import load_mnist
+from spikefa.errors import SpikefaError
 from spikefa.runs.model import load_run
 
-DATA = "../shared/data/mnist"
 
+def fit(a: torch.Tensor, y: torch.Tensor, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(W, b) of the L2-penalised multinomial logistic regression on standardized features a."""
+    w = torch.zeros(a.shape[1], 10, requires_grad=True)
+    b = torch.zeros(10, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], max_iter=500, line_search_fn="strong_wolfe")
 
-def images(prefix: str) -> tuple[torch.Tensor, torch.Tensor]:
-    x = read_idx(glob.glob(f"{DATA}/{prefix}-images*")[0])
-    y = read_idx(glob.glob(f"{DATA}/{prefix}-labels*")[0])
-    return torch.tensor(np.asarray(x), dtype=torch.float32)[:, None] / 255.0, torch.tensor(np.asarray(y)).long()
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = F.cross_entropy(a @ w + b, y) + lam * (w ** 2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return w.detach(), b.detach()
 
 
 def main() -> None:
-    learner = load_run(sys.argv[1]).model
-    n = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
-    x, y = images("train")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run_dir")
+    ap.add_argument("n", nargs="?", type=int, default=2000, help="training images (the first N)")
+    ap.add_argument("--data-dir", default="../shared/data/mnist")
+    args = ap.parse_args()
+    try:
+        learner = load_run(args.run_dir).model
+        data = load_mnist(args.data_dir)
+    except SpikefaError as err:
+        print(f"conv_stdp_probe: {err}", file=sys.stderr)
+        sys.exit(2)
     features = learner.model[:learner.readout_at]
     with torch.no_grad():
-        f_train = torch.cat([features(x[i:i + 256]) for i in range(0, n, 256)])[:n]
-        f_val = torch.cat([features(x[50000 + i:50000 + i + 256]) for i in range(0, 2000, 256)])[:2000]
-    y_train, y_val = y[:n], y[50000:52000]
+        f_train = torch.cat([features(x) for x in data.x_train[:args.n].split(256)])
+        f_val = torch.cat([features(x) for x in data.x_val[:2000].split(256)])
+    y_train, y_val = data.y_train[:args.n], data.y_val[:2000]
     mu, sd = f_train.mean(0), f_train.std(0).clamp_min(1e-6)
     a, v = (f_train - mu) / sd, (f_val - mu) / sd
     print(f"features {tuple(f_train.shape)}")
     for lam in (1e-4, 1e-3, 1e-2):
-        w = torch.zeros(a.shape[1], 10, requires_grad=True)
-        b = torch.zeros(10, requires_grad=True)
-        opt = torch.optim.LBFGS([w, b], max_iter=500, line_search_fn="strong_wolfe")
-
-        def closure() -> torch.Tensor:
-            opt.zero_grad()
-            loss = F.cross_entropy(a @ w + b, y_train) + lam * (w ** 2).sum()
-            loss.backward()
-            return loss
-
-        opt.step(closure)
-        with torch.no_grad():
-            train_acc = float(((a @ w + b).argmax(1) == y_train).float().mean())
-            val_acc = float(((v @ w + b).argmax(1) == y_val).float().mean())
+        w, b = fit(a, y_train, lam)
+        train_acc = float(((a @ w + b).argmax(1) == y_train).float().mean())
+        val_acc = float(((v @ w + b).argmax(1) == y_val).float().mean())
         print(f"lambda {lam:g}: train {100 * train_acc:.2f} %  val {100 * val_acc:.2f} %")
 
 

@@ -213,5 +213,5 @@ def potential_features(potential: torch.Tensor, pool: int = 0) -> torch.Tensor:
 def latency_features(times: torch.Tensor, steps: int, pool: int = 0) -> torch.Tensor:
     """1 − (earliest spike time)/T in [0, 1] (0: never) per map over all positions (``pool`` 0:
     [B, F]) or per ``pool`` x ``pool`` window (flattened), from spike times [B, F, H, W]."""
-    earliest = times.amin((2, 3)) if pool == 0 else -F.max_pool2d(-times, pool, pool).flatten(1)
+    earliest = times.amin((2, 3)) if pool == 0 else spike_pool(times, pool, pool).flatten(1)
     return 1.0 - earliest / steps
