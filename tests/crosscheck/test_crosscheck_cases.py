@@ -121,3 +121,34 @@ def test_the_recurrent_weights_direction_matters() -> None:
     ours, _ = spikefa_rlif(cur, weight, params)
     flipped, _ = spikefa_rlif(cur, weight.T, params)
     assert np.array_equal(ours, ref_s) and ref_s.sum() > 50 and not np.array_equal(flipped, ref_s)
+
+
+def test_brian2_runs_hand_the_frozen_heap_back_even_when_they_fail() -> None:
+    import gc
+
+    from spikefa.crosscheck.reference import _run
+
+    class Network:
+        def __init__(self, fail: bool) -> None:
+            self.fail, self.frozen_during = fail, -1
+
+        def run(self, duration: float) -> None:
+            self.frozen_during = gc.get_freeze_count()
+            if self.fail:
+                raise RuntimeError("boom")
+
+    assert gc.get_freeze_count() == 0
+    ok = Network(fail=False)
+    _run(ok, 1.0)
+    assert ok.frozen_during > 0 and gc.get_freeze_count() == 0  # frozen during the run only
+    bad = Network(fail=True)
+    with pytest.raises(RuntimeError, match="boom"):
+        _run(bad, 1.0)
+    assert bad.frozen_during > 0 and gc.get_freeze_count() == 0
+    gc.freeze()  # a caller's own freeze is left as it was
+    try:
+        before = gc.get_freeze_count()
+        _run(Network(fail=False), 1.0)
+        assert gc.get_freeze_count() == before
+    finally:
+        gc.unfreeze()

@@ -57,8 +57,9 @@ def test_list_rules_shows_it(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_train_beats_chance_and_frozen_keeps_the_conv_layers(tmp_path: Path, card: Path) -> None:
-    assert train(card, tmp_path / "live") == 0
-    assert train(card, tmp_path / "frozen", "--opt", "frozen=true") == 0
+    # the batch update keeps the suite fast; image-by-image (the default) is trained in the resume test
+    assert train(card, tmp_path / "live", "--opt", "update=batch") == 0
+    assert train(card, tmp_path / "frozen", "--opt", "frozen=true", "--opt", "update=batch") == 0
     summary = json.loads((tmp_path / "live" / "summary.json").read_text())
     assert summary["rule"] == "conv-stdp" and summary["epochs"] == 3 and summary["train_loss"] > 0
     assert summary["test_accuracy"] > 0.25  # 10 classes: chance is 0.1
@@ -75,8 +76,8 @@ def test_train_beats_chance_and_frozen_keeps_the_conv_layers(tmp_path: Path, car
 
 
 def test_a_run_resumed_after_an_epoch_ends_with_the_same_bits(tmp_path: Path, card: Path) -> None:
-    assert train(card, tmp_path / "whole", "--epochs", "2") == 0
-    assert train(card, tmp_path / "split", "--epochs", "1") == 0
+    assert train(card, tmp_path / "whole", "--epochs", "2", "--limit-train", "160") == 0  # image by image
+    assert train(card, tmp_path / "split", "--epochs", "1", "--limit-train", "160") == 0
     assert main(["train", "--resume", str(tmp_path / "split"), "--epochs", "2", "--no-progress"]) == 0
     a = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=False)["model"]
     b = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=False)["model"]
@@ -86,7 +87,7 @@ def test_a_run_resumed_after_an_epoch_ends_with_the_same_bits(tmp_path: Path, ca
 def test_rstdp_readout_trains_end_to_end_and_beats_chance(tmp_path: Path, card: Path) -> None:
     path = tmp_path / "rstdp.toml"
     path.write_text(CARD.replace("channels = [8, 16]", "channels = [8, 20]"))  # 2 decision maps per class
-    assert train(path, tmp_path / "r", "--limit-train", "960", "--epochs", "6", "--opt", "readout=rstdp",
+    assert train(path, tmp_path / "r", "--limit-train", "960", "--epochs", "6", "--opt", "readout=rstdp", "--opt", "update=batch",
                  "--opt", "r_plus=0.05", "--opt", "r_minus=0.04", "--opt", "p_plus=0.005", "--opt", "p_minus=0.05") == 0
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["test_accuracy"] > 0.3  # 10 classes: chance is 0.1

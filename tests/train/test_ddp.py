@@ -26,6 +26,7 @@ pytestmark = pytest.mark.slow
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 CONFIGS = ["fa:random", "fa:batch-random-sign", "dfa:batch-random-sign"]
+UNEVEN = "fa:random:31:311"  # global batches of 31 (shares 16/15) and a last one of 1 (shares 1/0)
 WORLD = 2
 DIST_VARS = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 
@@ -73,8 +74,8 @@ def _both(tmp: pytest.TempPathFactory, specs: list[str]) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(directory of the 2-process runs, directory of the 1-process runs)."""
-    return _both(tmp_path_factory, CONFIGS)
+    """(directory of the 2-process runs, directory of the 1-process runs); one torchrun launch for all."""
+    return _both(tmp_path_factory, [*CONFIGS, UNEVEN])
 
 
 def _assert_same_final(multi: Path, single: Path, spec: str) -> None:
@@ -120,9 +121,9 @@ def test_feedback_identical_on_every_rank(runs: tuple[Path, Path], spec: str) ->
     assert written == ["checkpoint.pt", "config.json", "metrics.csv", "summary.json"]
 
 
-def test_uneven_shares_and_logged_loss_match_one_process(tmp_path_factory: pytest.TempPathFactory) -> None:
-    spec = "fa:random:31:311"  # global batches of 31 (shares 16/15) and a last one of 1 (shares 1/0)
-    multi, single = _both(tmp_path_factory, [spec])
+def test_uneven_shares_and_logged_loss_match_one_process(runs: tuple[Path, Path]) -> None:
+    spec = UNEVEN
+    multi, single = runs
     _assert_same_final(multi, single, spec)
     summary = lambda d: json.loads((d / spec.replace(":", "-") / "summary.json").read_text())  # noqa: E731
     assert summary(multi)["train_loss"] == pytest.approx(summary(single)["train_loss"], abs=1e-5)

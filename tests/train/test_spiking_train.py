@@ -11,7 +11,7 @@ import torch
 from spikefa.train import Interrupted, resolve_config, resume, train
 from spikefa.train.bench_spiking import bench_spiking, write_bench_spiking
 
-FAST = dict(limit_train=768, limit_eval=96, batch_size=32, align_every=0)
+FAST = dict(limit_train=512, limit_eval=96, batch_size=32, align_every=0)
 
 
 @pytest.mark.parametrize("rule", ["bp", "dfa", "sign"])
@@ -20,7 +20,7 @@ def test_spiking_rules_learn_digits(tmp_path: Path, rule: str) -> None:
     against a reference elsewhere: BPTT's LIF step and surrogate against snnTorch
     (tests/functional/test_lif.py), online DFA against BPTT and explicit sums (tests/nn/test_online.py),
     sign symmetry against a plain-autograd FA (tests/nn/test_spiking.py)."""
-    config = resolve_config("snn-1x800-lif", rule, "digits", epochs=3, lr=2e-3, **FAST)
+    config = resolve_config("snn-1x800-lif", rule, "digits", epochs=2, lr=3e-3, **FAST)
     summary = train(config, tmp_path / rule, progress=False)
     assert summary["diverged"] is None
     assert summary["test_accuracy"] > 0.5  # chance is 0.1
