@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from spikefa.runs.checkpoint import atomic_write_text, write_json
-from spikefa.train.compare import (accuracy_cells, control_lines, control_of, feedback_lines, paired_difference,
-                                   summarize_runs, units_cell)
+from spikefa.train.compare import (control_lines, control_of, feedback_lines, paired_difference,
+                                   row_cells, summarize_runs, units_cell)
 from spikefa.train.plots import _pyplot
 
 
@@ -104,12 +104,7 @@ def write_experiment_report(out: Path, experiments: Sequence[Any], settings: Any
             lines += [*sweeps[exp.key], ""]
         lines += ["| model | variant | seeds | test accuracy (%) | val accuracy (%) | epochs | seconds per run |",
                   "|---|---|---:|---:|---:|---:|---:|"]
-        for r in rows:
-            test, val = accuracy_cells(r)
-            if r["diverged"]:
-                test += f" ({r['diverged']}/{r['seeds']} diverged: {r['diverged_why'][0]})"
-            lines.append(f"| {r['model']} | {r['variant']} | {r['seeds']} | {test} | {val} | {r['epochs']} | "
-                         f"{r['seconds']:.1f} |")
+        lines += ["| " + " | ".join([r["model"], r["variant"], *row_cells(r)]) + " |" for r in rows]
         lines += ["", *control_lines(controls, with_model=True), ""] if controls else [""]
         if any("feedback_motion" in r for r in rows):
             lines += [*feedback_lines(rows, with_model=True), ""]

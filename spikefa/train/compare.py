@@ -246,12 +246,24 @@ def accuracy_cells(row: dict[str, Any]) -> tuple[str, str]:
                  for k in ("test", "val"))
 
 
-def table_row(row: dict[str, Any]) -> str:
-    """One Markdown row: accuracies, or how many seeds diverged and where the first stopped."""
+def seconds_cell(seconds: float) -> str:
+    """Seconds per run: two significant digits below 10 s (a small run's 0.011 s is not "0.0"), whole
+    seconds above."""
+    return f"{seconds:.2g}" if seconds < 10 else f"{seconds:.0f}"
+
+
+def row_cells(row: dict[str, Any]) -> list[str]:
+    """A row's cells after its name: seeds, test (with how many seeds diverged and where the first
+    stopped), val, epochs, seconds per run."""
     test, val = accuracy_cells(row)
     if row["diverged"]:
         test += f" ({row['diverged']}/{row['seeds']} diverged: {row['diverged_why'][0]})"
-    return f"| {row['variant']} | {row['seeds']} | {test} | {val} | {row['epochs']} | {row['seconds']:.1f} |"
+    return [str(row["seeds"]), test, val, str(row["epochs"]), seconds_cell(row["seconds"])]
+
+
+def table_row(row: dict[str, Any]) -> str:
+    """One Markdown row: accuracies, or how many seeds diverged and where the first stopped."""
+    return "| " + " | ".join([row["variant"], *row_cells(row)]) + " |"
 
 
 def write_report(summaries: list[dict[str, Any]], out_dir: str | Path, title: str, protocol: str) -> str:

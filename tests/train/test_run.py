@@ -224,3 +224,12 @@ def test_prepare_data_keeps_event_counts_and_loads_events_at_the_cards_T(monkeyp
     assert torch.equal(data.x_train, x[:5]) and data.sizes() == {"train": 5, "val": 3, "test": 3}
     with pytest.raises(SpikefaError, match="dataset 'nmnist' holds events: train it with a spiking card"):
         harness.prepare_data(resolve_config("mlp-1x800-tanh", "bp", "nmnist"))
+
+
+def test_seconds_per_run_keeps_two_digits_below_ten_and_whole_seconds_above() -> None:
+    from spikefa.train.compare import seconds_cell, table_row
+
+    assert [seconds_cell(s) for s in (0.011, 0.5, 3.456, 9.94, 12.6, 1581.2)] == ["0.011", "0.5", "3.5", "9.9", "13", "1581"]
+    row = {"variant": "fa", "seeds": 2, "test_mean": 90.0, "test_std": 0.5, "val_mean": 91.0, "val_std": 0.25,
+           "diverged": 0, "epochs": 3, "seconds": 0.042}
+    assert table_row(row) == "| fa | 2 | 90.00 ± 0.50 | 91.00 ± 0.25 | 3 | 0.042 |"
