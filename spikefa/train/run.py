@@ -360,7 +360,9 @@ class _Bar:
             self._bar.set_postfix_str(f"loss {loss:.4f}", refresh=False)
 
     def epoch(self, row: dict[str, Any]) -> None:
-        self._bar.set_postfix_str(f"epoch {row['epoch']} loss {row['train_loss']:.4f} val {row['val_accuracy']:.4f}")
+        loss = row["train_loss"]  # NaN for rules without a training loss (unsupervised STDP): not shown, as in step
+        shown = f" loss {loss:.4f}" if loss == loss else ""
+        self._bar.set_postfix_str(f"epoch {row['epoch']}{shown} val {row['val_accuracy']:.4f}")
 
     def close(self) -> None:
         self._bar.close()

@@ -233,3 +233,16 @@ def test_seconds_per_run_keeps_two_digits_below_ten_and_whole_seconds_above() ->
     row = {"variant": "fa", "seeds": 2, "test_mean": 90.0, "test_std": 0.5, "val_mean": 91.0, "val_std": 0.25,
            "diverged": 0, "epochs": 3, "seconds": 0.042}
     assert table_row(row) == "| fa | 2 | 90.00 ± 0.50 | 91.00 ± 0.25 | 3 | 0.042 |"
+
+
+def test_the_progress_bar_shows_no_nan_loss_for_rules_without_one(capsys: pytest.CaptureFixture[str]) -> None:
+    from spikefa.train.run import _Bar
+
+    bar = _Bar(total=2, initial=0, desc="stdp", enabled=True)
+    bar.step(float("nan"))
+    bar.epoch({"epoch": 1, "train_loss": float("nan"), "val_accuracy": 0.8861})
+    bar.step(0.5)
+    bar.epoch({"epoch": 2, "train_loss": 0.25, "val_accuracy": 0.9})
+    bar.close()
+    err = capsys.readouterr().err
+    assert "nan" not in err and "epoch 1 val 0.8861" in err and "epoch 2 loss 0.2500 val 0.9000" in err
