@@ -113,10 +113,20 @@ def _qat_for(config: Any) -> Any:
     return qat_transform_for(config)
 
 
+# train's options that a resumed run cannot apply: it keeps the settings it was started with
+_NOT_ON_RESUME = ("model", "rule", "feedback", "dataset", "seed", "qat", "state_bits", "init_from", "distill",
+                  "distill_temperature", "out", "opt", "checkpoint_every", "data_dir", "batch_size", "lr", "optimizer",
+                  "schedule", "weight_decay", "limit_train", "align_every", "device")
+
+
 def cmd_train(a: argparse.Namespace) -> int:
     from spikefa.train import resolve_config, resume, train
 
     if a.resume:
+        given = [f"--{k.replace('_', '-')}" for k in _NOT_ON_RESUME if getattr(a, k, None) is not None]
+        if given:
+            raise SpikefaError(f"--resume {a.resume} continues that run with the settings in its config.json; "
+                               f"it takes only --epochs and --no-progress (drop {', '.join(given)})")
         summary = resume(a.resume, epochs=a.epochs, progress=not a.no_progress, transform_for=_qat_for)
         out = a.resume
         if summary.get("complete"):
@@ -128,7 +138,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         if missing:
             raise SpikefaError(f"spikefa train needs {', '.join(missing)} (or --resume RUN_DIR)")
         ov = _overrides(a)
-        config = resolve_config(a.model, a.rule, a.dataset, feedback=a.feedback, seed=a.seed,
+        config = resolve_config(a.model, a.rule, a.dataset, feedback=a.feedback, seed=a.seed or 0,
                                 rule_options=_rule_options(a.opt), **ov)
         summary = train(config, a.out, progress=not a.no_progress, transform=_qat_for(config))
         out = a.out
@@ -297,9 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--feedback",
                    help="feedback kind for fa/dfa (spikefa list feedback; default: random; sign and bp take none)")
     t.add_argument("--dataset", help="dataset name (spikefa list datasets)")
-    t.add_argument("--seed", type=int, default=0,
+    t.add_argument("--seed", type=int,
                    help="seed of the weights, feedback matrices, data order and spike encoders: the same seed "
-                        "gives the same run")
+                        "gives the same run (default: 0)")
     t.add_argument("--qat", metavar="PROFILE[:BITS]",
                    help="spiking cards: train through a hardware profile's fake quantization (e.g. int8-edge:4)")
     t.add_argument("--state-bits", type=_positive, metavar="B",
@@ -424,9 +434,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _check_out(args: argparse.Namespace) -> None:
+    """An ``--out`` whose path runs through an existing file is refused up front, in one line (the
+    folder would otherwise fail to be made deep inside the command, with a traceback)."""
+    out = getattr(args, "out", None)
+    if out is None:
+        return
+    for q in (Path(out), *Path(out).parents):
+        if q.exists():
+            if not q.is_dir():
+                raise SpikefaError(f"--out {out}: {q} is a file, not a folder")
+            return
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _check_out(args)
         return int(args.func(args))
     except SpikefaError as exc:
         print(f"spikefa: error: {exc}", file=sys.stderr)

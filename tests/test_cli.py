@@ -74,9 +74,31 @@ def test_train_then_resume_from_cli(capsys: pytest.CaptureFixture[str], tmp_path
     code, _, err = run_cli(capsys, "train", "--model", "mlp-1x800-tanh", "--rule", "dfa", "--dataset", "digits",
                            "--epochs", "1", "--out", str(run), *common)
     assert code == 2 and "--resume" in err
+    code, _, err = run_cli(capsys, "train", "--resume", str(run), "--epochs", "2", "--lr", "0.5", "--seed", "0",
+                           "--out", str(tmp_path / "elsewhere"))
+    assert code == 2 and "takes only --epochs and --no-progress (drop --seed, --out, --lr)" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "elsewhere").exists()
+    assert json.loads((run / "summary.json").read_text())["epochs"] == 1  # a refused resume changes nothing
     code, out, _ = run_cli(capsys, "train", "--resume", str(run), "--epochs", "2", "--no-progress")
     assert code == 0
     assert json.loads((run / "summary.json").read_text())["epochs"] == 2
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--model", "mlp-1x800-tanh", "--rule", "fa", "--dataset", "digits"],
+    ["compare", "--model", "mlp-1x800-tanh", "--rules", "fa"],
+    ["demo"],
+    ["export", "sweep", "RUN", "--targets", "int8-edge"],
+])
+@pytest.mark.parametrize("below", [False, True])
+def test_an_out_through_a_file_is_one_line_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                  argv: list[str], below: bool) -> None:
+    a_file = tmp_path / "afile"
+    a_file.write_text("kept")
+    out = a_file / "run" if below else a_file
+    code, _, err = run_cli(capsys, *argv, "--out", str(out))
+    assert code == 2 and err.strip() == f"spikefa: error: --out {out}: {a_file} is a file, not a folder"
+    assert a_file.read_text() == "kept"
 
 
 def test_list_and_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -27,8 +27,10 @@ from spikefa.errors import SpikefaError
 
 
 def _ints(flag: str, text: str) -> list[int]:
+    if any(not v.strip() for v in text.split(",")):
+        raise SpikefaError(f"{flag} {text!r} has an empty item; give a comma list of integers, e.g. 8,4,2")
     try:
-        values = [int(v) for v in text.split(",") if v.strip()]
+        values = [int(v) for v in text.split(",")]
     except ValueError:
         raise SpikefaError(f"{flag} {text!r} must be a comma list of integers, e.g. 8,4,2") from None
     if not values or any(v < 1 for v in values):
@@ -259,6 +261,10 @@ def cmd_sweep(a: argparse.Namespace, items: list[str]) -> int:
     from spikefa.export.profile import load_profile
     from spikefa.export.sweep import sweep, write_sweep
 
+    earlier = [p for p in (Path(a.out) / f"sweep.{ext}" for ext in ("json", "md", "csv")) if p.is_file()]
+    if earlier and not a.force:
+        raise SpikefaError(f"--out {a.out} already holds a sweep ({earlier[0].name}); give --force to replace it, "
+                           "or choose another --out")
     profiles = [load_profile(t) for t in targets]  # unknown names fail before the data loads
     net, meta = _from_run(items[0])
     state_bits = given if given is not None else [meta.get("qat_state_bits")]
@@ -292,9 +298,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     e.add_argument("--verify-examples", type=int, default=16, metavar="N",
                    help="export: also verify every artefact on the first N test examples through the run's encoder "
                         "(seeded --seed) when the test data loads; 0: the random raster only (default 16)")
-    e.add_argument("--force", action="store_true", help="export into an --out folder that holds an earlier export")
-    e.add_argument("--dt", help="a .nir graph's time step in seconds (NIR's time unit; the graph cannot say it)")
-    e.add_argument("--reset", help="a .nir graph's reset: zero (NIR's v <- v_reset) or subtract (snnTorch's default)")
+    e.add_argument("--force", action="store_true", help="export or sweep into an --out folder that holds an earlier export or sweep (replaced)")
+    e.add_argument("--dt", help="a .nir graph's time step in seconds (NIR's time unit; the graph cannot say it, so a .nir "
+                   "export requires it: no default)")
+    e.add_argument("--reset", help="a .nir graph's reset: zero (NIR's v <- v_reset) or subtract (snnTorch's default); a .nir "
+                   "export requires it, since many tools write subtract-reset neurons as NIR's v_reset = 0: no "
+                   "default")
     e.add_argument("--no-accuracy", action="store_true", help="export: leave the test-split accuracy out of the report")
     e.add_argument("--no-progress", action="store_true", help="sweep: no progress bar")
     e.add_argument("--data-dir", help="test split: dataset folder (else the run's, else $SPIKEFA_DATA)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -19,6 +20,7 @@ from spikefa.functional.metrics import DUPLICATE_COS
 from spikefa.rules.registry import get_rule, resolve_feedback, resolve_options
 from spikefa.runs.checkpoint import atomic_write_text, write_json
 from spikefa.runs.model import read_config
+from spikefa.schemas.run import RunConfig
 from spikefa.train.plots import plot_comparison
 from spikefa.train.run import CHECKPOINT, TransformFor, resolve_config, train
 
@@ -155,10 +157,12 @@ def _one(model: str, variant: tuple[str, str | None, dict[str, Any]], dataset: s
          ) -> dict[str, Any]:
     rule, feedback, options = variant
     done = run_dir / "summary.json"
+    config = resolve_config(model, rule, dataset, feedback=feedback, seed=seed, rule_options=options, **overrides)
+    if (run_dir / "config.json").is_file():
+        check_reusable(config, run_dir)
     if done.is_file():
         summary = json.loads(done.read_text())
     else:
-        config = resolve_config(model, rule, dataset, feedback=feedback, seed=seed, rule_options=options, **overrides)
         transform = transform_for(config) if transform_for is not None and config.qat else None
         summary = train(config, run_dir, progress=progress, resume=(run_dir / CHECKPOINT).is_file(),
                         transform=transform)
@@ -166,6 +170,23 @@ def _one(model: str, variant: tuple[str, str | None, dict[str, Any]], dataset: s
     summary["run_dir"] = str(run_dir)
     summary["curve"] = _curve(run_dir / "metrics.csv")
     return summary
+
+
+# Settings a reused run may differ in: where the data lives, the device, the checkpoint cadence, and
+# the card (stored in full after training; its name is `model`).
+_REUSE_IGNORES = frozenset({"data_dir", "device", "checkpoint_every", "card"})
+
+
+def check_reusable(config: RunConfig, run_dir: Path) -> None:
+    """A grid reuses a finished (or resumes an unfinished) run found in its folder only when that run was
+    trained with the same settings. Raises SpikefaError naming each setting that differs (nothing is
+    deleted or retrained)."""
+    stored = read_config(run_dir)
+    differ = [f"{f.name} {getattr(stored, f.name)!r} there, {getattr(config, f.name)!r} now" for f in fields(config)
+              if f.name not in _REUSE_IGNORES and getattr(stored, f.name) != getattr(config, f.name)]
+    if differ:
+        raise SpikefaError(f"{run_dir} holds a run with other settings ({'; '.join(differ)}): give another --out, "
+                           "or delete that run to train it again")
 
 
 def _curve(metrics: Path) -> list[float]:

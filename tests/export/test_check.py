@@ -103,6 +103,15 @@ def test_cli_sweep_on_the_bundled_digits(tmp_path: Path) -> None:
     assert "| int8-edge | 8 |" in table and "refused: network: 64 inputs > xylo-audio2's 16" in table
     assert (tmp_path / "sweep" / "sweep.png").stat().st_size > 0
     assert _cli(["export", "sweep", str(run), "--bits", "8,x", "--targets", "loihi2", "--out", "o"])[0] == 2
+    code, err = _cli(["export", "sweep", str(run), "--bits", "8,,4", "--targets", "loihi2", "--out", "o"])
+    assert code == 2 and "--bits '8,,4' has an empty item" in err
+    before = table
+    code, err = _cli(["export", "sweep", str(run), "--targets", "int8-edge", "--bits", "4", "--out", str(tmp_path / "sweep")])
+    assert code == 2 and "already holds a sweep (sweep.json); give --force" in err
+    assert (tmp_path / "sweep" / "sweep.md").read_text() == before  # the earlier sweep is kept
+    code, err = _cli(["export", "sweep", str(run), "--targets", "int8-edge", "--bits", "4", "--out", str(tmp_path / "sweep"),
+                      "--limit", "60", "--force"])
+    assert (code, err) == (0, "") and "| int8-edge | 8 |" not in (tmp_path / "sweep" / "sweep.md").read_text()
     config = json.loads((run / "config.json").read_text())
     (run / "config.json").write_text(json.dumps({**config, "dataset": "nmnist"}))  # the registry's kind decides
     code, err = _cli(["export", "sweep", str(run), "--targets", "int8-edge", "--out", str(tmp_path / "ev")])

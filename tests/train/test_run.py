@@ -92,6 +92,9 @@ def test_compare_grid_table_and_reuse(tmp_path: Path) -> None:
     stamp = (tmp_path / "runs" / "bp-seed0" / "summary.json").stat().st_mtime_ns
     run_grid("mlp-1x800-tanh", ["bp"], "digits", [0], tmp_path, progress=False, epochs=1, **FAST)
     assert (tmp_path / "runs" / "bp-seed0" / "summary.json").stat().st_mtime_ns == stamp  # reused
+    with pytest.raises(SpikefaError, match=r"bp-seed0 holds a run with other settings \(lr 0.001 there, 0.1 now\)"):
+        run_grid("mlp-1x800-tanh", ["bp"], "digits", [0], tmp_path, progress=False, epochs=1, lr=0.1, **FAST)
+    assert (tmp_path / "runs" / "bp-seed0" / "summary.json").stat().st_mtime_ns == stamp  # nothing touched
 
 
 def test_variants_parse_and_demo_covers_every_rule() -> None:
