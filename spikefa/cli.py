@@ -134,10 +134,14 @@ def cmd_train(a: argparse.Namespace) -> int:
                   "(give --epochs N to train it further)")
             return 0
     else:
-        missing = [f"--{k}" for k in ("model", "rule", "dataset", "out") if getattr(a, k) is None]
+        missing = [f"--{k}" for k in ("model", "dataset", "out") if getattr(a, k) is None]
         if missing:
             raise SpikefaError(f"spikefa train needs {', '.join(missing)} (or --resume RUN_DIR)")
         ov = _overrides(a)
+        if a.rule is None:  # the card's default rule, as `spikefa list models` shows it
+            from spikefa.catalog import load_card
+
+            a.rule = load_card(a.model).default_rule
         config = resolve_config(a.model, a.rule, a.dataset, feedback=a.feedback, seed=a.seed or 0,
                                 rule_options=_rule_options(a.opt), **ov)
         summary = train(config, a.out, progress=not a.no_progress, transform=_qat_for(config))
@@ -303,7 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train one network (a model card) with one learning rule on one dataset into a "
                                    "run directory; resume it after a crash with --resume. " + FROM_CARD)
     t.add_argument("--model", help="model card name or path (spikefa list models)")
-    t.add_argument("--rule", help="learning rule (spikefa list rules; `list models` shows each card's default rule)")
+    t.add_argument("--rule", help="learning rule (spikefa list rules; default: the card's default rule, which "
+                                  "`spikefa list models` shows)")
     t.add_argument("--feedback",
                    help="feedback kind for fa/dfa (spikefa list feedback; default: random; sign and bp take none)")
     t.add_argument("--dataset", help="dataset name (spikefa list datasets)")

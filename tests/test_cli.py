@@ -189,3 +189,13 @@ def test_list_rules_states_choices_then_help_then_default(capsys: pytest.Capture
     assert code == 0 and "= 'none'" not in out
     assert "--opt plastic=none|hebb|oja: train B by Hebb's or Oja's rule (HL x FA); default none" in out
     assert "--opt threshold=true|false: " in out and "--opt plastic_lr=FLOAT: " in out
+
+
+def test_train_without_rule_takes_the_cards_default_rule(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from spikefa.catalog import load_card
+
+    code, out, _ = run_cli(capsys, "train", "--model", "mlp-1x800-tanh", "--dataset", "digits", "--epochs", "1",
+                           "--limit-train", "64", "--no-progress", "--out", str(tmp_path / "r"))
+    assert code == 0 and "test accuracy" in out
+    rule = json.loads((tmp_path / "r" / "config.json").read_text())["rule"]
+    assert rule == load_card("mlp-1x800-tanh").default_rule
