@@ -51,6 +51,14 @@ def _seeds(text: str) -> list[int]:
     return list(range(n))
 
 
+def _items(flag: str, text: str) -> list[str]:
+    """A comma list given on the command line; an empty item (``fa,,bp``, a trailing comma) is refused."""
+    items = [v.strip() for v in text.split(",")]
+    if not all(items):
+        raise SpikefaError(f"{flag} {text!r} has an empty item; give a comma list, e.g. a,b")
+    return items
+
+
 def _positive(text: str) -> int:
     try:
         v = int(text)
@@ -157,7 +165,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 def cmd_compare(a: argparse.Namespace) -> int:
     from spikefa.train.compare import protocol_text, run_grid, write_report
 
-    variants = [v for v in a.rules.split(",") if v]
+    variants = _items("--rules", a.rules)
     summaries = run_grid(a.model, variants, a.dataset, a.seeds, a.out, progress=not a.no_progress,
                          transform_for=_qat_for, **_overrides(a))
     title = f"{a.model} on {a.dataset}: " + ", ".join(variants)
@@ -176,7 +184,7 @@ def cmd_demo(a: argparse.Namespace) -> int:
 def cmd_reproduce(a: argparse.Namespace) -> int:
     from spikefa.experiments.fa_hebbian import EXPERIMENTS, Settings, reproduce
 
-    only = [k for k in a.only.split(",") if k] if a.only else None
+    only = _items("--only", a.only) if a.only else None
     for key in only or []:
         if key not in EXPERIMENTS:
             raise SpikefaError(f"--only {key!r} is not an experiment: use some of {', '.join(EXPERIMENTS)}")
@@ -186,7 +194,7 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
     datasets = [(a.dataset, a.data_dir)] + ([("cifar10", a.cifar_dir)] if a.cifar_dir else [])
     for name, data_dir in datasets:
         settings = Settings(name, data_dir, epochs, tuple(seeds or [0, 1, 2]), a.device, limit, limit_eval)
-        variants = [v for v in a.variants.split(",") if v] if a.variants else None
+        variants = _items("--variants", a.variants) if a.variants else None
         reproduce(a.out, settings, only, workers=a.workers, progress=not a.no_progress, variants=variants)
         print(f"{name}: -> {Path(a.out) / name / 'report.md'}")
     return 0
@@ -198,7 +206,7 @@ def cmd_bench_rules(a: argparse.Namespace) -> int:
     shape = tuple(int(s) for s in a.input_shape.split("x"))
     if len(shape) != 3:
         raise SpikefaError(f"--input-shape {a.input_shape!r} must be CxHxW, e.g. 1x28x28")
-    result = bench_rules(a.model, [v for v in a.rules.split(",") if v], a.batch_size, shape,  # type: ignore[arg-type]
+    result = bench_rules(a.model, _items("--rules", a.rules), a.batch_size, shape,  # type: ignore[arg-type]
                          a.classes, rounds=a.rounds, steps=a.steps, device=a.device)
     print(write_bench(result, a.out))
     return 0
@@ -226,7 +234,7 @@ def cmd_bench_spiking(a: argparse.Namespace) -> int:
 def cmd_bench_peers(a: argparse.Namespace) -> int:
     from spikefa.train.bench_peers import bench_peers, write_bench_peers
 
-    result = bench_peers([b for b in a.only.split(",") if b], a.rounds, a.batch_size, a.dc_sizes, a.images,
+    result = bench_peers(_items("--only", a.only), a.rounds, a.batch_size, a.dc_sizes, a.images,
                          a.data_dir, stdp_rounds=a.stdp_rounds)
     print(write_bench_peers(result, a.out))
     return 0

@@ -33,6 +33,8 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     (["train", "--resume", "/nonexistent/run"], "/nonexistent/run"),
     (["train", "--rule", "fa"], "needs --model"),
     (["compare", "--model", "mlp-1x800-tanh", "--rules", "bp,zz", "--out", "X"], "rule 'zz'"),
+    (["compare", "--model", "mlp-1x800-tanh", "--rules", "fa,,bp", "--out", "X"], "--rules 'fa,,bp' has an empty item"),
+    (["reproduce", "fa-hebbian", "--only", "1-blog,", "--out", "X"], "--only '1-blog,' has an empty item"),
     (["bench", "rules", "--input-shape", "28x28"], "CxHxW"),
     (["frobnicate"], "invalid choice"),
 ])
