@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from spikefa._args import comma_items
 from spikefa.errors import SpikefaError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -49,14 +50,6 @@ def _seeds(text: str) -> list[int]:
     if n < 1:
         raise argparse.ArgumentTypeError(f"--seeds {text!r} must be >= 1")
     return list(range(n))
-
-
-def _items(flag: str, text: str) -> list[str]:
-    """A comma list given on the command line; an empty item (``fa,,bp``, a trailing comma) is refused."""
-    items = [v.strip() for v in text.split(",")]
-    if not all(items):
-        raise SpikefaError(f"{flag} {text!r} has an empty item; give a comma list, e.g. a,b")
-    return items
 
 
 def _positive(text: str) -> int:
@@ -121,17 +114,13 @@ def _qat_for(config: Any) -> Any:
     return qat_transform_for(config)
 
 
-# train's options that a resumed run cannot apply: it keeps the settings it was started with
-_NOT_ON_RESUME = ("model", "rule", "feedback", "dataset", "seed", "qat", "state_bits", "init_from", "distill",
-                  "distill_temperature", "out", "opt", "checkpoint_every", "data_dir", "batch_size", "lr", "optimizer",
-                  "schedule", "weight_decay", "limit_train", "align_every", "device")
-
-
 def cmd_train(a: argparse.Namespace) -> int:
     from spikefa.train import resolve_config, resume, train
 
     if a.resume:
-        given = [f"--{k.replace('_', '-')}" for k in _NOT_ON_RESUME if getattr(a, k, None) is not None]
+        # a resumed run keeps the settings it started with: every setting but --epochs is refused
+        settings = ["model", "rule", "feedback", "dataset", "seed", "out", "opt", *_overrides(a)]
+        given = [f"--{k.replace('_', '-')}" for k in settings if k != "epochs" and getattr(a, k, None) is not None]
         if given:
             raise SpikefaError(f"--resume {a.resume} continues that run with the settings in its config.json; "
                                f"it takes only --epochs and --no-progress (drop {', '.join(given)})")
@@ -165,7 +154,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 def cmd_compare(a: argparse.Namespace) -> int:
     from spikefa.train.compare import protocol_text, run_grid, write_report
 
-    variants = _items("--rules", a.rules)
+    variants = comma_items("--rules", a.rules)
     summaries = run_grid(a.model, variants, a.dataset, a.seeds, a.out, progress=not a.no_progress,
                          transform_for=_qat_for, **_overrides(a))
     title = f"{a.model} on {a.dataset}: " + ", ".join(variants)
@@ -184,7 +173,7 @@ def cmd_demo(a: argparse.Namespace) -> int:
 def cmd_reproduce(a: argparse.Namespace) -> int:
     from spikefa.experiments.fa_hebbian import EXPERIMENTS, Settings, reproduce
 
-    only = _items("--only", a.only) if a.only else None
+    only = comma_items("--only", a.only) if a.only else None
     for key in only or []:
         if key not in EXPERIMENTS:
             raise SpikefaError(f"--only {key!r} is not an experiment: use some of {', '.join(EXPERIMENTS)}")
@@ -194,7 +183,7 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
     datasets = [(a.dataset, a.data_dir)] + ([("cifar10", a.cifar_dir)] if a.cifar_dir else [])
     for name, data_dir in datasets:
         settings = Settings(name, data_dir, epochs, tuple(seeds or [0, 1, 2]), a.device, limit, limit_eval)
-        variants = _items("--variants", a.variants) if a.variants else None
+        variants = comma_items("--variants", a.variants) if a.variants else None
         reproduce(a.out, settings, only, workers=a.workers, progress=not a.no_progress, variants=variants)
         print(f"{name}: -> {Path(a.out) / name / 'report.md'}")
     return 0
@@ -206,7 +195,7 @@ def cmd_bench_rules(a: argparse.Namespace) -> int:
     shape = tuple(int(s) for s in a.input_shape.split("x"))
     if len(shape) != 3:
         raise SpikefaError(f"--input-shape {a.input_shape!r} must be CxHxW, e.g. 1x28x28")
-    result = bench_rules(a.model, _items("--rules", a.rules), a.batch_size, shape,  # type: ignore[arg-type]
+    result = bench_rules(a.model, comma_items("--rules", a.rules), a.batch_size, shape,  # type: ignore[arg-type]
                          a.classes, rounds=a.rounds, steps=a.steps, device=a.device)
     print(write_bench(result, a.out))
     return 0
@@ -234,7 +223,7 @@ def cmd_bench_spiking(a: argparse.Namespace) -> int:
 def cmd_bench_peers(a: argparse.Namespace) -> int:
     from spikefa.train.bench_peers import bench_peers, write_bench_peers
 
-    result = bench_peers(_items("--only", a.only), a.rounds, a.batch_size, a.dc_sizes, a.images,
+    result = bench_peers(comma_items("--only", a.only), a.rounds, a.batch_size, a.dc_sizes, a.images,
                          a.data_dir, stdp_rounds=a.stdp_rounds)
     print(write_bench_peers(result, a.out))
     return 0

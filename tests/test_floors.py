@@ -18,7 +18,7 @@ PACKAGE = Path(spikefa.__file__).parent
 # (or inside its own unit). train and export share a floor, so neither may import the other.
 FLOORS = {
     "errors": 0, "_version": 0,
-    "_optional": 1, "schemas": 1,
+    "_optional": 1, "_args": 1, "schemas": 1,
     "catalog": 2, "functional": 2,
     "data": 3, "crosscheck": 3,
     "nn": 4,

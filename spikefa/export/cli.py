@@ -23,14 +23,14 @@ import math
 from pathlib import Path
 from typing import Any
 
+from spikefa._args import comma_items
 from spikefa.errors import SpikefaError
 
 
 def _ints(flag: str, text: str) -> list[int]:
-    if any(not v.strip() for v in text.split(",")):
-        raise SpikefaError(f"{flag} {text!r} has an empty item; give a comma list of integers, e.g. 8,4,2")
+    items = comma_items(flag, text)  # outside the try: SpikefaError is a ValueError
     try:
-        values = [int(v) for v in text.split(",")]
+        values = [int(v) for v in items]
     except ValueError:
         raise SpikefaError(f"{flag} {text!r} must be a comma list of integers, e.g. 8,4,2") from None
     if not values or any(v < 1 for v in values):
@@ -298,7 +298,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     e.add_argument("--verify-examples", type=int, default=16, metavar="N",
                    help="export: also verify every artefact on the first N test examples through the run's encoder "
                         "(seeded --seed) when the test data loads; 0: the random raster only (default 16)")
-    e.add_argument("--force", action="store_true", help="export or sweep into an --out folder that holds an earlier export or sweep (replaced)")
+    e.add_argument("--force", action="store_true",
+                   help="export or sweep into an --out folder that holds an earlier export or sweep (replaced)")
     e.add_argument("--dt", help="a .nir graph's time step in seconds (NIR's time unit; the graph cannot say it, so a .nir "
                    "export requires it: no default)")
     e.add_argument("--reset", help="a .nir graph's reset: zero (NIR's v <- v_reset) or subtract (snnTorch's default); a .nir "
