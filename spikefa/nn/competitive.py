@@ -210,11 +210,12 @@ class CompetitiveLearner(nn.Module):
     first ``local_epochs``, then layer 2, ...); the read-out learns in every epoch. ``init``: draw the
     local layers as the rule's reference code does (from ``seed``; a bias, which neither rule has, is
     set to 0), or keep the model's weights. The rules learn weights only: a local layer's bias stays.
+    ``local_batch``: the local rule's minibatch (0: the run's batch; see `local_step`).
     Raises `SpikefaError` for a model it cannot train (named)."""
 
     def __init__(self, model: nn.Module, plasticity: Plasticity | Sequence[Plasticity], rule: str, *, seed: int = 0,
                  local_epochs: int = 1, schedule: Schedule = "together", frozen: bool = False,
-                 init: bool = True) -> None:
+                 init: bool = True, local_batch: int = 0) -> None:
         super().__init__()
         self.local, self.readout_at = _split(model, rule)
         self.model = model
@@ -225,6 +226,7 @@ class CompetitiveLearner(nn.Module):
         self.plasticity = dict(zip(self.local, rules))  # Sequential index -> its rule
         self.schedule, self.frozen = schedule, bool(frozen)
         self.local_epochs = int(local_epochs)
+        self.local_batch = int(local_batch)
         self.register_buffer("epochs_done", torch.zeros((), dtype=torch.int64))
         gen = torch.Generator().manual_seed(int(seed))
         for i in self.local:
@@ -250,18 +252,26 @@ class CompetitiveLearner(nn.Module):
         return scheduled_layers(int(self.epochs_done), self.local, self.local_epochs, self.schedule, self.frozen)
 
     def local_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """One batch (module docstring); returns the read-out's cross-entropy."""
+        """One batch (module docstring); returns the read-out's cross-entropy. While local layers
+        learn and ``local_batch`` is below the batch, the batch is presented in chunks of
+        ``local_batch`` (forward, then the local updates, chunk after chunk) and the read-out takes
+        one step on the features of all chunks."""
         learning = dict(self.learning())
-        inputs: dict[int, torch.Tensor] = {}
-        h = x
+        mods = list(self.model)[:self.readout_at]
+        chunk = self.local_batch if learning and self.local_batch else x.shape[0]
+        features = []
         with torch.no_grad():
-            for i, m in enumerate(list(self.model)[:self.readout_at]):
-                if i in learning:
-                    inputs[i] = h
-                h = m(h)
-            for i, x_in in inputs.items():
-                self.plasticity[i].step(self.model[i], x_in, learning[i], self.local_epochs)
-        logits = self.model[self.readout_at:](h)
+            for part in x.split(chunk):
+                inputs: dict[int, torch.Tensor] = {}
+                h = part
+                for i, m in enumerate(mods):
+                    if i in learning:
+                        inputs[i] = h
+                    h = m(h)
+                for i, x_in in inputs.items():
+                    self.plasticity[i].step(self.model[i], x_in, learning[i], self.local_epochs)
+                features.append(h)
+        logits = self.model[self.readout_at:](torch.cat(features) if len(features) > 1 else features[0])
         loss = F.cross_entropy(logits, y)
         loss.backward()
         return loss.detach()

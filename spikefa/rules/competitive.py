@@ -38,6 +38,8 @@ _COMMON = {
     "frozen": Option(False, bool, "keep the local layers at their initialization (the random-feature control)"),
     "init": Option("paper", ("paper", "model"), "initialize the local layers as the rule's reference code does "
                    "(paper), or keep the model's own weights (model)"),
+    "local_batch": Option(0, int, "the local rule's minibatch: each batch is presented in chunks of this many "
+                          "samples, the local layers updating after each (0: the run's batch)", minimum=0),
 }
 
 
@@ -46,7 +48,7 @@ def _learner(model: nn.Module, req: Request, plasticity: KrotovPlasticity | list
     o = req.options
     return CompetitiveLearner(model, plasticity, rule, seed=derive_seed(req.seed, _INIT_SEED),
                               local_epochs=o["local_epochs"], schedule=schedule,  # type: ignore[arg-type]
-                              frozen=o["frozen"], init=o["init"] == "paper")
+                              frozen=o["frozen"], init=o["init"] == "paper", local_batch=o["local_batch"])
 
 
 def _krotov(model: nn.Module, req: Request) -> nn.Module:

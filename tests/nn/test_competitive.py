@@ -192,3 +192,28 @@ def test_local_features_give_each_layers_weight_and_its_response_after_the_activ
     dense = CompetitiveLearner(mlp(), KrotovPlasticity(), "krotov", seed=0)
     ((name, w, r),) = dense.local_features(torch.rand(5, 1, 3, 4))
     assert name == "model.1" and w.shape == (8, 12) and r.shape == (5, 8) and (r >= 0).all()  # after RePU
+
+
+def test_local_batch_presents_the_batch_in_chunks_and_the_readout_sees_every_chunk() -> None:
+    """local_batch = 5 on a batch of 10 is two one-chunk steps in a row (each chunk's forward with the
+    weights the previous chunk left), and the read-out's gradient is that of the whole batch on the
+    features each chunk produced."""
+    rule = SoftHebbPlasticity(temperature=0.5, lr=0.05, radius=3.0)
+    x, y = data((1, 6, 6))
+    chunked = CompetitiveLearner(conv(), rule, "softhebb", seed=0, local_batch=5)
+    one = CompetitiveLearner(conv(), rule, "softhebb", seed=0)
+    chunked.train(), one.train()
+    chunked.local_step(x, y)
+    features = []
+    for part in x.split(5):
+        with torch.no_grad():
+            features.append(one.model[:-1](part))
+        one.local_step(part, y[:5])  # the local updates of that chunk (its read-out gradient is not used)
+    for a, b in zip(chunked.local_layers(), one.local_layers()):
+        torch.testing.assert_close(a.weight, b.weight)
+    readout = chunked.model[-1]
+    expected = torch.autograd.grad(F.cross_entropy(readout(torch.cat(features)), y), readout.weight)[0]
+    torch.testing.assert_close(readout.weight.grad, expected)
+    # frozen, or after the local epochs, the batch goes through whole (no chunking to pay for)
+    assert CompetitiveLearner(conv(), rule, "softhebb", local_batch=5, frozen=True).learning() == []
+
