@@ -43,9 +43,9 @@ def _seeds(text: str) -> list[int]:
     """``3`` -> [0, 1, 2]; ``0,4,7`` -> [0, 4, 7]."""
     try:
         if "," in text:
-            return [int(s) for s in text.split(",") if s]
+            return [int(s) for s in comma_items("--seeds", text)]
         n = int(text)
-    except ValueError:
+    except ValueError:  # SpikefaError (an empty item) is a ValueError too
         raise argparse.ArgumentTypeError(f"--seeds {text!r} is not a count or a list of ints") from None
     if n < 1:
         raise argparse.ArgumentTypeError(f"--seeds {text!r} must be >= 1")
@@ -203,8 +203,8 @@ def cmd_bench_rules(a: argparse.Namespace) -> int:
 
 def _steps_list(text: str) -> list[int]:
     try:
-        values = [int(v) for v in text.split(",") if v]
-    except ValueError:
+        values = [int(v) for v in comma_items("--time-steps", text)]
+    except ValueError:  # SpikefaError (an empty item) is a ValueError too
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") from None
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must list integers >= 1")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +42,7 @@ def _ints(flag: str, text: str) -> list[int]:
 def _names(flag: str, text: str | None) -> list[str] | None:
     if text is None:
         return None
-    names = [v.strip() for v in text.split(",") if v.strip()]
-    if not names:
-        raise SpikefaError(f"{flag} {text!r} names nothing; give a comma list")
-    return names
+    return comma_items(flag, text)
 
 
 def _seconds(flag: str, text: str | None) -> float | None:
@@ -273,6 +271,9 @@ def cmd_sweep(a: argparse.Namespace, items: list[str]) -> int:
     paths = write_sweep(rows, a.out)
     print((Path(a.out) / "sweep.md").read_text(), end="")
     print(f"-> {', '.join(str(p) for p in paths)}")
+    if rows and all(r.status.startswith("refused") for r in rows):
+        print("spikefa export sweep: every cell was refused by its target (see the status column)", file=sys.stderr)
+        return 1
     return 0
 
 

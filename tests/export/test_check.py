@@ -112,6 +112,11 @@ def test_cli_sweep_on_the_bundled_digits(tmp_path: Path) -> None:
     code, err = _cli(["export", "sweep", str(run), "--targets", "int8-edge", "--bits", "4", "--out", str(tmp_path / "sweep"),
                       "--limit", "60", "--force"])
     assert (code, err) == (0, "") and "| int8-edge | 8 |" not in (tmp_path / "sweep" / "sweep.md").read_text()
+    code, err = _cli(["export", "sweep", str(run), "--targets", "xylo-audio2", "--bits", "8", "--out", str(tmp_path / "none"),
+                      "--limit", "60"])
+    assert code == 1 and "refused: network" in (tmp_path / "none" / "sweep.md").read_text()  # a script must not read success
+    code, err = _cli(["export", "sweep", str(run), "--targets", "int8-edge,", "--out", str(tmp_path / "e")])
+    assert code == 2 and "--targets 'int8-edge,' has an empty item" in err
     config = json.loads((run / "config.json").read_text())
     (run / "config.json").write_text(json.dumps({**config, "dataset": "nmnist"}))  # the registry's kind decides
     code, err = _cli(["export", "sweep", str(run), "--targets", "int8-edge", "--out", str(tmp_path / "ev")])
