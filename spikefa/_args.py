@@ -12,3 +12,16 @@ def comma_items(flag: str, text: str) -> list[str]:
     if not all(items):
         raise SpikefaError(f"{flag} {text!r} has an empty item; give a comma list, e.g. a,b")
     return items
+
+
+def positive_ints(flag: str, text: str) -> list[int]:
+    """``"8,4,2"`` -> [8, 4, 2]: a comma list of integers >= 1 given to ``flag``. Raises SpikefaError
+    naming the flag on an empty item, a non-integer or a value below 1."""
+    items = comma_items(flag, text)
+    try:
+        values = [int(v) for v in items]
+    except ValueError:
+        raise SpikefaError(f"{flag} {text!r} must be a comma list of integers, e.g. 8,4,2") from None
+    if any(v < 1 for v in values):
+        raise SpikefaError(f"{flag} {text!r} must list integers >= 1")
+    return values

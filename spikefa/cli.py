@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from spikefa._args import comma_items
+from spikefa._args import comma_items, positive_ints
 from spikefa.errors import SpikefaError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -201,14 +201,15 @@ def cmd_bench_rules(a: argparse.Namespace) -> int:
     return 0
 
 
-def _steps_list(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in comma_items("--time-steps", text)]
-    except ValueError:  # SpikefaError (an empty item) is a ValueError too
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must list integers >= 1")
-    return values
+def _ints_for(flag: str) -> Callable[[str], list[int]]:
+    """An argparse ``type`` for ``flag``: a comma list of integers >= 1 (``positive_ints``), its error
+    turned into argparse's so the parser prints it in one line with exit 2."""
+    def parse(text: str) -> list[int]:
+        try:
+            return positive_ints(flag, text)
+        except SpikefaError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    return parse
 
 
 def cmd_bench_spiking(a: argparse.Namespace) -> int:
@@ -393,9 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
     bs = b.add_parser("spiking", help="online DFA vs surrogate-gradient BPTT: step time and peak memory vs T")
     bs.add_argument("--model", default="snn-1x800-lif", help="spiking model card name or path")
     bs.add_argument("--batch-size", type=_positive, default=128, metavar="N", help="examples per step")
-    bs.add_argument("--time-steps", type=_steps_list, default=[10, 25, 50, 100], help="T values for the memory table")
+    bs.add_argument("--time-steps", type=_ints_for("--time-steps"), default=[10, 25, 50, 100], help="T values for the memory table")
     bs.add_argument("--timed-steps", type=_positive, default=25, help="T at which time per step is compared")
-    bs.add_argument("--error-every", type=_steps_list, default=[1, 5],
+    bs.add_argument("--error-every", type=_ints_for("--error-every"), default=[1, 5],
                     help="online DFA broadcast periods k to time (comma-separated)")
     bs.add_argument("--rounds", type=_positive, default=5, metavar="N", help="timing rounds (the median is kept)")
     bs.add_argument("--steps", type=_positive, default=3, metavar="N", help="training steps per round")
@@ -406,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--only", default="fa,dc,stdp,spiking", help="comma list of: fa, dc, stdp, spiking")
     bp.add_argument("--rounds", type=_positive, default=5, metavar="N", help="timing rounds (the median is kept)")
     bp.add_argument("--batch-size", type=_positive, default=128, metavar="N", help="examples per step (fa, spiking)")
-    bp.add_argument("--dc-sizes", type=_steps_list, default=[100, 400], help="Diehl & Cook excitatory neurons")
+    bp.add_argument("--dc-sizes", type=_ints_for("--dc-sizes"), default=[100, 400], help="Diehl & Cook excitatory neurons")
     bp.add_argument("--images", type=_positive, default=8, metavar="N", help="Diehl & Cook images, cycled")
     bp.add_argument("--data-dir", metavar="DIR", help="MNIST folder for the Diehl & Cook images (default: "
                     "scikit-learn's digits scaled to 28x28)")

@@ -36,7 +36,9 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     (["compare", "--model", "mlp-1x800-tanh", "--rules", "fa,,bp", "--out", "X"], "--rules 'fa,,bp' has an empty item"),
     (["reproduce", "fa-hebbian", "--only", "1-blog,", "--out", "X"], "--only '1-blog,' has an empty item"),
     (["compare", "--model", "mlp-1x800-tanh", "--seeds", "0,,2", "--out", "X"], "--seeds '0,,2' is not a count"),
-    (["bench", "spiking", "--time-steps", "10,,25"], "'10,,25' is not a comma-separated list"),
+    (["bench", "spiking", "--time-steps", "10,,25"], "--time-steps '10,,25' has an empty item"),
+    (["bench", "spiking", "--error-every", "1,x"], "--error-every '1,x' must be a comma list of integers"),
+    (["bench", "peers", "--dc-sizes", "100,0"], "--dc-sizes '100,0' must list integers >= 1"),
     (["bench", "rules", "--input-shape", "28x28"], "CxHxW"),
     (["frobnicate"], "invalid choice"),
 ])

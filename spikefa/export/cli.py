@@ -24,19 +24,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from spikefa._args import comma_items
+from spikefa._args import comma_items, positive_ints
 from spikefa.errors import SpikefaError
-
-
-def _ints(flag: str, text: str) -> list[int]:
-    items = comma_items(flag, text)  # outside the try: SpikefaError is a ValueError
-    try:
-        values = [int(v) for v in items]
-    except ValueError:
-        raise SpikefaError(f"{flag} {text!r} must be a comma list of integers, e.g. 8,4,2") from None
-    if not values or any(v < 1 for v in values):
-        raise SpikefaError(f"{flag} {text!r} must list integers >= 1")
-    return values
 
 
 def _names(flag: str, text: str | None) -> list[str] | None:
@@ -81,10 +70,10 @@ def cmd_export(a: argparse.Namespace) -> int:
         raise SpikefaError(f"--out {a.out} already holds an export ({previous.name}); give --force to replace it, "
                            "or choose another folder")
     profile = load_profile(a.target)
-    bits = None if a.bits is None else _ints("--bits", a.bits)
+    bits = None if a.bits is None else positive_ints("--bits", a.bits)
     if bits is not None and len(bits) != 1:
         raise SpikefaError(f"--bits {a.bits!r}: export takes one bit width (the sweep takes a list)")
-    state = None if a.state_bits is None else _ints("--state-bits", a.state_bits)
+    state = None if a.state_bits is None else positive_ints("--state-bits", a.state_bits)
     if state is not None and len(state) != 1:
         raise SpikefaError(f"--state-bits {a.state_bits!r}: export takes one state width (the sweep takes a list)")
     if a.verify_examples < 0:
@@ -254,8 +243,8 @@ def cmd_sweep(a: argparse.Namespace, items: list[str]) -> int:
     targets = _names("--targets", a.targets) or _names("--target", a.target)
     if not targets or a.out is None:
         raise SpikefaError("spikefa export sweep needs --targets a,b and --out DIR")
-    bits = _ints("--bits", a.bits or "8,4,2")
-    given = None if a.state_bits is None else _ints("--state-bits", a.state_bits)
+    bits = positive_ints("--bits", a.bits or "8,4,2")
+    given = None if a.state_bits is None else positive_ints("--state-bits", a.state_bits)
     from spikefa.export.profile import load_profile
     from spikefa.export.sweep import sweep, write_sweep
 
