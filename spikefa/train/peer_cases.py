@@ -101,19 +101,32 @@ def bench_fa(rounds: int = 5, steps: int = 10, batch_size: int = 128, input_shap
 # ------------------------------------------------------------------ Diehl & Cook vs BindsNET
 
 
+def bindsnet_diehl_cook(n_exc: int, p: Any) -> Any:
+    """BindsNET's ``DiehlAndCook2015`` with spikefa's constants `p` (`DiehlCookParams`) where BindsNET
+    takes them: inhibition, dt, the STDP rates, weight norm, θ₊ and its decay τ_θ (ms)."""
+    return load_peer("bindsnet").DiehlAndCook2015(
+        n_inpt=p.n_input, n_neurons=n_exc, exc=22.5, inh=p.inhibition, dt=p.dt, nu=(p.nu_pre, p.nu_post),
+        norm=p.norm, theta_plus=p.theta_plus, tc_theta_decay=p.tau_theta, inpt_shape=(1, 28, 28))
+
+
+def bindsnet_present(net: Any, image: torch.Tensor, p: Any, monitor: Any = None) -> torch.Tensor | None:
+    """One learning presentation of `image` [784] in [0, 1] (Poisson at p.max_rate_hz for p.time_ms,
+    BindsNET's examples/mnist/eth_mnist.py), then BindsNET's per-sample reset. With a BindsNET
+    ``Monitor`` of the excitatory layer's ``s``: returns its spike counts [n_exc], read before the reset."""
+    poisson = require("bindsnet.encoding").poisson
+    spikes = poisson(datum=image.view(1, 28, 28) * p.max_rate_hz, time=int(p.time_ms), dt=p.dt)
+    net.run(inputs={"X": spikes.view(p.steps, 1, 1, 28, 28)}, time=int(p.time_ms))
+    counts = None if monitor is None else monitor.get("s").reshape(p.steps, -1).sum(0).float()
+    net.reset_state_variables()
+    return counts
+
+
 def _bindsnet_image(n_exc: int, p: Any) -> Callable[[torch.Tensor], None]:
     """One BindsNET ``DiehlAndCook2015`` presentation per call (its examples/mnist/eth_mnist.py)."""
-    models = load_peer("bindsnet")
-    poisson = require("bindsnet.encoding").poisson
-    net = models.DiehlAndCook2015(n_inpt=p.n_input, n_neurons=n_exc, exc=22.5, inh=p.inhibition, dt=p.dt,
-                                  nu=(p.nu_pre, p.nu_post), norm=p.norm, theta_plus=p.theta_plus,
-                                  tc_theta_decay=p.tau_theta, inpt_shape=(1, 28, 28))
-    steps = p.steps
+    net = bindsnet_diehl_cook(n_exc, p)
 
     def run(image: torch.Tensor) -> None:
-        spikes = poisson(datum=image.view(1, 28, 28) * p.max_rate_hz, time=int(p.time_ms), dt=p.dt)
-        net.run(inputs={"X": spikes.view(steps, 1, 1, 28, 28)}, time=int(p.time_ms))
-        net.reset_state_variables()
+        bindsnet_present(net, image, p)
     return run
 
 
