@@ -307,30 +307,30 @@ def snntorch_reads(qnet: QuantizedNet) -> bool:
 
 
 def verify(qnet: QuantizedNet, out_dir: Path, spikes: torch.Tensor) -> Verification:
-    """Read the graph back and run it — snnTorch's importer where it reads the graph
-    (`snntorch_reads`), `run_graph` otherwise (convolutional, per-neuron β̂, CubaLIF) — against
-    spikefa's float simulation of the quantised network, every layer with `run_graph` (the output
-    layer for snnTorch's); disagreements at a membrane equal
-    to its threshold are counted as ties, apart from real mismatches (`split_ties`)."""
+    """Read the graph back and run it against spikefa's float simulation of the quantised network:
+    every layer with `run_graph`, and, where snnTorch's importer reads the graph (`snntorch_reads`),
+    its output layer through snnTorch, which is then what is counted. Disagreements at a membrane
+    equal to its threshold are counted as ties, apart from real mismatches (`split_ties`); the
+    cause of an output disagreement is looked for in every layer of `run_graph`, so a hidden-layer
+    tie is a tie even where only snnTorch's output is compared."""
     graph, side = read(out_dir)
     want, mems, thetas = _reference(qnet, spikes)
-    if not snntorch_reads(qnet):
-        got = run_graph(graph, side, spikes)
-        how = "nir.read + spikefa.export.nir_writer.run_graph (NIR node semantics, sidecar dt and reset), every layer"
-    else:
-        got = (run_snntorch(to_snntorch(graph, side), spikes),)
-        want, mems, thetas = want[-1:], mems[-1:], thetas[-1:]
-        how = "nir.read + snntorch.import_from_nir (retimed to dt = 1e-4 s; sidecar reset applied)"
-    real, ties = split_ties(got, want, mems, thetas)
+    got = run_graph(graph, side, spikes)
+    how = "nir.read + spikefa.export.nir_writer.run_graph (NIR node semantics, sidecar dt and reset), every layer"
+    observed = None
+    if snntorch_reads(qnet):
+        observed = run_snntorch(to_snntorch(graph, side), spikes)
+        how = ("nir.read + snntorch.import_from_nir (retimed to dt = 1e-4 s; sidecar reset applied), the output layer; "
+               "causes traced through every layer by spikefa.export.nir_writer.run_graph")
+    real, ties = split_ties(got, want, mems, thetas, observed=observed)
     if len(got) != len(want):
         real = max(real, 1)
     rec = run_int(qnet, spikes)
     ints = (rec.spikes, list(rec.mems), [q.threshold_neurons for q in qnet.layers])
-    if snntorch_reads(qnet):
-        ints = (ints[0][-1:], ints[1][-1:], ints[2][-1:])
-    other, int_ties = split_ties(got, *ints, rel_tol=0.0)
+    other, int_ties = split_ties(got, *ints, rel_tol=0.0, observed=observed)
     note = (f"{how}; against the integer simulator: {int_ties} tie disagreements (U = theta exactly), {other} others "
             "(decay rounding and saturation, integer arithmetic that NIR's float semantics do not hold)")
     return Verification("nir", "float simulation of the quantised network (spikefa.export.simulate.run_float)",
-                        real, sum(int(w.numel()) for w in want), note, ties=ties,
+                        real, sum(int(w.numel()) for w in (want[-1:] if observed is not None else want)), note,
+                        ties=ties,
                         integer={"ties": int_ties, "other": other})

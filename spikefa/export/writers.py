@@ -47,7 +47,8 @@ class Verification:
 
 
 def split_ties(got: Sequence[torch.Tensor], want: Sequence[torch.Tensor], mems: Sequence[torch.Tensor],
-               thresholds: Sequence[torch.Tensor], rel_tol: float = 1e-4) -> tuple[int, int]:
+               thresholds: Sequence[torch.Tensor], rel_tol: float = 1e-4,
+               observed: torch.Tensor | None = None) -> tuple[int, int]:
     """(real mismatches, tie disagreements) between every layer's spikes `got` and the reference
     `want` ([T, B, n_l] each), given the reference's membranes and per-neuron thresholds [n_l].
 
@@ -56,9 +57,17 @@ def split_ties(got: Sequence[torch.Tensor], want: Sequence[torch.Tensor], mems: 
     below. Per sample, the earliest disagreement (by time step, then layer) decides: if the
     reference's membrane there is within `rel_tol`·max(1, |θ|) of θ, the sample's disagreements
     are counted as ties (what follows a tie diverges from it) when every neuron that disagrees there
-    is at its threshold, otherwise as real mismatches."""
+    is at its threshold, otherwise as real mismatches.
+
+    ``observed`` [T, B, n_last]: the last layer as a reader that shows no hidden layer computed it
+    (snnTorch's importer). Then only its disagreements with ``want[-1]`` are counted, and a sample's
+    are ties when ``observed`` equals ``got[-1]`` there (the two readers agree) and `got`'s earliest
+    disagreement, seen in every layer, is at a tie: a hidden-layer tie shows at the output as a
+    spike far from threshold."""
     if len(got) != len(want) or any(g.shape != w.shape for g, w in zip(got, want)):
         return sum(max(g.numel(), w.numel()) for g, w in zip(got, want)) or 1, 0
+    if observed is not None and observed.shape != want[-1].shape:
+        return max(observed.numel(), want[-1].numel()), 0
     real = ties = 0
     for b in range(want[0].shape[1]):
         first: tuple[int, int] | None = None
@@ -69,12 +78,19 @@ def split_ties(got: Sequence[torch.Tensor], want: Sequence[torch.Tensor], mems: 
             steps = diff.any(dim=1).nonzero()
             if steps.numel() and (first is None or (int(steps[0]), l) < first):
                 first = (int(steps[0]), l)
-        if first is None:
+        readers_agree = True
+        if observed is not None:
+            seen = observed[:, b].to(torch.int64)
+            count = int((seen != want[-1][:, b].to(torch.int64)).sum())
+            readers_agree = torch.equal(seen, got[-1][:, b].to(torch.int64))
+        if count == 0:
             continue
-        t, l = first
-        where = (got[l][t, b].to(torch.int64) != want[l][t, b].to(torch.int64))
-        u, theta = mems[l][t, b][where].double(), thresholds[l].double()[where]
-        at_tie = bool(((u - theta).abs() <= rel_tol * theta.abs().clamp_min(1.0)).all())
+        at_tie = False
+        if first is not None and readers_agree:
+            t, l = first
+            where = (got[l][t, b].to(torch.int64) != want[l][t, b].to(torch.int64))
+            u, theta = mems[l][t, b][where].double(), thresholds[l].double()[where]
+            at_tie = bool(((u - theta).abs() <= rel_tol * theta.abs().clamp_min(1.0)).all())
         ties, real = (ties + count, real) if at_tie else (ties, real + count)
     return real, ties
 

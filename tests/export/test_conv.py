@@ -342,6 +342,28 @@ def test_split_ties_counts_disagreements_at_threshold_apart() -> None:
     assert split_ties(want, want, [mem], theta) == (0, 0)
 
 
+def test_split_ties_traces_an_output_disagreement_to_a_hidden_tie() -> None:
+    # Two layers, T = 2, B = 2, one neuron each. Sample 0: the hidden neuron sits exactly at θ at
+    # t = 0 and the graph fires it; the output then fires at t = 1 far from its threshold. Sample 1:
+    # the output differs with no hidden cause. Only the output is observed (snnTorch's reader).
+    theta = [torch.full((1,), 2.0), torch.full((1,), 2.0)]
+    want = [torch.zeros(2, 2, 1), torch.zeros(2, 2, 1)]
+    mems = [torch.tensor([[[2.0], [0.0]], [[0.0], [0.0]]]), torch.tensor([[[0.0], [0.0]], [[0.5], [0.5]]])]
+    got = [want[0].clone(), want[1].clone()]
+    got[0][0, 0, 0] = 1
+    got[1][1, 0, 0] = 1
+    got[1][1, 1, 0] = 1
+    observed = got[1].clone()
+    assert split_ties(got, want, mems, theta) == (1, 2)  # every layer seen: sample 0's two spikes are ties
+    assert split_ties(got, want, mems, theta, observed=observed) == (1, 1)  # output only: the same cause
+    # the output-only comparison alone (the old snnTorch path) calls sample 0 a real mismatch
+    assert split_ties(got[-1:], want[-1:], mems[-1:], theta[-1:]) == (2, 0)
+    # a second reader that disagrees with run_graph in a sample is not excused by its tie
+    other = observed.clone()
+    other[0, 0, 0] = 1
+    assert split_ties(got, want, mems, theta, observed=other) == (3, 0)
+
+
 def _tie_net() -> QuantizedNet:
     """One IF neuron (speck: no decay), weight 1 unit, θ = 10 units, one unit = 0.1: in real units
     θ̂ = 1 and ten input spikes give U = 10 × 0.1, which float32 sums to 1.0000001 > θ̂ while the
