@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -92,3 +96,16 @@ def online_and_bptt_grads(net: SpikingNet, x: torch.Tensor, y: torch.Tensor) -> 
     for a, p in zip(online, net.parameters()):
         torch.testing.assert_close(a, p.grad, rtol=1e-5, atol=1e-6)
     return online
+
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load_script(path: Path, name: str | None = None) -> ModuleType:
+    """A script that is not a package module (benchmarks/*.py, a torchrun worker), imported from
+    its file under `name` (default: the file's stem)."""
+    spec = importlib.util.spec_from_file_location(name or path.stem, path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+from types import ModuleType
 
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "dc_early.py"
+from ..helpers import BENCHMARKS, load_script
 
 
-def _script():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("dc_early", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def _script() -> ModuleType:
+    return load_script(BENCHMARKS / "dc_early.py")
 
 
 def test_each_window_is_voted_with_the_previous_windows_labels() -> None:

@@ -10,7 +10,6 @@ broadcast rank 0's buffers, and hold the same feedback matrices after every epoc
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -21,6 +20,8 @@ from typing import Any
 
 import pytest
 import torch
+
+from ..helpers import load_script
 
 pytestmark = pytest.mark.slow
 
@@ -50,10 +51,7 @@ def _launch(out: Path, specs: list[str]) -> subprocess.CompletedProcess[str]:
 
 def _single(out: Path, specs: list[str]) -> None:
     """The same worker in this process, without any torchrun environment: world size 1."""
-    spec = importlib.util.spec_from_file_location("spikefa_ddp_worker", WORKER)
-    assert spec is not None and spec.loader is not None
-    worker = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(worker)
+    worker = load_script(WORKER, "spikefa_ddp_worker")
     saved = {k: os.environ.pop(k) for k in DIST_VARS if k in os.environ}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as each rank: summation order then differs only by the all-reduce

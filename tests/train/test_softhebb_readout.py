@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+from types import ModuleType
 
 import torch
 from torch import nn
@@ -12,15 +11,11 @@ from spikefa.nn.build import build_softhebb_conv
 from spikefa.nn.competitive import CompetitiveLearner, SoftHebbPlasticity
 from spikefa.schemas.card import SoftHebbConvArch
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "softhebb_readout.py"
+from ..helpers import BENCHMARKS, load_script
 
 
-def _script():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("softhebb_readout", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def _script() -> ModuleType:
+    return load_script(BENCHMARKS / "softhebb_readout.py")
 
 
 def test_cached_features_then_head_equal_the_whole_network_in_eval_mode() -> None:
