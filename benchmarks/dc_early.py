@@ -10,6 +10,8 @@ rates, weight norm, θ₊ and τ_θ; `spikefa.train.peer_cases.bindsnet_diehl_co
 - ``b1``: spikefa, one image at a time (the exact sequential rule; the 1,600 and 6,400 cards' mode);
 - ``b1-noboost``: the same without re-presenting an image that drew fewer than 5 spikes at +32 Hz
   (``max_boosts = 0``; BindsNET's example has no such boost): what the first images' drive adds;
+- ``b1-delay2``: the same with the inhibition arriving two steps after a spike (``inhibition_delay_ms
+  = 2``), the timing of BindsNET's excitatory → inhibitory → excitatory loop;
 - ``b64``: spikefa in exclusive batches of 64 (the 400-neuron card's mode);
 - ``bindsnet``: BindsNET 0.3.4 (``pip install --no-deps bindsnet==0.3.4``), if it imports.
 
@@ -39,7 +41,7 @@ from spikefa.functional.voting import assign_labels, predict
 from spikefa.nn.stdp import DiehlCookNet
 from spikefa.schemas.stdp import DiehlCookParams
 
-SIDES = ("b1", "b1-noboost", "b64", "bindsnet")
+SIDES = ("b1", "b1-noboost", "b1-delay2", "b64", "bindsnet")
 
 
 def spikefa_side(p: DiehlCookParams, batch: int, seed: int) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -147,6 +149,7 @@ def main() -> None:
     p = DiehlCookParams(n_exc=a.neurons)
     makers = {"b1": lambda: spikefa_side(p, 1, a.seed),
               "b1-noboost": lambda: spikefa_side(DiehlCookParams(n_exc=a.neurons, max_boosts=0), 1, a.seed),
+              "b1-delay2": lambda: spikefa_side(DiehlCookParams(n_exc=a.neurons, inhibition_delay_ms=2.0), 1, a.seed),
               "b64": lambda: spikefa_side(p, 64, a.seed),
               "bindsnet": lambda: bindsnet_side(p, a.seed)}
     result: dict[str, Any] = {"neurons": a.neurons, "images": len(x), "window": a.window, "seed": a.seed,

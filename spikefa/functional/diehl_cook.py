@@ -10,7 +10,7 @@ Per step of dt ms, for sample b and excitatory neuron j (mV, ms):
     input     s_i(t) ~ Bernoulli(x_i · r · dt/1000), r = 128 Hz at pixel 1 for 250 ms (BindsNET's
               examples/mnist/eth_mnist.py; the paper: 63.75 Hz = pixel/4, 350 ms)
     leak      v_j ← v_rest + (v_j − v_rest)·exp(−dt/τ_m)                 v_rest = −65, τ_m = 100
-    drive     v_j ← v_j + [not refractory]·(Σ_i W_ji s_i(t) − w_inh·Σ_{k≠j} z_k(t−1))
+    drive     v_j ← v_j + [not refractory]·(Σ_i W_ji s_i(t) − w_inh·Σ_{k≠j} z_k(t−d))      d = inhibition_steps
     fire      z_j = [v_j ≥ v_thresh + θ_j]; v_j ← v_reset; 5 ms refractory  v_thresh = −52, v_reset = −60
     one spike at most per sample and step (BindsNET ``one_spike``; here the largest margin wins)
     learning  θ_j ← θ_j·exp(−dt/τ_θ) + θ₊·Σ_b z_bj                        θ₊ = 0.05, τ_θ = 10⁷ ms
@@ -28,8 +28,12 @@ Per step of dt ms, for sample b and excitatory neuron j (mV, ms):
               either way; inference (no learning) never restricts firing.
 
 The lateral inhibition is the direct all-to-all form (each spike inhibits every other excitatory
-neuron by w_inh = 120 mV one step later; BindsNET's example value, its model default is 17.5)
-that BindsNET's v2 model uses for the paper's excitatory → inhibitory → excitatory loop. The
+neuron by w_inh = 120 mV d steps later; BindsNET's example value, its model default is 17.5)
+that BindsNET's v2 model uses for the paper's excitatory → inhibitory → excitatory loop. With
+d = 1 (``inhibition_delay_ms = dt``, the default) it arrives one step after the spike; d = 2 is
+the timing of BindsNET's ``DiehlAndCook2015``, whose Ae spike reaches the inhibitory layer one step
+later and comes back the step after (its Ai neurons, 22.5 mV above a 20 mV gap, always fire), so
+other neurons can still fire in the step after a spike. The
 defaults (250 ms at 128 Hz, w_inh = 120) were chosen on the validation split: with 20,000
 training images, 350 ms at 63.75 Hz with w_inh = 17.5 gave 76 % and with w_inh = 120 85 %,
 250 ms at 128 Hz with w_inh = 120 88 %. The 150 ms rest is modelled as a reset
@@ -53,20 +57,35 @@ __all__ = ["DCState", "DiehlCookParams", "claim_neurons", "dc_init", "dc_neuron_
 
 class DCState(NamedTuple):
     """Per-sample dynamic state: membranes v [B, N] (mV), refractory steps left [B, N], the
-    last step's spikes [B, N] (they drive the inhibition) and the STDP traces."""
+    last step's spikes [B, N], the STDP traces and, for an inhibition delay of d > 1 steps, the
+    spikes of the d − 1 steps before the last, oldest first ([d − 1, B, N]; None for d = 1).
+    The spikes of step t − d drive the inhibition at step t."""
 
     v: torch.Tensor
     refrac: torch.Tensor
     spikes: torch.Tensor
     traces: STDPState
+    earlier: torch.Tensor | None = None
+
+    def inhibitors(self) -> torch.Tensor:
+        """The spikes [B, N] that inhibit at the next step: those of d steps before it."""
+        return self.spikes if self.earlier is None else self.earlier[0]
+
+    def shifted(self) -> torch.Tensor | None:
+        """``earlier`` after the next step: the window moves on by one step (the last step's
+        spikes join it, the oldest leave)."""
+        if self.earlier is None:
+            return None
+        return torch.cat([self.earlier[1:], self.spikes.unsqueeze(0)])
 
 
 def dc_init(batch: int, p: DiehlCookParams, dtype: torch.dtype = torch.float32,
             device: torch.device | str | None = None) -> DCState:
     """The state after a rest: v = v_rest, no refractoriness, no spikes, zero traces."""
     z = torch.zeros(batch, p.n_exc, dtype=dtype, device=device)
+    earlier = None if p.inhibition_steps == 1 else z.new_zeros(p.inhibition_steps - 1, batch, p.n_exc)
     return DCState(z + p.v_rest, z.clone(), z.clone(),
-                   STDPState(torch.zeros(batch, p.n_input, dtype=dtype, device=device), z.clone()))
+                   STDPState(torch.zeros(batch, p.n_input, dtype=dtype, device=device), z.clone()), earlier)
 
 
 def dc_neuron_step(current: torch.Tensor, state: DCState, theta: torch.Tensor, p: DiehlCookParams,
@@ -76,9 +95,9 @@ def dc_neuron_step(current: torch.Tensor, state: DCState, theta: torch.Tensor, p
     ``allowed`` [B, N] (bool) masks which neurons may fire in which sample (None: all)."""
     decay = math.exp(-p.dt / p.tau_mem)
     v = state.v * decay + p.v_rest * (1.0 - decay)
-    drive = current
-    if p.inhibition > 0 and bool(state.spikes.any()):
-        drive = current - p.inhibition * (state.spikes.sum(1, keepdim=True) - state.spikes)
+    drive, source = current, state.inhibitors()
+    if p.inhibition > 0 and bool(source.any()):
+        drive = current - p.inhibition * (source.sum(1, keepdim=True) - source)
     free = state.refrac <= 0
     v = torch.where(free, v + drive, v)
     refrac = (state.refrac - 1.0).clamp_(min=0.0)
@@ -87,14 +106,14 @@ def dc_neuron_step(current: torch.Tensor, state: DCState, theta: torch.Tensor, p
     if allowed is not None:
         fire &= allowed
     if not bool(fire.any()):
-        return torch.zeros_like(v), DCState(v, refrac, torch.zeros_like(v), state.traces)
+        return torch.zeros_like(v), DCState(v, refrac, torch.zeros_like(v), state.traces, state.shifted())
     spikes = fire.to(v.dtype)
     if p.one_spike:
         winner = margin.masked_fill_(~fire, -math.inf).argmax(1, keepdim=True)
         spikes = torch.zeros_like(v).scatter_(1, winner, spikes.amax(1, keepdim=True))
     v = v.masked_fill_(fire, p.v_reset)
     refrac = refrac.masked_fill_(fire, float(p.refrac_steps))
-    return spikes, DCState(v, refrac, spikes, state.traces)
+    return spikes, DCState(v, refrac, spikes, state.traces, state.shifted())
 
 
 def claim_neurons(owner: torch.Tensor, spikes: torch.Tensor) -> torch.Tensor:

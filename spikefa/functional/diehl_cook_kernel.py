@@ -9,8 +9,9 @@ neuron learns in the first sample that makes it fire). It performs the same floa
 the same order as the torch path:
 
     current   Σ_i W_ji over the step's input events, in event order, from 0 (``embedding_bag`` sum)
-    neuron    leak, inhibition, refractoriness, threshold, one-spike winner (largest margin, first
-              index on ties), reset, as `dc_neuron_step`; exclusive ownership as `claim_neurons`
+    neuron    leak, inhibition (by the spikes of d steps back), refractoriness, threshold, one-spike
+              winner (largest margin, first index on ties), reset, as `dc_neuron_step`; exclusive
+              ownership as `claim_neurons`
     learning  θ decay then θ₊ per learning spike; nearest traces decayed then set; pre pathway
               W[:, i] += y_b, post pathway W[j, :] += x_b, each over the events in (sample, index)
               order, clip to [w_min, w_max] at the end of the step (`stdp_step_events` with
@@ -60,15 +61,17 @@ def supports(s: STDPParams, batch: int, learn: bool, dtype: torch.dtype, device:
 
 
 def _loop(idx: Any, offs: Any, w: Any, theta: Any, v: Any, refrac: Any, spikes: Any, x: Any, y: Any,
-          counts: Any, c: Any, learn: bool, one_spike: bool, exclusive: bool,
+          counts: Any, ring: Any, c: Any, learn: bool, one_spike: bool, exclusive: bool,
           clip_all: bool) -> None:  # pragma: no cover - compiled
     """The presentation loop (compiled by numba). Arrays: idx [E] input indices, offs [steps, B + 1]
     event offsets, w [in, N] (W transposed, written in place), theta [N], v/refrac/spikes/y/counts
-    [B, N], x [B, in]. c holds the constants in the network's dtype (see `_constants`)."""
+    [B, N], x [B, in], ring [d, B, N] the spikes of the last d steps (step t's at t mod d, so at
+    step t slot t mod d holds step t − d's, which inhibit). c holds the constants in the network's
+    dtype (see `_constants`)."""
     decay, rest, inh, thresh, v_reset, refrac_steps = c[0], c[1], c[2], c[3], c[4], c[5]
     th_decay, th_plus, x_decay, y_decay, a_plus, a_minus, w_min, w_max = c[6], c[7], c[8], c[9], c[10], c[11], c[12], c[13]
     zero, one = c[14], c[15]
-    steps, batch = offs.shape[0], v.shape[0]
+    steps, batch, delay = offs.shape[0], v.shape[0], ring.shape[0]
     n_in, n = w.shape[0], w.shape[1]
     cur = np.empty((batch, n), dtype=w.dtype)
     margin = np.empty(n, dtype=w.dtype)
@@ -90,15 +93,16 @@ def _loop(idx: Any, offs: Any, w: Any, theta: Any, v: Any, refrac: Any, spikes: 
                 theta[j] = theta[j] * th_decay
         restrict = exclusive and any_owned  # owners from earlier steps only
         step_fired = False
+        slot = t % delay
         for b in range(batch):
             total = zero
             for j in range(n):
-                total += spikes[b, j]
+                total += ring[slot, b, j]
             inhibit = inh > zero and total > zero
             best = -1
             for j in range(n):
                 vj = v[b, j] * decay + rest
-                drive = cur[b, j] - inh * (total - spikes[b, j]) if inhibit else cur[b, j]
+                drive = cur[b, j] - inh * (total - ring[slot, b, j]) if inhibit else cur[b, j]
                 if refrac[b, j] <= zero:
                     vj = vj + drive
                 r = refrac[b, j] - one
@@ -118,6 +122,7 @@ def _loop(idx: Any, offs: Any, w: Any, theta: Any, v: Any, refrac: Any, spikes: 
                     if not one_spike or j == best:
                         s = one
                 spikes[b, j] = s
+                ring[slot, b, j] = s
                 counts[b, j] += s
             step_fired = step_fired or best >= 0
         if not learn:
@@ -211,9 +216,13 @@ def present_jit(offsets: torch.Tensor, index: torch.Tensor, weight: torch.Tensor
     z = torch.zeros(batch, p.n_exc, dtype=dtype)
     v, refrac, spikes, counts = z + p.v_rest, z.clone(), z.clone(), z.clone()
     x, y = torch.zeros(batch, p.n_input, dtype=dtype), z.clone()
+    d, steps = p.inhibition_steps, offsets.shape[0]
+    ring = torch.zeros(d, batch, p.n_exc, dtype=dtype)
     clip_all = bool(learn and ((weight < s.w_min).any() or (weight > s.w_max).any()))
     _kernel()(index.contiguous().numpy(), offsets.contiguous().numpy(), w_in.numpy(), theta.numpy(), v.numpy(),
-              refrac.numpy(), spikes.numpy(), x.numpy(), y.numpy(), counts.numpy(),
+              refrac.numpy(), spikes.numpy(), x.numpy(), y.numpy(), counts.numpy(), ring.numpy(),
               _constants(p, s, w_in.numpy().dtype), bool(learn), bool(p.one_spike),
               bool(learn and p.exclusive and batch > 1), clip_all)
-    return counts, DCState(v, refrac, spikes, STDPState(x, y))
+    # DCState.earlier: steps T − d … T − 2, oldest first (step k sits in slot k mod d)
+    earlier = None if d == 1 else ring[[(steps - d + k) % d for k in range(d - 1)]]
+    return counts, DCState(v, refrac, spikes, STDPState(x, y), earlier)

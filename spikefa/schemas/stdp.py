@@ -150,6 +150,7 @@ class DiehlCookParams(Validated):
     theta_plus: float = 0.05
     tau_theta: float = 1e7
     inhibition: float = 120.0
+    inhibition_delay_ms: float = 1.0
     one_spike: bool = True
     w_init: float = 0.3
     norm: float = 78.4
@@ -170,7 +171,15 @@ class DiehlCookParams(Validated):
                   "tau_pre", "tau_post", "w_max")
         _non_negative(self, "rest_ms", "rate_boost_hz", "theta_plus", "inhibition", "nu_pre", "nu_post")
         require("time_ms", self.time_ms, self.time_ms >= self.dt, f"a number >= dt = {self.dt!r}")
+        require("inhibition_delay_ms", self.inhibition_delay_ms, self.inhibition_delay_ms >= self.dt,
+                f"a number >= dt = {self.dt!r} (a spike inhibits from the next step on)")
         _max_rate(self)
+
+    @property
+    def inhibition_steps(self) -> int:
+        """Steps from an excitatory spike to the inhibition it causes: 1 is the direct form, 2 the
+        timing of BindsNET's ``DiehlAndCook2015`` loop (Ae → Ai one step, Ai → Ae the next)."""
+        return max(1, round(self.inhibition_delay_ms / self.dt))
 
     @property
     def steps(self) -> int:

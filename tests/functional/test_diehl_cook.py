@@ -30,6 +30,28 @@ def test_neuron_step_leak_refractoriness_reset_and_inhibition() -> None:
     torch.testing.assert_close(state2.v[0, 0], torch.tensor(p.v_rest + (p.v_reset - p.v_rest) * decay))
 
 
+
+def test_inhibition_arrives_d_steps_after_the_spike() -> None:
+    """Neuron 0 fires at step 0; neuron 1's drive crosses threshold at step 1. With the direct form
+    (d = 1) the inhibition reaches neuron 1 at step 1 and it stays silent; with BindsNET's
+    Ae -> Ai -> Ae timing (d = 2) it fires at step 1 and the inhibition lands at step 2 on the
+    others, not on neuron 0 (a neuron does not inhibit itself)."""
+    drives = torch.zeros(3, 1, 6)
+    drives[0, 0, 0] = 20.0
+    drives[1, 0, 1] = 20.0
+    fired = {}
+    for d in (1, 2):
+        p = dc_params(inhibition=10.0, one_spike=False, inhibition_delay_ms=float(d))
+        state, theta, steps = dc_init(1, p), torch.zeros(p.n_exc), []
+        for t in range(3):
+            spikes, state = dc_neuron_step(drives[t], state, theta, p)
+            steps.append(spikes[0].nonzero().flatten().tolist())
+        fired[d] = steps
+        if d == 2:  # step 2: neurons 2..5 got neuron 0's inhibition (from step 0), -10 mV from rest
+            torch.testing.assert_close(state.v[0, 2:], torch.full((4,), p.v_rest - 10.0))
+    assert fired[1] == [[0], [], []]
+    assert fired[2] == [[0], [1], []]
+
 def test_one_spike_per_step_and_sample() -> None:
     p = dc_params(inhibition=0.0, one_spike=True, n_exc=10)
     net = DiehlCookNet(p, seed=0)

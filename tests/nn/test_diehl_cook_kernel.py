@@ -27,6 +27,9 @@ def _assert_same(ref: DiehlCookNet, fast: DiehlCookNet) -> None:
     assert ref.state is not None and fast.state is not None
     for a, b in zip([*ref.state[:3], *ref.state.traces], [*fast.state[:3], *fast.state.traces], strict=True):
         assert torch.equal(a, b)
+    assert (ref.state.earlier is None) == (fast.state.earlier is None)
+    if ref.state.earlier is not None:
+        assert torch.equal(ref.state.earlier, fast.state.earlier)
 
 
 @pytest.mark.parametrize("kw", [
@@ -34,6 +37,8 @@ def _assert_same(ref: DiehlCookNet, fast: DiehlCookNet) -> None:
     {"one_spike": False, "inhibition": 2.0},
     {"inhibition": 0.0, "theta_plus": 0.5, "tau_theta": 30.0},
     {"n_exc": 9, "nu_pre": 0.02, "nu_post": 0.3, "w_max": 0.4, "norm": 4.0},  # rows above w_max after norm
+    {"inhibition_delay_ms": 2.0, "inhibition": 5.0},  # BindsNET's Ae -> Ai -> Ae timing
+    {"inhibition_delay_ms": 3.0, "inhibition": 3.0, "one_spike": False},
 ])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_learning_presentations_match_the_torch_kernels_bitwise(kw: dict, dtype: torch.dtype) -> None:
@@ -78,6 +83,7 @@ def test_inference_batches_match_and_leave_the_learned_state_alone() -> None:
 @pytest.mark.parametrize("kw", [
     {"inhibition": 5.0, "theta_plus": 1.0, "n_exc": 12},  # many claims: the exclusive test's case
     {"one_spike": False, "inhibition": 2.0, "n_exc": 9},
+    {"inhibition": 5.0, "theta_plus": 1.0, "n_exc": 12, "inhibition_delay_ms": 2.0},
 ])
 def test_exclusive_learning_batches_match_the_torch_kernels_bitwise(kw: dict) -> None:
     p = dc_params(**kw)

@@ -18,6 +18,10 @@ def test_params_are_validated_with_the_key_and_value_in_the_message() -> None:
         DiehlCookParams(max_rate_hz=2000.0)
     with pytest.raises(ConfigError, match="reduction = 'max'"):
         DiehlCookParams(reduction="max")
+    with pytest.raises(ConfigError, match="inhibition_delay_ms = 0.5"):
+        DiehlCookParams(inhibition_delay_ms=0.5)
+    assert DiehlCookParams(inhibition_delay_ms=2.0).inhibition_steps == 2
+    assert DiehlCookParams(dt=0.5, inhibition_delay_ms=2.0).inhibition_steps == 4
     with pytest.raises(ConfigError, match="n_hidden = 0"):
         ThreeFactorParams(n_hidden=0)
     with pytest.raises(ConfigError, match="lr = -0.1"):
