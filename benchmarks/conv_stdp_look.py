@@ -1,10 +1,13 @@
 """A short conv-stdp run on the first N MNIST training images, scored on the first 1,000 validation and
 1,000 test images (`limit_eval`, which the CLI does not expose), seed 0, read-out lr 1e-2:
 
-    OMP_NUM_THREADS=1 [CARD=path.toml] [TAG=prefix-] python benchmarks/conv_stdp_look.py UPDATE N EPOCHS [frozen]
+    OMP_NUM_THREADS=1 [CARD=path.toml] [TAG=prefix-] python benchmarks/conv_stdp_look.py UPDATE N EPOCHS [frozen] \
+        [--readout rstdp] [--opt KEY=VALUE ...]
 
-UPDATE is the rule's `update` option (image | batch); `frozen` gives the random-feature control.
-Writes runs/cs/{TAG}{UPDATE}-{N}-e{EPOCHS}[-frozen]. Bad input: one line, exit 2.
+UPDATE is the rule's `update` option (image | batch); `frozen` gives the random-feature control;
+`--readout rstdp` the reward-modulated variant (conv2 decides; the rule's `readout` option); `--opt`
+any other option of the rule, as `spikefa train --opt` (`spikefa list rules`).
+Writes runs/cs/{TAG}{UPDATE}-{N}-e{EPOCHS}[-rstdp][-frozen]. Bad input: one line, exit 2.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import argparse
 import os
 import sys
 
+from spikefa.cli import _rule_options
 from spikefa.errors import SpikefaError
 from spikefa.runs.model import resolve_config
 from spikefa.train import train
@@ -24,13 +28,18 @@ def main() -> None:
     ap.add_argument("n", type=int, help="training images (the first N)")
     ap.add_argument("epochs", type=int)
     ap.add_argument("frozen", nargs="?", choices=("frozen",), help="the random-feature control")
+    ap.add_argument("--readout", choices=("linear", "rstdp"), default="linear", help="the rule's read-out")
+    ap.add_argument("--opt", action="append", metavar="KEY=VALUE", help="another rule option (repeatable)")
     ap.add_argument("--data-dir", default="../shared/data/mnist")
     a = ap.parse_args()
     try:
         cfg = resolve_config(os.environ.get("CARD", "conv-stdp"), "conv-stdp", "mnist", data_dir=a.data_dir,
                              limit_train=a.n, limit_eval=1000, epochs=a.epochs, lr=1e-2, seed=0,
-                             rule_options={"update": a.update, "frozen": a.frozen is not None})
-        out = f"runs/cs/{os.environ.get('TAG', '')}{a.update}-{a.n}-e{a.epochs}{'-frozen' if a.frozen else ''}"
+                             rule_options={"update": a.update, "frozen": a.frozen is not None,
+                                           "readout": a.readout, **_rule_options(a.opt)})
+        variant = "-rstdp" if a.readout == "rstdp" else ""
+        out = (f"runs/cs/{os.environ.get('TAG', '')}{a.update}-{a.n}-e{a.epochs}{variant}"
+               f"{'-frozen' if a.frozen else ''}")
         train(cfg, out, progress=False)
     except SpikefaError as err:
         print(f"conv_stdp_look: {err}", file=sys.stderr)
