@@ -139,14 +139,16 @@ def k_winners(times: torch.Tensor, potential: torch.Tensor, k: int, radius: int,
 
 def stdp_update(weight: torch.Tensor, pre_times: torch.Tensor, post_times: torch.Tensor, winners: torch.Tensor,
                 a_plus: float | torch.Tensor, a_minus: float | torch.Tensor, stride: int = 1,
-                padding: int = 0) -> torch.Tensor:
+                padding: int = 0, soft: bool = True) -> torch.Tensor:
     """ΔW [F, C, kh, kw] of the simplified STDP (module docstring) for the winners [B, k, 3] of
     `k_winners`: for each winner (map f at (y, x) of image b, post time t_post) and each input j of
     its receptive field (pre time t_j, padding counts as never), A₊·w(1−w) if t_j ≤ t_post else
     A₋·w(1−w); averaged over the batch's winners of each map (a map without a winner: 0), so a batch
     moves each map by at most one image's step. ``pre_times`` [B, C, H, W] (T for never),
     ``post_times`` [B, F, H', W']. ``a_plus`` / ``a_minus``: numbers, or one per winner [B, k] (the
-    reward-modulated rule's reward and punishment, `reward_rates`)."""
+    reward-modulated rule's reward and punishment, `reward_rates`). ``soft = False``: the additive
+    form, A₊ or A₋ without the w(1−w) factor (the caller clips the weights to its bounds; SpykeTorch's
+    decision layer, bounds [0.2, 0.8])."""
     maps = weight.shape[0]
     flat = weight.reshape(maps, -1)
     valid = winners[..., 0] >= 0
@@ -159,9 +161,10 @@ def stdp_update(weight: torch.Tensor, pre_times: torch.Tensor, post_times: torch
     w_out = post_times.shape[-1]
     pre = patches[img, :, y * w_out + x]  # [N, fan_in]
     post = post_times[img, f, y, x].unsqueeze(1)
-    soft = flat[f] * (1.0 - flat[f])
     ap, am = (torch.as_tensor(a, dtype=weight.dtype).expand(valid.shape)[valid].unsqueeze(1) for a in (a_plus, a_minus))
-    rows = torch.where(pre <= post, ap, am) * soft
+    rows = torch.where(pre <= post, ap, am)
+    if soft:
+        rows = rows * (flat[f] * (1.0 - flat[f]))
     total = torch.zeros_like(flat).index_add_(0, f, rows)
     count = torch.zeros(maps, dtype=weight.dtype).index_add_(0, f, torch.ones_like(f, dtype=weight.dtype))
     return (total / count.clamp(min=1).unsqueeze(1)).view_as(weight)

@@ -181,11 +181,16 @@ class ConvSTDPPlasticity(Validated):
 class RewardSTDP(Validated):
     """The rates of reward-modulated STDP (Mozafari, Kheradpisheh, Masquelier, Nowzari-Dalini &
     Ganjtabesh 2018, IEEE TNNLS 29(12):6178, "First-spike-based visual categorization using
-    reward-modulated STDP", eq. 3-4), magnitudes: reward, Δw = +``r_plus``·w(1−w) for inputs that fired
-    no later than the winner, −``r_minus``·w(1−w) for the others (STDP); punishment, −``p_minus``·w(1−w)
-    for the former and +``p_plus``·w(1−w) for the latter (anti-STDP). Defaults: 0.004, 0.003, 0.0005,
-    0.004 (SpykeTorch's re-implementation). The paper's rate adaptation by the recent hit and miss
-    counts, and its dropout, are not implemented."""
+    reward-modulated STDP", eq. 3-4), magnitudes: reward, Δw = +``r_plus`` for inputs that fired no
+    later than the winner, −``r_minus`` for the others (STDP); punishment, −``p_minus`` for the former
+    and +``p_plus`` for the latter (anti-STDP); the weights are then clipped to [``decision_w_min``,
+    ``decision_w_max``]. Defaults: 0.004, 0.003, 0.0005, 0.004, additive within [0.2, 0.8], as the
+    authors' SpykeTorch re-implementations train the decision layer. ``decision_soft = True``
+    multiplies each change by w(1−w), as the feature layers learn; then a rewarded map's weights saturate near 1, where punishment no longer
+    moves them, and one map can win every image (measured:
+    benchmarks/results/conv_stdp_mnist_cpu/README.md). The paper's rate adaptation by the recent hit
+    and miss counts, and its dropout, are not implemented. Raises `ConfigError` for a negative rate or
+    bounds outside 0 ≤ decision_w_min < decision_w_max ≤ 1."""
 
     LABEL = "rule 'conv-stdp' option"
 
@@ -193,10 +198,16 @@ class RewardSTDP(Validated):
     r_minus: float = 0.003
     p_plus: float = 0.0005
     p_minus: float = 0.004
+    decision_w_min: float = 0.2
+    decision_w_max: float = 0.8
+    decision_soft: bool = False
 
     def check(self) -> None:
         for key in ("r_plus", "r_minus", "p_plus", "p_minus"):
             require(key, getattr(self, key), getattr(self, key) >= 0, "a number >= 0 (a magnitude)")
+        lo, hi = self.decision_w_min, self.decision_w_max
+        require("decision_w_min", lo, 0.0 <= lo < hi, f"a number in [0, decision_w_max = {hi!r})")
+        require("decision_w_max", hi, hi <= 1.0, "a number <= 1")
 
 
 class RewardLearner(nn.Module):
@@ -270,8 +281,8 @@ class RewardLearner(nn.Module):
         a_plus, a_minus = reward_rates(winners, y, self.classes, layer.out_channels, (r.r_plus, -r.r_minus),
                                        (-r.p_minus, r.p_plus))
         stride, padding = layer.stride[0], layer.padding[0]  # type: ignore[index]
-        delta = stdp_update(layer.weight, h, t, winners, a_plus, a_minus, stride, padding)
-        layer.weight.add_(delta).clamp_(0.0, 1.0)
+        delta = stdp_update(layer.weight, h, t, winners, a_plus, a_minus, stride, padding, soft=r.decision_soft)
+        layer.weight.add_(delta).clamp_(r.decision_w_min, r.decision_w_max)
         layer.images_seen += x.shape[0]
         hit = (winners[:, 0, 0] >= 0) & (winners[:, 0, 0] // (layer.out_channels // self.classes) == y)
         return 1.0 - hit.to(torch.float32).mean()

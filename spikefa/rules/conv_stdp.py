@@ -63,7 +63,9 @@ def _conv_stdp(model: nn.Module, req: Request) -> nn.Module:
     plasticity = ConvSTDPPlasticity(a_plus=o["a_plus"], a_minus_ratio=o["a_minus_ratio"], a_plus_max=o["a_plus_max"],
                                     double_every=o["double_every"], k=o["k"], radius=o["radius"], update=o["update"])
     if o["readout"] == "rstdp":
-        reward = RewardSTDP(r_plus=o["r_plus"], r_minus=o["r_minus"], p_plus=o["p_plus"], p_minus=o["p_minus"])
+        reward = RewardSTDP(r_plus=o["r_plus"], r_minus=o["r_minus"], p_plus=o["p_plus"], p_minus=o["p_minus"],
+                            decision_w_min=o["decision_w_min"], decision_w_max=o["decision_w_max"],
+                            decision_soft=o["decision_soft"])
         return RewardLearner(model, plasticity, reward, _NAME, seed=derive_seed(req.seed, _INIT_SEED),
                              local_epochs=o["local_epochs"], schedule=o["schedule"], frozen=o["frozen"],
                              init=o["init"] == "paper")
@@ -104,6 +106,12 @@ def conv_stdp_rules() -> list[Rule]:
               "r_plus": Option(0.004, float, "rstdp: reward, +change for inputs no later than the winner"),
               "r_minus": Option(0.003, float, "rstdp: reward, −change for the other inputs"),
               "p_plus": Option(0.0005, float, "rstdp: punishment, +change for inputs after the winner (or never)"),
-              "p_minus": Option(0.004, float, "rstdp: punishment, −change for inputs no later than the winner")},
+              "p_minus": Option(0.004, float, "rstdp: punishment, −change for inputs no later than the winner"),
+              "decision_w_min": Option(0.2, float, "rstdp: the decision layer's lower weight bound (SpykeTorch: 0.2)"),
+              "decision_w_max": Option(0.8, float, "rstdp: the decision layer's upper weight bound w_max "
+                                       "(SpykeTorch: 0.8)"),
+              "decision_soft": Option(False, bool, "rstdp: multiply each change by w(1−w) as the feature layers do "
+                               "(false: additive, as SpykeTorch's decision layer; true lets one map take every "
+                               "image)")},
              takes=("conv-stdp",), layers=(SpikingConv, nn.Linear), online=True, ends_epochs=True),
     ]

@@ -121,14 +121,15 @@ def test_k_winners_against_a_loop() -> None:
     assert bool((win[..., 0] >= 0).sum() > 4)  # several winners actually chosen
 
 
-def test_stdp_update_against_a_loop() -> None:
+@pytest.mark.parametrize("soft", [True, False])
+def test_stdp_update_against_a_loop(soft: bool) -> None:
     gen = torch.Generator().manual_seed(5)
     pre = _times(gen, (3, 2, 6, 6))
     weight = torch.rand(3, 2, 3, 3, generator=gen, dtype=torch.float64)
     post = _times(gen, (3, 3, 4, 4), never=0.2)
     winners = k_winners(post, torch.zeros_like(post), 3, 1, T)
     a_plus, a_minus = 0.01, -0.0075
-    delta = stdp_update(weight, pre, post, winners, a_plus, a_minus)
+    delta = stdp_update(weight, pre, post, winners, a_plus, a_minus, soft=soft)
     expect = np.zeros((3, 2, 3, 3))
     count = np.zeros(3)
     w = weight.numpy()
@@ -140,7 +141,7 @@ def test_stdp_update_against_a_loop() -> None:
             t_post = post[b, f, y, x].item()
             for c, i, j in np.ndindex(2, 3, 3):
                 a = a_plus if pre[b, c, y + i, x + j].item() <= t_post else a_minus
-                expect[f, c, i, j] += a * w[f, c, i, j] * (1 - w[f, c, i, j])
+                expect[f, c, i, j] += a * (w[f, c, i, j] * (1 - w[f, c, i, j]) if soft else 1.0)
     expect /= np.maximum(count, 1)[:, None, None, None]
     assert count.sum() >= 3 and np.any(expect > 0) and np.any(expect < 0)
     np.testing.assert_allclose(delta.numpy(), expect, rtol=1e-12, atol=1e-15)

@@ -235,7 +235,26 @@ def test_rstdp_frozen_keeps_the_features_while_the_decision_layer_learns() -> No
         learner.end_epoch()
         assert torch.equal(features.weight, w_f) == frozen
         assert not torch.equal(decision.weight, w_d)
-        assert float(decision.weight.min()) >= 0.0 and float(decision.weight.max()) <= 1.0
+        lo, hi = (torch.tensor(b, dtype=decision.weight.dtype) for b in (0.2, 0.8))  # the default bounds
+        assert bool((decision.weight >= lo).all()) and bool((decision.weight <= hi).all())
+
+
+def test_rstdp_additive_punishment_moves_a_saturated_map() -> None:
+    """The decision layer's default update is additive within [w_min, w_max]: punishing a map at
+    its upper bound lowers its weights by p_minus, where the soft form w(1−w) would leave them at 1."""
+    x, y = digits_like(8, seed=0)
+    for soft, bounds, moved in ((False, (0.2, 0.8), True), (True, (0.0, 1.0), False)):
+        learner = convert(rstdp_net(), "conv-stdp", options={"readout": "rstdp", "frozen": True, "decision_soft": soft,
+                                                             "decision_w_min": bounds[0], "decision_w_max": bounds[1]})
+        decision = learner.model[learner.decision_at]
+        with torch.no_grad():
+            decision.weight.fill_(bounds[1])  # every map saturated: each image's winner is punished unless right
+            before = decision.weight.clone()
+            learner.local_step(x, (y + 1) % 3)  # every decision wrong: punishment only
+        assert bool((decision.weight < before).any()) == moved
+        assert bool((decision.weight >= bounds[0]).all()) and bool((decision.weight <= before).all())
+    with pytest.raises(SpikefaError, match="decision_w_min"):
+        convert(rstdp_net(), "conv-stdp", options={"readout": "rstdp", "decision_w_min": 0.9})
 
 
 def test_rstdp_reward_and_punishment_move_the_winner_oppositely() -> None:
@@ -244,6 +263,8 @@ def test_rstdp_reward_and_punishment_move_the_winner_oppositely() -> None:
     for label in range(3):
         learner = convert(rstdp_net(), "conv-stdp", options={"readout": "rstdp", "frozen": True})
         decision = learner.model[learner.decision_at]
+        with torch.no_grad():
+            decision.weight.clamp_(0.2, 0.75)  # inside the bounds, so that only the update moves them
         before = decision.weight.clone()
         scores = learner(x)
         learner.local_step(x, torch.tensor([label]))
