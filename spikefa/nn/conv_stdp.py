@@ -186,8 +186,8 @@ class RewardSTDP(Validated):
     and +``p_plus`` for the latter (anti-STDP); the weights are then clipped to [``decision_w_min``,
     ``decision_w_max``]. Defaults: 0.004, 0.003, 0.0005, 0.004, additive within [0.2, 0.8], as the
     authors' SpykeTorch re-implementations train the decision layer. ``decision_soft = True``
-    multiplies each change by w(1−w), as the feature layers learn; then a rewarded map's weights saturate near 1, where punishment no longer
-    moves them, and one map can win every image (measured:
+    multiplies each change by w(1−w), as the feature layers learn; then a rewarded map's weights
+    saturate near 1, where punishment no longer moves them, and one map can win every image (measured:
     benchmarks/results/conv_stdp_mnist_cpu/README.md). The paper's rate adaptation by the recent hit
     and miss counts, and its dropout, are not implemented. Raises `ConfigError` for a negative rate or
     bounds outside 0 ≤ decision_w_min < decision_w_max ≤ 1."""
