@@ -188,9 +188,16 @@ class RewardSTDP(Validated):
     authors' SpykeTorch re-implementations train the decision layer. ``decision_soft = True``
     multiplies each change by w(1−w), as the feature layers learn; then a rewarded map's weights
     saturate near 1, where punishment no longer moves them, and one map can win every image (measured:
-    benchmarks/results/conv_stdp_mnist_cpu/README.md). The paper's rate adaptation by the recent hit
-    and miss counts, and its dropout, are not implemented. Raises `ConfigError` for a negative rate or
-    bounds outside 0 ≤ decision_w_min < decision_w_max ≤ 1."""
+    benchmarks/results/conv_stdp_mnist_cpu/README.md).
+
+    ``adaptive`` (Mozafari et al. 2019, Pattern Recognition 94:87, "Bio-inspired digit recognition
+    using reward-modulated spike-timing-dependent plasticity in deep convolutional networks", sec. 2.5):
+    the reward rates are multiplied by the fraction of wrong decisions and the punishment rates by the
+    fraction of right ones, both counted over the previous ``adapt_every`` images (silent ones in the
+    denominator; before the first window: 1 − 1/classes and 1/classes). Then the total reward and
+    punishment a map receives balance whatever the accuracy: at chance the many punishments are small,
+    near convergence the few errors are punished hard. Raises `ConfigError` for a negative rate, bounds
+    outside 0 ≤ decision_w_min < decision_w_max ≤ 1, or ``adapt_every`` < 1."""
 
     LABEL = "rule 'conv-stdp' option"
 
@@ -201,6 +208,8 @@ class RewardSTDP(Validated):
     decision_w_min: float = 0.2
     decision_w_max: float = 0.8
     decision_soft: bool = False
+    adaptive: bool = True
+    adapt_every: int = 1000
 
     def check(self) -> None:
         for key in ("r_plus", "r_minus", "p_plus", "p_minus"):
@@ -208,13 +217,19 @@ class RewardSTDP(Validated):
         lo, hi = self.decision_w_min, self.decision_w_max
         require("decision_w_min", lo, 0.0 <= lo < hi, f"a number in [0, decision_w_max = {hi!r})")
         require("decision_w_max", hi, hi <= 1.0, "a number <= 1")
+        require("adapt_every", self.adapt_every, self.adapt_every >= 1, "an integer >= 1 (images)")
 
 
 class RewardLearner(nn.Module):
     """A conv STDP network whose last `SpikingConv` is the decision layer (Mozafari et al. 2018): its
     maps are assigned to the classes in equal contiguous blocks, the class of the earliest spike is
     the decision (`first_spike_decision`), and the layer learns by reward-modulated STDP (reward if the
-    decision is the label, punishment otherwise; nothing where no neuron fired) in every epoch. The
+    decision is the label, punishment otherwise; nothing where no neuron fired) in every epoch, image
+    by image when ``plasticity.update`` is ``"image"`` (each decision made with the weights the previous
+    image left, as the paper), else once per batch, from the first epoch after the feature layers'
+    phases (greedy: ``local_epochs`` per layer; together: ``local_epochs``; the same wait for the
+    ``frozen`` control, so both give the decision layer the same epochs); its rates adapt to the recent accuracy
+    (`RewardSTDP.adaptive`; the counts are buffers, so a resumed run continues them). The
     layers before it learn by ``plasticity`` (unsupervised STDP, greedy or together, ``local_epochs``
     each, as `spikefa.nn.competitive.CompetitiveLearner`); ``frozen`` keeps them at their
     initialization (the random-feature control: the decision layer still learns). The network's
@@ -246,7 +261,12 @@ class RewardLearner(nn.Module):
         self.model = nn.Sequential(*layers[:convs[-1] + 1])
         self.local, self.plasticity, self.reward = convs[:-1], plasticity, reward
         self.local_epochs, self.schedule, self.frozen = int(local_epochs), schedule, bool(frozen)
+        self.decision_from = self.local_epochs * (len(self.local) if schedule == "greedy" else 1)
         self.register_buffer("epochs_done", torch.zeros((), dtype=torch.int64))
+        # right, wrong, silent decisions in the current window; the (reward, punishment) rate factors
+        self.register_buffer("window", torch.zeros(3, dtype=torch.float64))
+        start = (1.0 - 1.0 / self.classes, 1.0 / self.classes) if reward.adaptive else (1.0, 1.0)
+        self.register_buffer("factors", torch.tensor(start, dtype=torch.float64))
         gen = torch.Generator().manual_seed(int(seed))
         for i in convs:
             self.model[i].weight.requires_grad_(False)
@@ -257,8 +277,9 @@ class RewardLearner(nn.Module):
         """(Sequential index, epoch within its local phase) of the unsupervised layers learning now."""
         return scheduled_layers(int(self.epochs_done), self.local, self.local_epochs, self.schedule, self.frozen)
 
-    def _decide(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(scores [B, classes], winners [B, 1, 3], decision-layer spike times) from its input h."""
+    def decide(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(class scores [B, classes], winners [B, 1, 3] (map, y, x; −1 where nothing fired), the
+        decision layer's spike times [B, maps, H, W]) from the decision layer's input spike times h."""
         layer: SpikingConv = self.model[self.decision_at]  # type: ignore[assignment]
         t, v = first_spikes(layer.potentials(h), layer.threshold)
         scores, winners = first_spike_decision(t, v, self.classes, layer.steps)
@@ -275,17 +296,36 @@ class RewardLearner(nn.Module):
             h = m(h)
         for i, x_in in inputs.items():  # all computed with the weights as they were at the batch's start
             self.plasticity.step(self.model[i], x_in, learning[i], self.local_epochs)
+        learn = int(self.epochs_done) >= self.decision_from
+        parts = zip(h.split(1), y.split(1)) if learn and self.plasticity.update == "image" else ((h, y),)
+        hits = sum(self.reward_step(h_part, y_part, learn) for h_part, y_part in parts)
+        return 1.0 - torch.as_tensor(hits, dtype=torch.float32) / x.shape[0]
+
+    @torch.no_grad()
+    def reward_step(self, h: torch.Tensor, y: torch.Tensor, learn: bool = True) -> int:
+        """Decides for the decision layer's input spike times h [B, C, H, W] and labels y [B]; when
+        ``learn``, applies R-STDP (one step for the batch) and counts the decisions for the adaptive
+        rates. Returns the number of right decisions."""
         layer: SpikingConv = self.model[self.decision_at]  # type: ignore[assignment]
-        scores, winners, t = self._decide(h)
-        r = self.reward
-        a_plus, a_minus = reward_rates(winners, y, self.classes, layer.out_channels, (r.r_plus, -r.r_minus),
-                                       (-r.p_minus, r.p_plus))
+        _, winners, t = self.decide(h)
+        decided = winners[:, 0, 0] >= 0
+        hit = decided & (winners[:, 0, 0] // (layer.out_channels // self.classes) == y)
+        if not learn:
+            return int(hit.sum())
+        r, (fr, fp) = self.reward, self.factors.tolist()
+        a_plus, a_minus = reward_rates(winners, y, self.classes, layer.out_channels, (r.r_plus * fr, -r.r_minus * fr),
+                                       (-r.p_minus * fp, r.p_plus * fp))
         stride, padding = layer.stride[0], layer.padding[0]  # type: ignore[index]
         delta = stdp_update(layer.weight, h, t, winners, a_plus, a_minus, stride, padding, soft=r.decision_soft)
         layer.weight.add_(delta).clamp_(r.decision_w_min, r.decision_w_max)
-        layer.images_seen += x.shape[0]
-        hit = (winners[:, 0, 0] >= 0) & (winners[:, 0, 0] // (layer.out_channels // self.classes) == y)
-        return 1.0 - hit.to(torch.float32).mean()
+        layer.images_seen += h.shape[0]
+        right, wrong = int(hit.sum()), int((decided & ~hit).sum())
+        self.window += torch.tensor([right, wrong, h.shape[0] - right - wrong], dtype=torch.float64)
+        if r.adaptive and float(self.window.sum()) >= r.adapt_every:
+            n = self.window.sum()
+            self.factors.copy_(torch.stack([self.window[1] / n, self.window[0] / n]))
+            self.window.zero_()
+        return right
 
     @torch.no_grad()
     def end_epoch(self) -> None:
@@ -293,7 +333,7 @@ class RewardLearner(nn.Module):
         self.epochs_done += 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._decide(self.model[:self.decision_at](x))[0]
+        return self.decide(self.model[:self.decision_at](x))[0]
 
     def local_layers(self) -> list[nn.Module]:
         """The layers that learn by unsupervised STDP, input side first (the decision layer excluded)."""

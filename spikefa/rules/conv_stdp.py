@@ -65,7 +65,7 @@ def _conv_stdp(model: nn.Module, req: Request) -> nn.Module:
     if o["readout"] == "rstdp":
         reward = RewardSTDP(r_plus=o["r_plus"], r_minus=o["r_minus"], p_plus=o["p_plus"], p_minus=o["p_minus"],
                             decision_w_min=o["decision_w_min"], decision_w_max=o["decision_w_max"],
-                            decision_soft=o["decision_soft"])
+                            decision_soft=o["decision_soft"], adaptive=o["adaptive"], adapt_every=o["adapt_every"])
         return RewardLearner(model, plasticity, reward, _NAME, seed=derive_seed(req.seed, _INIT_SEED),
                              local_epochs=o["local_epochs"], schedule=o["schedule"], frozen=o["frozen"],
                              init=o["init"] == "paper")
@@ -112,6 +112,11 @@ def conv_stdp_rules() -> list[Rule]:
                                        "(SpykeTorch: 0.8)"),
               "decision_soft": Option(False, bool, "rstdp: multiply each change by w(1−w) as the feature layers do "
                                "(false: additive, as SpykeTorch's decision layer; true lets one map take every "
-                               "image)")},
+                               "image)"),
+              "adaptive": Option(True, bool, "rstdp: scale the reward rates by the recent fraction of wrong "
+                                 "decisions and the punishment rates by the fraction of right ones (Mozafari et al. "
+                                 "2019)"),
+              "adapt_every": Option(1000, int, "rstdp: images per window of the adaptive rates' counts",
+                                    minimum=1)},
              takes=("conv-stdp",), layers=(SpikingConv, nn.Linear), online=True, ends_epochs=True),
     ]

@@ -222,21 +222,56 @@ def test_rstdp_readout_builds_the_reward_learner() -> None:
         convert(tiny_net(), "conv-stdp", options={"readout": "rstdp"})
 
 
-def test_rstdp_frozen_keeps_the_features_while_the_decision_layer_learns() -> None:
+def test_rstdp_features_learn_first_then_the_decision_layer_and_frozen_keeps_the_features() -> None:
+    """Greedy: the feature layer's epoch, then the decision layer's; the frozen control waits the same
+    epoch, so both give the decision layer the same epochs."""
     for frozen in (True, False):
         learner = convert(rstdp_net(), "conv-stdp", options={"readout": "rstdp", "frozen": frozen, "r_plus": 0.05,
                                                              "p_minus": 0.05})
         features, decision = learner.model[1], learner.model[learner.decision_at]
-        w_f, w_d = features.weight.clone(), decision.weight.clone()
-        for b in range(3):
-            x, y = digits_like(16, seed=b)
-            miss = learner.local_step(x, y)
-            assert 0.0 <= float(miss) <= 1.0
-        learner.end_epoch()
-        assert torch.equal(features.weight, w_f) == frozen
-        assert not torch.equal(decision.weight, w_d)
+        assert learner.decision_from == 1
+        for epoch in range(2):
+            w_f, w_d = features.weight.clone(), decision.weight.clone()
+            for b in range(3):
+                x, y = digits_like(16, seed=b)
+                miss = learner.local_step(x, y)
+                assert 0.0 <= float(miss) <= 1.0
+            learner.end_epoch()
+            assert torch.equal(features.weight, w_f) == (frozen or epoch == 1)
+            assert torch.equal(decision.weight, w_d) == (epoch == 0)
         lo, hi = (torch.tensor(b, dtype=decision.weight.dtype) for b in (0.2, 0.8))  # the default bounds
         assert bool((decision.weight >= lo).all()) and bool((decision.weight <= hi).all())
+
+
+def test_rstdp_adaptive_rates_scale_reward_by_errors_and_punishment_by_hits() -> None:
+    """Mozafari et al. 2019: after each window the reward rates are multiplied by the fraction of
+    wrong decisions and the punishment rates by the fraction of right ones (1 − 1/classes and
+    1/classes before the first window)."""
+    x, _ = digits_like(1, seed=3)
+    learner = convert(rstdp_net(), "conv-stdp", options={"readout": "rstdp", "frozen": True, "adapt_every": 1})
+    learner.epochs_done.fill_(learner.decision_from)
+    assert learner.factors.tolist() == pytest.approx([2 / 3, 1 / 3])
+    decision = learner.model[learner.decision_at]
+    with torch.no_grad():
+        decision.weight.clamp_(0.3, 0.7)  # inside the bounds: only the update moves them
+    wrong = (learner(x).argmax(1) + 1) % 3
+
+    def step(label: torch.Tensor) -> torch.Tensor:
+        before = decision.weight.clone()
+        learner.local_step(x, label)
+        return (decision.weight - before).abs()
+
+    moved = step(wrong)  # punished at 1/3 of the rates
+    assert sorted({round(v, 6) for v in moved[moved > 0].tolist()}) == [round(0.0005 / 3, 6), round(0.004 / 3, 6)]
+    assert learner.factors.tolist() == [1.0, 0.0] and float(learner.window.sum()) == 0.0  # 1 of 1 wrong
+    assert float(step(wrong).sum()) == 0.0  # no right decision in the last window: punishment off
+    moved = step((wrong + 2) % 3)  # the right label: rewarded at the full rates
+    assert sorted({round(v, 6) for v in moved[moved > 0].tolist()}) == [0.003, 0.004]
+    assert learner.factors.tolist() == [0.0, 1.0]
+    fixed = convert(rstdp_net(), "conv-stdp", options={"readout": "rstdp", "adaptive": False})
+    assert fixed.factors.tolist() == [1.0, 1.0]
+    with pytest.raises(SpikefaError, match="adapt_every"):
+        convert(rstdp_net(), "conv-stdp", options={"readout": "rstdp", "adapt_every": 0})
 
 
 def test_rstdp_additive_punishment_moves_a_saturated_map() -> None:
@@ -247,6 +282,7 @@ def test_rstdp_additive_punishment_moves_a_saturated_map() -> None:
         learner = convert(rstdp_net(), "conv-stdp", options={"readout": "rstdp", "frozen": True, "decision_soft": soft,
                                                              "decision_w_min": bounds[0], "decision_w_max": bounds[1]})
         decision = learner.model[learner.decision_at]
+        learner.epochs_done.fill_(learner.decision_from)
         with torch.no_grad():
             decision.weight.fill_(bounds[1])  # every map saturated: each image's winner is punished unless right
             before = decision.weight.clone()
@@ -263,6 +299,7 @@ def test_rstdp_reward_and_punishment_move_the_winner_oppositely() -> None:
     for label in range(3):
         learner = convert(rstdp_net(), "conv-stdp", options={"readout": "rstdp", "frozen": True})
         decision = learner.model[learner.decision_at]
+        learner.epochs_done.fill_(learner.decision_from)
         with torch.no_grad():
             decision.weight.clamp_(0.2, 0.75)  # inside the bounds, so that only the update moves them
         before = decision.weight.clone()
