@@ -5,7 +5,7 @@
         [--readout rstdp] [--opt KEY=VALUE ...]
 
 UPDATE is the rule's `update` option (image | batch); `frozen` gives the random-feature control;
-`--readout rstdp` the reward-modulated variant (conv2 decides; the rule's `readout` option); `--opt`
+`--readout rstdp` the reward-modulated variant (the last conv layer decides; the rule's `readout` option); `--opt`
 any other option of the rule, as `spikefa train --opt` (`spikefa list rules`).
 Writes runs/cs/{TAG}{UPDATE}-{N}-e{EPOCHS}[-rstdp][-frozen]. Bad input: one line, exit 2.
 """

@@ -196,7 +196,13 @@ class RewardSTDP(Validated):
     fraction of right ones, both counted over the previous ``adapt_every`` images (silent ones in the
     denominator; before the first window: 1 − 1/classes and 1/classes). Then the total reward and
     punishment a map receives balance whatever the accuracy: at chance the many punishments are small,
-    near convergence the few errors are punished hard. Raises `ConfigError` for a negative rate, bounds
+    near convergence the few errors are punished hard.
+
+    ``decision``: ``"first-spike"`` (Mozafari et al. 2018: the decision neurons fire at their
+    threshold, the earliest spike decides, ties by the larger potential) or ``"final-potential"``
+    (Mozafari et al. 2019, as SpykeTorch's re-implementation fires its threshold-less decision layer:
+    every neuron with a positive potential fires at the last step, so the largest final potential
+    decides and every input that spiked counts as before the post spike). Raises `ConfigError` for a negative rate, bounds
     outside 0 ≤ decision_w_min < decision_w_max ≤ 1, or ``adapt_every`` < 1."""
 
     LABEL = "rule 'conv-stdp' option"
@@ -210,6 +216,7 @@ class RewardSTDP(Validated):
     decision_soft: bool = False
     adaptive: bool = True
     adapt_every: int = 1000
+    decision: Literal["first-spike", "final-potential"] = "first-spike"
 
     def check(self) -> None:
         for key in ("r_plus", "r_minus", "p_plus", "p_minus"):
@@ -218,6 +225,8 @@ class RewardSTDP(Validated):
         require("decision_w_min", lo, 0.0 <= lo < hi, f"a number in [0, decision_w_max = {hi!r})")
         require("decision_w_max", hi, hi <= 1.0, "a number <= 1")
         require("adapt_every", self.adapt_every, self.adapt_every >= 1, "an integer >= 1 (images)")
+        require("decision", self.decision, self.decision in ("first-spike", "final-potential"),
+                "'first-spike' or 'final-potential'")
 
 
 class RewardLearner(nn.Module):
@@ -281,7 +290,12 @@ class RewardLearner(nn.Module):
         """(class scores [B, classes], winners [B, 1, 3] (map, y, x; −1 where nothing fired), the
         decision layer's spike times [B, maps, H, W]) from the decision layer's input spike times h."""
         layer: SpikingConv = self.model[self.decision_at]  # type: ignore[assignment]
-        t, v = first_spikes(layer.potentials(h), layer.threshold)
+        potentials = layer.potentials(h)
+        if self.reward.decision == "final-potential":
+            v = potentials[-1]
+            t = torch.where(v > 0, torch.full_like(v, layer.steps - 1.0), torch.full_like(v, float(layer.steps)))
+        else:
+            t, v = first_spikes(potentials, layer.threshold)
         scores, winners = first_spike_decision(t, v, self.classes, layer.steps)
         return scores, winners, t
 

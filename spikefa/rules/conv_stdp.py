@@ -65,7 +65,8 @@ def _conv_stdp(model: nn.Module, req: Request) -> nn.Module:
     if o["readout"] == "rstdp":
         reward = RewardSTDP(r_plus=o["r_plus"], r_minus=o["r_minus"], p_plus=o["p_plus"], p_minus=o["p_minus"],
                             decision_w_min=o["decision_w_min"], decision_w_max=o["decision_w_max"],
-                            decision_soft=o["decision_soft"], adaptive=o["adaptive"], adapt_every=o["adapt_every"])
+                            decision_soft=o["decision_soft"], adaptive=o["adaptive"], adapt_every=o["adapt_every"],
+                            decision=o["decision"])
         return RewardLearner(model, plasticity, reward, _NAME, seed=derive_seed(req.seed, _INIT_SEED),
                              local_epochs=o["local_epochs"], schedule=o["schedule"], frozen=o["frozen"],
                              init=o["init"] == "paper")
@@ -117,6 +118,9 @@ def conv_stdp_rules() -> list[Rule]:
                                  "decisions and the punishment rates by the fraction of right ones (Mozafari et al. "
                                  "2019)"),
               "adapt_every": Option(1000, int, "rstdp: images per window of the adaptive rates' counts",
-                                    minimum=1)},
+                                    minimum=1),
+              "decision": Option("first-spike", ("first-spike", "final-potential"), "rstdp: the earliest "
+                                 "decision spike decides (Mozafari et al. 2018), or the largest final potential, every "
+                                 "input spike counting as causal (the 2019 deep network's threshold-less layer)")},
              takes=("conv-stdp",), layers=(SpikingConv, nn.Linear), online=True, ends_epochs=True),
     ]

@@ -322,3 +322,35 @@ def test_compare_adds_the_random_feature_control_rows() -> None:
     assert control_of("conv-stdp+frozen=true") is None
     assert with_controls(["conv-stdp+readout=rstdp"]) == ["conv-stdp+readout=rstdp",
                                                           "conv-stdp+readout=rstdp+frozen=true"]
+
+
+def test_rstdp_final_potential_decision_is_the_largest_final_potential() -> None:
+    """``decision = "final-potential"``: the map with the largest V[T−1] wins whatever its threshold,
+    and a reward raises every input that spiked (all count as before the post spike at T−1)."""
+    x, _ = digits_like(4, seed=1)
+    learner = convert(rstdp_net(), "conv-stdp", options={"readout": "rstdp", "frozen": True,
+                                                         "decision": "final-potential", "adaptive": False})
+    layer = learner.model[learner.decision_at]
+    layer.threshold = 1e9  # no neuron reaches it: the first-spike decision would have no winner
+    with torch.no_grad():
+        layer.weight.clamp_(0.3, 0.7)  # inside the bounds: only the update moves them
+    h = learner.model[:learner.decision_at](x)
+    scores, winners, t = learner.decide(h)
+    final = layer.potentials(h)[-1]
+    best = final.flatten(1).argmax(1)
+    maps = final.shape[2] * final.shape[3]
+    assert torch.equal(winners[:, 0, 0], best // maps)
+    assert torch.equal(scores.argmax(1), best // maps // (layer.out_channels // learner.classes))
+    assert bool((t[final > 0] == layer.steps - 1).all()) and bool((t[final <= 0] == layer.steps).all())
+    learner.epochs_done.fill_(learner.decision_from)
+    before = layer.weight.clone()
+    right = scores.argmax(1)[:1]
+    learner.reward_step(h[:1], right)
+    f, y0, x0 = winners[0, 0].tolist()
+    k, pad = layer.kernel_size[0], layer.padding[0]
+    padded = torch.nn.functional.pad(h, (pad,) * 4, value=float(layer.steps))  # padding never spikes
+    spiked = padded[0, :, y0:y0 + k, x0:x0 + k] < layer.steps
+    moved = layer.weight[f] - before[f]
+    assert bool((moved[spiked] > 0).all()) and bool((moved[~spiked] < 0).all())
+    with pytest.raises(SpikefaError, match="decision"):
+        convert(rstdp_net(), "conv-stdp", options={"readout": "rstdp", "decision": "last"})
