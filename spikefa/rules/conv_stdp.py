@@ -15,8 +15,9 @@ The network is the ``conv-stdp`` architecture (`spikefa.nn.build.build_conv_stdp
 conv layer. ``readout = "rstdp"``: the reward-modulated variant (Mozafari, Kheradpisheh, Masquelier,
 Nowzari-Dalini & Ganjtabesh 2018, IEEE TNNLS 29(12):6178, "First-spike-based visual categorization
 using reward-modulated STDP"): the last conv layer's maps are assigned to the classes, the class of the
-earliest spike is the decision, reward -> STDP, punishment -> anti-STDP
-(`spikefa.nn.conv_stdp.RewardLearner`; no gradient, no optimiser). Its random-feature control,
+earliest spike (or, ``decision = "final-potential"``, the largest final potential) is the decision,
+reward -> STDP, punishment -> anti-STDP, with the rates adapted to the recent accuracy (Mozafari et
+al. 2019, ``adaptive``) (`spikefa.nn.conv_stdp.RewardLearner`; no gradient, no optimiser). Its random-feature control,
 ``frozen = true``, keeps the layers before the decision layer fixed while the decision layer learns.
 """
 
