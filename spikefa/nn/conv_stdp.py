@@ -191,7 +191,7 @@ class RewardSTDP(Validated):
     benchmarks/results/conv_stdp_mnist_cpu/README.md).
 
     ``adaptive`` (Mozafari et al. 2019, Pattern Recognition 94:87, "Bio-inspired digit recognition
-    using reward-modulated spike-timing-dependent plasticity in deep convolutional networks", sec. 2.5):
+    using reward-modulated spike-timing-dependent plasticity in deep convolutional networks"; as its authors' SpykeTorch re-implementation adapts them):
     the reward rates are multiplied by the fraction of wrong decisions and the punishment rates by the
     fraction of right ones, both counted over the previous ``adapt_every`` images (silent ones in the
     denominator; before the first window: 1 − 1/classes and 1/classes). Then the total reward and
@@ -202,8 +202,13 @@ class RewardSTDP(Validated):
     threshold, the earliest spike decides, ties by the larger potential) or ``"final-potential"``
     (Mozafari et al. 2019, as SpykeTorch's re-implementation fires its threshold-less decision layer:
     every neuron with a positive potential fires at the last step, so the largest final potential
-    decides and every input that spiked counts as before the post spike). Raises `ConfigError` for a negative rate, bounds
-    outside 0 ≤ decision_w_min < decision_w_max ≤ 1, or ``adapt_every`` < 1."""
+    decides and every input that spiked counts as before the post spike). ``dropout``: the
+    probability that a decision map is silenced for one training decision (Mozafari et al. 2018 drop
+    maps against overfitting, one mask per epoch in the authors' re-implementation; here a new mask
+    per decision, drawn from the run seed and the images the layer has seen, so a resumed run draws
+    the same; never at evaluation). Raises `ConfigError` for a negative rate,
+    bounds outside 0 ≤ decision_w_min < decision_w_max ≤ 1, ``adapt_every`` < 1, an unknown
+    ``decision`` or a ``dropout`` outside [0, 1)."""
 
     LABEL = "rule 'conv-stdp' option"
 
@@ -217,6 +222,7 @@ class RewardSTDP(Validated):
     adaptive: bool = True
     adapt_every: int = 1000
     decision: Literal["first-spike", "final-potential"] = "first-spike"
+    dropout: float = 0.0
 
     def check(self) -> None:
         for key in ("r_plus", "r_minus", "p_plus", "p_minus"):
@@ -227,6 +233,7 @@ class RewardSTDP(Validated):
         require("adapt_every", self.adapt_every, self.adapt_every >= 1, "an integer >= 1 (images)")
         require("decision", self.decision, self.decision in ("first-spike", "final-potential"),
                 "'first-spike' or 'final-potential'")
+        require("dropout", self.dropout, 0.0 <= self.dropout < 1.0, "a probability in [0, 1)")
 
 
 class RewardLearner(nn.Module):
@@ -270,6 +277,7 @@ class RewardLearner(nn.Module):
         self.model = nn.Sequential(*layers[:convs[-1] + 1])
         self.local, self.plasticity, self.reward = convs[:-1], plasticity, reward
         self.local_epochs, self.schedule, self.frozen = int(local_epochs), schedule, bool(frozen)
+        self.seed = int(seed)
         self.decision_from = self.local_epochs * (len(self.local) if schedule == "greedy" else 1)
         self.register_buffer("epochs_done", torch.zeros((), dtype=torch.int64))
         # right, wrong, silent decisions in the current window; the (reward, punishment) rate factors
@@ -286,9 +294,11 @@ class RewardLearner(nn.Module):
         """(Sequential index, epoch within its local phase) of the unsupervised layers learning now."""
         return scheduled_layers(int(self.epochs_done), self.local, self.local_epochs, self.schedule, self.frozen)
 
-    def decide(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def decide(self, h: torch.Tensor,
+               silenced: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(class scores [B, classes], winners [B, 1, 3] (map, y, x; −1 where nothing fired), the
-        decision layer's spike times [B, maps, H, W]) from the decision layer's input spike times h."""
+        decision layer's spike times [B, maps, H, W]) from the decision layer's input spike times h;
+        the maps where ``silenced`` [maps] (bool) is true never fire (dropout)."""
         layer: SpikingConv = self.model[self.decision_at]  # type: ignore[assignment]
         potentials = layer.potentials(h)
         if self.reward.decision == "final-potential":
@@ -296,6 +306,9 @@ class RewardLearner(nn.Module):
             t = torch.where(v > 0, torch.full_like(v, layer.steps - 1.0), torch.full_like(v, float(layer.steps)))
         else:
             t, v = first_spikes(potentials, layer.threshold)
+        if silenced is not None:
+            off = silenced.view(1, -1, 1, 1)
+            t, v = t.masked_fill(off, float(layer.steps)), v.masked_fill(off, 0.0)
         scores, winners = first_spike_decision(t, v, self.classes, layer.steps)
         return scores, winners, t
 
@@ -321,7 +334,11 @@ class RewardLearner(nn.Module):
         ``learn``, applies R-STDP (one step for the batch) and counts the decisions for the adaptive
         rates. Returns the number of right decisions."""
         layer: SpikingConv = self.model[self.decision_at]  # type: ignore[assignment]
-        _, winners, t = self.decide(h)
+        silenced = None
+        if learn and self.reward.dropout > 0:
+            gen = torch.Generator().manual_seed(self.seed * 1_000_003 + int(layer.images_seen))
+            silenced = torch.rand(layer.out_channels, generator=gen) < self.reward.dropout
+        _, winners, t = self.decide(h, silenced)
         decided = winners[:, 0, 0] >= 0
         hit = decided & (winners[:, 0, 0] // (layer.out_channels // self.classes) == y)
         if not learn:

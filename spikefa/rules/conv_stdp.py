@@ -67,7 +67,7 @@ def _conv_stdp(model: nn.Module, req: Request) -> nn.Module:
         reward = RewardSTDP(r_plus=o["r_plus"], r_minus=o["r_minus"], p_plus=o["p_plus"], p_minus=o["p_minus"],
                             decision_w_min=o["decision_w_min"], decision_w_max=o["decision_w_max"],
                             decision_soft=o["decision_soft"], adaptive=o["adaptive"], adapt_every=o["adapt_every"],
-                            decision=o["decision"])
+                            decision=o["decision"], dropout=o["dropout"])
         return RewardLearner(model, plasticity, reward, _NAME, seed=derive_seed(req.seed, _INIT_SEED),
                              local_epochs=o["local_epochs"], schedule=o["schedule"], frozen=o["frozen"],
                              init=o["init"] == "paper")
@@ -122,6 +122,8 @@ def conv_stdp_rules() -> list[Rule]:
                                     minimum=1),
               "decision": Option("first-spike", ("first-spike", "final-potential"), "rstdp: the earliest "
                                  "decision spike decides (Mozafari et al. 2018), or the largest final potential, every "
-                                 "input spike counting as causal (the 2019 deep network's threshold-less layer)")},
+                                 "input spike counting as causal (the 2019 deep network's threshold-less layer)"),
+              "dropout": Option(0.0, float, "rstdp: probability that a decision map is silenced for one training "
+                                "decision (Mozafari et al. 2018's dropout)")},
              takes=("conv-stdp",), layers=(SpikingConv, nn.Linear), online=True, ends_epochs=True),
     ]

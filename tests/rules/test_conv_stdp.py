@@ -354,3 +354,29 @@ def test_rstdp_final_potential_decision_is_the_largest_final_potential() -> None
     assert bool((moved[spiked] > 0).all()) and bool((moved[~spiked] < 0).all())
     with pytest.raises(SpikefaError, match="decision"):
         convert(rstdp_net(), "conv-stdp", options={"readout": "rstdp", "decision": "last"})
+
+
+def test_rstdp_dropout_silences_maps_in_training_only_and_is_reproducible() -> None:
+    x, y = digits_like(6, seed=2)
+    learner = convert(rstdp_net(), "conv-stdp", options={"readout": "rstdp", "frozen": True})
+    h = learner.model[:learner.decision_at](x)
+    silenced = torch.zeros(9, dtype=torch.bool)
+    silenced[:6] = True  # only the last class's maps may fire
+    _, winners, t = learner.decide(h, silenced)
+    fired = winners[:, 0, 0][winners[:, 0, 0] >= 0]
+    assert bool((fired >= 6).all()) and bool((t[:, :6] == learner.model[learner.decision_at].steps).all())
+    runs = []
+    for _ in range(2):
+        net = convert(rstdp_net(), "conv-stdp", options={"readout": "rstdp", "frozen": True, "dropout": 0.5})
+        net.epochs_done.fill_(net.decision_from)
+        for b in range(3):
+            net.local_step(*digits_like(8, seed=b))
+        runs.append(net.model[net.decision_at].weight.clone())
+    plain = convert(rstdp_net(), "conv-stdp", options={"readout": "rstdp", "frozen": True})
+    plain.epochs_done.fill_(plain.decision_from)
+    for b in range(3):
+        plain.local_step(*digits_like(8, seed=b))
+    assert torch.equal(runs[0], runs[1])  # the same seed and images: the same masks
+    assert not torch.equal(runs[0], plain.model[plain.decision_at].weight)
+    with pytest.raises(SpikefaError, match="dropout"):
+        convert(rstdp_net(), "conv-stdp", options={"readout": "rstdp", "dropout": 1.0})
