@@ -37,7 +37,8 @@ def reward_fields(current: object, pairs: list[str] | None) -> dict[str, object]
     out: dict[str, object] = {}
     for key, text in _rule_options(pairs).items():
         if not hasattr(current, key):
-            raise SpikefaError(f"--opt {key}: not a RewardSTDP field ({', '.join(f.name for f in dataclasses.fields(current))})")  # type: ignore[arg-type]
+            names = ", ".join(f.name for f in dataclasses.fields(current))  # type: ignore[arg-type]
+            raise SpikefaError(f"--opt {key}: not a RewardSTDP field ({names})")
         value = getattr(current, key)
         try:
             out[key] = text.lower() in ("1", "true", "yes") if isinstance(value, bool) else type(value)(text)
@@ -99,7 +100,8 @@ def main() -> None:
             torch.save((h_train, h_val, h_test), a.cache)
     feature_s = time.perf_counter() - start
     print(f"features {tuple(h_train.shape[1:])} for {len(h_train)} / {len(h_val)} / {len(h_test)} images cached in "
-          f"{feature_s:.0f} s; decision {layer.kernel_size} θ = {layer.threshold:g}; {learner.reward}", file=sys.stderr, flush=True)
+          f"{feature_s:.0f} s; decision {layer.kernel_size} θ = {layer.threshold:g}; {learner.reward}",
+          file=sys.stderr, flush=True)
     gen = torch.Generator().manual_seed(a.seed)
     rows = [{"epoch": 0, "train_error": float("nan"), "val": accuracy(learner, h_val, data.y_val),
              "test": accuracy(learner, h_test, data.y_test)}]
@@ -107,13 +109,15 @@ def main() -> None:
         order = torch.randperm(len(h_train), generator=gen).tolist()
         right = sum(learner.reward_step(h_train[i:i + 1], data.y_train[i:i + 1]) for i in order)
         rows.append({"epoch": epoch, "train_error": 1.0 - right / len(order),
-                     "train_fixed": accuracy(learner, h_train[:1000], data.y_train[:1000]), "val": accuracy(learner, h_val, data.y_val),
+                     "train_fixed": accuracy(learner, h_train[:1000], data.y_train[:1000]),
+                     "val": accuracy(learner, h_val, data.y_val),
                      "test": accuracy(learner, h_test, data.y_test), "factors": learner.factors.tolist(),
                      "seconds": time.perf_counter() - start})
         print(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in rows[-1].items()),
               flush=True)
     best = max(rows[1:], key=lambda r: (r["val"], -r["epoch"]))
-    print(f"chosen on validation: epoch {best['epoch']}, val {100 * best['val']:.2f} %, test {100 * best['test']:.2f} %",
+    print(f"chosen on validation: epoch {best['epoch']}, val {100 * best['val']:.2f} %, "
+          f"test {100 * best['test']:.2f} %",
           flush=True)
     if a.out is not None:
         a.out.parent.mkdir(parents=True, exist_ok=True)

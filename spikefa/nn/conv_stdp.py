@@ -191,10 +191,11 @@ class RewardSTDP(Validated):
     benchmarks/results/conv_stdp_mnist_cpu/README.md).
 
     ``adaptive`` (Mozafari et al. 2019, Pattern Recognition 94:87, "Bio-inspired digit recognition
-    using reward-modulated spike-timing-dependent plasticity in deep convolutional networks"; as its authors' SpykeTorch re-implementation adapts them):
-    the reward rates are multiplied by the fraction of wrong decisions and the punishment rates by the
-    fraction of right ones, both counted over the previous ``adapt_every`` images (silent ones in the
-    denominator; before the first window: 1 − 1/classes and 1/classes). Then the total reward and
+    using reward-modulated spike-timing-dependent plasticity in deep convolutional networks", as its
+    authors' SpykeTorch re-implementation adapts them): the reward rates are multiplied by the
+    fraction of wrong decisions and the punishment rates by the fraction of right ones, both counted
+    over the previous ``adapt_every`` images (silent ones in the denominator; before the first
+    window: 1 − 1/classes and 1/classes). Then the total reward and
     punishment a map receives balance whatever the accuracy: at chance the many punishments are small,
     near convergence the few errors are punished hard.
 
@@ -244,8 +245,8 @@ class RewardLearner(nn.Module):
     by image when ``plasticity.update`` is ``"image"`` (each decision made with the weights the previous
     image left, as the paper), else once per batch, from the first epoch after the feature layers'
     phases (greedy: ``local_epochs`` per layer; together: ``local_epochs``; the same wait for the
-    ``frozen`` control, so both give the decision layer the same epochs); its rates adapt to the recent accuracy
-    (`RewardSTDP.adaptive`; the counts are buffers, so a resumed run continues them). The
+    ``frozen`` control, so both give the decision layer the same epochs); its rates adapt to the
+    recent accuracy (`RewardSTDP.adaptive`; the counts are buffers, so a resumed run continues them). The
     layers before it learn by ``plasticity`` (unsupervised STDP, greedy or together, ``local_epochs``
     each, as `spikefa.nn.competitive.CompetitiveLearner`); ``frozen`` keeps them at their
     initialization (the random-feature control: the decision layer still learns). The network's
