@@ -28,22 +28,20 @@ import torch
 from spikefa.cli import _rule_options
 from spikefa.errors import SpikefaError
 from spikefa.nn.conv_stdp import RewardLearner, SpikingConv, init_paper
+from spikefa.rules.registry import get_rule
 from spikefa.runs.model import load_run
 from spikefa.train.run import prepare_data
 
 
 def reward_fields(current: object, pairs: list[str] | None) -> dict[str, object]:
-    """``--opt`` pairs as typed `RewardSTDP` fields (the type of the current value)."""
+    """``--opt`` pairs as `RewardSTDP` fields, each checked and typed by the conv-stdp rule's own option."""
+    rule = get_rule("conv-stdp")
+    names = [f.name for f in dataclasses.fields(current)]  # type: ignore[arg-type]
     out: dict[str, object] = {}
     for key, text in _rule_options(pairs).items():
-        if not hasattr(current, key):
-            names = ", ".join(f.name for f in dataclasses.fields(current))  # type: ignore[arg-type]
-            raise SpikefaError(f"--opt {key}: not a RewardSTDP field ({names})")
-        value = getattr(current, key)
-        try:
-            out[key] = text.lower() in ("1", "true", "yes") if isinstance(value, bool) else type(value)(text)
-        except ValueError:
-            raise SpikefaError(f"--opt {key}={text!r}: expected a {type(value).__name__}") from None
+        if key not in names:
+            raise SpikefaError(f"--opt {key}: not a RewardSTDP field ({', '.join(names)})")
+        out[key] = rule.options[key].parse(rule.name, key, text)
     return out
 
 
@@ -93,7 +91,14 @@ def main() -> None:
     start = time.perf_counter()
     data = prepare_data(run.config)
     if a.cache is not None and a.cache.exists():
-        h_train, h_val, h_test = torch.load(a.cache)
+        try:
+            h_train, h_val, h_test = torch.load(a.cache)
+        except Exception as e:  # noqa: BLE001 - any unreadable file is the user's input
+            ap.exit(2, f"rstdp_probe: error: --cache {a.cache}: not a feature cache this script wrote "
+                       f"({type(e).__name__}: {e})\n")
+        if [len(h) for h in (h_train, h_val, h_test)] != [len(data.y_train), len(data.y_val), len(data.y_test)]:
+            ap.exit(2, f"rstdp_probe: error: --cache {a.cache}: its split sizes differ from {a.run}'s; "
+                       "give another --cache file\n")
     else:
         h_train, h_val, h_test = (cached(learner, x) for x in (data.x_train, data.x_val, data.x_test))
         if a.cache is not None:

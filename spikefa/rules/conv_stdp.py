@@ -23,6 +23,7 @@ al. 2019, ``adaptive``) (`spikefa.nn.conv_stdp.RewardLearner`; no gradient, no o
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from torch import nn
@@ -64,10 +65,7 @@ def _conv_stdp(model: nn.Module, req: Request) -> nn.Module:
     plasticity = ConvSTDPPlasticity(a_plus=o["a_plus"], a_minus_ratio=o["a_minus_ratio"], a_plus_max=o["a_plus_max"],
                                     double_every=o["double_every"], k=o["k"], radius=o["radius"], update=o["update"])
     if o["readout"] == "rstdp":
-        reward = RewardSTDP(r_plus=o["r_plus"], r_minus=o["r_minus"], p_plus=o["p_plus"], p_minus=o["p_minus"],
-                            decision_w_min=o["decision_w_min"], decision_w_max=o["decision_w_max"],
-                            decision_soft=o["decision_soft"], adaptive=o["adaptive"], adapt_every=o["adapt_every"],
-                            decision=o["decision"], dropout=o["dropout"])
+        reward = RewardSTDP(**{f.name: o[f.name] for f in dataclasses.fields(RewardSTDP)})  # one option per field
         return RewardLearner(model, plasticity, reward, _NAME, seed=derive_seed(req.seed, _INIT_SEED),
                              local_epochs=o["local_epochs"], schedule=o["schedule"], frozen=o["frozen"],
                              init=o["init"] == "paper")

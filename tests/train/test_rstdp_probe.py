@@ -41,5 +41,5 @@ def test_reward_fields_are_typed_and_unknown_ones_refused() -> None:
         == {"r_plus": 0.01, "adaptive": False, "adapt_every": 50, "decision": "final-potential"}
     with pytest.raises(SpikefaError, match="not a RewardSTDP field"):
         mod.reward_fields(reward, ["lr=0.1"])
-    with pytest.raises(SpikefaError, match="expected a float"):
+    with pytest.raises(SpikefaError, match="r_plus='fast' is not allowed; expected a finite number"):
         mod.reward_fields(reward, ["r_plus=fast"])
