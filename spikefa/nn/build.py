@@ -128,17 +128,21 @@ def build_krotov(arch: KrotovArch, input_shape: Shape, num_classes: int) -> nn.S
 
 def build_softhebb_conv(arch: SoftHebbConvArch, input_shape: Shape, num_classes: int) -> nn.Sequential:
     """Per block BatchNorm2d without affine, Conv2d (same size, reflect padding, no bias), triangle,
-    pool (4, stride 2, padding 1); Flatten, [each sample rescaled to mean square 1], Dropout, Linear
+    pool (4, stride 2, padding 1; the last block's average 2, stride 2 under ``last_pool = "avg2"``); Flatten, [each sample rescaled to mean square 1], Dropout, Linear
     (Journé et al. 2023). A pool is skipped when a side is below 2."""
     channels, height, width = input_shape
     layers: list[nn.Module] = []
-    for out, k, power in zip(arch.channels, arch.kernel_sizes, arch.powers):
+    last = len(arch.channels) - 1
+    for i, (out, k, power) in enumerate(zip(arch.channels, arch.kernel_sizes, arch.powers)):
         layers += [nn.BatchNorm2d(channels, affine=False),
                    nn.Conv2d(channels, out, k, padding=k // 2, padding_mode="reflect" if k > 1 else "zeros",
                              bias=False), Triangle(power)]
         if height >= 2 and width >= 2:
-            layers.append(POOLS[arch.pool](4, stride=2, padding=1))
-            height, width = height // 2, width // 2
+            if i == last and arch.last_pool == "avg2":
+                layers.append(nn.AvgPool2d(2, stride=2))
+            else:
+                layers.append(POOLS[arch.pool](4, stride=2, padding=1))
+            height, width = height // 2, width // 2  # both windows: floor(side / 2)
         channels = out
     layers += [nn.Flatten(), *([UnitNorm()] if arch.feature_norm else []), nn.Dropout(arch.dropout),
                nn.Linear(channels * height * width, num_classes)]

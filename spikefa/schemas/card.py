@@ -20,7 +20,7 @@ from spikefa.schemas.neuron import LIFParams
 from spikefa.schemas.stdp import DiehlCookParams, ThreeFactorParams
 from spikefa.schemas.validate import (Validated, check_keys, keys_of, located, one_of, parse_section, positive_ints,
                                       require, show, table_at)
-from spikefa.schemas.vocab import Activation, EncoderKind, Optimizer, Pool, Schedule
+from spikefa.schemas.vocab import Activation, EncoderKind, LastPool, Optimizer, Pool, Schedule
 
 _RULE_NAME = re.compile(r"[a-z][a-z0-9_-]*")
 
@@ -237,7 +237,8 @@ class SoftHebbConvArch(Validated):
     relu(u − mean over channels)^power and a pool (kernel 4, stride 2, padding 1: halves the side);
     then Flatten, when ``feature_norm`` each sample's features rescaled to mean square 1 (the
     read-out sees the same scale whatever the units' norms are while they converge), dropout and a
-    Linear read-out. ``kernel_sizes`` and ``powers`` give one value per block."""
+    Linear read-out. ``kernel_sizes`` and ``powers`` give one value per block; ``last_pool = "avg2"``
+    pools the last block as the reference's third (average, window 2, stride 2)."""
 
     ARCH: ClassVar[str] = "softhebb-conv"
     SECTIONS: ClassVar[tuple[str, ...]] = ()
@@ -246,6 +247,7 @@ class SoftHebbConvArch(Validated):
     kernel_sizes: tuple[int, ...]
     powers: tuple[float, ...]
     pool: Pool = "max"
+    last_pool: LastPool = "same"
     dropout: float = 0.5
     feature_norm: bool = True
 

@@ -7,6 +7,9 @@ from typing import Literal
 
 Activation = Literal["relu", "tanh", "sigmoid"]
 Pool = Literal["max", "avg"]
+LastPool = Literal["same", "avg2"]
+"""A SoftHebb network's last pool: ``same`` as its other blocks (``pool``, window 4, stride 2, padding 1),
+or ``avg2``, the reference's third block (average, window 2, stride 2, no padding)."""
 Optimizer = Literal["adam", "sgd"]
 Schedule = Literal["constant", "cosine"]
 Reset = Literal["subtract", "zero", "none"]

@@ -93,8 +93,40 @@ def test_card_schemas_refuse_bad_values_naming_file_and_key() -> None:
     krotov = Path(find_card("krotov-2000")).read_text()
     for text, old, new, key in [(soft, "kernel_sizes = [5, 3]", "kernel_sizes = [5]", "architecture.kernel_sizes"),
                                 (soft, "dropout = 0.5", "dropout = 1.0", "architecture.dropout"),
+                                (soft, 'pool = "max"', 'pool = "max"\nlast_pool = "avg"', "architecture.last_pool"),
                                 (krotov, "power = 4.5", "power = 0.5", "architecture.power"),
                                 (krotov, "hidden = [2000]", "hidden = []", "architecture.hidden")]:
         assert old in text
         with pytest.raises(ConfigError, match=f"bad.toml: {key} = .* is not allowed"):
             parse_card(tomllib.loads(text.replace(old, new)), "bad.toml")
+
+
+def test_softhebb_last_pool_avg2_and_the_papers_three_blocks() -> None:
+    """``last_pool = "avg2"`` pools the last block by average (2, stride 2) as the reference's third
+    block, the others by the card's pool; the benchmark card of the paper's three blocks reads 1536 x
+    3 x 3 features on MNIST and takes one rate and temperature per block from its preset."""
+    from pathlib import Path
+
+    import torch.nn.functional as F
+
+    from spikefa.nn.build import build_softhebb_conv
+    from spikefa.schemas.card import SoftHebbConvArch
+
+    arch = SoftHebbConvArch(channels=(3, 4, 5), kernel_sizes=(3, 3, 1), powers=(1.0, 1.0, 1.0), last_pool="avg2")
+    net = build_softhebb_conv(arch, (1, 12, 12), 2).eval()
+    pools = [m for m in net if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d))]
+    assert [type(m) for m in pools] == [nn.MaxPool2d, nn.MaxPool2d, nn.AvgPool2d]
+    assert net[-1].in_features == 5 * 1 * 1  # 12 -> 6 -> 3 -> 1
+    x = torch.rand(2, 1, 12, 12)
+    before_last_pool = net[:list(net).index(pools[-1])](x)
+    assert torch.equal(pools[-1](before_last_pool), F.avg_pool2d(before_last_pool, 2, 2))
+    same = build_softhebb_conv(SoftHebbConvArch(channels=(3, 4, 5), kernel_sizes=(3, 3, 1), powers=(1.0,) * 3),
+                               (1, 12, 12), 2)
+    assert [type(m) for m in same if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d))] == [nn.MaxPool2d] * 3
+
+    card = load_card(Path(__file__).parents[2] / "benchmarks" / "cards" / "softhebb-conv-96-384-1536.toml")
+    check_card(card)
+    big = build(card, (1, 28, 28), 10, seed=0)
+    assert big[-1].in_features == 1536 * 3 * 3
+    learner = convert(big, "softhebb", options=card.preset("softhebb").options)
+    assert [(p.lr, p.temperature) for p in learner.plasticity.values()] == [(0.08, 1.0), (0.005, 1.54), (0.01, 4.0)]
