@@ -16,7 +16,7 @@ import argparse
 import os
 import sys
 
-from spikefa.cli import _rule_options
+from spikefa._args import rule_options
 from spikefa.errors import SpikefaError
 from spikefa.runs.model import resolve_config
 from spikefa.train import train
@@ -36,7 +36,7 @@ def main() -> None:
         cfg = resolve_config(os.environ.get("CARD", "conv-stdp"), "conv-stdp", "mnist", data_dir=a.data_dir,
                              limit_train=a.n, limit_eval=1000, epochs=a.epochs, lr=1e-2, seed=0,
                              rule_options={"update": a.update, "frozen": a.frozen is not None,
-                                           "readout": a.readout, **_rule_options(a.opt)})
+                                           "readout": a.readout, **rule_options(a.opt)})
         variant = "-rstdp" if a.readout == "rstdp" else ""
         out = (f"runs/cs/{os.environ.get('TAG', '')}{a.update}-{a.n}-e{a.epochs}{variant}"
                f"{'-frozen' if a.frozen else ''}")

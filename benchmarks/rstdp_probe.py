@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from spikefa.cli import _rule_options
+from spikefa._args import rule_options
 from spikefa.errors import SpikefaError
 from spikefa.nn.conv_stdp import RewardLearner, SpikingConv, init_paper
 from spikefa.rules.registry import get_rule
@@ -38,7 +38,7 @@ def reward_fields(current: object, pairs: list[str] | None) -> dict[str, object]
     rule = get_rule("conv-stdp")
     names = [f.name for f in dataclasses.fields(current)]  # type: ignore[arg-type]
     out: dict[str, object] = {}
-    for key, text in _rule_options(pairs).items():
+    for key, text in rule_options(pairs).items():
         if key not in names:
             raise SpikefaError(f"--opt {key}: not a RewardSTDP field ({', '.join(names)})")
         out[key] = rule.options[key].parse(rule.name, key, text)

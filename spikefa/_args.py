@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from spikefa.errors import SpikefaError
 
 
@@ -25,3 +27,15 @@ def positive_ints(flag: str, text: str) -> list[int]:
     if any(v < 1 for v in values):
         raise SpikefaError(f"{flag} {text!r} must list integers >= 1")
     return values
+
+
+def rule_options(pairs: Sequence[str] | None) -> dict[str, str]:
+    """``["beta=0.1", "hebbian=oja"]`` (repeated ``--opt``) -> {"beta": "0.1", "hebbian": "oja"}; dashes in
+    keys become underscores. The rule checks the values. Raises SpikefaError on a pair without ``=``."""
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SpikefaError(f"--opt {pair!r} must look like key=value (spikefa list rules shows each rule's options)")
+        out[key.strip().replace("-", "_")] = value.strip()
+    return out

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from spikefa._args import comma_items, positive_ints
+from spikefa._args import comma_items, positive_ints, rule_options
 from spikefa.errors import SpikefaError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -60,17 +60,6 @@ def _positive(text: str) -> int:
     if v < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
     return v
-
-
-def _rule_options(pairs: Sequence[str] | None) -> dict[str, str]:
-    """``["beta=0.1", "hebbian=oja"]`` -> {"beta": "0.1", "hebbian": "oja"} (the rule checks values)."""
-    out = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise SpikefaError(f"--opt {pair!r} must look like key=value (spikefa list rules shows each rule's options)")
-        out[key.strip().replace("-", "_")] = value.strip()
-    return out
 
 
 CARD = "default: the model card's preset for the rule, else its [defaults]"
@@ -140,7 +129,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 
             a.rule = load_card(a.model).default_rule
         config = resolve_config(a.model, a.rule, a.dataset, feedback=a.feedback, seed=a.seed or 0,
-                                rule_options=_rule_options(a.opt), **ov)
+                                rule_options=rule_options(a.opt), **ov)
         summary = train(config, a.out, progress=not a.no_progress, transform=_qat_for(config))
         out = a.out
     if summary["diverged"]:
