@@ -128,8 +128,9 @@ def build_krotov(arch: KrotovArch, input_shape: Shape, num_classes: int) -> nn.S
 
 def build_softhebb_conv(arch: SoftHebbConvArch, input_shape: Shape, num_classes: int) -> nn.Sequential:
     """Per block BatchNorm2d without affine, Conv2d (same size, reflect padding, no bias), triangle,
-    pool (4, stride 2, padding 1; the last block's average 2, stride 2 under ``last_pool = "avg2"``); Flatten, [each sample rescaled to mean square 1], Dropout, Linear
-    (Journé et al. 2023). A pool is skipped when a side is below 2."""
+    pool (4, stride 2, padding 1; the last block's average 2, stride 2 under ``last_pool = "avg2"``);
+    Flatten, [each sample rescaled to mean square 1], Dropout, Linear (Journé et al. 2023). A pool is
+    skipped when a side is below 2."""
     channels, height, width = input_shape
     layers: list[nn.Module] = []
     last = len(arch.channels) - 1
