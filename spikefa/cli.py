@@ -90,7 +90,7 @@ def _train_options(p: argparse.ArgumentParser) -> None:
 def _overrides(a: argparse.Namespace) -> dict[str, object]:
     return {"data_dir": a.data_dir, "epochs": a.epochs, "batch_size": a.batch_size, "lr": a.lr,
             "optimizer": a.optimizer, "schedule": a.schedule, "weight_decay": a.weight_decay,
-            "limit_train": a.limit_train, "align_every": a.align_every, "device": a.device,
+            "limit_train": a.limit_train, "limit_eval": getattr(a, "limit_eval", None), "align_every": a.align_every, "device": a.device,
             "qat": getattr(a, "qat", None), "state_bits": getattr(a, "state_bits", None),
             "checkpoint_every": getattr(a, "checkpoint_every", None), "init_from": getattr(a, "init_from", None),
             "distill": getattr(a, "distill", None), "distill_temperature": getattr(a, "distill_temperature", None)}
@@ -136,7 +136,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         print(f"spikefa: stopped: {summary['diverged']} -> {out}", file=sys.stderr)
         return 1
     print(f"test accuracy {100 * summary['test_accuracy']:.2f} %  val {100 * summary['val_accuracy']:.2f} %  "
-          f"({summary['epochs']} epochs, {summary['seconds']:.1f} s) -> {out}")
+          f"({summary['epochs']} epoch{'' if summary['epochs'] == 1 else 's'}, {summary['seconds']:.1f} s) -> {out}")
     return 0
 
 
@@ -321,6 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "finished run is left as it is")
     t.add_argument("--opt", action="append", metavar="KEY=VALUE",
                    help="a rule option, e.g. --opt beta=0.01 (repeatable; spikefa list rules shows them)")
+    t.add_argument("--limit-eval", type=_positive, metavar="N",
+                   help="score on only the first N validation and N test examples (smoke runs; default: all)")
     t.add_argument("--checkpoint-every", type=int, metavar="STEPS",
                    help="also checkpoint every STEPS batches inside an epoch (long STDP epochs; default: after "
                         "each epoch only)")

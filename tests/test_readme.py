@@ -69,3 +69,17 @@ def test_readme_states_which_rules_take_which_feedback_kinds() -> None:
             assert f"`{name}`" in none.group(1), f"README does not say that {name} takes no feedback"
     assert "# or \"dfa\", \"sign\", \"bp\"" not in python_example()
 
+
+
+def test_readme_card_template_for_your_own_network_parses(tmp_path: Path) -> None:
+    from spikefa.catalog import load_card
+
+    text = README.read_text().split("a model card names the network's factory", 1)[1]
+    template = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "my_net.py").write_text("import snntorch as snn\nfrom torch import nn\n\n"
+                                        "def make(input_shape, num_classes):\n"
+                                        "    return nn.Sequential(nn.Flatten(), nn.Linear(784, num_classes),\n"
+                                        "                         snn.Leaky(beta=0.9, init_hidden=True, output=True))\n")
+    (tmp_path / "my-net.toml").write_text(template)
+    card = load_card(str(tmp_path / "my-net.toml"))
+    assert card.default_rule == "bp" and card.encoder is not None and card.defaults.epochs == 5

@@ -425,7 +425,7 @@ def _kind(r: LayerReport) -> str:
 
 def report_table(qnet: QuantizedNet) -> str:
     """The per-layer report as a Markdown table."""
-    head = ("| layer | kind | e | weights clipped | max |ΔW| | ‖ΔW‖/‖W‖ | bias clipped | θ int | θ error "
+    head = ("| layer | kind | e | weights clipped | max \\|ΔW\\| | ‖ΔW‖/‖W‖ | bias clipped | θ int | θ error "
             "| β → β̂ | τ → τ̂ (ms) | τ error |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
     rows = [f"| {r.layer} | {_kind(r)} | {r.weight_shift} | {100 * r.weight_clipped:.2f} % | {r.weight_max_error:.3g} "
             f"| {r.weight_rel_error:.3g} | {100 * r.bias_clipped:.2f} % | {r.threshold_int[0]}–{r.threshold_int[1]} "

@@ -3,12 +3,15 @@ run's rule, transformed (QAT) and, for spiking cards, wrapped with the card's sp
 
 `resolve_config` reads the card file once and stores its mapping in the config; `make_model` and
 `load_run` rebuild from that mapping only, so a run resumes and exports the network it was trained
-as even when the card file has changed since.
+as even when the card file has changed since. A card whose network is a user's Python factory
+(``[architecture] factory = "file.py:fn"``) imports that file again: if it has changed so that the
+network no longer fits the checkpoint, loading refuses in one line (`load_weights`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import warnings
 from collections.abc import Callable
@@ -44,6 +47,8 @@ def resolve_config(model: str, rule: str, dataset: str, **overrides: Any) -> Run
     preset = card.preset(rule)
     base = {k: getattr(preset, k) for k in _PRESET_KEYS}
     base.update({k: v for k, v in overrides.items() if v is not None})
+    if isinstance(base.get("data_dir"), str):  # stored absolute: export and resume may run from another folder
+        base["data_dir"] = os.path.abspath(os.path.expanduser(base["data_dir"]))
     base["feedback"] = resolve_feedback(r, base.get("feedback"))
     base["rule_options"] = resolve_options(r, {**preset.options, **(base.get("rule_options") or {})})
     return RunConfig(model=model, rule=rule, dataset=dataset, card=card.mapping, **base)
@@ -98,6 +103,17 @@ def load_init(model: nn.Module, weights: dict[str, Any], source: str) -> None:
     model.load_state_dict({k: v for k, v in weights.items() if k in own}, strict=False)
 
 
+def load_weights(model: nn.Module, weights: dict[str, Any], source: str | Path) -> None:
+    """``model.load_state_dict(weights)``; a network that no longer fits its checkpoint (a user's
+    factory file changed since training) raises `SpikefaError` naming `source` and the first mismatch."""
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as exc:
+        detail = next((line.strip() for line in str(exc).splitlines()[1:] if line.strip()), str(exc))
+        raise SpikefaError(f"{source}: the checkpoint does not fit the network the run's card builds now ({detail}); "
+                           "has the card's factory file changed since training?") from None
+
+
 def make_model(config: RunConfig, input_shape: tuple[int, int, int], num_classes: int,
                transform: ModelTransform | None = None, init: dict[str, Any] | None = None) -> nn.Module:
     """Build the card's network from the run seed, convert it to the run's rule, wrap a spiking
@@ -135,6 +151,8 @@ class Run:
 def read_config(run_dir: str | Path) -> RunConfig:
     """The ``config.json`` of a run directory; errors name the file."""
     path = Path(run_dir) / "config.json"
+    if not Path(run_dir).exists():
+        raise SpikefaError(f"{Path(run_dir)}: no such run directory; give one made by `spikefa train --out DIR`")
     if not path.is_file():
         raise SpikefaError(f"{Path(run_dir)}: no config.json here; give a run directory made by `spikefa train`")
     return RunConfig.from_dict(json.loads(path.read_text()), source=str(path))
@@ -165,6 +183,6 @@ def load_run(run_dir: str | Path,
         shape, classes = (1, 1, int(mats[0].shape[1])), int(mats[-1].shape[0])
     model = make_model(config, tuple(shape), int(classes),  # type: ignore[arg-type]
                        transform_for(config) if transform_for is not None else None)
-    model.load_state_dict(weights)
+    load_weights(model, weights, Path(run_dir) / CHECKPOINT)
     model.eval()
     return Run(config, state, model, tuple(shape), int(classes))  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ and which parameters it trains with their own optimiser settings.
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -27,8 +28,8 @@ from spikefa.errors import SpikefaError
 from spikefa.rules.registry import get_rule
 from spikefa.rules.spec import Rule
 from spikefa.runs.checkpoint import CHECKPOINT, atomic_write_text, load_checkpoint, save_checkpoint, write_json
-from spikefa.runs.model import (ModelTransform, card_of, init_weights, make_model, read_config, resolve_config,
-                                upgrade_state)
+from spikefa.runs.model import (ModelTransform, card_of, init_weights, load_weights, make_model, read_config,
+                                resolve_config, upgrade_state)
 from spikefa.schemas.run import RunConfig
 from spikefa.train.ddp import DistInfo, barrier, init_from_env, unwrap, wrap
 from spikefa.train.distill import Teacher
@@ -56,6 +57,25 @@ def prepare_data(config: RunConfig, device: str = "cpu", splits: Splits | None =
     ys = [data.y_train[:n_train], data.y_val[:n_eval], data.y_test[:n_eval]]
     moved = {f"{v}_{split}": t.to(device) for v, ts in (("x", xs), ("y", ys)) for split, t in zip(SPLITS, ts)}
     return replace(data, **moved, standardized=data.standardized or standardize)
+
+
+def check_fits(model: nn.Module, config: RunConfig, data: Splits) -> None:
+    """A user's network (a card with ``[architecture] factory``) run on one training example, on a
+    copy in eval mode without gradient, before training: a network that does not take the dataset's
+    inputs raises `SpikefaError` naming the card, the dataset and its input shape, not a traceback
+    at the first step. The cards' own architectures are built for the data's shape and skip it."""
+    if config.card is None or "factory" not in (config.card.get("architecture") or {}):
+        return
+    x = data.batch("train", torch.arange(1)) if data.kind == "events" else data.x_train[:1]
+    probe = copy.deepcopy(model).eval()
+    try:
+        with torch.no_grad():
+            probe(x)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SpikefaError(f"model {config.model!r} does not take dataset {config.dataset!r}'s inputs (one example "
+                           f"{tuple(x.shape)}; torch: {first}); give a dataset of the shape the network was "
+                           "written for, or write the network for this one") from None
 
 
 def _load(config: RunConfig) -> Splits:
@@ -183,6 +203,7 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resu
     init = init_weights(config) if config.init_from and (config.distill or not resuming) else None
     model = make_model(config, data.input_shape, data.num_classes, transform, None if resuming else init
                        ).to(info.device)
+    check_fits(model, config, data)
     teacher = _teacher(config, init, data, info.device) if config.distill and init is not None else None
     if info.world > 1 and (rule.learns_online(model) or rule.unsupervised_for(model)):
         raise SpikefaError(f"rule {config.rule!r} learns online (its updates bypass DDP's gradient all-reduce, so "
@@ -196,7 +217,7 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resu
     if resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
         b_start = state.get("feedback_start") or {}
-        model.load_state_dict(upgrade_state(state["model"]))
+        load_weights(model, upgrade_state(state["model"]), ckpt_path)
         if optimizer is not None:
             optimizer.load_state_dict(state["optimizer"])
         gen.set_state(state["shuffle_rng"])  # the shuffling generator at the start of the epoch to run

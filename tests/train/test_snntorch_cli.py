@@ -101,3 +101,52 @@ def test_a_bad_factory_is_refused_by_name(tmp_path: Path, factory: str, message:
     assert main(args(path, "dfa", tmp_path / "run")) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and message in err and "factory" in err
+
+
+FIXED_784 = '''
+import snntorch as snn
+from torch import nn
+
+
+def mnist_only(input_shape, num_classes):
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 10), snn.Leaky(beta=0.9, init_hidden=True),
+                         nn.Linear(10, num_classes), snn.Leaky(beta=0.9, init_hidden=True, output=True))
+'''
+
+
+def test_a_network_written_for_other_inputs_is_refused_in_one_line(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    path = card(tmp_path, "../nets/fixed.py:mnist_only")
+    (tmp_path / "nets" / "fixed.py").write_text(FIXED_784)  # a 784-input net, trained on 8x8 digits
+    assert main(args(path, "bp", tmp_path / "run")) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "does not take dataset 'digits'" in err and "(1, 1, 8, 8)" in err
+    assert not (tmp_path / "run").exists()  # refused before anything is written
+
+
+def test_a_changed_factory_file_is_refused_at_export_in_one_line(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    path = card(tmp_path, "../nets/mine.py:tutorial")
+    assert main(args(path, "bp", tmp_path / "run")) == 0
+    (tmp_path / "nets" / "mine.py").write_text(FACTORY.replace("hidden=12", "hidden=7"))  # edited after training
+    capsys.readouterr()
+    assert main(["export", str(tmp_path / "run"), "--target", "int8-edge", "--out", str(tmp_path / "exp")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "checkpoint.pt: the checkpoint does not fit the network" in err and "factory" in err
+    assert not (tmp_path / "exp").exists()
+
+
+def test_the_data_folder_is_stored_absolute_and_eval_can_be_limited(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    path = card(tmp_path, "../nets/mine.py:tutorial")
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert main([*args(path, "bp", tmp_path / "run"), "--data-dir", "data", "--limit-eval", "20"]) == 0
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["data_dir"] == str(tmp_path / "data") and config["limit_eval"] == 20
+
+
+def test_a_missing_run_directory_is_named_as_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", str(tmp_path / "nope"), "--target", "int8-edge", "--out", str(tmp_path / "e")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "no such run directory" in err
