@@ -253,13 +253,28 @@ def plot_sweep(rows: Sequence[SweepRow], path: Path) -> Path:
     return path
 
 
+ENCODE_CHUNK = 256
+"""Examples encoded per draw by `rate_batches`: the spikes do not depend on the batch size."""
+
+
 def rate_batches(x: torch.Tensor, y: torch.Tensor, encoder: Callable[..., torch.Tensor], batch_size: int = 256,
                  seed: int = 0) -> Callable[[], Batches]:
-    """Batches of encoded spikes from static inputs, the same spikes on every pass (seeded)."""
+    """Batches (time-major spikes [T, B, ...], labels [B]) of encoded static inputs, the same spikes on
+    every pass (seeded). The encoder draws `ENCODE_CHUNK` examples at a time, whatever `batch_size`,
+    so an example's spikes, and the accuracy measured on them, do not depend on the batch size."""
     def make() -> Batches:
         gen = torch.Generator().manual_seed(seed)
-        for i in range(0, len(x), batch_size):
-            yield encoder(x[i:i + batch_size], gen), y[i:i + batch_size]
+        held: list[torch.Tensor] = []
+        start = 0  # index of the first held example
+        for i in range(0, len(x), ENCODE_CHUNK):
+            held.append(encoder(x[i:i + ENCODE_CHUNK], gen))
+            spikes = torch.cat(held, dim=1) if len(held) > 1 else held[0]
+            last = i + ENCODE_CHUNK >= len(x)
+            while spikes.shape[1] >= batch_size or (last and spikes.shape[1] > 0):
+                n = min(batch_size, spikes.shape[1])
+                yield spikes[:, :n], y[start:start + n]
+                spikes, start = spikes[:, n:], start + n
+            held = [spikes]
 
     return make
 

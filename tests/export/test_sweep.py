@@ -53,3 +53,20 @@ def test_accuracy_and_rate_batches_are_repeatable() -> None:
     assert first[0][0].shape == (6, 4, 1, 4, 5)
     assert accuracy(lambda s: torch.nn.functional.one_hot(torch.zeros(s.shape[1], dtype=torch.long), 5).float(),
                     first) == float((y == 0).double().mean())
+
+
+def test_rate_batches_encode_the_same_spikes_whatever_the_batch_size() -> None:
+    from spikefa.export.sweep import ENCODE_CHUNK
+
+    enc = make_encoder("rate", 3)
+    n = 2 * ENCODE_CHUNK + 37
+    x, y = torch.rand(n, 1, 2, 2), torch.arange(n) % 7
+    reference = list(rate_batches(x, y, enc, batch_size=ENCODE_CHUNK, seed=5)())
+    whole = [torch.cat([s for s, _ in reference], dim=1), torch.cat([lab for _, lab in reference])]
+    for size in (1, 50, ENCODE_CHUNK + 1, 4 * ENCODE_CHUNK):
+        batches = list(rate_batches(x, y, enc, batch_size=size, seed=5)())
+        assert all(s.shape[1] == lab.shape[0] <= size for s, lab in batches) and len(batches) == -(-n // size)
+        assert torch.equal(torch.cat([s for s, _ in batches], dim=1), whole[0])
+        assert torch.equal(torch.cat([lab for _, lab in batches]), whole[1]) and torch.equal(whole[1], y)
+    first = enc(x[:ENCODE_CHUNK], torch.Generator().manual_seed(5))
+    assert torch.equal(whole[0][:, :ENCODE_CHUNK], first)  # the default batch size draws as it always did
