@@ -81,8 +81,9 @@ def cmd_export(a: argparse.Namespace) -> int:
     net, meta, split, note = _source(a)
     batches, batches_note = _accuracy_batches(split, note, a)
     real, real_source, real_note = _real_batch(split, note, meta, a)
-    state_bits = state[0] if state else meta.get("qat_state_bits")
-    trained = meta.get("qat_bits") if meta.get("qat_profile") == profile.name else None
+    own = meta.get("qat_profile") == profile.name  # the run's QAT widths hold for the profile it trained for
+    state_bits = state[0] if state else (meta.get("qat_state_bits") if own else None)
+    trained = meta.get("qat_bits") if own else None
     stale = _listed_files(previous)
     summary = export(net, profile, a.out, bits=bits[0] if bits else trained, formats=_names("--formats", a.formats),
                      meta=meta, verify=not a.no_verify, batches=batches, batches_note=batches_note,
@@ -233,6 +234,8 @@ def _print_summary(summary: dict[str, Any], out: str) -> None:
               f"{on}")
     if summary["verification"] and not real:
         print(f"real batch: not run ({inputs.get('real_note') or 'no test data'}); verified on the random raster only")
+    for warning in summary.get("warnings") or []:
+        print(f"spikefa export: warning: {warning}", file=sys.stderr)
     print(f"-> {Path(out) / 'export.json'}, {Path(out) / 'report.md'}")
 
 
@@ -254,9 +257,9 @@ def cmd_sweep(a: argparse.Namespace, items: list[str]) -> int:
                            "or choose another --out")
     profiles = [load_profile(t) for t in targets]  # unknown names fail before the data loads
     net, meta = _from_run(items[0])
-    state_bits = given if given is not None else [meta.get("qat_state_bits")]
+    trained = {meta["qat_profile"]: meta["qat_state_bits"]} if meta.get("qat_state_bits") else None
     rows = sweep(net, profiles, bits, _test_batches(items[0], meta, a), progress=not a.no_progress,
-                 state_bits=state_bits)
+                 state_bits=given if given is not None else [None], trained_state_bits=trained)
     paths = write_sweep(rows, a.out)
     print((Path(a.out) / "sweep.md").read_text(), end="")
     print(f"-> {', '.join(str(p) for p in paths)}")

@@ -137,19 +137,40 @@ def export(net: nn.Module, profile: Profile, out_dir: str | Path, *, bits: int |
         torch.save(golden, out / "golden.pt")
     every = checks + (real or [])
     deployment = None if batches is None else compare(net, qnet, batches)
+    warnings = export_warnings(qnet, inputs if verify else None)
     summary = {"profile": profile.name, "bits": qnet.bits, "state_bits": qnet.state_bits, "formats": chosen,
                "left_out": left_out, "files": files, "report": [r.as_dict() for r in qnet.report],
                "verification": checks, "verification_real": real, "verification_inputs": inputs,
                "ok": not any(c["failed"] for c in every),
                "verified": [f for f in chosen if every and all(c["ok"] for c in every if c["format"] == f)],
                "unverified": [f for f in chosen if any(c["skipped"] for c in every if c["format"] == f)],
-               "meta": meta or {}, "deployment": None if deployment is None else deployment.as_dict()}
+               "meta": meta or {}, "deployment": None if deployment is None else deployment.as_dict(),
+               "warnings": warnings}
     (out / "export.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     (out / "report.md").write_text(f"# {profile.name}, {qnet.bits}-bit weights, {qnet.state_bits}-bit state\n\n"
+                                   + "".join(f"**Warning:** {w}\n\n" for w in warnings) +
                                    f"{deployment_section(deployment, batches_note, qat=(meta or {}).get('qat_profile'))}\n"
                                    f"{formats_section(chosen, left_out)}\n"
                                    f"{verification_section(checks, verify, real, inputs)}\n{report_table(qnet)}\n")
     return summary
+
+
+def export_warnings(qnet: QuantizedNet, inputs: dict[str, Any] | None) -> list[str]:
+    """What makes an export that ran technically fine useless, in words: a layer whose weights all
+    round to 0 on the grid (nothing reaches its neurons), and a verification input on which the
+    integer simulator fires no spike (its spike-for-spike check compares silence and proves nothing)."""
+    out = []
+    for i, q in enumerate(qnet.layers):
+        if q.weight.numel() and not bool(q.weight.any()):
+            out.append(f"layer {i}: every weight rounds to 0 on the {qnet.bits}-bit grid with a {qnet.state_bits}-bit "
+                       "state, so nothing reaches its neurons; the grid is coarser than the trained weights (train "
+                       "through it: spikefa train --qat PROFILE[:BITS] --state-bits B)")
+    for name, what in (("random", "random raster"), ("real", "real batch")):
+        described = (inputs or {}).get(name)
+        if described and described.get("fired") == 0:
+            out.append(f"the integer simulator fires no spike on the {what}: its spike-for-spike checks compare "
+                       "silence and prove nothing about this network")
+    return out
 
 
 def verification_inputs(qnet: QuantizedNet, spikes: torch.Tensor | None, real_spikes: torch.Tensor | None,

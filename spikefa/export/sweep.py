@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,9 +81,11 @@ def _reiterable(batches: Batches | Callable[[], Batches]) -> Callable[[], Batche
 
 def sweep(net: nn.Module, targets: Sequence[str | Profile], bits: Sequence[int],
           batches: Batches | Callable[[], Batches], *, progress: bool = False,
-          state_bits: Sequence[int | None] = (None,)) -> list[SweepRow]:
+          state_bits: Sequence[int | None] = (None,),
+          trained_state_bits: Mapping[str, int] | None = None) -> list[SweepRow]:
     """Accuracy of the integer simulator for every target × weight bits × `state_bits` (membrane
-    widths; None: the profile's), in that order, from a re-iterable or a callable giving the batches
+    widths; None: the profile's, or for a profile named in `trained_state_bits` the width a QAT run
+    trained with for it), in that order, from a re-iterable or a callable giving the batches
     (a one-shot iterator is kept in memory). A cell the target cannot take is a row saying why
     (the checker's reasons). With `progress`, a tqdm bar on stderr counts the float pass and every cell."""
     from tqdm.auto import tqdm
@@ -101,7 +103,8 @@ def sweep(net: nn.Module, targets: Sequence[str | Profile], bits: Sequence[int],
         bar.update(1)
         for profile in profiles:
             for b in bits:
-                for s in widths:
+                for given in widths:
+                    s = (trained_state_bits or {}).get(profile.name) if given is None else given
                     width = profile.neuron.state_bits if s is None else s
                     bar.set_postfix_str(f"{profile.name} {b}-bit, {width}-bit state", refresh=False)
                     problems = check(net, profile, b, state_bits=s)

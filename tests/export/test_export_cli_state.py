@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -217,3 +218,34 @@ def test_package_exports_the_readers() -> None:
     assert (package.Layer, package.read_layers, package.from_nir) == (Layer, read_layers, from_nir)
     assert {"Layer", "read_layers", "from_nir"} <= set(package.__all__)
     assert all(hasattr(package, name) for name in package.__all__)
+
+
+def test_a_qat_runs_state_width_holds_only_for_the_profile_it_trained_for(tmp_path: Path) -> None:
+    code, run = _train(tmp_path, "--qat", "int8-edge", "--state-bits", "6")
+    assert code == 0
+    base = ["export", str(run), "--no-verify", "--no-accuracy", "--formats", "onnx"]
+    assert _cli(base + ["--target", "mcu-int8", "--out", str(tmp_path / "m")]) == (0, "")
+    summary = json.loads((tmp_path / "m" / "export.json").read_text())
+    assert summary["state_bits"] == profile("mcu-int8").neuron.state_bits  # not the 6 bits trained for int8-edge
+    assert _cli(["export", "sweep", str(run), "--targets", "int8-edge,mcu-int8", "--bits", "8", "--out",
+                 str(tmp_path / "s"), "--limit", "40", "--no-progress"]) == (0, "")
+    rows = json.loads((tmp_path / "s" / "sweep.json").read_text())
+    assert [(r["target"], r["state_width"]) for r in rows] == [("int8-edge", 6),
+                                                               ("mcu-int8", profile("mcu-int8").neuron.state_bits)]
+
+
+def test_an_export_that_cannot_work_says_so(tmp_path: Path) -> None:
+    from spikefa.export.pipeline import export_warnings
+
+    net = tiny_net(gain=4.0)
+    qnet = quantize(net, profile("int8-edge"))
+    assert export_warnings(qnet, {"random": {"fired": 12}, "real": None}) == []
+    zeroed = replace(qnet, layers=(replace(qnet.layers[0], weight=torch.zeros_like(qnet.layers[0].weight)),
+                                   *qnet.layers[1:]))
+    warnings = export_warnings(zeroed, {"random": {"fired": 0}, "real": {"fired": 3}})
+    assert len(warnings) == 2 and warnings[0].startswith("layer 0: every weight rounds to 0")
+    assert "fires no spike on the random raster" in warnings[1]
+    summary = export(net, profile("int8-edge"), tmp_path / "e", formats=["onnx"],
+                     spikes=torch.zeros(4, 2, qnet.in_features))  # silent input: the check proves nothing
+    assert summary["warnings"] == [w for w in summary["warnings"] if "fires no spike" in w] and summary["warnings"]
+    assert "**Warning:** the integer simulator fires no spike" in (tmp_path / "e" / "report.md").read_text()
