@@ -269,6 +269,7 @@ def _option_line(key: str, option: object) -> str:
 def cmd_list(a: argparse.Namespace) -> int:
     from spikefa.catalog import list_cards
     from spikefa.data import DATASETS
+    from spikefa.export.profile import list_profiles, load_profile
     from spikefa.rules import FEEDBACK_KINDS, RULES
 
     tables = {
@@ -278,6 +279,8 @@ def cmd_list(a: argparse.Namespace) -> int:
         "models": {n: _card_line(n) for n in list_cards()},
         "datasets": {n: f"[{d.kind}] {d.description}" for n, d in DATASETS.items()},
     }
+    if a.what == "targets":  # read only when asked: each profile file is parsed and validated
+        tables["targets"] = {n: load_profile(n).description for n in list_profiles()}
     for name, text in tables[a.what].items():
         print(f"{name:22s} {text}")
     return 0
@@ -415,10 +418,10 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--no-progress", action="store_true", help="no progress bar")
     dl.set_defaults(func=cmd_data_download)
 
-    ls = sub.add_parser("list", help="list rules, feedback kinds, model cards or datasets")
-    ls.add_argument("what", choices=["rules", "feedback", "models", "datasets"],
-                    help="rules (with their --opt options), feedback kinds, model cards (default rule, presets) "
-                         "or datasets")
+    ls = sub.add_parser("list", help="list rules, feedback kinds, model cards, datasets or export targets")
+    ls.add_argument("what", choices=["rules", "feedback", "models", "datasets", "targets"],
+                    help="rules (with their --opt options), feedback kinds, model cards (default rule, presets), "
+                         "datasets, or the hardware profiles `spikefa export --target` takes")
     ls.set_defaults(func=cmd_list)
     from spikefa.crosscheck.cli import add_parser as add_crosscheck_parser
     from spikefa.export.cli import add_parser as add_export_parser

@@ -114,6 +114,10 @@ def test_list_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(capsys, "list", "datasets")  # one registry, each dataset with its kind
     lines = {line.split()[0]: line.split()[1] for line in out.splitlines()}
     assert lines["mnist"] == "[images]" and lines["nmnist-synth"] == "[events]" and lines["shd"] == "[events]"
+    code, out, _ = run_cli(capsys, "list", "targets")  # every profile `export --target` takes, with its summary
+    from spikefa.export.profile import list_profiles
+
+    assert code == 0 and [line.split()[0] for line in out.splitlines()] == list_profiles() and "Loihi 2" in out
     code, out, _ = run_cli(capsys, "--version")
     assert code == 0 and "spikefa" in out
 

@@ -276,7 +276,9 @@ def deployment_section(c: Comparison | None, note: str | None = None, qat: str |
     if c is None:
         return f"Accuracy: not measured ({note or 'no labelled data given'}).\n"
     lines = [f"Accuracy on {c.samples} test examples: float {100 * c.float_accuracy:.2f} %, integer (this export) "
-             f"{100 * c.accuracy:.2f} % ({100 * (c.accuracy - c.float_accuracy):+.2f} points).", "",
+             f"{100 * c.accuracy:.2f} % (a {'loss' if c.accuracy <= c.float_accuracy else 'gain'} of "
+             f"{100 * abs(c.accuracy - c.float_accuracy):.2f} points; `export sweep`'s loss column is float − "
+             "integer).", "",
              *([f"This run trained through {qat}'s fake quantisation: its float figure runs the same weights "
                 "without it (and with the thresholds QAT placed), not the float network it started from; "
                 "compare the integer figure with that run's test accuracy.", ""] if qat else []),
