@@ -104,8 +104,9 @@ def _source(a: argparse.Namespace) -> tuple[Any, dict[str, Any], Any, str | None
     if is_nir_source(source):
         from spikefa.export.nir_import import from_nir
 
-        net = from_nir(source, dt=dt, reset=a.reset)
-        meta = {"source": str(source), "kind": "nir", "dt_s": dt, "reset": a.reset}
+        dt, reset, stated = _sidecar_defaults(Path(source), dt, a.reset)
+        net = from_nir(source, dt=dt, reset=reset)
+        meta = {"source": str(source), "kind": "nir", "dt_s": dt, "reset": reset, **stated}
         return net, meta, None, "a NIR graph brings no test data"
     if dt is not None or a.reset is not None:
         raise SpikefaError("--dt and --reset are for NIR graphs (spikefa export model.nir ...); a run directory "
@@ -117,6 +118,34 @@ def _source(a: argparse.Namespace) -> tuple[Any, dict[str, Any], Any, str | None
         return net, meta, _test_split(source, meta, a), None
     except SpikefaError as exc:
         return net, meta, None, str(exc)
+
+
+def _sidecar_defaults(source: Path, dt: float | None, reset: str | None) -> tuple[float | None, str | None,
+                                                                               dict[str, str]]:
+    """(dt, reset, what was read): a graph spikefa wrote has ``model.nir.json`` beside it, which
+    states the time base its τ were computed for and each layer's reset; those fill a missing --dt /
+    --reset (said on stdout and in the export's meta). Any other graph: unchanged, so still asked for."""
+    side = source.with_name(source.name + ".json")
+    if (dt is not None and reset is not None) or not side.is_file():
+        return dt, reset, {}
+    import json
+
+    try:
+        doc = json.loads(side.read_text())
+    except ValueError:
+        return dt, reset, {}
+    if not isinstance(doc, dict) or doc.get("format") != "spikefa-nir-sidecar/1":
+        return dt, reset, {}
+    stated: dict[str, str] = {}
+    if dt is None and isinstance(doc.get("tau_time_base_s"), (int, float)):
+        dt, stated["dt_from"] = float(doc["tau_time_base_s"]), str(side)
+    resets = {layer.get("reset") for layer in doc.get("layers") or [] if isinstance(layer, dict)}
+    if reset is None and len(resets) == 1 and next(iter(resets)) in ("zero", "subtract"):
+        reset, stated["reset_from"] = str(next(iter(resets))), str(side)
+    read = [f"dt = {dt:g} s"] * ("dt_from" in stated) + [f"reset = {reset}"] * ("reset_from" in stated)
+    if read:
+        print(f"{side}: {' and '.join(read)}, as spikefa wrote the graph (give --dt / --reset to override)")
+    return dt, reset, stated
 
 
 def _accuracy_batches(split: Any, note: str | None, a: argparse.Namespace) -> tuple[Any, str | None]:

@@ -168,3 +168,24 @@ def test_cli_exports_a_nir_graph_from_another_tool(tmp_path: Path) -> None:
     assert code == 2 and "--dt and --reset are for NIR graphs" in err
     code, err = _cli(["export", str(path), "--target", "loihi2", "--out", str(tmp_path / "r"), "--dt", "fast"])
     assert code == 2 and "--dt 'fast' must be a time step in seconds > 0" in err
+
+
+def test_a_graph_spikefa_wrote_re_exports_with_its_sidecars_dt_and_reset(tmp_path: Path) -> None:
+    pytest.importorskip("nir")
+    run = _digits_run(tmp_path)
+    assert _cli(["export", str(run), "--target", "loihi2", "--formats", "nir", "--no-verify", "--no-accuracy",
+                 "--out", str(tmp_path / "first")]) == (0, "")
+    side = json.loads((tmp_path / "first" / "model.nir.json").read_text())
+    graph = tmp_path / "first" / "model.nir"
+    assert _cli(["export", str(graph), "--target", "int8-edge", "--formats", "onnx", "--no-verify",
+                 "--out", str(tmp_path / "again")]) == (0, "")
+    meta = json.loads((tmp_path / "again" / "export.json").read_text())["meta"]
+    assert meta["dt_s"] == side["tau_time_base_s"] and meta["reset"] == side["layers"][0]["reset"] == "subtract"
+    assert meta["dt_from"] == meta["reset_from"] == str(graph) + ".json"
+    assert _cli(["export", str(graph), "--target", "int8-edge", "--formats", "onnx", "--no-verify", "--reset", "zero",
+                 "--out", str(tmp_path / "told")]) == (0, "")  # what the user gives wins
+    meta = json.loads((tmp_path / "told" / "export.json").read_text())["meta"]
+    assert meta["reset"] == "zero" and "reset_from" not in meta and "dt_from" in meta
+    (tmp_path / "first" / "model.nir.json").unlink()  # a bare graph: both are asked for again
+    code, err = _cli(["export", str(graph), "--target", "int8-edge", "--out", str(tmp_path / "bare")])
+    assert code == 2 and "dt is missing" in err
