@@ -137,7 +137,7 @@ def export(net: nn.Module, profile: Profile, out_dir: str | Path, *, bits: int |
         torch.save(golden, out / "golden.pt")
     every = checks + (real or [])
     deployment = None if batches is None else compare(net, qnet, batches)
-    warnings = export_warnings(qnet, inputs if verify else None)
+    warnings = export_warnings(qnet, inputs if verify else None, deployment)
     summary = {"profile": profile.name, "bits": qnet.bits, "state_bits": qnet.state_bits, "formats": chosen,
                "left_out": left_out, "files": files, "report": [r.as_dict() for r in qnet.report],
                "verification": checks, "verification_real": real, "verification_inputs": inputs,
@@ -155,11 +155,17 @@ def export(net: nn.Module, profile: Profile, out_dir: str | Path, *, bits: int |
     return summary
 
 
-def export_warnings(qnet: QuantizedNet, inputs: dict[str, Any] | None) -> list[str]:
+def export_warnings(qnet: QuantizedNet, inputs: dict[str, Any] | None,
+                    deployment: Comparison | None = None) -> list[str]:
     """What makes an export that ran technically fine useless, in words: a layer whose weights all
-    round to 0 on the grid (nothing reaches its neurons), and a verification input on which the
-    integer simulator fires no spike (its spike-for-spike check compares silence and proves nothing)."""
+    round to 0 on the grid (nothing reaches its neurons), a layer that never fires in the integer
+    network on the test examples, and a verification input on which the integer simulator fires no
+    spike (its spike-for-spike check compares silence and proves nothing)."""
     out = []
+    for i, rate in enumerate(deployment.rates_int if deployment is not None else ()):
+        if rate == 0.0:
+            out.append(f"layer {i} never fires in the integer network on the {deployment.samples} test examples "
+                       f"(float: {deployment.rates_float[i]:.4f} spikes per step)")
     for i, q in enumerate(qnet.layers):
         if q.weight.numel() and not bool(q.weight.any()):
             out.append(f"layer {i}: every weight rounds to 0 on the {qnet.bits}-bit grid with a {qnet.state_bits}-bit "

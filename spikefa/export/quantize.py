@@ -431,4 +431,7 @@ def report_table(qnet: QuantizedNet) -> str:
             f"| {r.weight_rel_error:.3g} | {100 * r.bias_clipped:.2f} % | {r.threshold_int[0]}–{r.threshold_int[1]} "
             f"| {r.threshold_rel_error:.2g} | {r.beta:.4g} → {r.beta_hat:.4g} | {r.tau:.3g} → {r.tau_hat:.3g} "
             f"| {100 * r.tau_rel_error:+.1f} % |" for r in qnet.report]
-    return "\n".join([head, *rows])
+    legend = ("\ne: the weight exponent (a weight in state units is its mantissa × 2^e); weights clipped: the share "
+              "beyond the grid's range; ‖ΔW‖/‖W‖: the rounding error relative to the float weights; θ int: the "
+              "integer thresholds (state units); τ error: the decay's rounding as a change of τ.")
+    return "\n".join([head, *rows]) + "\n" + legend

@@ -249,3 +249,13 @@ def test_an_export_that_cannot_work_says_so(tmp_path: Path) -> None:
                      spikes=torch.zeros(4, 2, qnet.in_features))  # silent input: the check proves nothing
     assert summary["warnings"] == [w for w in summary["warnings"] if "fires no spike" in w] and summary["warnings"]
     assert "**Warning:** the integer simulator fires no spike" in (tmp_path / "e" / "report.md").read_text()
+
+
+def test_a_layer_that_never_fires_is_named() -> None:
+    from spikefa.export.pipeline import export_warnings
+    from spikefa.export.sweep import Comparison
+
+    qnet = quantize(tiny_net(gain=4.0), profile("int8-edge"))
+    silent = Comparison(0.5, 0.1, 40, (0.03, 0.2), (0.0, 0.1), (0.03, 0.1))
+    assert export_warnings(qnet, None, silent) == [
+        "layer 0 never fires in the integer network on the 40 test examples (float: 0.0300 spikes per step)"]
