@@ -279,7 +279,15 @@ def runner(qnet: QuantizedNet) -> str:
     prints = "".join(f'            for (int i = 0; i < SPIKEFA_L{i}_SIZE; ++i) putchar(\'0\' + st[b].s{i}[i]);\n'
                      f"            putchar({repr(chr(10)) if i == len(qnet.layers) - 1 else repr(' ')});\n"
                      for i in range(len(qnet.layers)))
-    return f"""/* spikefa_main.c: reference runner for spikefa_model.h (generated). */
+    return f"""/* spikefa_main.c: reference runner for spikefa_model.h (generated).
+ *
+ * Build:  cc -std=c99 -O2 -o spikefa_main spikefa_main.c
+ * Input (stdin):  "T B N", then T*B*N digits 0/1, time-major: for each step t, for each sample b,
+ *                 its N = SPIKEFA_N_INPUTS input spikes (anything but 0/1 between digits is skipped).
+ * Output (stdout): for each step t and sample b, one line: every layer's spikes as a string of 0/1,
+ *                 layers separated by a space (the last string is the output layer).
+ * Exit status: 0 done; 2 a bad header (N must be SPIKEFA_N_INPUTS); 3 out of memory; 4 input ended early.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include "spikefa_model.h"
@@ -292,16 +300,26 @@ static int next_bit(void) {{
 
 int main(void) {{
     long T, B, N;
-    if (scanf("%ld %ld %ld", &T, &B, &N) != 3 || N != SPIKEFA_N_INPUTS) return 2;
+    if (scanf("%ld %ld %ld", &T, &B, &N) != 3 || T < 0 || B < 1 || N != SPIKEFA_N_INPUTS) {{
+        fprintf(stderr, "spikefa_main: expected a header \\"T B N\\" with B >= 1 and N = %d inputs\\n",
+                SPIKEFA_N_INPUTS);
+        return 2;
+    }}
     spikefa_state_t *st = calloc((size_t)B, sizeof *st);
     uint8_t in[SPIKEFA_N_INPUTS], out[SPIKEFA_N_OUTPUTS];
-    if (!st) return 3;
+    if (!st) {{
+        fprintf(stderr, "spikefa_main: out of memory for %ld samples\\n", B);
+        return 3;
+    }}
     for (long b = 0; b < B; ++b) spikefa_reset(&st[b]);
     for (long t = 0; t < T; ++t) {{
         for (long b = 0; b < B; ++b) {{
             for (long j = 0; j < N; ++j) {{
                 int bit = next_bit();
-                if (bit < 0) return 4;
+                if (bit < 0) {{
+                    fprintf(stderr, "spikefa_main: input ended at step %ld, sample %ld, input %ld\\n", t, b, j);
+                    return 4;
+                }}
                 in[j] = (uint8_t)bit;
             }}
             spikefa_step(&st[b], in, out);

@@ -66,6 +66,22 @@ def test_c_through_the_compiler_matches_the_integer_simulator(name: str, cases, 
     assert "static inline void spikefa_step" in (tmp_path / "spikefa_model.h").read_text()
 
 
+@pytest.mark.skipif(c_writer.find_compiler() is None, reason=NO_COMPILER)
+def test_the_c_runner_says_what_is_wrong_with_its_input(cases, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+
+    qnet, _ = cases[next(iter(VARIANTS))]
+    EXPORTERS["c"].write(qnet, tmp_path)
+    assert "Exit status: 0 done; 2 a bad header" in (tmp_path / "spikefa_main.c").read_text()  # its usage, in the file
+    exe = tmp_path / "runner"
+    subprocess.run([c_writer.find_compiler(), "-std=c99", "-Wall", "-Wextra", "-Werror", "-o", str(exe),
+                    str(tmp_path / "spikefa_main.c")], check=True)
+    n = qnet.in_features
+    for text, code, says in [(f"2 1 {n + 1}\n", 2, f"N = {n} inputs"), (f"2 1 {n}\n" + "1" * n, 4, "input ended at step 1")]:
+        done = subprocess.run([str(exe)], input=text, capture_output=True, text=True)
+        assert done.returncode == code and says in done.stderr
+
+
 @pytest.mark.parametrize(("reset", "beta"), [("subtract", 0.9), ("zero", 0.9), ("subtract", 1.0)])
 def test_nir_through_snntorch_matches_the_float_simulation(reset: str, beta: float, tmp_path: Path) -> None:
     pytest.importorskip("snntorch")
