@@ -285,6 +285,16 @@ def cmd_sweep(a: argparse.Namespace, items: list[str]) -> int:
         raise SpikefaError(f"--out {a.out} already holds a sweep ({earlier[0].name}); give --force to replace it, "
                            "or choose another --out")
     profiles = [load_profile(t) for t in targets]  # unknown names fail before the data loads
+    reasons = []
+    for width in given or []:
+        for prof in profiles:
+            try:
+                prof.with_state_bits(width)
+            except SpikefaError as exc:
+                reasons.append(str(exc))
+    if given and len(reasons) == len(given) * len(profiles):  # every cell would be refused: say so now, not as a table
+        raise SpikefaError(f"--state-bits {a.state_bits}: no target of the sweep takes any of these widths "
+                           f"({reasons[0]})")
     net, meta = _from_run(items[0])
     trained = {meta["qat_profile"]: meta["qat_state_bits"]} if meta.get("qat_state_bits") else None
     rows = sweep(net, profiles, bits, _test_batches(items[0], meta, a), progress=not a.no_progress,

@@ -91,6 +91,8 @@ def test_plain_run_exports_the_profiles_state_and_sweeps_the_state_axis(tmp_path
     assert _cli(argv) == (0, "")
     rows = json.loads((sw / "sweep.json").read_text())
     assert [(r["bits"], r["state_bits"]) for r in rows] == [(8, 8), (8, 4), (8, 2), (4, 8), (4, 4), (4, 2)]
+    code, err = _cli(argv[:8] + ["2,99"] + argv[9:] + ["--force"])  # no cell could run: refused before any work
+    assert code == 2 and "\n" not in err and "--state-bits 2,99: no target of the sweep takes any" in err
     refused = [r for r in rows if r["state_bits"] == 2]
     assert all(r["accuracy"] is None and "state_bits = 2 is not allowed" in r["status"] for r in refused)
     table = (sw / "sweep.md").read_text()
