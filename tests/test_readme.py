@@ -77,9 +77,10 @@ def test_readme_card_template_for_your_own_network_parses(tmp_path: Path) -> Non
     text = README.read_text().split("a model card names the network's factory", 1)[1]
     template = text.split("```toml\n", 1)[1].split("```", 1)[0]
     (tmp_path / "my_net.py").write_text("import snntorch as snn\nfrom torch import nn\n\n"
-                                        "def make(input_shape, num_classes):\n"
+                                        "def make(input_shape, num_classes, hidden=100):\n"
                                         "    return nn.Sequential(nn.Flatten(), nn.Linear(784, num_classes),\n"
                                         "                         snn.Leaky(beta=0.9, init_hidden=True, output=True))\n")
     (tmp_path / "my-net.toml").write_text(template)
     card = load_card(str(tmp_path / "my-net.toml"))
     assert card.default_rule == "bp" and card.encoder is not None and card.defaults.epochs == 5
+    assert dict(card.architecture.arguments) == {"hidden": 50}

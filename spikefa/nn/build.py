@@ -302,6 +302,13 @@ def _snntorch(card: ModelCard, shape: Shape, num_classes: int, seed: int) -> nn.
     fn = load_factory(card.architecture.factory)  # type: ignore[union-attr]
     accepted = inspect.signature(fn).parameters
     kwargs = {k: v for k, v in (("input_shape", shape), ("num_classes", num_classes)) if k in accepted}
+    arguments = dict(card.architecture.arguments)  # type: ignore[union-attr]
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
+    unknown = [k for k in arguments if k not in accepted and not takes_any]
+    if unknown:
+        raise SpikefaError(f"factory {card.architecture.factory!r} takes no argument {unknown[0]!r} "  # type: ignore[union-attr]
+                           f"([architecture] arguments); it takes: {', '.join(accepted) or 'none'}")
+    kwargs.update(arguments)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model = fn(**kwargs)

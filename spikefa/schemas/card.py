@@ -155,17 +155,28 @@ class SnnTorchArch(Validated):
     """Your own snnTorch network (`spikefa.nn.snntorch_net` says what it may hold): ``factory`` names
     a Python function returning it, ``path/to/file.py:function`` (a relative path is taken from the
     card's folder) or ``package.module:function``. It is called with ``input_shape`` and
-    ``num_classes`` when it takes them, under the run seed; the card's ``[encoder]`` makes the spikes."""
+    ``num_classes`` when it takes them, and with the card's ``arguments`` (``arguments = { hidden =
+    50 }``: numbers, strings, booleans or lists of them), under the run seed; the card's
+    ``[encoder]`` makes the spikes."""
 
     ARCH: ClassVar[str] = "snntorch"
     SECTIONS: ClassVar[tuple[str, ...]] = ("encoder",)
 
     factory: str
+    arguments: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def check(self) -> None:
         where, _, name = self.factory.rpartition(":")
         require("factory", self.factory, bool(where.strip()) and name.isidentifier(),
                 "'path/to/file.py:function' or 'package.module:function'")
+        scalar = (bool, int, float, str)
+        require("arguments", self.arguments, isinstance(self.arguments, Mapping) and all(
+            isinstance(k, str) and k.isidentifier() and k not in ("input_shape", "num_classes") and (
+                isinstance(v, scalar) or isinstance(v, list) and all(isinstance(x, scalar) for x in v))
+            for k, v in self.arguments.items()),
+            "a table of the factory's keyword arguments (numbers, strings, booleans or lists of them; "
+            "input_shape and num_classes come from the data)")
+        object.__setattr__(self, "arguments", MappingProxyType(dict(self.arguments)))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -150,3 +150,21 @@ def test_a_missing_run_directory_is_named_as_missing(tmp_path: Path, capsys: pyt
     assert main(["export", str(tmp_path / "nope"), "--target", "int8-edge", "--out", str(tmp_path / "e")]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "no such run directory" in err
+
+
+def test_a_card_passes_arguments_to_its_factory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = card(tmp_path, "../nets/mine.py:tutorial")
+    path.write_text(path.read_text().replace('factory = "../nets/mine.py:tutorial"\n',
+                                             'factory = "../nets/mine.py:tutorial"\narguments = { hidden = 5 }\n'))
+    assert main(args(path, "bp", tmp_path / "run")) == 0
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["model"]
+    weights = [v for k, v in state.items() if k.endswith("synapses.0.1.weight")]
+    assert [tuple(w.shape) for w in weights] == [(5, 64)]  # hidden = 5, not the factory's default 12
+    path.write_text(path.read_text().replace("arguments = { hidden = 5 }", "arguments = { width = 5 }"))
+    capsys.readouterr()
+    assert main(args(path, "bp", tmp_path / "run2")) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "takes no argument 'width'" in err and "input_shape, num_classes, hidden" in err
+    path.write_text(path.read_text().replace("arguments = { width = 5 }", "arguments = { num_classes = 3 }"))
+    assert main(args(path, "bp", tmp_path / "run3")) == 2
+    assert "num_classes come from the data" in capsys.readouterr().err
