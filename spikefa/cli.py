@@ -81,6 +81,8 @@ def _train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weight-decay", type=float, metavar="WD", help=f"L2 weight decay ({CARD})")
     p.add_argument("--limit-train", type=_positive, metavar="N",
                    help="use only the first N training examples (default: all)")
+    p.add_argument("--limit-eval", type=_positive, metavar="N",
+                   help="score on only the first N validation and N test examples (smoke runs; default: all)")
     p.add_argument("--align-every", type=int, metavar="N",
                    help="log alignment angles with backprop every N steps, 0: off (default: 100)")
     p.add_argument("--device", help="cpu, cuda or auto (default: cpu)")
@@ -113,6 +115,11 @@ def cmd_train(a: argparse.Namespace) -> int:
         if given:
             raise SpikefaError(f"--resume {a.resume} continues that run with the settings in its config.json; "
                                f"it takes only --epochs and --no-progress (drop {', '.join(given)})")
+        from spikefa.train.run import resume_point
+
+        point = resume_point(a.resume, a.epochs)
+        if point:
+            print(point, flush=True)
         summary = resume(a.resume, epochs=a.epochs, progress=not a.no_progress, transform_for=_qat_for)
         out = a.resume
         if summary.get("complete"):
@@ -324,8 +331,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "finished run is left as it is")
     t.add_argument("--opt", action="append", metavar="KEY=VALUE",
                    help="a rule option, e.g. --opt beta=0.01 (repeatable; spikefa list rules shows them)")
-    t.add_argument("--limit-eval", type=_positive, metavar="N",
-                   help="score on only the first N validation and N test examples (smoke runs; default: all)")
     t.add_argument("--checkpoint-every", type=int, metavar="STEPS",
                    help="also checkpoint every STEPS batches inside an epoch (long STDP epochs; default: after "
                         "each epoch only)")

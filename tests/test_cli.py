@@ -86,7 +86,7 @@ def test_train_then_resume_from_cli(capsys: pytest.CaptureFixture[str], tmp_path
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "elsewhere").exists()
     assert json.loads((run / "summary.json").read_text())["epochs"] == 1  # a refused resume changes nothing
     code, out, _ = run_cli(capsys, "train", "--resume", str(run), "--epochs", "2", "--no-progress")
-    assert code == 0
+    assert code == 0 and out.startswith(f"{run}: resuming after epoch 1, to 2 epochs\n")  # said, even without a bar
     assert json.loads((run / "summary.json").read_text())["epochs"] == 2
 
 
@@ -133,7 +133,7 @@ def test_demo_fast(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert code == 0
     table = (tmp_path / "table.md").read_text()
     assert "| bp |" in table and "| dfa:batch-random-sign |" in table and "| sign |" in table
-    assert "1 epochs, the first 256 training examples only" in table  # a limited demo says so
+    assert "1 epoch, the first 256 training examples only" in table  # a limited demo says so
     assert (tmp_path / "curves.png").is_file()
 
 

@@ -168,8 +168,11 @@ def download_dataset(
             top = spec.download.extracts_to
             if top is not None and not (dest / top).is_dir():
                 safe_extract(archive, dest, top)
-    except DataError:
+    except DataError as exc:
         if created and not any(dest.iterdir()):
             dest.rmdir()  # leave no empty folder behind either
+        if str(exc).startswith("could not download"):  # the network failed: say how to do without it
+            raise DataError(f"{exc}. Without a network: copy the files ({', '.join(sums)}) into {dest}/ by hand, "
+                            f"or give --mirror URL (a base URL holding them)") from None
         raise
     return dest

@@ -192,9 +192,18 @@ def check_layers(rule: Rule, model: nn.Module) -> None:
 
 def check_card(card: ModelCard) -> None:
     """Each preset's rule options against the rule's declared ones, naming the card file (a preset of
-    a rule not registered here, e.g. a plugin's, is checked when that rule runs)."""
+    a rule not registered here, e.g. a plugin's, is checked when that rule runs; one whose name is a
+    near miss of a registered rule's, ``[presets.dfaa]``, is refused as the typo it is)."""
+    import difflib
+
     for rule, preset in card.presets.items():
-        if not preset.options or rule not in RULES:
+        if rule not in RULES:
+            near = difflib.get_close_matches(rule, list(RULES), n=1, cutoff=0.75)
+            if near:
+                raise ConfigError(f"{card.source}: [presets.{rule}] names no registered rule; did you mean "
+                                  f"[presets.{near[0]}]? (spikefa list rules)")
+            continue
+        if not preset.options:
             continue
         try:
             resolve_options(RULES[rule], preset.options)

@@ -64,3 +64,48 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # a corrupt file is a user-facing problem, not a traceback
         raise SpikefaError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {exc})") from None
+
+
+LOCK = "run.lock"
+
+
+class RunLock:
+    """``run.lock`` in a run directory while a process trains it (its PID and host): a second
+    `spikefa train` into the same directory, fresh or ``--resume``, is refused while that process
+    lives, naming it. A lock left by a process that died (kill -9) is taken over; it is removed
+    when the training ends, however it ends. Use as a context manager."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = Path(run_dir) / LOCK
+        self.mine = f"{os.getpid()} {os.uname().nodename}"
+
+    def __enter__(self) -> RunLock:
+        try:
+            pid_text, _, host = self.path.read_text().partition(" ")
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            pid, host = 0, ""
+        if pid and pid != os.getpid() and host.strip() == os.uname().nodename and _alive(pid):
+            raise SpikefaError(f"{self.path.parent}: process {pid} is training this run now ({self.path}); "
+                               "wait for it or stop it before training here (if that process is not spikefa, "
+                               f"delete {LOCK})")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.path, self.mine + "\n")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.path.read_text().strip() == self.mine:
+                self.path.unlink()
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True

@@ -10,6 +10,7 @@ and which parameters it trains with their own optimiser settings.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import io
@@ -27,7 +28,8 @@ from spikefa.data.splits import SPLITS
 from spikefa.errors import SpikefaError
 from spikefa.rules.registry import get_rule
 from spikefa.rules.spec import Rule
-from spikefa.runs.checkpoint import CHECKPOINT, atomic_write_text, load_checkpoint, save_checkpoint, write_json
+from spikefa.runs.checkpoint import (CHECKPOINT, RunLock, atomic_write_text, load_checkpoint, save_checkpoint,
+                                    write_json)
 from spikefa.runs.model import (ModelTransform, card_of, init_weights, load_weights, make_model, read_config,
                                 resolve_config, upgrade_state)
 from spikefa.schemas.run import RunConfig
@@ -227,9 +229,19 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resu
         history, start, step, spent = state["history"], state["epoch"], state["step"], state["seconds"]
         within = Progress.from_dict(state.get("progress"))
         step -= within.batch  # the count at the start of the epoch a mid-epoch checkpoint is in
-    if info.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        write_json(out / "config.json", config.to_dict())
+    with RunLock(out) if info.is_main else contextlib.nullcontext():
+        if info.is_main:
+            write_json(out / "config.json", config.to_dict())
+        return _run_epochs(config, out, ckpt_path, info, rule, data, model, optimizer, teacher, gen, history, start,
+                           step, spent, within, b_start, progress, on_epoch)
+
+
+def _run_epochs(config: RunConfig, out: Path, ckpt_path: Path, info: DistInfo, rule: Rule, data: Splits,
+                model: nn.Module, optimizer: torch.optim.Optimizer | None, teacher: Teacher | None,
+                gen: torch.Generator, history: list[dict[str, Any]], start: int, step: int, spent: float,
+                within: Progress, b_start: dict[str, Any], progress: bool,
+                on_epoch: Callable[[dict[str, Any]], None] | None) -> dict[str, Any]:
+    """`train`'s loop over the epochs, from `start` (the checkpoint's state when it resumes)."""
     ddp_model = wrap(model, info)
     bar = _progress_bar(config, data, start, within.batch, progress and info.is_main)
     learning = _learning(rule, model, teacher)
@@ -309,6 +321,19 @@ def _interrupted(out: Path, ckpt_path: Path) -> str:
     where = f"epoch {state['epoch']} done" + (f", {state['progress']['batch']} batches into epoch {state['epoch'] + 1}"
                                                if state.get("progress") else "")
     return f"interrupted; the checkpoint ({where}) is kept: continue with `spikefa train --resume {out}`"
+
+
+def resume_point(out_dir: str | Path, epochs: int | None = None) -> str | None:
+    """Where `resume` will continue the run in ``out_dir``, in words (None: the run is complete)."""
+    out = Path(out_dir)
+    total = epochs if epochs is not None else read_config(out).epochs
+    if not (out / CHECKPOINT).exists():
+        return f"{out}: no checkpoint yet; the run starts again from the beginning ({total} epochs)"
+    state = load_checkpoint(out / CHECKPOINT)
+    if state["epoch"] >= total and not state.get("progress"):
+        return None
+    inside = f", {state['progress']['batch']} batches into epoch {state['epoch'] + 1}" if state.get("progress") else ""
+    return f"{out}: resuming after epoch {state['epoch']}{inside}, to {total} epochs"
 
 
 def resume(out_dir: str | Path, *, epochs: int | None = None, progress: bool = True,

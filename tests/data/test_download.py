@@ -147,6 +147,7 @@ def test_all_mirrors_fail_one_error(tmp_path: Path, mnist_files: Path, serve: Ca
     assert "\n" not in message and "train-images-idx3-ubyte.gz" in message
     assert all(m + "train-images-idx3-ubyte.gz" in message for m in mirrors)
     assert "md5" in message and "HTTP 404" in message
+    assert f"copy the files (train-images-idx3-ubyte.gz, " in message and f"into {root / 'mnist'}/ by hand" in message
     assert not root.exists() or not any(root.rglob("*"))  # nothing partial left behind
 
 

@@ -116,6 +116,8 @@ BAD_CARDS = {
                                   ["presets.dfa.options", "error_every=0", ">= 1"]),
     "options-in-defaults": ("epochs = 30\n", "epochs = 30\noptions = { scale = 1 }\n",
                             ["defaults.options", "presets.<rule>.options"]),
+    "preset-name-typo": ("[presets.dfa]\nlr = 5e-4", "[presets.dfaa]\nlr = 5e-4",  # would silently fall to [defaults]
+                         ["[presets.dfaa] names no registered rule", "did you mean [presets.dfa]"]),
 }
 
 

@@ -249,3 +249,28 @@ def test_the_progress_bar_shows_no_nan_loss_for_rules_without_one(capsys: pytest
     bar.close()
     err = capsys.readouterr().err
     assert "nan" not in err and "epoch 1 val 0.8861" in err and "epoch 2 loss 0.2500 val 0.9000" in err
+
+
+def test_a_run_another_live_process_trains_is_refused_and_a_dead_ones_lock_taken_over(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from spikefa.runs.checkpoint import LOCK
+
+    config = resolve_config("mlp-1x800-tanh", "fa", "digits", epochs=1, **FAST)
+    run = tmp_path / "run"
+    run.mkdir()
+    host = os.uname().nodename
+    (run / LOCK).write_text(f"{os.getppid()} {host}\n")  # a live process (this one's parent) holds it
+    with pytest.raises(SpikefaError, match=f"process {os.getppid()} is training this run now"):
+        train(config, run, progress=False)
+    assert not (run / "checkpoint.pt").exists()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (run / LOCK).write_text(f"{int(dead.stdout)} {host}\n")  # left by a process that died (kill -9)
+    train(config, run, progress=False)
+    assert (run / "checkpoint.pt").is_file() and not (run / LOCK).exists()  # taken over, then released
+    with pytest.raises(_Crash):  # released however the training ends
+        resume_config = resolve_config("mlp-1x800-tanh", "fa", "digits", epochs=2, **FAST)
+        train(resume_config, tmp_path / "crash", progress=False, on_epoch=_crash_after(1))
+    assert not (tmp_path / "crash" / LOCK).exists()
