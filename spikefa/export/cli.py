@@ -104,6 +104,8 @@ def _source(a: argparse.Namespace) -> tuple[Any, dict[str, Any], Any, str | None
     if is_nir_source(source):
         from spikefa.export.nir_import import from_nir
 
+        if a.checkpoint != "last":
+            raise SpikefaError("--checkpoint is for run directories; a NIR graph holds one set of weights")
         dt, reset, stated = _sidecar_defaults(Path(source), dt, a.reset)
         net = from_nir(source, dt=dt, reset=reset)
         meta = {"source": str(source), "kind": "nir", "dt_s": dt, "reset": reset, **stated}
@@ -111,7 +113,7 @@ def _source(a: argparse.Namespace) -> tuple[Any, dict[str, Any], Any, str | None
     if dt is not None or a.reset is not None:
         raise SpikefaError("--dt and --reset are for NIR graphs (spikefa export model.nir ...); a run directory "
                            "states its own")
-    net, meta = _from_run(source)
+    net, meta = _from_run(source, a.checkpoint)
     if a.no_accuracy and (a.no_verify or a.verify_examples == 0):
         return net, meta, None, "--no-accuracy"
     try:
@@ -178,14 +180,14 @@ def _real_batch(split: Any, note: str | None, meta: dict[str, Any],
     return spikes, source, None
 
 
-def _from_run(run_dir: str) -> tuple[Any, dict[str, Any]]:
+def _from_run(run_dir: str, which: str = "last") -> tuple[Any, dict[str, Any]]:
     """`from_run_dir`, with ``meta["qat_state_bits"]``: the membrane width the run trained with
     (``spikefa train --qat P --state-bits B``), None for the profile's (and for older runs); and
     ``meta["qat_profile"]`` / ``meta["qat_bits"]`` for a run trained through ``--qat P:BITS``."""
     from spikefa.export.network import from_run_dir
     from spikefa.runs.model import read_config
 
-    net, meta = from_run_dir(run_dir)
+    net, meta = from_run_dir(run_dir, "best.pt" if which == "best" else "checkpoint.pt")
     config = read_config(run_dir)
     if config.state_bits is not None:
         meta["qat_state_bits"] = config.state_bits
@@ -295,7 +297,7 @@ def cmd_sweep(a: argparse.Namespace, items: list[str]) -> int:
     if given and len(reasons) == len(given) * len(profiles):  # every cell would be refused: say so now, not as a table
         raise SpikefaError(f"--state-bits {a.state_bits}: no target of the sweep takes any of these widths "
                            f"({reasons[0]})")
-    net, meta = _from_run(items[0])
+    net, meta = _from_run(items[0], a.checkpoint)
     trained = {meta["qat_profile"]: meta["qat_state_bits"]} if meta.get("qat_state_bits") else None
     rows = sweep(net, profiles, bits, _test_batches(items[0], meta, a), progress=not a.no_progress,
                  state_bits=given if given is not None else [None], trained_state_bits=trained)
@@ -339,6 +341,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    "default")
     e.add_argument("--no-accuracy", action="store_true", help="export: leave the test-split accuracy out of the report")
     e.add_argument("--no-progress", action="store_true", help="sweep: no progress bar")
+    e.add_argument("--checkpoint", choices=["last", "best"], default="last",
+                   help="a run's weights: after its last epoch (checkpoint.pt, the default) or at the epoch with the "
+                        "best validation accuracy (best.pt)")
     e.add_argument("--data-dir", help="test split: dataset folder (else the run's, else $SPIKEFA_DATA)")
     e.add_argument("--limit", type=int, default=None, help="test split: use the first N test examples (default: all)")
     e.add_argument("--batch-size", type=int, default=256, help="test split: batch size")

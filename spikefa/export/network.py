@@ -337,14 +337,15 @@ def dense_layers(net: nn.Module, input_shape: Sequence[int] | None = None) -> tu
     return read_layers(net, input_shape)
 
 
-def from_run_dir(run_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+def from_run_dir(run_dir: str | Path, checkpoint: str = "checkpoint.pt") -> tuple[nn.Module, dict[str, Any]]:
     """(network, meta) of a run directory written by ``spikefa train``: the `SpikingNet` inside the
-    model `spikefa.runs.load_run` rebuilds from the run's own config (its stored card) and checkpoint,
+    model `spikefa.runs.load_run` rebuilds from the run's own config (its stored card) and
+    `checkpoint` (``checkpoint.pt``: the last epoch; ``best.pt``: the best validation epoch),
     fake-quantized as it was trained when the run used ``--qat``. ``net.input_shape`` is set to the
     run's (C, H, W), which convolutional layers need."""
     from spikefa.export.qat import qat_transform_for
 
-    run = _load_run(run_dir, qat_transform_for)
+    run = _load_run(run_dir, qat_transform_for, checkpoint)
     net = spiking_core(run.model)
     config = run.config
     if net is None:
@@ -352,7 +353,9 @@ def from_run_dir(run_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     net.input_shape = tuple(int(s) for s in run.input_shape)
     meta = {"run_dir": str(run_dir), "model": config.model, "rule": config.rule, "feedback": config.feedback,
             "dataset": config.dataset, "seed": config.seed, "data_dir": config.data_dir,
-            "input_shape": list(run.input_shape), "num_classes": run.num_classes}
+            "input_shape": list(run.input_shape), "num_classes": run.num_classes, "checkpoint": checkpoint}
+    if "val_accuracy" in run.state:  # best.pt: which epoch validation chose
+        meta["checkpoint_epoch"], meta["checkpoint_val_accuracy"] = run.state["epoch"], run.state["val_accuracy"]
     return net, meta
 
 

@@ -67,6 +67,9 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 
 LOCK = "run.lock"
+BEST = "best.pt"
+"""The weights of the epoch with the best validation accuracy so far (``spikefa train`` writes it
+beside ``checkpoint.pt``; ``spikefa export --checkpoint best`` exports them)."""
 
 
 class RunLock:

@@ -167,12 +167,19 @@ def upgrade_state(weights: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_run(run_dir: str | Path,
-             transform_for: Callable[[RunConfig], ModelTransform | None] | None = None) -> Run:
+             transform_for: Callable[[RunConfig], ModelTransform | None] | None = None,
+             checkpoint: str = CHECKPOINT) -> Run:
     """Rebuild a run directory's model from its config and checkpoint (``input_shape`` and
     ``num_classes`` are stored in the checkpoint; older ones are inferred from the first and last
-    weights). `transform_for` gives the transform a config needs (QAT)."""
+    weights). `transform_for` gives the transform a config needs (QAT). `checkpoint`: the file in
+    the run directory, ``checkpoint.pt`` (the last epoch) or ``best.pt`` (the best validation epoch)."""
     config = read_config(run_dir)
-    state = load_checkpoint(Path(run_dir) / CHECKPOINT)
+    path = Path(run_dir) / checkpoint
+    if not path.is_file():
+        raise SpikefaError(f"{path}: no such checkpoint in the run directory"
+                           + ("; runs trained before best.pt existed have only checkpoint.pt" if checkpoint != CHECKPOINT
+                              else ""))
+    state = load_checkpoint(path)
     weights = upgrade_state(state["model"])
     shape, classes = state.get("input_shape"), state.get("num_classes")
     if shape is None or classes is None:
@@ -183,6 +190,6 @@ def load_run(run_dir: str | Path,
         shape, classes = (1, 1, int(mats[0].shape[1])), int(mats[-1].shape[0])
     model = make_model(config, tuple(shape), int(classes),  # type: ignore[arg-type]
                        transform_for(config) if transform_for is not None else None)
-    load_weights(model, weights, Path(run_dir) / CHECKPOINT)
+    load_weights(model, weights, path)
     model.eval()
     return Run(config, state, model, tuple(shape), int(classes))  # type: ignore[arg-type]

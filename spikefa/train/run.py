@@ -28,7 +28,7 @@ from spikefa.data.splits import SPLITS
 from spikefa.errors import SpikefaError
 from spikefa.rules.registry import get_rule
 from spikefa.rules.spec import Rule
-from spikefa.runs.checkpoint import (CHECKPOINT, RunLock, atomic_write_text, load_checkpoint, save_checkpoint,
+from spikefa.runs.checkpoint import (BEST, CHECKPOINT, RunLock, atomic_write_text, load_checkpoint, save_checkpoint,
                                     write_json)
 from spikefa.runs.model import (ModelTransform, card_of, init_weights, load_weights, make_model, read_config,
                                 resolve_config, upgrade_state)
@@ -279,6 +279,9 @@ def _run_epochs(config: RunConfig, out: Path, ckpt_path: Path, info: DistInfo, r
                              {**stats.angles, **feedback_row(unwrap(model), b_start)})
             history.append(row)
             bar.epoch(row)
+            if info.is_main and _best_so_far(history):  # model selection on validation: export --checkpoint best
+                save_checkpoint(out / BEST, {**shapes, "epoch": epoch + 1, "val_accuracy": row["val_accuracy"],
+                                             "model": model.state_dict()})
             if info.is_main:
                 _save(out, config, model, optimizer, gen.get_state(), history, epoch + 1, step, spent, shapes)
             if on_epoch is not None:
@@ -372,6 +375,12 @@ def _epoch_row(model: nn.Module, data: Splits, epoch: int, loss: float, lr: floa
                            "lr": lr, "seconds": round(seconds, 3)}
     row.update({k: v if k.endswith("_moved") else round(v, 3) for k, v in sorted(angles.items())})
     return row
+
+
+def _best_so_far(history: list[dict[str, Any]]) -> bool:
+    """Whether the last epoch's validation accuracy is above every earlier epoch's (the first is)."""
+    last = history[-1].get("val_accuracy")
+    return last is not None and all(last > r.get("val_accuracy", -1.0) for r in history[:-1])
 
 
 def _save(out: Path, config: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer | None,

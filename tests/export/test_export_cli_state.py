@@ -261,3 +261,19 @@ def test_a_layer_that_never_fires_is_named() -> None:
     silent = Comparison(0.5, 0.1, 40, (0.03, 0.2), (0.0, 0.1), (0.03, 0.1))
     assert export_warnings(qnet, None, silent) == [
         "layer 0 never fires in the integer network on the 40 test examples (float: 0.0300 spikes per step)"]
+
+
+def test_export_takes_the_best_validation_checkpoint_when_asked(tmp_path: Path) -> None:
+    code, run = _train(tmp_path, "--epochs", "2")
+    assert code == 0 and (run / "best.pt").is_file()
+    best = torch.load(run / "best.pt", weights_only=False)
+    base = ["export", str(run), "--target", "int8-edge", "--no-verify", "--no-accuracy", "--formats", "onnx"]
+    assert _cli(base + ["--checkpoint", "best", "--out", str(tmp_path / "b")]) == (0, "")
+    meta = json.loads((tmp_path / "b" / "export.json").read_text())["meta"]
+    assert (meta["checkpoint"], meta["checkpoint_epoch"]) == ("best.pt", best["epoch"])
+    assert meta["checkpoint_val_accuracy"] == best["val_accuracy"]
+    assert _cli(base + ["--out", str(tmp_path / "l")]) == (0, "")
+    assert json.loads((tmp_path / "l" / "export.json").read_text())["meta"]["checkpoint"] == "checkpoint.pt"
+    (run / "best.pt").unlink()  # a run from before best.pt: said in one line
+    code, err = _cli(base + ["--checkpoint", "best", "--out", str(tmp_path / "x")])
+    assert code == 2 and "best.pt: no such checkpoint" in err and not (tmp_path / "x").exists()

@@ -274,3 +274,19 @@ def test_a_run_another_live_process_trains_is_refused_and_a_dead_ones_lock_taken
         resume_config = resolve_config("mlp-1x800-tanh", "fa", "digits", epochs=2, **FAST)
         train(resume_config, tmp_path / "crash", progress=False, on_epoch=_crash_after(1))
     assert not (tmp_path / "crash" / LOCK).exists()
+
+
+def test_best_pt_holds_the_weights_of_the_best_validation_epoch(tmp_path: Path) -> None:
+    fast = {**FAST, "align_every": 0}
+    config = resolve_config("mlp-1x800-tanh", "fa", "digits", epochs=5, schedule="constant", lr=0.05, **fast)
+    train(config, tmp_path / "run", progress=False)
+    history = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["history"]
+    vals = [r["val_accuracy"] for r in history]
+    best_epoch = vals.index(max(vals)) + 1  # the first epoch reaching the maximum
+    best = torch.load(tmp_path / "run" / "best.pt", weights_only=False)
+    assert best["epoch"] == best_epoch and best["val_accuracy"] == max(vals)
+    # the same run stopped at that epoch (constant rate, same seed and shuffling) holds the same weights
+    short = resolve_config("mlp-1x800-tanh", "fa", "digits", epochs=best_epoch, schedule="constant", lr=0.05, **fast)
+    train(short, tmp_path / "short", progress=False)
+    weights = torch.load(tmp_path / "short" / "checkpoint.pt", weights_only=False)["model"]
+    assert all(torch.equal(best["model"][k], v) for k, v in weights.items())
