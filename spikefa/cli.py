@@ -6,6 +6,7 @@ User errors (unknown rule, bad value, missing file) print one line and exit with
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -118,7 +119,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         from spikefa.train.run import resume_point
 
         point = resume_point(a.resume, a.epochs)
-        if point:
+        if point and int(os.environ.get("RANK", "0")) == 0:  # under torchrun, once
             print(point, flush=True)
         summary = resume(a.resume, epochs=a.epochs, progress=not a.no_progress, transform_for=_qat_for)
         out = a.resume

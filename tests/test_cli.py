@@ -31,6 +31,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     (["train", "--model", "mlp-1x800-tanh", "--rule", "fa", "--dataset", "digits", "--out", "X", "--epochs", "0"],
      "must be >= 1"),
     (["train", "--resume", "/nonexistent/run"], "/nonexistent/run"),
+    (["train", "--resume", "/nonexistent/run", "--epochs", "3"], "/nonexistent/run: no such run directory"),
     (["train", "--rule", "fa"], "needs --model"),
     (["compare", "--model", "mlp-1x800-tanh", "--rules", "bp,zz", "--out", "X"], "rule 'zz'"),
     (["compare", "--model", "mlp-1x800-tanh", "--rules", "fa,,bp", "--out", "X"], "--rules 'fa,,bp' has an empty item"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -73,28 +74,50 @@ beside ``checkpoint.pt``; ``spikefa export --checkpoint best`` exports them)."""
 
 
 class RunLock:
-    """``run.lock`` in a run directory while a process trains it (its PID and host): a second
-    `spikefa train` into the same directory, fresh or ``--resume``, is refused while that process
-    lives, naming it. A lock left by a process that died (kill -9) is taken over; it is removed
-    when the training ends, however it ends. Use as a context manager."""
+    """``run.lock`` in a run directory while a process trains it (its PID and host), created
+    exclusively (two processes starting together cannot both hold it): a second `spikefa train` into
+    the same directory, fresh or ``--resume``, is refused while the holder lives, naming it, and also
+    when the holder is on another host (its life cannot be checked from here). A lock left on this
+    host by a process that died (kill -9) is taken over. The lock is removed when the training ends,
+    however it ends. Use as a context manager."""
 
     def __init__(self, run_dir: Path) -> None:
         self.path = Path(run_dir) / LOCK
-        self.mine = f"{os.getpid()} {os.uname().nodename}"
+        self.host = os.uname().nodename
+        self.mine = f"{os.getpid()} {self.host}"
 
     def __enter__(self) -> RunLock:
-        try:
-            pid_text, _, host = self.path.read_text().partition(" ")
-            pid = int(pid_text)
-        except (OSError, ValueError):
-            pid, host = 0, ""
-        if pid and pid != os.getpid() and host.strip() == os.uname().nodename and _alive(pid):
-            raise SpikefaError(f"{self.path.parent}: process {pid} is training this run now ({self.path}); "
-                               "wait for it or stop it before training here (if that process is not spikefa, "
-                               f"delete {LOCK})")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.path, self.mine + "\n")
-        return self
+        for _ in range(2):  # the second try follows the removal of a dead process's lock
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                self._refuse_or_clear()
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(self.mine + "\n")
+            return self
+        raise SpikefaError(f"{self.path}: another process took this run's lock at the same moment; try again")
+
+    def _refuse_or_clear(self) -> None:
+        """Refuse when the lock's holder may be alive; remove the lock of a dead one."""
+        text = ""
+        for _ in range(2):  # a holder creates the file, then writes its PID: give it a moment
+            try:
+                text = self.path.read_text().strip()
+            except FileNotFoundError:
+                return
+            if text:
+                break
+            time.sleep(0.2)
+        pid_text, _, host = text.partition(" ")
+        pid = int(pid_text) if pid_text.isdigit() else 0
+        where = "" if host in ("", self.host) else f" on host {host}"
+        if pid and pid != os.getpid() and (where or _alive(pid)):
+            raise SpikefaError(f"{self.path.parent}: process {pid}{where} is training this run now ({self.path}); "
+                               "wait for it or stop it before training here (if that process is gone or is not "
+                               f"spikefa, delete {LOCK})")
+        self.path.unlink(missing_ok=True)
 
     def __exit__(self, *exc: object) -> None:
         try:

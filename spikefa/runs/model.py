@@ -47,7 +47,7 @@ def resolve_config(model: str, rule: str, dataset: str, **overrides: Any) -> Run
     preset = card.preset(rule)
     base = {k: getattr(preset, k) for k in _PRESET_KEYS}
     base.update({k: v for k, v in overrides.items() if v is not None})
-    if isinstance(base.get("data_dir"), str):  # stored absolute: export and resume may run from another folder
+    if isinstance(base.get("data_dir"), (str, os.PathLike)):  # stored absolute: export and resume may run elsewhere
         base["data_dir"] = os.path.abspath(os.path.expanduser(base["data_dir"]))
     base["feedback"] = resolve_feedback(r, base.get("feedback"))
     base["rule_options"] = resolve_options(r, {**preset.options, **(base.get("rule_options") or {})})
@@ -103,15 +103,16 @@ def load_init(model: nn.Module, weights: dict[str, Any], source: str) -> None:
     model.load_state_dict({k: v for k, v in weights.items() if k in own}, strict=False)
 
 
-def load_weights(model: nn.Module, weights: dict[str, Any], source: str | Path) -> None:
+def load_weights(model: nn.Module, weights: dict[str, Any], source: str | Path, config: RunConfig | None = None) -> None:
     """``model.load_state_dict(weights)``; a network that no longer fits its checkpoint (a user's
     factory file changed since training) raises `SpikefaError` naming `source` and the first mismatch."""
     try:
         model.load_state_dict(weights)
     except RuntimeError as exc:
         detail = next((line.strip() for line in str(exc).splitlines()[1:] if line.strip()), str(exc))
-        raise SpikefaError(f"{source}: the checkpoint does not fit the network the run's card builds now ({detail}); "
-                           "has the card's factory file changed since training?") from None
+        factory = config is not None and "factory" in ((config.card or {}).get("architecture") or {})
+        raise SpikefaError(f"{source}: the checkpoint does not fit the network the run's card builds now ({detail})"
+                           + ("; has the card's factory file changed since training?" if factory else "")) from None
 
 
 def make_model(config: RunConfig, input_shape: tuple[int, int, int], num_classes: int,
@@ -190,6 +191,6 @@ def load_run(run_dir: str | Path,
         shape, classes = (1, 1, int(mats[0].shape[1])), int(mats[-1].shape[0])
     model = make_model(config, tuple(shape), int(classes),  # type: ignore[arg-type]
                        transform_for(config) if transform_for is not None else None)
-    load_weights(model, weights, path)
+    load_weights(model, weights, path, config)
     model.eval()
     return Run(config, state, model, tuple(shape), int(classes))  # type: ignore[arg-type]

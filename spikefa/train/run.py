@@ -69,7 +69,7 @@ def check_fits(model: nn.Module, config: RunConfig, data: Splits) -> None:
     if config.card is None or "factory" not in (config.card.get("architecture") or {}):
         return
     x = data.batch("train", torch.arange(1)) if data.kind == "events" else data.x_train[:1]
-    probe = copy.deepcopy(model).eval()
+    probe = copy.deepcopy(model).eval()  # outside the try: only the forward's errors are about the inputs
     try:
         with torch.no_grad():
             probe(x)
@@ -219,7 +219,7 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resu
     if resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
         b_start = state.get("feedback_start") or {}
-        load_weights(model, upgrade_state(state["model"]), ckpt_path)
+        load_weights(model, upgrade_state(state["model"]), ckpt_path, config)
         if optimizer is not None:
             optimizer.load_state_dict(state["optimizer"])
         gen.set_state(state["shuffle_rng"])  # the shuffling generator at the start of the epoch to run
@@ -329,7 +329,8 @@ def _interrupted(out: Path, ckpt_path: Path) -> str:
 def resume_point(out_dir: str | Path, epochs: int | None = None) -> str | None:
     """Where `resume` will continue the run in ``out_dir``, in words (None: the run is complete)."""
     out = Path(out_dir)
-    total = epochs if epochs is not None else read_config(out).epochs
+    config = read_config(out)  # a missing directory or config is refused here, in one line
+    total = epochs if epochs is not None else config.epochs
     if not (out / CHECKPOINT).exists():
         return f"{out}: no checkpoint yet; the run starts again from the beginning ({total} epochs)"
     state = load_checkpoint(out / CHECKPOINT)

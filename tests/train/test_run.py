@@ -262,8 +262,16 @@ def test_a_run_another_live_process_trains_is_refused_and_a_dead_ones_lock_taken
     run = tmp_path / "run"
     run.mkdir()
     host = os.uname().nodename
-    (run / LOCK).write_text(f"{os.getppid()} {host}\n")  # a live process (this one's parent) holds it
-    with pytest.raises(SpikefaError, match=f"process {os.getppid()} is training this run now"):
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (run / LOCK).write_text(f"{live.pid} {host}\n")  # a live process holds it
+        with pytest.raises(SpikefaError, match=f"process {live.pid} is training this run now"):
+            train(config, run, progress=False)
+    finally:
+        live.kill()
+        live.wait()
+    (run / LOCK).write_text(f"{os.getpid() + 1} node-elsewhere\n")  # another host's: its life cannot be checked
+    with pytest.raises(SpikefaError, match="on host node-elsewhere is training this run now"):
         train(config, run, progress=False)
     assert not (run / "checkpoint.pt").exists()
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
