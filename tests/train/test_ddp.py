@@ -115,8 +115,8 @@ def test_feedback_identical_on_every_rank(runs: tuple[Path, Path], spec: str) ->
         assert len(other["epochs"]) == len(snaps[0]["epochs"]) == 2
         for epoch, (a, b) in enumerate(zip(snaps[0]["epochs"], other["epochs"]), start=1):
             _assert_same(a, b, f"{spec} after epoch {epoch}")
-    written = sorted(p.name for p in (multi / name).iterdir() if p.suffix in (".pt", ".json", ".csv"))
-    assert written == ["checkpoint.pt", "config.json", "metrics.csv", "summary.json"]
+    written = sorted(p.name for p in (multi / name).iterdir() if p.suffix in (".pt", ".json", ".csv", ".lock"))
+    assert written == ["best.pt", "checkpoint.pt", "config.json", "metrics.csv", "summary.json"]
 
 
 def test_uneven_shares_and_logged_loss_match_one_process(runs: tuple[Path, Path]) -> None:
