@@ -96,16 +96,21 @@ def find_file(name_or_path: str | os.PathLike[str], kind: Kind = "models") -> Pa
         path = Path(name_or_path).expanduser()
         if not path.is_file():
             raise ConfigError(f"{what} file {os.fspath(name_or_path)!r} does not exist; "
-                              f"give a path to a .toml file or a name from {list_names(kind)}")
+                              f"give a path to a .toml file or one of the names: {', '.join(list_names(kind))}")
         return path
     dirs = search_dirs(kind)
     for directory in dirs:
         candidate = directory / f"{name_or_path}.toml"
         if candidate.is_file():
             return candidate
-    available = ", ".join(list_names(kind)) or "none"
+    names = list_names(kind)
+    available = ", ".join(names) or "none"
     searched = ", ".join(str(d) for d in dirs) or "no directories"
-    raise ConfigError(f"unknown {what} {os.fspath(name_or_path)!r}; available: {available} "
+    import difflib
+
+    near = difflib.get_close_matches(os.fspath(name_or_path), names, n=1, cutoff=0.6)
+    hint = f"did you mean {near[0]!r}? " if near else ""
+    raise ConfigError(f"unknown {what} {os.fspath(name_or_path)!r}; {hint}available: {available} "
                       f"(searched {searched}; ${KINDS[kind][0]} adds a directory)")
 
 

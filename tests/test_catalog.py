@@ -102,3 +102,11 @@ def test_hardware_kind_uses_the_same_mechanism(tmp_path: Path,
 def test_unknown_kind() -> None:
     with pytest.raises(ConfigError, match="kind = 'datasets'"):
         find_file("lenet", "datasets")  # type: ignore[arg-type]
+
+
+def test_a_misspelled_card_name_gets_a_suggestion() -> None:
+    with pytest.raises(ConfigError, match=r"unknown model card 'mlp-1x800-tanhh'; did you mean 'mlp-1x800-tanh'\?"):
+        find_file("mlp-1x800-tanhh")
+    with pytest.raises(ConfigError) as info:
+        find_file("zzzz")
+    assert "did you mean" not in str(info.value)
