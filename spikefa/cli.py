@@ -116,12 +116,9 @@ def cmd_train(a: argparse.Namespace) -> int:
         if given:
             raise SpikefaError(f"--resume {a.resume} continues that run with the settings in its config.json; "
                                f"it takes only --epochs and --no-progress (drop {', '.join(given)})")
-        from spikefa.train.run import resume_point
-
-        point = resume_point(a.resume, a.epochs)
-        if point and int(os.environ.get("RANK", "0")) == 0:  # under torchrun, once
-            print(point, flush=True)
-        summary = resume(a.resume, epochs=a.epochs, progress=not a.no_progress, transform_for=_qat_for)
+        once = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 says where the run continues
+        summary = resume(a.resume, epochs=a.epochs, progress=not a.no_progress, transform_for=_qat_for,
+                         announce=(lambda text: print(text, flush=True)) if once else None)
         out = a.resume
         if summary.get("complete"):
             print(f"{out}: the run is complete ({summary['epochs']} epochs); nothing to do, nothing changed "

@@ -185,9 +185,10 @@ def _from_run(run_dir: str, which: str = "last") -> tuple[Any, dict[str, Any]]:
     (``spikefa train --qat P --state-bits B``), None for the profile's (and for older runs); and
     ``meta["qat_profile"]`` / ``meta["qat_bits"]`` for a run trained through ``--qat P:BITS``."""
     from spikefa.export.network import from_run_dir
+    from spikefa.runs.checkpoint import BEST, CHECKPOINT
     from spikefa.runs.model import read_config
 
-    net, meta = from_run_dir(run_dir, "best.pt" if which == "best" else "checkpoint.pt")
+    net, meta = from_run_dir(run_dir, BEST if which == "best" else CHECKPOINT)
     config = read_config(run_dir)
     if config.state_bits is not None:
         meta["qat_state_bits"] = config.state_bits

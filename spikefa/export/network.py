@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from spikefa.errors import SpikefaError
+from spikefa.runs.checkpoint import CHECKPOINT
 from spikefa.runs.model import load_run as _load_run
 from spikefa.schemas.neuron import LIFParams, PerNeuron, values_of
 
@@ -337,7 +338,7 @@ def dense_layers(net: nn.Module, input_shape: Sequence[int] | None = None) -> tu
     return read_layers(net, input_shape)
 
 
-def from_run_dir(run_dir: str | Path, checkpoint: str = "checkpoint.pt") -> tuple[nn.Module, dict[str, Any]]:
+def from_run_dir(run_dir: str | Path, checkpoint: str = CHECKPOINT) -> tuple[nn.Module, dict[str, Any]]:
     """(network, meta) of a run directory written by ``spikefa train``: the `SpikingNet` inside the
     model `spikefa.runs.load_run` rebuilds from the run's own config (its stored card) and
     `checkpoint` (``checkpoint.pt``: the last epoch; ``best.pt``: the best validation epoch),

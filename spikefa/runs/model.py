@@ -27,7 +27,7 @@ from spikefa.functional.encoders import encoder_of
 from spikefa.nn.build import build
 from spikefa.nn.online import EncodedSNN
 from spikefa.rules.registry import check_card, convert, get_rule, resolve_feedback, resolve_options
-from spikefa.runs.checkpoint import CHECKPOINT, load_checkpoint
+from spikefa.runs.checkpoint import BEST, CHECKPOINT, load_checkpoint
 from spikefa.schemas.card import ModelCard, parse_card
 from spikefa.schemas.run import RunConfig
 
@@ -178,7 +178,7 @@ def load_run(run_dir: str | Path,
     path = Path(run_dir) / checkpoint
     if not path.is_file():
         raise SpikefaError(f"{path}: no such checkpoint in the run directory"
-                           + ("; runs trained before best.pt existed have only checkpoint.pt" if checkpoint != CHECKPOINT
+                           + (f"; runs trained before {BEST} existed have only {CHECKPOINT}" if checkpoint != CHECKPOINT
                               else ""))
     state = load_checkpoint(path)
     weights = upgrade_state(state["model"])

@@ -321,39 +321,34 @@ def _interrupted(out: Path, ckpt_path: Path) -> str:
         return (f"interrupted before the first checkpoint; nothing was trained to keep. `spikefa train --resume {out}` "
                 "starts this run again from the beginning")
     state = load_checkpoint(ckpt_path)
-    where = f"epoch {state['epoch']} done" + (f", {state['progress']['batch']} batches into epoch {state['epoch'] + 1}"
-                                               if state.get("progress") else "")
-    return f"interrupted; the checkpoint ({where}) is kept: continue with `spikefa train --resume {out}`"
+    return (f"interrupted; the checkpoint (epoch {state['epoch']} done{_inside(state)}) is kept: continue with "
+            f"`spikefa train --resume {out}`")
 
 
-def resume_point(out_dir: str | Path, epochs: int | None = None) -> str | None:
-    """Where `resume` will continue the run in ``out_dir``, in words (None: the run is complete)."""
-    out = Path(out_dir)
-    config = read_config(out)  # a missing directory or config is refused here, in one line
-    total = epochs if epochs is not None else config.epochs
-    if not (out / CHECKPOINT).exists():
-        return f"{out}: no checkpoint yet; the run starts again from the beginning ({total} epochs)"
-    state = load_checkpoint(out / CHECKPOINT)
-    if state["epoch"] >= total and not state.get("progress"):
-        return None
-    inside = f", {state['progress']['batch']} batches into epoch {state['epoch'] + 1}" if state.get("progress") else ""
-    return f"{out}: resuming after epoch {state['epoch']}{inside}, to {total} epochs"
+def _inside(state: dict[str, Any]) -> str:
+    """A mid-epoch checkpoint's place in the epoch it was taken in ("" after a whole epoch)."""
+    return f", {state['progress']['batch']} batches into epoch {state['epoch'] + 1}" if state.get("progress") else ""
 
 
 def resume(out_dir: str | Path, *, epochs: int | None = None, progress: bool = True,
-           transform_for: Callable[[RunConfig], ModelTransform | None] | None = None) -> dict[str, Any]:
+           transform_for: Callable[[RunConfig], ModelTransform | None] | None = None,
+           announce: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Continue the run in ``out_dir`` from its last checkpoint (optionally to more epochs). A run
     that never reached a checkpoint starts again from the beginning; a finished run is left as it is
-    (its summary is returned with ``complete = True``)."""
+    (its summary is returned with ``complete = True``). ``announce`` is handed where the run
+    continues, in words, before any training."""
     out = Path(out_dir)
-    config = read_config(out)
+    config = read_config(out)  # a missing directory or config is refused here, in one line
     if epochs is not None:
         config = replace(config, epochs=epochs)
     summary_path = out / "summary.json"
-    if (out / CHECKPOINT).exists() and summary_path.exists():
-        state = load_checkpoint(out / CHECKPOINT)
-        if state["epoch"] >= config.epochs and not state.get("progress"):
-            return {**json.loads(summary_path.read_text()), "complete": True}
+    state = load_checkpoint(out / CHECKPOINT) if (out / CHECKPOINT).exists() else None
+    if state is not None and summary_path.exists() and state["epoch"] >= config.epochs and not state.get("progress"):
+        return {**json.loads(summary_path.read_text()), "complete": True}
+    if announce is not None:
+        announce(f"{out}: no checkpoint yet; the run starts again from the beginning ({config.epochs} epochs)"
+                 if state is None else
+                 f"{out}: resuming after epoch {state['epoch']}{_inside(state)}, to {config.epochs} epochs")
     transform = transform_for(config) if transform_for is not None else None
     return train(config, out, progress=progress, resume=True, transform=transform)
 
