@@ -90,11 +90,22 @@ def _train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _freeze(text: str) -> tuple[float, float | None]:
+    """``--qat-freeze F`` or ``F0:F1`` (the oscillation threshold, constant or a cosine from F0 to F1)."""
+    first, _, last = text.partition(":")
+    try:
+        return float(first), (float(last) if last else None)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not F or F0:F1 (oscillation frequencies, e.g. 0.1:0.01)") from None
+
+
 def _overrides(a: argparse.Namespace) -> dict[str, object]:
+    freeze = getattr(a, "qat_freeze", None) or (None, None)
     return {"data_dir": a.data_dir, "epochs": a.epochs, "batch_size": a.batch_size, "lr": a.lr,
             "optimizer": a.optimizer, "schedule": a.schedule, "weight_decay": a.weight_decay,
             "limit_train": a.limit_train, "limit_eval": getattr(a, "limit_eval", None), "align_every": a.align_every, "device": a.device,
             "qat": getattr(a, "qat", None), "state_bits": getattr(a, "state_bits", None),
+            "qat_freeze": freeze[0], "qat_freeze_final": freeze[1],
             "checkpoint_every": getattr(a, "checkpoint_every", None), "init_from": getattr(a, "init_from", None),
             "distill": getattr(a, "distill", None), "distill_temperature": getattr(a, "distill_temperature", None)}
 
@@ -315,9 +326,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--state-bits", type=_positive, metavar="B",
                    help="with --qat: train with a B-bit membrane on the weights' grid (MINT; default: the profile's "
                         "state width); stored in the run, so resume and export use it")
+    t.add_argument("--qat-freeze", type=_freeze, metavar="F[:F_END]",
+                   help="with --qat: freeze each weight whose integer value oscillates more often than F per step "
+                        "(Nagel et al. 2022; F_END: the threshold falls along a cosine to it, e.g. 0.1:0.01)")
     t.add_argument("--init-from", metavar="RUN_DIR",
-                   help="start from a finished float run's trained weights instead of the seed's (fine-tuning; "
-                        "QAT after float training: --qat PROFILE --init-from FLOAT_RUN); the same network")
+                   help="start from a finished run's trained weights instead of the seed's (fine-tuning; "
+                        "QAT after float training: --qat PROFILE --init-from FLOAT_RUN; more QAT from a QAT run "
+                        "of the same --qat and --state-bits); the same network")
     t.add_argument("--distill", type=float, metavar="ALPHA",
                    help="with --init-from: weight α in [0, 1] of a distillation term from that float network "
                         "(the teacher sees the student's spikes; default 0: none)")

@@ -41,10 +41,11 @@ from spikefa.export.arith import encode_decay
 from spikefa.export.profile import Profile, load_profile
 from spikefa.export.quantize import _round, layer_grid, shared_half, shared_levels
 from spikefa.nn.layers import master_weight
+from spikefa.nn.snntorch_net import refresh_surrogates, rescale_surrogate
 from spikefa.rules.registry import get_rule
 from spikefa.schemas.run import RunConfig
 
-__all__ = ["master_weight", "prepare_qat", "qat_settings", "qat_transform", "qat_transform_for", "remove_qat"]
+__all__ = ["OscillationFreeze", "master_weight", "prepare_qat", "qat_settings", "qat_transform", "qat_transform_for", "remove_qat"]
 
 _FEEDBACK_BUFFERS = ("feedback_fixed", "fixed")
 
@@ -89,13 +90,76 @@ def _col(step: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return step.reshape(-1, *[1] * (w.ndim - 1))
 
 
-class FakeQuantWeight(nn.Module):
-    """Ŵ = W + (q(W) − W).detach() on the profile's grid; right_inverse keeps the residual."""
+class OscillationFreeze(nn.Module):
+    """Iterative weight freezing (Nagel, Fournarakis, Bondarenko & Blankevoort, ICML 2022, "Overcoming
+    oscillations in quantization-aware training", §4.2), per weight of one layer, in the integer domain.
 
-    def __init__(self, grid: _Grid) -> None:
+    At each optimiser step the layer's integer weights x_t are compared with x_{t−1}: a weight
+    *oscillates* when it changes integer in the direction opposite to its previous change. Its
+    oscillation frequency is the exponential moving average f_t = m·o_t + (1 − m)·f_{t−1} (m =
+    ``momentum``, 0.01 in the paper); once f_t exceeds the threshold f_th, the weight is frozen at
+    round(EMA of its integer value) for the rest of training. f_th follows a cosine from ``start`` to
+    ``final`` over the run (`set_training_progress`, called by the training loop with the fraction
+    of the run done); the paper's 4-bit MobileNetV2 setting is 0.1 → 0.01. State lives in buffers,
+    so a checkpoint keeps what was frozen and `spikefa export` reads the frozen weights back."""
+
+    def __init__(self, shape: torch.Size, start: float, final: float, momentum: float = 0.01) -> None:
+        super().__init__()
+        self.start, self.final, self.momentum, self.threshold = start, final, momentum, start
+        for name in ("prev_int", "prev_dir", "frequency", "ema_int", "frozen_int"):
+            self.register_buffer(name, torch.zeros(shape))
+        self.register_buffer("frozen", torch.zeros(shape, dtype=torch.bool))
+        self.register_buffer("started", torch.zeros((), dtype=torch.bool))
+
+    def set_training_progress(self, t: float) -> None:
+        """f_th at the fraction `t` ∈ [0, 1] of the run: a cosine from ``start`` down to ``final``."""
+        t = min(max(t, 0.0), 1.0)
+        self.threshold = self.final + (self.start - self.final) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+    @torch.no_grad()
+    def observe(self, x: torch.Tensor) -> None:
+        """One optimiser step's integer weights `x` (the layer's shape): update the frequencies,
+        freeze the weights above the threshold."""
+        x = x.to(self.prev_int.dtype)
+        if not bool(self.started):
+            self.prev_int.copy_(x)
+            self.ema_int.copy_(x)
+            self.started.fill_(True)
+            return
+        direction = torch.sign(x - self.prev_int)
+        oscillated = (direction * self.prev_dir) < 0
+        self.frequency.mul_(1 - self.momentum).add_(oscillated.to(x.dtype), alpha=self.momentum)
+        self.prev_dir.copy_(torch.where(direction != 0, direction, self.prev_dir))
+        self.prev_int.copy_(x)
+        newly = (self.frequency > self.threshold) & ~self.frozen
+        self.frozen_int.copy_(torch.where(newly, torch.round(self.ema_int), self.frozen_int))
+        self.frozen |= newly
+        self.ema_int.mul_(1 - self.momentum).add_(x, alpha=self.momentum)
+
+    def apply(self, x: torch.Tensor) -> torch.Tensor:
+        """Integer weights `x` with the frozen ones at their frozen value."""
+        return torch.where(self.frozen, self.frozen_int.to(x.dtype), x)
+
+    def training_stats(self) -> dict[str, tuple[int, int]]:
+        """(count, of how many) per statistic, summed over layers by `spikefa.train.loop.training_stats`:
+        frozen weights, and weights whose oscillation frequency is above the threshold's final value."""
+        n = self.frozen.numel()
+        return {"qat_frozen": (int(self.frozen.sum()), n),
+                "qat_oscillating": (int((self.frequency > self.final).sum()), n)}
+
+
+class FakeQuantWeight(nn.Module):
+    """Ŵ = W + (q(W) − W).detach() on the profile's grid; right_inverse keeps the residual. With
+    `freeze` (`OscillationFreeze`), each optimiser step's integers are tracked once (on the first
+    training forward after the master weight changed) and frozen weights are pinned: their master
+    weight is set back onto the frozen grid point, so the optimiser's later moves do not reach Ŵ."""
+
+    def __init__(self, grid: _Grid, freeze: OscillationFreeze | None = None) -> None:
         super().__init__()
         self.grid = grid
+        self.freeze = freeze
         self.residual: torch.Tensor | None = None
+        self._seen_version: int | None = None
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         fmt = self.grid.profile.weights
@@ -105,9 +169,24 @@ class FakeQuantWeight(nn.Module):
         if fmt.bits == 1:
             q = torch.where(w >= 0, 1.0, -1.0).to(w.dtype) * step
         else:
-            q = _round(w.detach() / step, fmt.rounding).clamp(lo, hi) * step
+            x = _round(w.detach() / step, fmt.rounding).clamp(lo, hi)
+            if self.freeze is not None:
+                x = self._frozen(w, x, step)
+            q = x * step
         self.residual = (w - q).detach()
         return w + (q - w).detach()
+
+    def _frozen(self, w: torch.Tensor, x: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+        assert self.freeze is not None
+        if self.training and torch.is_grad_enabled() and w._version != self._seen_version:
+            self.freeze.observe(x)  # once per optimiser step: BPTT calls this forward T times per step
+            x = self.freeze.apply(x)
+            if bool(self.freeze.frozen.any()):
+                with torch.no_grad():
+                    w.copy_(torch.where(self.freeze.frozen, x * step, w))
+            self._seen_version = w._version
+            return x
+        return self.freeze.apply(x)
 
     def right_inverse(self, value: torch.Tensor) -> torch.Tensor:
         """Assigning Ŵ + ΔW stores W + ΔW (the residual below one grid step survives)."""
@@ -223,9 +302,11 @@ def qat_transform(config: RunConfig) -> Callable[[nn.Module], None]:
         raise SpikefaError("qat_transform needs a config with qat = 'PROFILE[:BITS]'")
     profile, bits, state_bits = qat_settings(config)
     quantize_feedback = get_rule(config.rule).owns_feedback
+    freeze = (config.qat_freeze, config.qat_freeze_final if config.qat_freeze_final is not None else config.qat_freeze) \
+        if config.qat_freeze else None
 
     def transform(net: nn.Module) -> None:
-        prepare_qat(net, profile, bits, quantize_feedback=quantize_feedback, state_bits=state_bits)
+        prepare_qat(net, profile, bits, quantize_feedback=quantize_feedback, state_bits=state_bits, freeze=freeze)
 
     return transform
 
@@ -242,22 +323,6 @@ def qat_settings(config: RunConfig) -> tuple[Profile, int | None, int | None]:
     return profile, bits, config.state_bits
 
 
-def _rescale_surrogate(neuron: nn.Module, c: float) -> None:
-    """Give `neuron` the surrogate of its network rescaled by c (θ → θ/c): snnTorch's atan with α·c
-    (exactly c·σ'(c·x)) or fast_sigmoid with slope·c (the same width relative to θ). Other
-    surrogates are left as they are (online learners refuse them anyway)."""
-    from spikefa.nn.snntorch_net import surrogate_of
-    from spikefa._optional import require
-
-    try:
-        derivative = surrogate_of(neuron, "")
-    except SpikefaError:
-        return
-    surrogate = require("snntorch").surrogate
-    (name, value), = derivative.keywords.items()
-    neuron.spike_grad = surrogate.atan(alpha=value * c) if name == "alpha" else surrogate.fast_sigmoid(slope=value * c)
-
-
 def _place_thresholds(net: nn.Module, profile: Profile, folds: dict[int, tuple[float, float]]) -> None:
     """MINT's shared scale (Yin et al. 2023) for a k-bit membrane: weights and membrane count in one
     unit s, and the threshold is θ = 2^(k−2) units (half the state range). With the card's θ (say 1)
@@ -270,7 +335,7 @@ def _place_thresholds(net: nn.Module, profile: Profile, folds: dict[int, tuple[f
     of QAT. The run trains and exports with that θ_l (the neuron's buffer, in the checkpoint); the
     integer threshold is 2^(k−2) units. Chosen on validation against s_l = max|W_l|/7, /2 and ×1.4
     (benchmarks/results/export_conv_cpu/README.md). The network is rescaled by c = θ/θ_l, so its
-    surrogate is too (`_rescale_surrogate`): it keeps its width relative to the threshold."""
+    surrogate is too (`spikefa.nn.snntorch_net.rescale_surrogate`): it keeps its width relative to the threshold."""
     n = profile.neuron
     half = shared_half(profile)
     for syn, neuron in zip(getattr(net, "synapses", ()), getattr(net, "neurons", ())):
@@ -284,19 +349,18 @@ def _place_thresholds(net: nn.Module, profile: Profile, folds: dict[int, tuple[f
             before = float(neuron.threshold.detach().max())
             with torch.no_grad():
                 neuron.threshold.fill_(half * 2**n.threshold_shift * amax / 2 ** profile.weights.exponent[0])
-            _rescale_surrogate(neuron, before / float(neuron.threshold.detach().max()))
-    if hasattr(net, "surrogates"):  # the online learners' copy of each derivative (`SpikingNet`)
-        from spikefa.nn.snntorch_net import surrogate_of
-
-        net.surrogates = tuple(surrogate_of(n, f"layer {i} ({type(n).__name__})") for i, n in enumerate(net.neurons))
+            rescale_surrogate(neuron, before / float(neuron.threshold.detach().max()))
+    refresh_surrogates(net)
 
 
 def prepare_qat(net: nn.Module, profile: Profile, bits: int | None = None, *, quantize_feedback: bool = False,
-                state: bool = True, state_bits: int | None = None) -> nn.Module:
+                state: bool = True, state_bits: int | None = None,
+                freeze: tuple[float, float] | None = None) -> nn.Module:
     """Fake-quantize `net` in place for `profile` (weights of `bits` bits, a membrane of `state_bits`
     bits: fewer than the profile's share the weights' scale as in MINT, Yin et al. 2023, and
     saturate at ±(2^(state_bits−1) − 1) units after each step; each layer's threshold is then moved
-    onto its initial weights' grid, `_place_thresholds`); returns `net`."""
+    onto its initial weights' grid, `_place_thresholds`); `freeze` = (start, final) oscillation
+    thresholds turns on iterative weight freezing (`OscillationFreeze`, weights of 2+ bits); returns `net`."""
     prof = profile.with_bits(bits).with_state_bits(state_bits)
     folds = _folds(net)
     if prof.neuron.shared_scale:
@@ -307,7 +371,8 @@ def prepare_qat(net: nn.Module, profile: Profile, bits: int | None = None, *, qu
         if isinstance(m, WEIGHTED) and not parametrize.is_parametrized(m, "weight"):
             grid = _Grid(prof, thetas.get(id(m)), *folds.get(id(m), (1.0, 1.0)))
             grids[id(m)] = grid
-            parametrize.register_parametrization(m, "weight", FakeQuantWeight(grid))
+            tracker = OscillationFreeze(m.weight.shape, *freeze) if freeze and prof.weights.bits > 1 else None
+            parametrize.register_parametrization(m, "weight", FakeQuantWeight(grid, tracker))
             if m.bias is not None:
                 parametrize.register_parametrization(m, "bias", FakeQuantBias(grid))
         if quantize_feedback:

@@ -70,6 +70,28 @@ def surrogate_of(neuron: nn.Module, where: str) -> Any:
                        "snntorch.surrogate.atan() or fast_sigmoid()")
 
 
+def rescale_surrogate(neuron: nn.Module, c: float) -> None:
+    """Give `neuron` the surrogate of its network rescaled by c (θ → θ/c): snnTorch's atan with α·c
+    (exactly c·σ'(c·x)) or fast_sigmoid with slope·c (the same width relative to θ). Other
+    surrogates are left as they are (online learners refuse them anyway)."""
+    from spikefa._optional import require
+
+    try:
+        derivative = surrogate_of(neuron, "")
+    except SpikefaError:
+        return
+    surrogate = require("snntorch").surrogate
+    (name, value), = derivative.keywords.items()
+    neuron.spike_grad = surrogate.atan(alpha=value * c) if name == "alpha" else surrogate.fast_sigmoid(slope=value * c)
+
+
+def refresh_surrogates(net: nn.Module) -> None:
+    """Re-read a `SpikingNet`'s copy of each neuron's derivative (its online learners use them) after
+    a neuron's surrogate changed; a no-op for other networks."""
+    if hasattr(net, "surrogates") and hasattr(net, "neurons"):
+        net.surrogates = tuple(surrogate_of(n, f"layer {i} ({type(n).__name__})") for i, n in enumerate(net.neurons))
+
+
 def check_online(neuron: nn.Module, where: str) -> None:
     """What online learning cannot do with a neuron: a learnable β, θ or α (its update is not defined
     there); BPTT (bp, fa, sign) trains them."""

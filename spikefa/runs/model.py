@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from spikefa.catalog import load_card
@@ -26,6 +27,7 @@ from spikefa.errors import SpikefaError
 from spikefa.functional.encoders import encoder_of
 from spikefa.nn.build import build
 from spikefa.nn.online import EncodedSNN
+from spikefa.nn.snntorch_net import refresh_surrogates, rescale_surrogate
 from spikefa.rules.registry import check_card, convert, get_rule, resolve_feedback, resolve_options
 from spikefa.runs.checkpoint import BEST, CHECKPOINT, load_checkpoint
 from spikefa.schemas.card import ModelCard, parse_card
@@ -69,15 +71,22 @@ _SAME_NETWORK = ("arch", "architecture", "neuron", "encoder")
 
 def init_weights(config: RunConfig) -> dict[str, Any]:
     """The trained weights of the run ``config.init_from`` names, to start ``config``'s run from.
-    The two runs must hold the same network (the cards' arch, architecture, neuron and encoder) and
-    the source must be a float run (no QAT). Raises `SpikefaError` naming the directory, file or key."""
+    The two runs must hold the same network (the cards' arch, architecture, neuron and encoder). A
+    QAT source (more quantisation-aware training, e.g. with other options or another schedule) needs
+    the same ``qat`` and ``state_bits`` and no distillation; its state dict is returned as it is, with
+    the fake quantisation's names and each layer's threshold (`make_model`). Raises `SpikefaError`
+    naming the directory, file or key."""
     if not config.init_from:
         raise SpikefaError("init_weights needs a config with init_from = RUN_DIR")
     src = Path(config.init_from)
     other = read_config(src)
-    if other.qat:
-        raise SpikefaError(f"{src}: init_from takes a float run; this one trained through --qat {other.qat} "
-                           "(fine-tune from the float run it started from)")
+    if other.qat and (other.qat, other.state_bits) != (config.qat, config.state_bits):
+        raise SpikefaError(f"{src}: trained through --qat {other.qat}" + (f" --state-bits {other.state_bits}" if other.state_bits else "")
+                           + "; init_from a QAT run needs the same --qat and --state-bits (or fine-tune from the "
+                           "float run it started from)")
+    if other.qat and config.distill:
+        raise SpikefaError(f"{src}: distillation's teacher is a float network; this run trained through --qat "
+                           f"{other.qat} (distil from the float run it started from)")
     mine, theirs = card_of(config).mapping, card_of(other).mapping
     for key in _SAME_NETWORK:
         if mine.get(key) != theirs.get(key):
@@ -131,11 +140,28 @@ def make_model(config: RunConfig, input_shape: tuple[int, int, int], num_classes
     if card.spiking:
         assert card.encoder is not None
         model = EncodedSNN(model, encoder_of(card.encoder), seed=config.seed)
+    source = str(Path(config.init_from or "init") / CHECKPOINT)
+    if init is not None and is_qat_state(init):
+        if transform is None:
+            raise SpikefaError(f"{source}: a QAT run's weights need the run to train through QAT too (--qat)")
+        transform(net)  # names and buffers as the source's; the thresholds it places are replaced next
+        neurons = [n for n in getattr(net, "neurons", ()) if isinstance(getattr(n, "threshold", None), torch.Tensor)]
+        placed = [float(n.threshold.detach().max()) for n in neurons]
+        load_init(model, init, source)
+        for neuron, before in zip(neurons, placed):  # the source's θ_l, and the surrogate rescaled with it
+            rescale_surrogate(neuron, before / float(neuron.threshold.detach().max()))
+        refresh_surrogates(net)
+        return model
     if init is not None:
-        load_init(model, init, str(Path(config.init_from or "init") / CHECKPOINT))
+        load_init(model, init, source)
     if transform is not None:
         transform(net)
     return model
+
+
+def is_qat_state(weights: dict[str, Any]) -> bool:
+    """Whether a state dict was saved from a fake-quantized network (a ``--qat`` run)."""
+    return any(".parametrizations." in k for k in weights)
 
 
 @dataclass(frozen=True, eq=False)

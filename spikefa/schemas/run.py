@@ -24,7 +24,9 @@ class RunConfig(Validated):
     epochs); 0 checkpoints at the end of each epoch only. ``qat`` is ``PROFILE[:BITS]``; ``state_bits``
     (QAT only) the membrane's width in bits, narrower than the profile's (MINT, Yin et al. 2023: the
     state shares the weights' scale); None keeps the profile's width (and reads runs written before
-    the field). ``init_from`` names a finished run directory whose trained weights the run starts
+    the field). ``qat_freeze`` > 0 turns on iterative weight freezing (Nagel et al. 2022): a weight
+    whose integer value oscillates more often than that frequency is frozen; the threshold follows a
+    cosine to ``qat_freeze_final`` over the run. ``init_from`` names a finished run directory whose trained weights the run starts
     from instead of the seed's initialisation (fine-tuning; QAT after float training); the seed still
     draws everything else. ``distill`` > 0 (with ``init_from``) adds knowledge distillation from that
     run's float network (Hinton, Vinyals & Dean 2015): the loss is (1 − α)·CE(z, y) + α·τ²·KL(softmax(z_t/τ)
@@ -55,6 +57,8 @@ class RunConfig(Validated):
     device: str = "cpu"
     qat: str | None = None  # "PROFILE[:BITS]": train through the target's fake quantization
     state_bits: int | None = None  # QAT's membrane width in bits (None: the profile's)
+    qat_freeze: float = 0.0  # QAT: oscillation threshold f_th above which a weight freezes (0: off)
+    qat_freeze_final: float | None = None  # f_th at the end of the run (cosine from qat_freeze; None: constant)
     checkpoint_every: int = 0
     init_from: str | None = None  # a finished run directory whose weights this run starts from
     distill: float = 0.0  # α: the weight of the distillation term from init_from's float network
@@ -79,6 +83,13 @@ class RunConfig(Validated):
                     "nothing without qat (the membrane width of quantisation-aware training: --qat PROFILE "
                     "--state-bits B)")
             require("state_bits", self.state_bits, self.state_bits >= 3, "an integer >= 3 (bits of the membrane state)")
+        require("qat_freeze", self.qat_freeze, 0 <= self.qat_freeze < 1,
+                "a number in [0, 1) (the oscillation frequency above which a weight freezes; 0 turns freezing off)")
+        require("qat_freeze", self.qat_freeze, not self.qat_freeze or self.qat is not None,
+                "0 without qat (weight freezing is part of quantisation-aware training: --qat PROFILE)")
+        if self.qat_freeze_final is not None:
+            require("qat_freeze_final", self.qat_freeze_final, 0 < self.qat_freeze_final < 1 and self.qat_freeze > 0,
+                    "a number in (0, 1), with qat_freeze > 0 (the threshold the cosine ends at)")
         if self.init_from is not None:
             require("init_from", self.init_from, isinstance(self.init_from, str) and bool(self.init_from.strip()),
                     "a run directory made by `spikefa train`")

@@ -122,9 +122,34 @@ def _step(model: nn.Module, optimizer: torch.optim.Optimizer | None, xb: torch.T
     return loss if learning.has_loss else None
 
 
+def set_training_progress(modules: list[nn.Module], t: float) -> None:
+    """Hand the fraction `t` of the run done to modules that schedule themselves by it
+    (`scheduled_modules`; QAT's `spikefa.export.qat.OscillationFreeze`)."""
+    for m in modules:
+        m.set_training_progress(t)  # type: ignore[operator]
+
+
+def scheduled_modules(model: nn.Module) -> list[nn.Module]:
+    return [m for m in unwrap(model).modules() if callable(getattr(m, "set_training_progress", None))]
+
+
+def training_stats(model: nn.Module) -> dict[str, float]:
+    """Fractions the model's modules report through ``training_stats()`` ({name: (count, of)}),
+    summed over modules: e.g. QAT's frozen weights (``qat_frozen``)."""
+    sums: dict[str, list[int]] = {}
+    for m in unwrap(model).modules():
+        report = getattr(m, "training_stats", None)
+        if callable(report):
+            for k, (count, of) in report().items():
+                acc = sums.setdefault(k, [0, 0])
+                acc[0] += count
+                acc[1] += of
+    return {k: count / of for k, (count, of) in sums.items() if of}
+
+
 def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer | None, x: torch.Tensor, y: torch.Tensor, *,
                 batch_size: int, gen: torch.Generator, info: DistInfo, lr_of: Callable[[float], float],
-                epoch: int, align_every: int = 0, step0: int = 0, on_step: Callable[[float], None] | None = None,
+                epoch: int, epochs: int = 0, align_every: int = 0, step0: int = 0, on_step: Callable[[float], None] | None = None,
                 loss_fn: LossFn = F.cross_entropy, learning: Learning = Learning(),
                 progress: Progress | None = None, checkpoint_every: int = 0,
                 on_checkpoint: Callable[[Progress], None] | None = None) -> EpochStats:
@@ -132,7 +157,10 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer | None, x: to
 
     ``progress`` resumes an epoch at its batch (``gen`` must then hold the state it had at the epoch's
     start); ``on_checkpoint`` is called every ``checkpoint_every`` batches with the progress so far.
+    ``epochs`` (the run's total) lets modules that schedule themselves by the run's progress see it
+    (`set_training_progress`) before each step.
     """
+    scheduled = scheduled_modules(model) if epochs else []
     model.train()
     order = torch.randperm(len(x), generator=gen)
     batches = list(torch.split(order, batch_size))
@@ -141,6 +169,8 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer | None, x: to
         idx = batches[i]
         local = shard(idx, info).to(x.device)
         factor = lr_of(epoch + i / len(batches))
+        if scheduled:
+            set_training_progress(scheduled, (epoch + i / len(batches)) / epochs)
         for group in optimizer.param_groups if optimizer is not None else ():
             group["lr"] = group.get("base_lr", group["lr"]) * factor
         if align_every and info.is_main and (step0 + i) % align_every == 0:

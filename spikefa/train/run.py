@@ -36,7 +36,7 @@ from spikefa.schemas.run import RunConfig
 from spikefa.train.ddp import DistInfo, barrier, init_from_env, unwrap, wrap
 from spikefa.train.distill import Teacher
 from spikefa.train.diagnostics import feature_diagnostics, feedback_row, feedback_start, feedback_summary
-from spikefa.train.loop import DivergenceError, Learning, Progress, evaluate, train_epoch
+from spikefa.train.loop import DivergenceError, Learning, Progress, evaluate, train_epoch, training_stats
 from spikefa.train.schedule import lr_at, lr_factor
 
 __all__ = ["CHECKPOINT", "make_optimizer", "prepare_data", "resolve_config", "resume", "train"]
@@ -261,6 +261,7 @@ def _run_epochs(config: RunConfig, out: Path, ckpt_path: Path, info: DistInfo, r
             try:
                 stats = train_epoch(ddp_model, optimizer, data.x_train, data.y_train, batch_size=config.batch_size,
                                     gen=gen, info=info, lr_of=lambda e: lr_factor(config, e), epoch=epoch,
+                                    epochs=config.epochs,
                                     align_every=config.align_every, step0=step, on_step=bar.step,
                                     learning=learning, progress=within, checkpoint_every=config.checkpoint_every,
                                     on_checkpoint=save_within)
@@ -276,7 +277,7 @@ def _run_epochs(config: RunConfig, out: Path, ckpt_path: Path, info: DistInfo, r
             if rule.assigns_labels_for(unwrap(model)):
                 unwrap(model).assign_labels(data.x_train, data.y_train)
             row = _epoch_row(model, data, epoch, stats.loss, lr_at(config, epoch + 1), spent,
-                             {**stats.angles, **feedback_row(unwrap(model), b_start)})
+                             {**stats.angles, **feedback_row(unwrap(model), b_start), **training_stats(model)})
             history.append(row)
             bar.epoch(row)
             if info.is_main and _best_so_far(history):  # model selection on validation: export --checkpoint best
@@ -369,7 +370,8 @@ def _epoch_row(model: nn.Module, data: Splits, epoch: int, loss: float, lr: floa
     row: dict[str, Any] = {"epoch": epoch + 1, "train_loss": round(loss, 6), "val_loss": round(val_loss, 6),
                            "val_accuracy": round(val_acc, 6), "test_accuracy": round(test_acc, 6),
                            "lr": lr, "seconds": round(seconds, 3)}
-    row.update({k: v if k.endswith("_moved") else round(v, 3) for k, v in sorted(angles.items())})
+    row.update({k: v if k.endswith("_moved") else round(v, 5 if k.startswith("qat_") else 3)
+                for k, v in sorted(angles.items())})
     return row
 
 

@@ -62,8 +62,11 @@ def test_init_from_refuses_another_network_a_qat_run_and_a_missing_checkpoint(tm
     with pytest.raises(SpikefaError, match=r"\[architecture\] differs"):
         init_weights(other)
     qat = _train(tmp_path, "qat", "--qat", "int8-edge")
-    with pytest.raises(SpikefaError, match="takes a float run"):
+    with pytest.raises(SpikefaError, match="needs the same --qat and --state-bits"):
         init_weights(resolve_config(str(_card(tmp_path)), "bp", "digits", init_from=str(qat)))
+    with pytest.raises(SpikefaError, match="needs the same --qat and --state-bits"):
+        init_weights(resolve_config(str(_card(tmp_path)), "bp", "digits", init_from=str(qat), qat="int8-edge",
+                                    state_bits=6))
     (src / "checkpoint.pt").unlink()
     with pytest.raises(SpikefaError, match="no checkpoint here"):
         init_weights(resolve_config(str(_card(tmp_path)), "bp", "digits", init_from=str(src)))
