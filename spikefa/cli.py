@@ -161,7 +161,7 @@ def cmd_compare(a: argparse.Namespace) -> int:
 
     variants = comma_items("--rules", a.rules)
     summaries = run_grid(a.model, variants, a.dataset, a.seeds, a.out, progress=not a.no_progress,
-                         transform_for=_qat_for, **_overrides(a))
+                         transform_for=_qat_for, announce=lambda text: print(text, flush=True), **_overrides(a))
     title = f"{a.model} on {a.dataset}: " + ", ".join(variants)
     print(write_report(summaries, a.out, title, protocol_text(summaries, a.out)))
     print(f"-> {Path(a.out) / 'table.md'}, {Path(a.out) / 'curves.png'}")

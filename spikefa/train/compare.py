@@ -13,7 +13,7 @@ import json
 import statistics
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from spikefa.errors import SpikefaError
 from spikefa.functional.metrics import DUPLICATE_COS
@@ -129,10 +129,11 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
 
 def run_grid(model: str, variants: Sequence[str], dataset: str, seeds: Sequence[int], out_dir: str | Path, *,
              progress: bool = True, transform_for: TransformFor | None = None, controls: bool = True,
-             **overrides: Any) -> list[dict[str, Any]]:
+             announce: Callable[[str], None] | None = None, **overrides: Any) -> list[dict[str, Any]]:
     """Train every variant with every seed under ``out_dir/runs``; returns the run summaries.
     ``transform_for`` gives a config's model transform (QAT: `spikefa.export.qat.qat_transform`);
-    ``controls`` adds each local rule's random-feature control (`control_of`)."""
+    ``controls`` adds each local rule's random-feature control (`control_of`). ``announce`` is told,
+    in words, which finished runs are reused and which runs in the folder the grid leaves out."""
     out = Path(out_dir)
     parsed = [(v, *parse_variant(v)) for v in (with_controls(variants) if controls else variants)]
     if not parsed:
@@ -143,7 +144,12 @@ def run_grid(model: str, variants: Sequence[str], dataset: str, seeds: Sequence[
         for seed in seeds:
             run_dir = out / "runs" / f"{run_name(label)}-seed{seed}"
             summaries.append(_one(model, (rule, feedback, options), dataset, seed, run_dir, label, progress, overrides,
-                                  transform_for))
+                                  transform_for, announce))
+    if announce is not None:
+        mine = {Path(s["run_dir"]).name for s in summaries}
+        others = sorted(p.name for p in (out / "runs").iterdir() if p.is_dir() and p.name not in mine)
+        if others:
+            announce(f"{out / 'runs'} also holds {', '.join(others)}; they are not in this table")
     return summaries
 
 
@@ -153,8 +159,8 @@ def run_name(label: str) -> str:
 
 
 def _one(model: str, variant: tuple[str, str | None, dict[str, Any]], dataset: str, seed: int, run_dir: Path,
-         label: str, progress: bool, overrides: dict[str, Any], transform_for: TransformFor | None = None
-         ) -> dict[str, Any]:
+         label: str, progress: bool, overrides: dict[str, Any], transform_for: TransformFor | None = None,
+         announce: Callable[[str], None] | None = None) -> dict[str, Any]:
     rule, feedback, options = variant
     done = run_dir / "summary.json"
     config = resolve_config(model, rule, dataset, feedback=feedback, seed=seed, rule_options=options, **overrides)
@@ -162,6 +168,8 @@ def _one(model: str, variant: tuple[str, str | None, dict[str, Any]], dataset: s
         check_reusable(config, run_dir)
     if done.is_file():
         summary = json.loads(done.read_text())
+        if announce is not None:
+            announce(f"{run_dir}: finished with the same settings; reused, not retrained (delete it to train it again)")
     else:
         transform = transform_for(config) if transform_for is not None and config.qat else None
         summary = train(config, run_dir, progress=progress, resume=(run_dir / CHECKPOINT).is_file(),

@@ -90,8 +90,12 @@ def test_compare_grid_table_and_reuse(tmp_path: Path) -> None:
     assert "fa:binary: adam lr 0.003 (cosine), options plastic=none, plastic_lr=0.0001." in per_rule
     assert (tmp_path / "curves.png").is_file() and (tmp_path / "results.json").is_file()
     stamp = (tmp_path / "runs" / "bp-seed0" / "summary.json").stat().st_mtime_ns
-    run_grid("mlp-1x800-tanh", ["bp"], "digits", [0], tmp_path, progress=False, epochs=1, **FAST)
+    said: list[str] = []
+    run_grid("mlp-1x800-tanh", ["bp"], "digits", [0], tmp_path, progress=False, epochs=1, announce=said.append, **FAST)
     assert (tmp_path / "runs" / "bp-seed0" / "summary.json").stat().st_mtime_ns == stamp  # reused
+    assert said[0].endswith("bp-seed0: finished with the same settings; reused, not retrained (delete it to train "
+                            "it again)")
+    assert said[1].endswith("also holds bp-seed1, fa-binary-seed0, fa-binary-seed1; they are not in this table")
     with pytest.raises(SpikefaError, match=r"bp-seed0 holds a run with other settings \(lr 0.001 there, 0.1 now\)"):
         run_grid("mlp-1x800-tanh", ["bp"], "digits", [0], tmp_path, progress=False, epochs=1, lr=0.1, **FAST)
     assert (tmp_path / "runs" / "bp-seed0" / "summary.json").stat().st_mtime_ns == stamp  # nothing touched
