@@ -31,11 +31,12 @@ from spikefa.nn.build import build
 from spikefa.nn.conv_stdp import ConvSTDPPlasticity, SpikingConv, init_paper
 
 
-def fit(a: torch.Tensor, y: torch.Tensor, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """(W, b) of the L2-penalised multinomial logistic regression on the features a."""
+def fit(a: torch.Tensor, y: torch.Tensor, lam: float, max_iter: int = 300,
+        history_size: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
+    """(W, b) of the L2-penalised multinomial logistic regression on the features a (LBFGS)."""
     w = torch.zeros(a.shape[1], 10, requires_grad=True)
     b = torch.zeros(10, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], max_iter=300, history_size=20, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS([w, b], max_iter=max_iter, history_size=history_size, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
         opt.zero_grad()

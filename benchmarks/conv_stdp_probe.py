@@ -13,27 +13,12 @@ import argparse
 import sys
 
 import torch
-import torch.nn.functional as F
 
 from spikefa.data.mnist import load_mnist
 from spikefa.errors import SpikefaError
 from spikefa.runs.model import load_run
 
-
-def fit(a: torch.Tensor, y: torch.Tensor, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """(W, b) of the L2-penalised multinomial logistic regression on standardized features a."""
-    w = torch.zeros(a.shape[1], 10, requires_grad=True)
-    b = torch.zeros(10, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], max_iter=500, line_search_fn="strong_wolfe")
-
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        loss = F.cross_entropy(a @ w + b, y) + lam * (w ** 2).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return w.detach(), b.detach()
+from conv_stdp_features import fit  # benchmarks/ is the script's folder
 
 
 def main() -> None:
@@ -57,7 +42,7 @@ def main() -> None:
     a, v = (f_train - mu) / sd, (f_val - mu) / sd
     print(f"features {tuple(f_train.shape)}")
     for lam in (1e-4, 1e-3, 1e-2):
-        w, b = fit(a, y_train, lam)
+        w, b = fit(a, y_train, lam, max_iter=500, history_size=100)
         train_acc = float(((a @ w + b).argmax(1) == y_train).float().mean())
         val_acc = float(((v @ w + b).argmax(1) == y_val).float().mean())
         print(f"lambda {lam:g}: train {100 * train_acc:.2f} %  val {100 * val_acc:.2f} %")
