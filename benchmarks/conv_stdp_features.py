@@ -62,6 +62,10 @@ def main() -> None:
         card = load_card(a.model)
         data = load_mnist(a.data_dir)
         lambdas = [float(v) for v in a.lambdas.split(",")]
+        if card.arch != "conv-stdp":
+            raise SpikefaError(f"--model {a.model}: arch {card.arch!r}; this protocol needs a conv-stdp card")
+        if a.stdp_images < 1:
+            raise SpikefaError(f"--stdp-images {a.stdp_images}: give the number of images STDP learns from (>= 1)")
     except (SpikefaError, ValueError) as err:
         print(f"conv_stdp_features: {err}", file=sys.stderr)
         sys.exit(2)
