@@ -5,7 +5,8 @@ per the card's `feature_pool` window, standardized per sample as the card does) 
 training images are computed, and a multinomial logistic regression (LBFGS, L2 penalty λ chosen on
 the 10,000 validation images) is fitted to them and scored on the 10,000 test images. ``--frozen``
 is the random-feature control: the same pipeline with the conv layers left at their N(0.8, 0.05)
-initialisation.
+initialisation. `spikefa train --model conv-stdp` now follows this order itself (the card's default:
+`local_images = 5000`, `readout = "fit"` at the λ this script chose on validation, 1e-4).
 
     OMP_NUM_THREADS=1 python benchmarks/conv_stdp_features.py --seed S [--stdp-images 5000] [--frozen] \
         --out benchmarks/results/conv_stdp_mnist_cpu/features/seedS.json
@@ -22,30 +23,13 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from spikefa.catalog import load_card
 from spikefa.data.mnist import load_mnist
 from spikefa.errors import SpikefaError
+from spikefa.functional.readout import fit_logistic
 from spikefa.nn.build import build
 from spikefa.nn.conv_stdp import ConvSTDPPlasticity, SpikingConv, init_paper
-
-
-def fit(a: torch.Tensor, y: torch.Tensor, lam: float, max_iter: int = 300,
-        history_size: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
-    """(W, b) of the L2-penalised multinomial logistic regression on the features a (LBFGS)."""
-    w = torch.zeros(a.shape[1], 10, requires_grad=True)
-    b = torch.zeros(10, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], max_iter=max_iter, history_size=history_size, line_search_fn="strong_wolfe")
-
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        loss = F.cross_entropy(a @ w + b, y) + lam * (w ** 2).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return w.detach(), b.detach()
 
 
 def main() -> None:
@@ -92,18 +76,15 @@ def main() -> None:
         f_train, f_val, f_test = (torch.cat([features(x) for x in xs.split(200)])
                                   for xs in (data.x_train, data.x_val, data.x_test))
     feature_seconds = time.perf_counter() - t1
-    mu, sd = f_train.mean(0), f_train.std(0).clamp_min(1e-6)
-    tr, va, te = ((f - mu) / sd for f in (f_train, f_val, f_test))
-
     def acc(f: torch.Tensor, y: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> float:
-        return 100 * float(((f @ w + b).argmax(1) == y).float().mean())
+        return 100 * float(((f @ w.T + b).argmax(1) == y).float().mean())
 
     t2 = time.perf_counter()
     fits = []
     for lam in lambdas:
-        w, b = fit(tr, data.y_train, lam)
-        fits.append({"lambda": lam, "train": acc(tr, data.y_train, w, b), "val": acc(va, data.y_val, w, b),
-                     "test": acc(te, data.y_test, w, b)})
+        w, b = fit_logistic(f_train, data.y_train, 10, lam)
+        fits.append({"lambda": lam, "train": acc(f_train, data.y_train, w, b), "val": acc(f_val, data.y_val, w, b),
+                     "test": acc(f_test, data.y_test, w, b)})
         print(f"lambda {lam:g}: " + ", ".join(f"{k} {fits[-1][k]:.2f} %" for k in ("train", "val", "test")), flush=True)
     best = max(fits, key=lambda r: r["val"])  # chosen on validation
     result = {"model": a.model, "seed": a.seed, "frozen": a.frozen, "stdp_images": 0 if a.frozen else a.stdp_images,

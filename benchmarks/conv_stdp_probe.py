@@ -18,7 +18,7 @@ from spikefa.data.mnist import load_mnist
 from spikefa.errors import SpikefaError
 from spikefa.runs.model import load_run
 
-from conv_stdp_features import fit  # benchmarks/ is the script's folder
+from spikefa.functional.readout import fit_logistic
 
 
 def main() -> None:
@@ -38,13 +38,11 @@ def main() -> None:
         f_train = torch.cat([features(x) for x in data.x_train[:args.n].split(256)])
         f_val = torch.cat([features(x) for x in data.x_val[:2000].split(256)])
     y_train, y_val = data.y_train[:args.n], data.y_val[:2000]
-    mu, sd = f_train.mean(0), f_train.std(0).clamp_min(1e-6)
-    a, v = (f_train - mu) / sd, (f_val - mu) / sd
     print(f"features {tuple(f_train.shape)}")
     for lam in (1e-4, 1e-3, 1e-2):
-        w, b = fit(a, y_train, lam, max_iter=500, history_size=100)
-        train_acc = float(((a @ w + b).argmax(1) == y_train).float().mean())
-        val_acc = float(((v @ w + b).argmax(1) == y_val).float().mean())
+        w, b = fit_logistic(f_train, y_train, 10, lam, max_iter=500, history_size=100)
+        train_acc = float(((f_train @ w.T + b).argmax(1) == y_train).float().mean())
+        val_acc = float(((f_val @ w.T + b).argmax(1) == y_val).float().mean())
         print(f"lambda {lam:g}: train {100 * train_acc:.2f} %  val {100 * val_acc:.2f} %")
 
 

@@ -32,6 +32,7 @@ from torch import nn
 from spikefa.errors import SpikefaError
 from spikefa.functional.competitive import (adaptive_rate, conv_patches, krotov_step_, repu, scaled_to_max,
                                             softhebb_activity, softhebb_update, triangle)
+from spikefa.functional.readout import fit_logistic
 from spikefa.schemas.validate import Validated, require
 
 LOCAL_LAYERS = (nn.Linear, nn.Conv2d)
@@ -167,6 +168,7 @@ class SoftHebbPlasticity(Validated):
 
 Plasticity = KrotovPlasticity | SoftHebbPlasticity
 Schedule = Literal["together", "greedy"]
+Readout = Literal["gradient", "fit"]
 
 
 def _split(model: nn.Module, rule: str) -> tuple[list[int], int]:
@@ -202,6 +204,17 @@ def scheduled_layers(epoch: int, local: Sequence[int], local_epochs: int, schedu
     return [(local[j], epoch % local_epochs)] if j < len(local) else []
 
 
+def images_to_learn(learner: nn.Module, n: int) -> int:
+    """How many of a batch of ``n`` images a learner's local layers take: all, or those left of its
+    ``local_images`` in this epoch (counted in its ``images_this_epoch`` buffer)."""
+    cap = int(getattr(learner, "local_images", 0))
+    if not cap:
+        return n
+    take = max(0, min(n, cap - int(learner.images_this_epoch)))  # type: ignore[operator]
+    learner.images_this_epoch += take  # type: ignore[operator]
+    return take
+
+
 class CompetitiveLearner(nn.Module):
     """A flat Sequential whose layers but the last learn by ``plasticity`` (module docstring): one
     for all local layers, or one per local layer (input side first).
@@ -211,13 +224,23 @@ class CompetitiveLearner(nn.Module):
     local layers as the rule's reference code does (from ``seed``; a bias, which neither rule has, is
     set to 0), or keep the model's weights. The rules learn weights only: a local layer's bias stays.
     ``local_batch``: the local rule's minibatch (0: the run's batch; see `local_step`).
+    ``local_images``: the local layers learn from the first this many images of each of their local
+    epochs and then stay fixed for the rest of it (0: all; the STDP papers' few thousand images).
+    ``readout``: "gradient" (the run's optimiser, every epoch) or "fit": once the local phase is over
+    (`epochs_needed`), `assign_labels` fits the read-out to the features of the whole training split
+    by an L2-penalised logistic regression (``readout_l2``; `spikefa.functional.readout`), and the
+    batches of epochs without local learning are skipped.
     Raises `SpikefaError` for a model it cannot train (named)."""
 
     def __init__(self, model: nn.Module, plasticity: Plasticity | Sequence[Plasticity], rule: str, *, seed: int = 0,
                  local_epochs: int = 1, schedule: Schedule = "together", frozen: bool = False,
-                 init: bool = True, local_batch: int = 0) -> None:
+                 init: bool = True, local_batch: int = 0, local_images: int = 0, readout: Readout = "gradient",
+                 readout_l2: float = 1e-4) -> None:
         super().__init__()
         self.local, self.readout_at = _split(model, rule)
+        if readout == "fit" and (self.readout_at != len(model) - 1 or model[self.readout_at].bias is None):
+            raise SpikefaError(f"rule {rule!r}: readout = 'fit' needs the read-out Linear, with a bias, as the model's "
+                               f"last module (module {self.readout_at} of {len(model)} is the Linear)")
         self.model = model
         rules = list(plasticity) if isinstance(plasticity, Sequence) else [plasticity] * len(self.local)
         if len(rules) != len(self.local):
@@ -226,8 +249,13 @@ class CompetitiveLearner(nn.Module):
         self.plasticity = dict(zip(self.local, rules))  # Sequential index -> its rule
         self.schedule, self.frozen = schedule, bool(frozen)
         self.local_epochs = int(local_epochs)
-        self.local_batch = int(local_batch)
+        self.local_batch, self.local_images = int(local_batch), int(local_images)
+        self.readout, self.readout_l2 = readout, float(readout_l2)
         self.register_buffer("epochs_done", torch.zeros((), dtype=torch.int64))
+        if self.local_images:  # only where the option uses them, so runs saved before them still load
+            self.register_buffer("images_this_epoch", torch.zeros((), dtype=torch.int64))
+        if readout == "fit":
+            self.register_buffer("readout_fitted", torch.zeros((), dtype=torch.bool))
         gen = torch.Generator().manual_seed(int(seed))
         for i in self.local:
             layer = model[i]
@@ -251,35 +279,89 @@ class CompetitiveLearner(nn.Module):
         """(Sequential index, epoch within that layer's local phase) of the layers learning now."""
         return scheduled_layers(int(self.epochs_done), self.local, self.local_epochs, self.schedule, self.frozen)
 
+    @property
+    def fits_readout(self) -> bool:
+        """Whether the read-out is fitted after the local phase (``readout = "fit"``) instead of
+        learning by gradient; the rules declare such a learner unsupervised and label-assigning."""
+        return self.readout == "fit"
+
+    @property
+    def epochs_needed(self) -> int:
+        """Epochs until every local layer has learned: ``local_epochs`` (per layer when greedy), 0 when
+        frozen. A fitted read-out is fitted after them, so a run needs at least this many (and 1)."""
+        if self.frozen:
+            return 0
+        return self.local_epochs * (len(self.local) if self.schedule == "greedy" else 1)
+
+    def _images_to_learn(self, n: int) -> int:
+        return images_to_learn(self, n)
+
+    def _present(self, x: torch.Tensor, learning: dict[int, int], upto: int) -> torch.Tensor:
+        """``x`` through modules [0, upto) (the output, and the input of module ``upto``), in chunks of ``local_batch`` while layers learn: each chunk's
+        forward with the weights as they are, then the learning layers' updates from their inputs."""
+        mods = list(self.model)[:upto]
+        chunk = self.local_batch if learning and self.local_batch else max(len(x), 1)
+        out = []
+        for part in x.split(chunk):
+            inputs: dict[int, torch.Tensor] = {}
+            h = part
+            for i, m in enumerate(mods):
+                if i in learning:
+                    inputs[i] = h
+                h = m(h)
+            if upto in learning:
+                inputs[upto] = h
+            for i, x_in in inputs.items():
+                self.plasticity[i].step(self.model[i], x_in, learning[i], self.local_epochs)
+            out.append(h)
+        return torch.cat(out) if len(out) > 1 else out[0]
+
     def local_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """One batch (module docstring); returns the read-out's cross-entropy. While local layers
-        learn and ``local_batch`` is below the batch, the batch is presented in chunks of
-        ``local_batch`` (forward, then the local updates, chunk after chunk) and the read-out takes
-        one step on the features of all chunks."""
+        """One batch (module docstring); returns the read-out's cross-entropy (0 with a fitted
+        read-out). While local layers learn and ``local_batch`` is below the batch, the batch is
+        presented in chunks of ``local_batch`` (forward, then the local updates, chunk after chunk)
+        and the read-out takes one step on the features of all chunks. Past ``local_images`` in the
+        epoch the layers stop learning; with a fitted read-out such a batch is skipped, and a learning
+        one runs only as far as the last learning layer's input."""
         learning = dict(self.learning())
-        mods = list(self.model)[:self.readout_at]
-        chunk = self.local_batch if learning and self.local_batch else x.shape[0]
-        features = []
+        n = self._images_to_learn(len(x)) if learning else 0
         with torch.no_grad():
-            for part in x.split(chunk):
-                inputs: dict[int, torch.Tensor] = {}
-                h = part
-                for i, m in enumerate(mods):
-                    if i in learning:
-                        inputs[i] = h
-                    h = m(h)
-                for i, x_in in inputs.items():
-                    self.plasticity[i].step(self.model[i], x_in, learning[i], self.local_epochs)
-                features.append(h)
-        logits = self.model[self.readout_at:](torch.cat(features) if len(features) > 1 else features[0])
+            if self.fits_readout:
+                if n:
+                    self._present(x[:n], learning, max(learning))
+                return x.new_zeros(())
+            parts = [self._present(x[:n], learning, self.readout_at)] if n else []
+            if n < len(x):
+                parts.append(self.model[:self.readout_at](x[n:]))
+        logits = self.model[self.readout_at:](torch.cat(parts) if len(parts) > 1 else parts[0])
         loss = F.cross_entropy(logits, y)
         loss.backward()
         return loss.detach()
 
     @torch.no_grad()
+    def assign_labels(self, x: torch.Tensor, y: torch.Tensor, batch_size: int = 200) -> None:
+        """With ``readout = "fit"``, once the local phase is over and not before (`epochs_needed`), and
+        once: the read-out fitted to the features of ``x`` [N, ...] (eval mode, ``batch_size`` at a
+        time) for the labels ``y`` [N] (`spikefa.functional.readout.fit_logistic`). The harness
+        calls it after each epoch."""
+        if not self.fits_readout or bool(self.readout_fitted) or int(self.epochs_done) < self.epochs_needed:
+            return
+        was = self.training
+        self.eval()
+        features = torch.cat([self.model[:self.readout_at](part).cpu() for part in x.split(batch_size)])
+        self.train(was)
+        readout = self.model[self.readout_at]
+        weight, bias = fit_logistic(features, y.cpu(), readout.out_features, self.readout_l2)
+        readout.weight.copy_(weight)
+        readout.bias.copy_(bias)
+        self.readout_fitted.fill_(True)
+
+    @torch.no_grad()
     def end_epoch(self) -> None:
         """Ends an epoch (the harness's after-epoch call, `Rule.ends_epochs`)."""
         self.epochs_done += 1
+        if self.local_images:
+            self.images_this_epoch.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out: torch.Tensor = self.model(x)

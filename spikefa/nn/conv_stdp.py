@@ -26,7 +26,7 @@ from spikefa.errors import SpikefaError
 from spikefa.functional.conv_stdp import (dog_filter, dog_kernel, first_spike_decision, first_spikes, if_potentials,
                                           k_winners, latency_code, latency_features, lateral_inhibition,
                                           potential_features, reward_rates, spike_pool, stdp_rates, stdp_update)
-from spikefa.nn.competitive import scheduled_layers
+from spikefa.nn.competitive import images_to_learn, scheduled_layers
 from spikefa.schemas.validate import Validated, require
 
 Output = Literal["times", "potential"]
@@ -248,7 +248,8 @@ class RewardLearner(nn.Module):
     ``frozen`` control, so both give the decision layer the same epochs); its rates adapt to the
     recent accuracy (`RewardSTDP.adaptive`; the counts are buffers, so a resumed run continues them). The
     layers before it learn by ``plasticity`` (unsupervised STDP, greedy or together, ``local_epochs``
-    each, as `spikefa.nn.competitive.CompetitiveLearner`); ``frozen`` keeps them at their
+    each, from the first ``local_images`` images of each epoch when it is > 0, as
+    `spikefa.nn.competitive.CompetitiveLearner`); ``frozen`` keeps them at their
     initialization (the random-feature control: the decision layer still learns). The network's
     features and Linear read-out after the last `SpikingConv` are dropped; the Linear's outputs give
     the number of classes.
@@ -262,7 +263,7 @@ class RewardLearner(nn.Module):
 
     def __init__(self, model: nn.Module, plasticity: ConvSTDPPlasticity, reward: RewardSTDP, rule: str, *,
                  seed: int = 0, local_epochs: int = 1, schedule: str = "greedy", frozen: bool = False,
-                 init: bool = True) -> None:
+                 init: bool = True, local_images: int = 0) -> None:
         super().__init__()
         layers = list(model) if isinstance(model, nn.Sequential) else []
         convs = [i for i, m in enumerate(layers) if isinstance(m, SpikingConv)]
@@ -281,6 +282,9 @@ class RewardLearner(nn.Module):
         self.seed = int(seed)
         self.decision_from = self.local_epochs * (len(self.local) if schedule == "greedy" else 1)
         self.register_buffer("epochs_done", torch.zeros((), dtype=torch.int64))
+        self.local_images = int(local_images)
+        if self.local_images:  # only where the option uses it, so runs saved before it still load
+            self.register_buffer("images_this_epoch", torch.zeros((), dtype=torch.int64))
         # right, wrong, silent decisions in the current window; the (reward, punishment) rate factors
         self.register_buffer("window", torch.zeros(3, dtype=torch.float64))
         start = (1.0 - 1.0 / self.classes, 1.0 / self.classes) if reward.adaptive else (1.0, 1.0)
@@ -322,8 +326,9 @@ class RewardLearner(nn.Module):
             if i in learning:
                 inputs[i] = h
             h = m(h)
-        for i, x_in in inputs.items():  # all computed with the weights as they were at the batch's start
-            self.plasticity.step(self.model[i], x_in, learning[i], self.local_epochs)
+        n = images_to_learn(self, x.shape[0]) if learning else 0  # past local_images the layers stay fixed
+        for i, x_in in inputs.items() if n else ():  # all computed with the weights as they were at the batch's start
+            self.plasticity.step(self.model[i], x_in[:n], learning[i], self.local_epochs)
         learn = int(self.epochs_done) >= self.decision_from
         parts = zip(h.split(1), y.split(1)) if learn and self.plasticity.update == "image" else ((h, y),)
         hits = sum(self.reward_step(h_part, y_part, learn) for h_part, y_part in parts)
@@ -363,6 +368,8 @@ class RewardLearner(nn.Module):
     def end_epoch(self) -> None:
         """Ends an epoch (the harness's after-epoch call, `Rule.ends_epochs`)."""
         self.epochs_done += 1
+        if self.local_images:
+            self.images_this_epoch.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decide(self.model[:self.decision_at](x))[0]

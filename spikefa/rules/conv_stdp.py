@@ -7,7 +7,9 @@
   fields of its k winners (unsupervised, layer by layer as the paper: ``schedule = "greedy"``, or
   together); then a linear read-out of per-map features (the paper: an SVM; here the last
   ``nn.Linear`` trained by the cross-entropy through the run's optimiser in every epoch, as for
-  ``softhebb``). ``frozen = true`` keeps the conv layers at their N(0.8, 0.05) initialization: the
+  ``softhebb``; or, ``readout = "fit"`` with ``local_images``, the paper's order: STDP on a few
+  thousand images per layer, then the read-out fitted once to the fixed features of the whole
+  training split by an L2-penalised logistic regression, `spikefa.functional.readout`). ``frozen = true`` keeps the conv layers at their N(0.8, 0.05) initialization: the
   random-feature control with the same network, read-out and budget.
 
 The network is the ``conv-stdp`` architecture (`spikefa.nn.build.build_conv_stdp`); the learner is
@@ -68,11 +70,17 @@ def _conv_stdp(model: nn.Module, req: Request) -> nn.Module:
         reward = RewardSTDP(**{f.name: o[f.name] for f in dataclasses.fields(RewardSTDP)})  # one option per field
         return RewardLearner(model, plasticity, reward, _NAME, seed=derive_seed(req.seed, _INIT_SEED),
                              local_epochs=o["local_epochs"], schedule=o["schedule"], frozen=o["frozen"],
-                             init=o["init"] == "paper")
+                             init=o["init"] == "paper", local_images=o["local_images"])
     return CompetitiveLearner(model, plasticity, _NAME,  # type: ignore[arg-type]
                               seed=derive_seed(req.seed, _INIT_SEED),
                               local_epochs=o["local_epochs"], schedule=o["schedule"], frozen=o["frozen"],
-                              init=o["init"] == "paper")
+                              init=o["init"] == "paper", local_images=o["local_images"],
+                              readout="fit" if o["readout"] == "fit" else "gradient", readout_l2=o["readout_l2"])
+
+
+def _fits_readout(model: nn.Module) -> bool:
+    """A learner whose read-out is fitted after the STDP phase: no loss to log, a fit after each epoch."""
+    return bool(getattr(model, "fits_readout", False))
 
 
 def conv_stdp_rules() -> list[Rule]:
@@ -94,15 +102,23 @@ def conv_stdp_rules() -> list[Rule]:
                                "step of the winners' mean update, from the batch's starting weights)"),
               "local_epochs": Option(1, int, "epochs of STDP learning (per layer when greedy); then the conv "
                                      "layers stay fixed while the read-out keeps learning", minimum=1),
+              "local_images": Option(0, int, "STDP learns from the first this many images of each of its epochs, "
+                                     "then the layer stays fixed (0: all; the paper: a few thousand)", minimum=0),
               "schedule": Option("greedy", ("greedy", "together"), "conv layers learn one after the other "
                                  "(local_epochs each; the paper) or in the same epochs"),
               "frozen": Option(False, bool, "keep the conv layers at their initialization (the random-feature "
                                "control)"),
               "init": Option("paper", ("paper", "model"), "draw the conv weights from N(0.8, 0.05) from the run "
                              "seed (paper), or keep the model's own (model)"),
-              "readout": Option("linear", ("linear", "rstdp"), "a Linear read-out of per-map features trained by "
-                                "gradient (linear), or the last conv layer as the decision layer, maps assigned to "
-                                "classes, learning by reward-modulated STDP (rstdp; Mozafari et al. 2018)"),
+              "readout": Option("linear", ("linear", "fit", "rstdp"), "a Linear read-out of per-map features "
+                                "trained by gradient in every epoch (linear); fitted once the conv layers are fixed, "
+                                "by an L2-penalised logistic regression on the features of the whole training split "
+                                "(fit; the paper's protocol, its linear SVM as a logistic regression); or the last "
+                                "conv layer as the decision layer, maps assigned to classes, learning by "
+                                "reward-modulated STDP (rstdp; Mozafari et al. 2018)"),
+              "readout_l2": Option(1e-4, float, "fit: the L2 penalty λ on the read-out's weights (1e-4: chosen on "
+                                   "validation over 1e-4 and 1e-3, 3 seeds, benchmarks/results/conv_stdp_mnist_cpu)",
+                                   minimum=0.0),
               "r_plus": Option(0.004, float, "rstdp: reward, +change for inputs no later than the winner"),
               "r_minus": Option(0.003, float, "rstdp: reward, −change for the other inputs"),
               "p_plus": Option(0.0005, float, "rstdp: punishment, +change for inputs after the winner (or never)"),
@@ -123,5 +139,6 @@ def conv_stdp_rules() -> list[Rule]:
                                  "input spike counting as causal (the 2019 deep network's threshold-less layer)"),
               "dropout": Option(0.0, float, "rstdp: probability that a decision map is silenced for one training "
                                 "decision (Mozafari et al. 2018's dropout)")},
-             takes=("conv-stdp",), layers=(SpikingConv, nn.Linear), online=True, ends_epochs=True),
+             takes=("conv-stdp",), layers=(SpikingConv, nn.Linear), online=True, ends_epochs=True,
+             unsupervised=_fits_readout, assigns_labels=_fits_readout),
     ]

@@ -80,6 +80,17 @@ def check_fits(model: nn.Module, config: RunConfig, data: Splits) -> None:
                            "written for, or write the network for this one") from None
 
 
+def check_epochs(model: nn.Module, config: RunConfig) -> None:
+    """A learner whose read-out is fitted after its local phase (``fits_readout``) needs the epochs of
+    that phase (``epochs_needed``, at least 1): fewer would end the run with no read-out at all."""
+    if not getattr(model, "fits_readout", False):
+        return
+    needed = max(int(getattr(model, "epochs_needed")), 1)
+    if config.epochs < needed:
+        raise SpikefaError(f"epochs = {config.epochs}: rule {config.rule!r} fits its read-out after the local "
+                           f"layers' {needed} epoch(s) of learning; give --epochs {needed} or more")
+
+
 def _load(config: RunConfig) -> Splits:
     """The configured dataset; an events dataset is binned at the spiking card's T."""
     if get_dataset(config.dataset).kind == "images":
@@ -206,6 +217,7 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resu
     model = make_model(config, data.input_shape, data.num_classes, transform, None if resuming else init
                        ).to(info.device)
     check_fits(model, config, data)
+    check_epochs(model, config)
     teacher = _teacher(config, init, data, info.device) if config.distill and init is not None else None
     if info.world > 1 and (rule.learns_online(model) or rule.unsupervised_for(model)):
         raise SpikefaError(f"rule {config.rule!r} learns online (its updates bypass DDP's gradient all-reduce, so "
@@ -271,11 +283,12 @@ def _run_epochs(config: RunConfig, out: Path, ckpt_path: Path, info: DistInfo, r
                 break
             step += stats.steps  # `step` counts from the epoch's start, also when it resumed inside it
             within = Progress()
-            spent += time.perf_counter() - t0
             if rule.ends_epochs:
                 unwrap(model).end_epoch()
             if rule.assigns_labels_for(unwrap(model)):
+                bar.note(f"epoch {epoch + 1}: reading the training split (labels, read-out)")
                 unwrap(model).assign_labels(data.x_train, data.y_train)
+            spent += time.perf_counter() - t0  # training time: the epoch, its label assignment or read-out fit
             row = _epoch_row(model, data, epoch, stats.loss, lr_at(config, epoch + 1), spent,
                              {**stats.angles, **feedback_row(unwrap(model), b_start), **training_stats(model)})
             history.append(row)
@@ -411,6 +424,10 @@ class _Bar:
         self._bar.update(1)
         if loss == loss:
             self._bar.set_postfix_str(f"loss {loss:.4f}", refresh=False)
+
+    def note(self, text: str) -> None:
+        """Say what the run does between steps (e.g. a read-out fitted after the epoch)."""
+        self._bar.set_postfix_str(text)
 
     def epoch(self, row: dict[str, Any]) -> None:
         loss = row["train_loss"]  # NaN for rules without a training loss (unsupervised STDP): not shown, as in step

@@ -55,7 +55,8 @@ def digits_like(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_declarations() -> None:
     rule = RULES["conv-stdp"]
-    assert rule.learns_online(nn.Linear(1, 1)) and rule.ends_epochs and not rule.assigns_labels
+    assert rule.learns_online(nn.Linear(1, 1)) and rule.ends_epochs
+    assert not rule.assigns_labels_for(nn.Linear(1, 1)) and not rule.unsupervised_for(nn.Linear(1, 1))
     assert rule.takes == ("conv-stdp",) and rule.layers == (SpikingConv, nn.Linear)
     assert "frozen" in rule.options and "local_epochs" in rule.options
 
@@ -380,3 +381,58 @@ def test_rstdp_dropout_silences_maps_in_training_only_and_is_reproducible() -> N
     assert not torch.equal(runs[0], plain.model[plain.decision_at].weight)
     with pytest.raises(SpikefaError, match="dropout"):
         convert(rstdp_net(), "conv-stdp", options={"readout": "rstdp", "dropout": 1.0})
+
+
+def test_local_images_stops_each_layer_after_that_many_images_of_its_epoch() -> None:
+    """local_images=20 over epochs of 3 batches of 16 = STDP on exactly the first 20 images of each
+    epoch (batches of 16 and 4) with no cap: the same conv weights, bit for bit."""
+    capped = convert(tiny_net(), "conv-stdp", options={"a_plus": 0.05, "double_every": 8, "local_images": 20})
+    _train(capped, 2)
+    fed = convert(tiny_net(), "conv-stdp", options={"a_plus": 0.05, "double_every": 8})
+    for e in range(2):
+        x, y = digits_like(16, seed=10 * e)
+        fed.local_step(x, y)
+        x, y = digits_like(16, seed=10 * e + 1)
+        fed.local_step(x[:4], y[:4])
+        fed.end_epoch()
+    for a, b in zip(capped.local_layers(), fed.local_layers()):
+        assert int(a.images_seen) == int(b.images_seen) == 20  # greedy: each layer in its own epoch
+        assert torch.equal(a.weight, b.weight)
+
+
+def test_fitted_read_out_waits_for_the_local_phase_then_is_the_logistic_fit_of_the_features() -> None:
+    from spikefa.functional.readout import fit_logistic
+
+    learner = convert(tiny_net(), "conv-stdp", options={"readout": "fit", "local_images": 20, "readout_l2": 1e-3})
+    assert learner.fits_readout and learner.epochs_needed == 2
+    rule = RULES["conv-stdp"]
+    assert rule.unsupervised_for(learner) and rule.assigns_labels_for(learner)
+    read_out = learner.model[learner.readout_at]
+    start = read_out.weight.detach().clone()
+    x, y = digits_like(64, seed=7)
+    _train(learner, 1)
+    learner.assign_labels(x, y)  # layer 2 has not learned yet: nothing is fitted
+    assert torch.equal(read_out.weight, start) and not bool(learner.readout_fitted)
+    assert float(learner.local_step(x[:16], y[:16])) == 0.0  # past local_images: nothing learns
+    _train(learner, 1)
+    learner.assign_labels(x, y)
+    learner.eval()
+    with torch.no_grad():
+        w, b = fit_logistic(learner.model[:learner.readout_at](x), y, 3, 1e-3)
+    assert bool(learner.readout_fitted) and torch.equal(read_out.weight, w) and torch.equal(read_out.bias, b)
+    learner.assign_labels(*digits_like(64, seed=8))  # fitted once: later epochs keep it
+    assert torch.equal(read_out.weight, w)
+    frozen = convert(tiny_net(), "conv-stdp", options={"readout": "fit", "frozen": True})
+    assert frozen.epochs_needed == 0
+    frozen.end_epoch()
+    frozen.assign_labels(x, y)
+    assert bool(frozen.readout_fitted)
+
+
+def test_rstdp_feature_layers_honour_local_images() -> None:
+    net = build(parse_card(tomllib.loads(TINY.replace("channels = [6, 8]", "channels = [6, 9]")), "tiny.toml"),
+                (1, 10, 10), 3, seed=0)
+    learner = convert(net, "conv-stdp", options={"readout": "rstdp", "local_images": 20, "update": "batch"})
+    for b in range(3):
+        learner.local_step(*digits_like(16, seed=b))
+    assert int(learner.local_layers()[0].images_seen) == 20

@@ -92,3 +92,43 @@ def test_rstdp_readout_trains_end_to_end_and_beats_chance(tmp_path: Path, card: 
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["test_accuracy"] > 0.3  # 10 classes: chance is 0.1
     assert 0.0 <= summary["train_loss"] < 0.7  # the fraction of training images punished or undecided
+
+
+def test_paper_order_fits_the_read_out_once_and_resumes_after_a_crash_to_the_same_bits(tmp_path: Path,
+                                                                                         card: Path) -> None:
+    """readout=fit with local_images: no training loss, the read-out fitted after the second (last
+    STDP) epoch, each layer's STDP on local_images images; a run killed after epoch 1 and resumed
+    ends with the same bits."""
+    from spikefa.runs.model import resolve_config
+    from spikefa.train.run import resume
+    from spikefa.train.run import train as train_run
+
+    opts = ["--opt", "readout=fit", "--opt", "local_images=100", "--opt", "update=batch"]
+    assert train(card, tmp_path / "whole", "--epochs", "2", *opts) == 0
+    summary = json.loads((tmp_path / "whole" / "summary.json").read_text())
+    assert summary["train_loss"] is None and summary["test_accuracy"] > 0.25
+    state = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=False)["model"]
+    assert int(state["model.1.images_seen"]) == int(state["model.3.images_seen"]) == 100
+    assert bool(state["readout_fitted"])
+
+    class Crash(Exception):
+        pass
+
+    def crash(row: dict) -> None:  # type: ignore[type-arg]
+        raise Crash
+
+    config = resolve_config(str(card), "conv-stdp", "digits", epochs=2, limit_train=480,
+                            rule_options={"readout": "fit", "local_images": 100, "update": "batch"})
+    with pytest.raises(Crash):
+        train_run(config, tmp_path / "crashed", progress=False, on_epoch=crash)
+    resume(tmp_path / "crashed", progress=False)
+    other = torch.load(tmp_path / "crashed" / "checkpoint.pt", weights_only=False)["model"]
+    assert all(torch.equal(state[k], other[k]) for k in state)
+
+
+def test_too_few_epochs_for_a_fitted_read_out_is_one_line_exit_2(tmp_path: Path, card: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert train(card, tmp_path / "short", "--epochs", "1", "--opt", "readout=fit") == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--epochs 2" in err
+    assert not (tmp_path / "short" / "checkpoint.pt").exists()
