@@ -49,8 +49,9 @@ def resolve_config(model: str, rule: str, dataset: str, **overrides: Any) -> Run
     preset = card.preset(rule)
     base = {k: getattr(preset, k) for k in _PRESET_KEYS}
     base.update({k: v for k, v in overrides.items() if v is not None})
-    if isinstance(base.get("data_dir"), (str, os.PathLike)):  # stored absolute: export and resume may run elsewhere
-        base["data_dir"] = os.path.abspath(os.path.expanduser(base["data_dir"]))
+    for key in ("data_dir", "init_from"):  # stored absolute: export and resume may run from another folder
+        if isinstance(base.get(key), (str, os.PathLike)) and str(base[key]).strip():
+            base[key] = os.path.abspath(os.path.expanduser(base[key]))
     base["feedback"] = resolve_feedback(r, base.get("feedback"))
     base["rule_options"] = resolve_options(r, {**preset.options, **(base.get("rule_options") or {})})
     return RunConfig(model=model, rule=rule, dataset=dataset, card=card.mapping, **base)

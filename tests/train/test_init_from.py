@@ -98,3 +98,9 @@ def test_a_fine_tuned_low_bit_run_rebuilds_on_the_grid_it_trained_on(tmp_path: P
         assert torch.allclose(grid.unit.double(), layer.unit.double())
     units = mem / qnet.layers[-1].unit.double()
     assert torch.equal(units.round().to(torch.int64), run_int(qnet, x).mems[-1])
+
+
+def test_a_relative_init_from_is_stored_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # a resume or export from another folder still finds the source run
+    config = resolve_config(str(_card(tmp_path)), "bp", "digits", init_from="runs/float")
+    assert config.init_from == str(tmp_path / "runs" / "float")
