@@ -23,9 +23,10 @@ import torch
 from torch import nn
 
 from spikefa.errors import SpikefaError
-from spikefa.functional.conv_stdp import (dog_filter, dog_kernel, first_spike_decision, first_spikes, if_potentials,
-                                          k_winners, latency_code, latency_features, lateral_inhibition,
-                                          potential_features, reward_rates, spike_pool, stdp_rates, stdp_update)
+from spikefa.functional.conv_stdp import (dog_filter, dog_kernel, first_spike_decision, first_spikes,
+                                          if_final_potential, if_potentials, k_winners, latency_code,
+                                          latency_features, lateral_inhibition, potential_features, reward_rates,
+                                          spike_pool, stdp_rates, stdp_update)
 from spikefa.nn.competitive import images_to_learn, scheduled_layers
 from spikefa.schemas.validate import Validated, require
 
@@ -74,10 +75,9 @@ class SpikingConv(nn.Conv2d):
         return if_potentials(times, self.weight, self.steps, self.stride[0], self.padding[0])  # type: ignore[index]
 
     def forward(self, times: torch.Tensor) -> torch.Tensor:
-        v = self.potentials(times)
-        if self.output == "potential":
-            return v[-1]
-        t, v_fire = first_spikes(v, self.threshold)
+        if self.output == "potential":  # only the final step: no other is read
+            return if_final_potential(times, self.weight, self.steps, self.stride[0], self.padding[0])  # type: ignore[index]
+        t, v_fire = first_spikes(self.potentials(times), self.threshold)
         return lateral_inhibition(t, v_fire, self.steps)
 
     def extra_repr(self) -> str:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from spikefa.functional.conv_stdp import (dog_filter, dog_kernel, first_spikes, if_potentials, k_winners,
-                                          latency_code, latency_features, lateral_inhibition, potential_features,
+from spikefa.functional.conv_stdp import (dog_filter, dog_kernel, first_spikes, if_final_potential, if_potentials,
+                                          k_winners, latency_code, latency_features, lateral_inhibition, potential_features,
                                           spike_pool, spike_train, stdp_rates, stdp_update)
 
 T = 6
@@ -219,3 +219,12 @@ def test_reward_and_punishment_rates_per_winner() -> None:
     assert delta[0, 0, 1, 1] > 0 and delta[0, 0, 0, 0] < 0  # reward: causal up, the silent input down
     assert delta[3, 0, 1, 1] < 0 and delta[3, 0, 0, 0] > 0  # punishment: the reverse
     assert bool((delta[[1, 2, 4]] == 0).all())  # maps without a winner (the -1 row counts for none)
+
+
+def test_final_potential_alone_is_the_last_step_of_all_of_them() -> None:
+    gen = torch.Generator().manual_seed(3)
+    times = _times(gen, (3, 2, 7, 7))
+    weight = torch.rand(5, 2, 3, 3, generator=gen, dtype=torch.float64)
+    for stride, padding in ((1, 0), (2, 1)):
+        whole = if_potentials(times, weight, T, stride, padding)
+        assert torch.allclose(if_final_potential(times, weight, T, stride, padding), whole[-1], atol=1e-12)
