@@ -151,6 +151,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     if summary["diverged"]:
         print(f"spikefa: stopped: {summary['diverged']} -> {out}", file=sys.stderr)
         return 1
+    if summary.get("ended_early"):
+        print(f"spikefa: note: {summary['ended_early']}", file=sys.stderr)
     print(f"test accuracy {100 * summary['test_accuracy']:.2f} %  val {100 * summary['val_accuracy']:.2f} %  "
           f"({summary['epochs']} epoch{'' if summary['epochs'] == 1 else 's'}, {summary['seconds']:.1f} s) -> {out}")
     return 0
@@ -246,7 +248,7 @@ def cmd_data_download(a: argparse.Namespace) -> int:
 
 def _card_line(name: str) -> str:
     """The card's architecture and description, then the rules it takes: its default rule, the rules
-    it has a preset for, and the other registered rules that train its kind of network (with the
+    it has a preset for (each with the options its preset sets), and the other registered rules that train its kind of network (with the
     card's [defaults])."""
     from spikefa.catalog import load_card
     from spikefa.errors import SpikefaError
@@ -255,7 +257,14 @@ def _card_line(name: str) -> str:
     from spikefa.rules.registry import check_layers, check_takes
 
     card = load_card(name)
-    rules = [f"{card.default_rule} (default)", *(r for r in card.presets if r != card.default_rule)]
+
+    def with_preset(rule: str, default: bool = False) -> str:  # the options the card's preset sets for the rule
+        options = card.preset(rule).options if rule in card.presets else {}
+        told = ["default"] if default else []
+        told += [f"{k}={v}" for k, v in options.items()]
+        return f"{rule} ({'; '.join(told)})" if told else rule
+
+    rules = [with_preset(card.default_rule, True), *(with_preset(r) for r in card.presets if r != card.default_rule)]
     net = build(card, (1, 8, 8), 10)  # the checks below read it, never change it
     others = []
     for rule in (r for n, r in RULES.items() if n != card.default_rule and n not in card.presets):

@@ -191,8 +191,10 @@ def test_list_models_shows_default_rule_and_presets(capsys: pytest.CaptureFixtur
         card = load_card(name)
         block = out.split(f"\n{name} ", 1)[1] if not out.startswith(f"{name} ") else out[len(name):]
         rules_line = block.splitlines()[1].strip()
-        assert rules_line.startswith(f"rules: {card.default_rule} (default)")
+        assert rules_line.startswith(f"rules: {card.default_rule} (default")
         assert all(rule in rules_line for rule in card.presets)
+        for rule, preset in card.presets.items():  # each preset's options, as the run would take them
+            assert all(f"{k}={v}" in rules_line for k, v in preset.options.items())
 
 
 def test_list_rules_states_choices_then_help_then_default(capsys: pytest.CaptureFixture[str]) -> None:

@@ -256,6 +256,8 @@ class CompetitiveLearner(nn.Module):
             self.register_buffer("images_this_epoch", torch.zeros((), dtype=torch.int64))
         if readout == "fit":
             self.register_buffer("readout_fitted", torch.zeros((), dtype=torch.bool))
+            for p in model[self.readout_at].parameters():  # fitted, not trained: the run needs no optimiser
+                p.requires_grad_(False)
         gen = torch.Generator().manual_seed(int(seed))
         for i in self.local:
             layer = model[i]
@@ -284,6 +286,22 @@ class CompetitiveLearner(nn.Module):
         """Whether the read-out is fitted after the local phase (``readout = "fit"``) instead of
         learning by gradient; the rules declare such a learner unsupervised and label-assigning."""
         return self.readout == "fit"
+
+    @property
+    def readout_ready(self) -> bool:
+        """False while a fitted read-out waits for the local phase: the network has nothing to be
+        scored by yet (the harness writes no row for such an epoch)."""
+        return not self.fits_readout or bool(self.readout_fitted)
+
+    @property
+    def readout_pending(self) -> bool:
+        """Whether the next `assign_labels` fits the read-out (the local phase over, no fit yet)."""
+        return self.fits_readout and not bool(self.readout_fitted) and int(self.epochs_done) >= self.epochs_needed
+
+    @property
+    def done_learning(self) -> bool:
+        """True once a fitted read-out is fitted: nothing learns in later epochs (the harness stops)."""
+        return self.fits_readout and bool(self.readout_fitted)
 
     @property
     def epochs_needed(self) -> int:
@@ -344,7 +362,7 @@ class CompetitiveLearner(nn.Module):
         once: the read-out fitted to the features of ``x`` [N, ...] (eval mode, ``batch_size`` at a
         time) for the labels ``y`` [N] (`spikefa.functional.readout.fit_logistic`). The harness
         calls it after each epoch."""
-        if not self.fits_readout or bool(self.readout_fitted) or int(self.epochs_done) < self.epochs_needed:
+        if not self.readout_pending:
             return
         was = self.training
         self.eval()

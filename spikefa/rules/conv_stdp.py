@@ -101,7 +101,8 @@ def conv_stdp_rules() -> list[Rule]:
                                "image a whole step on the weights the previous left; the paper) or per batch (one "
                                "step of the winners' mean update, from the batch's starting weights)"),
               "local_epochs": Option(1, int, "epochs of STDP learning (per layer when greedy); then the conv "
-                                     "layers stay fixed while the read-out keeps learning", minimum=1),
+                                     "layers stay fixed (readout=linear: while the read-out keeps learning; fit: "
+                                     "the read-out is fitted and the run ends)", minimum=1),
               "local_images": Option(0, int, "STDP learns from the first this many images of each of its epochs, "
                                      "then the layer stays fixed (0: all; the paper: a few thousand)", minimum=0),
               "schedule": Option("greedy", ("greedy", "together"), "conv layers learn one after the other "
@@ -116,7 +117,7 @@ def conv_stdp_rules() -> list[Rule]:
                                 "(fit; the paper's protocol, its linear SVM as a logistic regression); or the last "
                                 "conv layer as the decision layer, maps assigned to classes, learning by "
                                 "reward-modulated STDP (rstdp; Mozafari et al. 2018)"),
-              "readout_l2": Option(1e-4, float, "fit: the L2 penalty λ on the read-out's weights (1e-4: chosen on "
+              "readout_l2": Option(1e-4, float, "readout=fit only: the L2 penalty λ on the read-out's weights (1e-4: chosen on "
                                    "validation over 1e-4 and 1e-3, 3 seeds, benchmarks/results/conv_stdp_mnist_cpu)",
                                    minimum=0.0),
               "r_plus": Option(0.004, float, "rstdp: reward, +change for inputs no later than the winner"),

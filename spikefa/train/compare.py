@@ -334,7 +334,8 @@ def protocol_text(summaries: list[dict[str, Any]], out_dir: str | Path) -> str:
     for s in summaries:
         cfg = read_config(s["run_dir"])
         options = ", ".join(f"{k}={v}" for k, v in sorted(cfg.rule_options.items()))
-        parts[s["variant"]] = f"{cfg.optimizer} lr {cfg.lr:g} ({cfg.schedule})" + (
+        trained = f"{cfg.optimizer} lr {cfg.lr:g} ({cfg.schedule})" if s.get("optimizer", True) else "no optimiser"
+        parts[s["variant"]] = trained + (
             f", options {options}" if options else "")
     first = read_config(summaries[0]["run_dir"])
     per_rule = "; ".join(f"{k}: {v}" for k, v in parts.items())

@@ -15,6 +15,7 @@ import copy
 import csv
 import io
 import json
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -80,9 +81,15 @@ def check_fits(model: nn.Module, config: RunConfig, data: Splits) -> None:
                            "written for, or write the network for this one") from None
 
 
-def check_epochs(model: nn.Module, config: RunConfig) -> None:
+def check_epochs(model: nn.Module, config: RunConfig, n_train: int) -> None:
     """A learner whose read-out is fitted after its local phase (``fits_readout``) needs the epochs of
-    that phase (``epochs_needed``, at least 1): fewer would end the run with no read-out at all."""
+    that phase (``epochs_needed``, at least 1): fewer would end the run with no read-out at all. A
+    cap on the images its local layers learn from (``local_images``) above the training split's
+    ``n_train`` is said (a note on stderr: they learn from all of them)."""
+    cap = int(getattr(model, "local_images", 0) or 0)
+    if cap > n_train:
+        print(f"spikefa: note: local_images = {cap} is more than the {n_train} training examples; the local layers "
+              f"learn from all {n_train} in each of their epochs", file=sys.stderr)
     if not getattr(model, "fits_readout", False):
         return
     needed = max(int(getattr(model, "epochs_needed")), 1)
@@ -217,7 +224,7 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resu
     model = make_model(config, data.input_shape, data.num_classes, transform, None if resuming else init
                        ).to(info.device)
     check_fits(model, config, data)
-    check_epochs(model, config)
+    check_epochs(model, config, len(data.x_train))
     teacher = _teacher(config, init, data, info.device) if config.distill and init is not None else None
     if info.world > 1 and (rule.learns_online(model) or rule.unsupervised_for(model)):
         raise SpikefaError(f"rule {config.rule!r} learns online (its updates bypass DDP's gradient all-reduce, so "
@@ -258,9 +265,14 @@ def _run_epochs(config: RunConfig, out: Path, ckpt_path: Path, info: DistInfo, r
     bar = _progress_bar(config, data, start, within.batch, progress and info.is_main)
     learning = _learning(rule, model, teacher)
     shapes = {"input_shape": list(data.input_shape), "num_classes": data.num_classes, "feedback_start": b_start}
-    diverged = None
+    diverged, ended = None, None
     try:
         for epoch in range(start, config.epochs):
+            if getattr(unwrap(model), "done_learning", False):  # a fitted read-out: later epochs would repeat it
+                left = f"epoch {epoch + 1} was" if epoch + 1 == config.epochs else f"epochs {epoch + 1}-{config.epochs} were"
+                ended = (f"nothing learns after epoch {epoch} (its read-out was fitted once the local layers were "
+                         f"fixed); {left} not run")
+                break
             t0 = time.perf_counter()
             epoch_rng = gen.get_state()
 
@@ -286,10 +298,17 @@ def _run_epochs(config: RunConfig, out: Path, ckpt_path: Path, info: DistInfo, r
             if rule.ends_epochs:
                 unwrap(model).end_epoch()
             if rule.assigns_labels_for(unwrap(model)):
-                bar.note(f"epoch {epoch + 1}: reading the training split (labels, read-out)")
+                if getattr(unwrap(model), "readout_pending", True):
+                    bar.note(f"epoch {epoch + 1}: reading the training split (labels, read-out)")
                 unwrap(model).assign_labels(data.x_train, data.y_train)
             spent += time.perf_counter() - t0  # training time: the epoch, its label assignment or read-out fit
-            row = _epoch_row(model, data, epoch, stats.loss, lr_at(config, epoch + 1), spent,
+            if not getattr(unwrap(model), "readout_ready", True):  # nothing to score yet: no row, no best.pt
+                if info.is_main:
+                    _save(out, config, model, optimizer, gen.get_state(), history, epoch + 1, step, spent, shapes)
+                barrier(info)
+                continue
+            lr = lr_at(config, epoch + 1) if optimizer is not None else float("nan")  # no optimiser, no rate
+            row = _epoch_row(model, data, epoch, stats.loss, lr, spent,
                              {**stats.angles, **feedback_row(unwrap(model), b_start), **training_stats(model)})
             history.append(row)
             bar.epoch(row)
@@ -306,6 +325,9 @@ def _run_epochs(config: RunConfig, out: Path, ckpt_path: Path, info: DistInfo, r
         raise Interrupted(_interrupted(out, ckpt_path)) from None
     bar.close()
     summary = _summary(config, history, spent, diverged)
+    summary["optimizer"] = optimizer is not None  # False: the rule's own updates alone (config's optimiser unused)
+    if ended:
+        summary["ended_early"] = ended
     title = f"{config.model} · {config.rule}" + (f" ({config.feedback})" if config.feedback else "")
     if info.is_main:
         _diagnose(summary, unwrap(model), b_start, data, out, title)

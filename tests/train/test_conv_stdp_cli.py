@@ -94,19 +94,20 @@ def test_rstdp_readout_trains_end_to_end_and_beats_chance(tmp_path: Path, card: 
     assert 0.0 <= summary["train_loss"] < 0.7  # the fraction of training images punished or undecided
 
 
-def test_paper_order_fits_the_read_out_once_and_resumes_after_a_crash_to_the_same_bits(tmp_path: Path,
-                                                                                         card: Path) -> None:
-    """readout=fit with local_images: no training loss, the read-out fitted after the second (last
-    STDP) epoch, each layer's STDP on local_images images; a run killed after epoch 1 and resumed
-    ends with the same bits."""
-    from spikefa.runs.model import resolve_config
-    from spikefa.train.run import resume
-    from spikefa.train.run import train as train_run
+def test_paper_order_fits_the_read_out_once_and_resumes_after_a_crash_to_the_same_bits(
+        tmp_path: Path, card: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """readout=fit with local_images: no optimiser and no training loss, no row for epoch 1 (nothing
+    to score before the fit), the read-out fitted after epoch 2 (the last STDP epoch), each layer's
+    STDP on local_images images; a run killed after epoch 1's checkpoint and resumed ends with the
+    same bits; the frozen control is fitted after epoch 1 and stops there, saying so."""
+    import spikefa.train.run as run_module
 
     opts = ["--opt", "readout=fit", "--opt", "local_images=100", "--opt", "update=batch"]
     assert train(card, tmp_path / "whole", "--epochs", "2", *opts) == 0
     summary = json.loads((tmp_path / "whole" / "summary.json").read_text())
-    assert summary["train_loss"] is None and summary["test_accuracy"] > 0.25
+    assert summary["train_loss"] is None and summary["test_accuracy"] > 0.25 and summary["optimizer"] is False
+    rows = (tmp_path / "whole" / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 2 and rows[1].startswith("2,") and ",nan," in rows[1]  # epoch 2 only; no rate: nan
     state = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=False)["model"]
     assert int(state["model.1.images_seen"]) == int(state["model.3.images_seen"]) == 100
     assert bool(state["readout_fitted"])
@@ -114,16 +115,26 @@ def test_paper_order_fits_the_read_out_once_and_resumes_after_a_crash_to_the_sam
     class Crash(Exception):
         pass
 
-    def crash(row: dict) -> None:  # type: ignore[type-arg]
-        raise Crash
+    save = run_module._save
 
-    config = resolve_config(str(card), "conv-stdp", "digits", epochs=2, limit_train=480,
-                            rule_options={"readout": "fit", "local_images": 100, "update": "batch"})
+    def save_then_crash(*args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        save(*args, **kwargs)
+        if args[6] == 1:  # the checkpoint after epoch 1
+            raise Crash
+
+    monkeypatch.setattr(run_module, "_save", save_then_crash)
     with pytest.raises(Crash):
-        train_run(config, tmp_path / "crashed", progress=False, on_epoch=crash)
-    resume(tmp_path / "crashed", progress=False)
+        train(card, tmp_path / "crashed", "--epochs", "2", *opts)
+    monkeypatch.setattr(run_module, "_save", save)
+    assert main(["train", "--resume", str(tmp_path / "crashed"), "--no-progress"]) == 0
     other = torch.load(tmp_path / "crashed" / "checkpoint.pt", weights_only=False)["model"]
     assert all(torch.equal(state[k], other[k]) for k in state)
+
+    capsys.readouterr()
+    assert train(card, tmp_path / "frozen", "--epochs", "2", "--opt", "frozen=true", *opts) == 0
+    assert "nothing learns after epoch 1" in capsys.readouterr().err
+    frozen = json.loads((tmp_path / "frozen" / "summary.json").read_text())
+    assert frozen["epochs"] == 1 and "epoch 2 was not run" in frozen["ended_early"]
 
 
 def test_too_few_epochs_for_a_fitted_read_out_is_one_line_exit_2(tmp_path: Path, card: Path,
