@@ -107,7 +107,8 @@ def _overrides(a: argparse.Namespace) -> dict[str, object]:
             "qat": getattr(a, "qat", None), "state_bits": getattr(a, "state_bits", None),
             "qat_freeze": freeze[0], "qat_freeze_final": freeze[1],
             "checkpoint_every": getattr(a, "checkpoint_every", None), "init_from": getattr(a, "init_from", None),
-            "distill": getattr(a, "distill", None), "distill_temperature": getattr(a, "distill_temperature", None)}
+            "distill": getattr(a, "distill", None), "distill_temperature": getattr(a, "distill_temperature", None),
+            "distill_from": getattr(a, "distill_from", None)}
 
 
 def _qat_for(config: Any) -> Any:
@@ -343,8 +344,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "QAT after float training: --qat PROFILE --init-from FLOAT_RUN; more QAT from a QAT run "
                         "of the same --qat and --state-bits); the same network")
     t.add_argument("--distill", type=float, metavar="ALPHA",
-                   help="with --init-from: weight α in [0, 1] of a distillation term from that float network "
-                        "(the teacher sees the student's spikes; default 0: none)")
+                   help="weight α in [0, 1] of a distillation term from a float teacher: --init-from's network "
+                        "without QAT, or --distill-from's (the teacher sees the student's spikes; default 0: none)")
+    t.add_argument("--distill-from", metavar="RUN_DIR",
+                   help="with --distill: the teacher, a finished float run of the same network (e.g. the float run "
+                        "a QAT run continued by --init-from started from)")
     t.add_argument("--distill-temperature", type=float, metavar="TAU",
                    help="with --distill: temperature τ of the softened class scores (default 1)")
     t.add_argument("--out", metavar="RUN_DIR", help="run directory to create")

@@ -49,7 +49,7 @@ def resolve_config(model: str, rule: str, dataset: str, **overrides: Any) -> Run
     preset = card.preset(rule)
     base = {k: getattr(preset, k) for k in _PRESET_KEYS}
     base.update({k: v for k, v in overrides.items() if v is not None})
-    for key in ("data_dir", "init_from"):  # stored absolute: export and resume may run from another folder
+    for key in ("data_dir", "init_from", "distill_from"):  # stored absolute: export and resume may run from another folder
         if isinstance(base.get(key), (str, os.PathLike)) and str(base[key]).strip():
             base[key] = os.path.abspath(os.path.expanduser(base[key]))
     base["feedback"] = resolve_feedback(r, base.get("feedback"))
@@ -74,7 +74,7 @@ def init_weights(config: RunConfig) -> dict[str, Any]:
     """The trained weights of the run ``config.init_from`` names, to start ``config``'s run from.
     The two runs must hold the same network (the cards' arch, architecture, neuron and encoder). A
     QAT source (more quantisation-aware training, e.g. with other options or another schedule) needs
-    the same ``qat`` and ``state_bits`` and no distillation; its state dict is returned as it is, with
+    the same ``qat`` and ``state_bits``, and a teacher of its own if it distils (``distill_from``); its state dict is returned as it is, with
     the fake quantisation's names and each layer's threshold (`make_model`). Raises `SpikefaError`
     naming the directory, file or key."""
     if not config.init_from:
@@ -85,9 +85,9 @@ def init_weights(config: RunConfig) -> dict[str, Any]:
         raise SpikefaError(f"{src}: trained through --qat {other.qat}" + (f" --state-bits {other.state_bits}" if other.state_bits else "")
                            + "; init_from a QAT run needs the same --qat and --state-bits (or fine-tune from the "
                            "float run it started from)")
-    if other.qat and config.distill:
+    if other.qat and config.distill and not config.distill_from:
         raise SpikefaError(f"{src}: distillation's teacher is a float network; this run trained through --qat "
-                           f"{other.qat} (distil from the float run it started from)")
+                           f"{other.qat} (name the float run it started from as the teacher: --distill-from RUN_DIR)")
     mine, theirs = card_of(config).mapping, card_of(other).mapping
     for key in _SAME_NETWORK:
         if mine.get(key) != theirs.get(key):

@@ -28,8 +28,9 @@ class RunConfig(Validated):
     whose integer value oscillates more often than that frequency is frozen; the threshold follows a
     cosine to ``qat_freeze_final`` over the run. ``init_from`` names a finished run directory whose trained weights the run starts
     from instead of the seed's initialisation (fine-tuning; QAT after float training); the seed still
-    draws everything else. ``distill`` > 0 (with ``init_from``) adds knowledge distillation from that
-    run's float network (Hinton, Vinyals & Dean 2015): the loss is (1 − α)·CE(z, y) + α·τ²·KL(softmax(z_t/τ)
+    draws everything else. ``distill`` > 0 adds knowledge distillation from the float network of
+    ``distill_from`` (default: ``init_from``'s weights without QAT; a QAT run continued from a QAT run
+    names its float run here) (Hinton, Vinyals & Dean 2015): the loss is (1 − α)·CE(z, y) + α·τ²·KL(softmax(z_t/τ)
     ‖ softmax(z/τ)), α = ``distill``, τ = ``distill_temperature``, z the student's class scores and z_t
     the teacher's on the same spikes.
     """
@@ -61,7 +62,8 @@ class RunConfig(Validated):
     qat_freeze_final: float | None = None  # f_th at the end of the run (cosine from qat_freeze; None: constant)
     checkpoint_every: int = 0
     init_from: str | None = None  # a finished run directory whose weights this run starts from
-    distill: float = 0.0  # α: the weight of the distillation term from init_from's float network
+    distill: float = 0.0  # α: the weight of the distillation term from the teacher's float network
+    distill_from: str | None = None  # the teacher: a finished float run (None: init_from's weights, without QAT)
     distill_temperature: float = 1.0  # τ of the softened class scores
     card: Mapping[str, Any] | None = None
 
@@ -94,8 +96,12 @@ class RunConfig(Validated):
             require("init_from", self.init_from, isinstance(self.init_from, str) and bool(self.init_from.strip()),
                     "a run directory made by `spikefa train`")
         require("distill", self.distill, 0 <= self.distill <= 1, "a number in [0, 1] (the distillation term's weight α)")
-        require("distill", self.distill, self.distill == 0 or self.init_from is not None,
-                "0 without init_from (the teacher is the float run the student starts from: --init-from RUN_DIR)")
+        require("distill", self.distill, self.distill == 0 or self.init_from is not None or self.distill_from is not None,
+                "0 without a teacher (--init-from RUN_DIR: the float run the student starts from, or --distill-from "
+                "RUN_DIR)")
+        if self.distill_from is not None:
+            require("distill_from", self.distill_from, isinstance(self.distill_from, str) and bool(self.distill_from.strip())
+                    and self.distill > 0, "a run directory made by `spikefa train`, with distill > 0")
         require("distill_temperature", self.distill_temperature, self.distill_temperature > 0, "a number > 0")
         for key in ("limit_train", "limit_eval"):
             value = getattr(self, key)

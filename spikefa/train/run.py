@@ -194,10 +194,13 @@ def _learning(rule: Rule, model: nn.Module, teacher: Teacher | None = None) -> L
     return learning
 
 
-def _teacher(config: RunConfig, init: dict[str, Any], data: Splits, device: torch.device) -> Teacher:
-    """The float network of ``config.init_from`` (no QAT), frozen, as distillation's teacher."""
-    float_config = replace(config, qat=None, state_bits=None)
-    net = make_model(float_config, data.input_shape, data.num_classes, None, init).to(device)
+def _teacher(config: RunConfig, init: dict[str, Any] | None, data: Splits, device: torch.device) -> Teacher:
+    """Distillation's teacher, frozen: the float network (no QAT) of ``config.distill_from``'s trained
+    weights, else of ``init`` (``config.init_from``'s)."""
+    float_config = replace(config, qat=None, state_bits=None, qat_freeze=0.0, qat_freeze_final=None,
+                           init_from=config.distill_from or config.init_from, distill_from=None)
+    weights = init_weights(float_config) if config.distill_from else init
+    net = make_model(float_config, data.input_shape, data.num_classes, None, weights).to(device)
     return Teacher(net, config.distill, config.distill_temperature)
 
 
@@ -220,12 +223,13 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool = True, resu
     rule = get_rule(config.rule)
     data = prepare_data(config, info.device, splits)
     resuming = resume and ckpt_path.exists()
-    init = init_weights(config) if config.init_from and (config.distill or not resuming) else None
+    teach_from_init = bool(config.distill) and not config.distill_from  # the teacher is init_from's float network
+    init = init_weights(config) if config.init_from and (teach_from_init or not resuming) else None
     model = make_model(config, data.input_shape, data.num_classes, transform, None if resuming else init
                        ).to(info.device)
     check_fits(model, config, data)
     check_epochs(model, config, len(data.x_train))
-    teacher = _teacher(config, init, data, info.device) if config.distill and init is not None else None
+    teacher = _teacher(config, init, data, info.device) if config.distill else None
     if info.world > 1 and (rule.learns_online(model) or rule.unsupervised_for(model)):
         raise SpikefaError(f"rule {config.rule!r} learns online (its updates bypass DDP's gradient all-reduce, so "
                            "the ranks' copies would drift apart); run it in one process, without torchrun")

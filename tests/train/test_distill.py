@@ -79,3 +79,23 @@ def test_distillation_needs_a_teacher_and_a_loss(tmp_path: Path) -> None:
     assert main([*base, "--rule", "bp", "--distill", "0.5", "--out", str(tmp_path / "a")]) == 2
     assert main([*base, "--rule", "dfa", "--init-from", str(src), "--distill", "0.5", "--out", str(tmp_path / "b")]) == 2
     assert not (tmp_path / "b" / "checkpoint.pt").exists()
+
+
+def test_distill_from_names_the_teacher_apart_from_the_start(tmp_path: Path) -> None:
+    """--distill-from: the teacher is that run's float network, whatever the student starts from. A
+    student started from the seed's draw, taught by a run of the same weights as --init-from's, has the
+    loss 0 only when both are that run (an lr of 1e-12 keeps the student where it starts)."""
+    src = _train(tmp_path, "float")
+    other = _train(tmp_path, "other", "--seed", "9")
+    same = _train(tmp_path, "same", "--init-from", str(src), "--distill-from", str(src), "--distill", "1",
+                  "--lr", "1e-12", "--seed", "4")
+    assert _loss(same) < 1e-9
+    apart = _train(tmp_path, "apart", "--init-from", str(src), "--distill-from", str(other), "--distill", "1",
+                   "--lr", "1e-12", "--seed", "4")
+    assert _loss(apart) > 1e-4  # taught by another network than the one it starts as
+    qat_src = _train(tmp_path, "qat-src", "--init-from", str(src), "--qat", "int8-edge:4", "--state-bits", "4")
+    more = _train(tmp_path, "more", "--init-from", str(qat_src), "--distill-from", str(src), "--distill", "0.5",
+                  "--qat", "int8-edge:4", "--state-bits", "4", "--lr", "1e-12")
+    assert _loss(more) > 0  # a QAT run continued from a QAT run, taught by the float run both came from
+    with pytest.raises(ConfigError, match="distill_from"):
+        resolve_config(str(_card(tmp_path)), "bp", "digits", distill_from=str(src))  # without --distill
