@@ -142,6 +142,7 @@ class SoftHebbPlasticity(Validated):
     def check(self) -> None:
         require("temperature", self.temperature, self.temperature > 0, "a number > 0")
         require("radius", self.radius, self.radius > 0, "a number > 0")
+        require("lr", self.lr, self.lr >= 0, "a number ≥ 0 (0 keeps the layer at its initialisation)")
 
     def init(self, layer: nn.Module, after_norm: bool, gen: torch.Generator) -> None:
         w: torch.Tensor = layer.weight  # type: ignore[assignment]
@@ -153,6 +154,8 @@ class SoftHebbPlasticity(Validated):
                 w.uniform_(0.0, self.radius * math.sqrt(3.0 / fan_in), generator=gen)
 
     def step(self, layer: nn.Module, x: torch.Tensor, epoch: int, epochs: int) -> None:
+        if self.lr == 0:  # this layer keeps its initialisation (a per-layer random-feature control)
+            return
         w: torch.Tensor = layer.weight  # type: ignore[assignment]
         rows = _rows(layer, x).to(w.dtype)
         flat = w.reshape(w.shape[0], -1)

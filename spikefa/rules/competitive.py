@@ -57,22 +57,27 @@ def _krotov(model: nn.Module, req: Request) -> nn.Module:
     return _learner(model, req, plasticity, "krotov")
 
 
-def _per_layer(key: str, text: str, n: int) -> list[float]:
-    """One positive number for all ``n`` local layers, or ``n`` of them comma-separated."""
+def _per_layer(key: str, text: str, n: int, zero: bool = False) -> list[float]:
+    """One positive number for all ``n`` local layers, or ``n`` of them comma-separated; with
+    ``zero``, a layer may take 0 (but not every layer)."""
     try:
         values = [float(v) for v in str(text).split(",")]
     except ValueError:
         values = []
-    if len(values) not in (1, n) or not all(math.isfinite(v) and v > 0 for v in values):
-        raise SpikefaError(f"rule 'softhebb' option {key}={text!r} is not allowed; expected one number > 0, or {n} "
+    least = "≥ 0" if zero else "> 0"
+    if len(values) not in (1, n) or not all(math.isfinite(v) and (v > 0 or (zero and v == 0)) for v in values):
+        raise SpikefaError(f"rule 'softhebb' option {key}={text!r} is not allowed; expected one number {least}, or {n} "
                            "comma-separated (one per local layer, input side first)")
+    if not any(values):
+        raise SpikefaError(f"rule 'softhebb' option {key}={text!r} keeps every local layer at its initialisation; "
+                           "use --opt frozen=true for the random-feature control")
     return values * n if len(values) == 1 else values
 
 
 def _softhebb(model: nn.Module, req: Request) -> nn.Module:
     o = req.options
     n = local_layer_count(model, "softhebb")
-    rates, temperatures = _per_layer("lr", o["lr"], n), _per_layer("temperature", o["temperature"], n)
+    rates, temperatures = _per_layer("lr", o["lr"], n, zero=True), _per_layer("temperature", o["temperature"], n)
     plasticity = [SoftHebbPlasticity(temperature=t, anti_hebbian=o["anti_hebbian"], lr=lr, adaptive=o["adaptive"],
                                      lr_power=o["lr_power"], radius=o["radius"]) for lr, t in zip(rates, temperatures)]
     return _learner(model, req, plasticity, "softhebb", o["schedule"])
@@ -95,7 +100,8 @@ def competitive_rules() -> list[Rule]:
              {"temperature": Option("1.0", str, "softmax temperature τ of the soft winner-take-all: one number, or "
                                     "one per local layer (comma-separated)"),
               "anti_hebbian": Option(True, bool, "every unit but the winner learns anti-Hebbian (the paper's variant)"),
-              "lr": Option("0.08", str, "local rate η0: one number, or one per local layer (comma-separated)"),
+              "lr": Option("0.08", str, "local rate η0: one number, or one per local layer (comma-separated); "
+                           "0 keeps that layer at its initialisation"),
               "adaptive": Option(True, bool, "per-unit rate η0·|‖w‖−1|^lr_power (reference code), else η0 annealed"),
               "lr_power": Option(0.5, float, "exponent of the adaptive rate"),
               "radius": Option(25.0, float, "initial L2 norm of each unit's weights (reference code)", minimum=1e-6),

@@ -49,8 +49,28 @@ def test_softhebb_rate_and_temperature_per_layer() -> None:
     soft = convert(net(), "softhebb", options={"lr": "0.08,0.005", "temperature": "1.5"})
     assert [(p.lr, p.temperature) for p in soft.plasticity.values()] == [(0.08, 1.5), (0.005, 1.5)]
     for bad in ("0.1,0.2,0.3", "0.1,-1", "fast"):
-        with pytest.raises(SpikefaError, match="expected one number > 0, or 2 comma-separated"):
+        with pytest.raises(SpikefaError, match="expected one number ≥ 0, or 2 comma-separated"):
             convert(net(), "softhebb", options={"lr": bad})
+    with pytest.raises(SpikefaError, match="expected one number > 0, or 2 comma-separated"):
+        convert(net(), "softhebb", options={"temperature": "1,0"})
+    with pytest.raises(SpikefaError, match="keeps every local layer at its initialisation; use --opt frozen=true"):
+        convert(net(), "softhebb", options={"lr": "0,0"})
+
+
+def test_softhebb_rate_zero_keeps_that_layer_at_its_initialisation() -> None:
+    """lr=η,0: the second layer is a per-layer random-feature control, the first still learns."""
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, bias=False), nn.Conv2d(4, 3, 3, bias=False), nn.Flatten(),
+                        nn.Linear(3 * 2 * 2, 2))
+    soft = convert(net, "softhebb", options={"lr": "0.08,0"})
+    assert [p.lr for p in soft.plasticity.values()] == [0.08, 0.0]
+    first, second = (soft.model[i] for i in (0, 1))
+    before = [first.weight.clone(), second.weight.clone()]
+    x = torch.randn(5, 1, 6, 6, generator=torch.Generator().manual_seed(0))
+    rules = list(soft.plasticity.values())
+    rules[0].step(first, x, 0, 1)
+    rules[1].step(second, first(x), 0, 1)
+    assert not torch.equal(first.weight, before[0])
+    assert torch.equal(second.weight, before[1])
 
 
 @pytest.mark.parametrize("rule,net,options,match", [
@@ -60,7 +80,7 @@ def test_softhebb_rate_and_temperature_per_layer() -> None:
     ("softhebb", nn.Sequential(nn.Linear(4, 3, bias=False), nn.Linear(3, 2)), {"schedule": "random"},
      "schedule='random' is not allowed"),
     ("softhebb", nn.Sequential(nn.Linear(4, 3, bias=False), nn.Linear(3, 2)), {"tau": 1.0}, "has no option 'tau'"),
-    ("softhebb", nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2)), {"lr": "0.1,0.2"}, "expected one number > 0, or 1"),
+    ("softhebb", nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2)), {"lr": "0.1,0.2"}, "expected one number ≥ 0, or 1"),
 ])
 def test_refusals(rule: str, net: nn.Module, options: dict, match: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(SpikefaError, match=match):
