@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from spikefa.errors import SpikefaError
 from spikefa.rules.registry import REFERENCE, get_rule
 from spikefa.runs.checkpoint import atomic_write_text, write_json
+from spikefa.train.optim import adam
 
 
 def _saved_bytes(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
@@ -61,7 +62,7 @@ def bench_rules(model: str = "mlp-2x800-tanh", variants: Sequence[str] = ("bp", 
     y = torch.randint(0, classes, (batch_size,), generator=gen).to(device)
     models = {v: _make(model, v, input_shape, classes, device)
               for v in (REFERENCE, *[v for v in variants if v != REFERENCE])}
-    opts = {v: torch.optim.Adam(m.parameters(), lr=1e-4) for v, m in models.items()}
+    opts = {v: adam(m.parameters(), lr=1e-4) for v, m in models.items()}
     times: dict[str, list[float]] = {v: [] for v in models}
     mem = {v: _saved_bytes(m, x, y) for v, m in models.items()}
     peak: dict[str, int] = {}

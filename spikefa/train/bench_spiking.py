@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from spikefa.rules.registry import REFERENCE
 from spikefa.runs.checkpoint import atomic_write_text, write_json
+from spikefa.train.optim import adam
 
 BASELINE = "bptt"
 
@@ -116,7 +117,7 @@ def bench_spiking(card: str = "snn-1x800-lif", batch_size: int = 128, time_steps
     x = torch.rand(batch_size, *input_shape, generator=gen).to(device)
     y = torch.randint(0, classes, (batch_size,), generator=gen).to(device)
     models = {k: build_learner(card, r, timed_steps, input_shape, classes, device, o) for k, (r, o) in which.items()}
-    opts = {k: torch.optim.Adam(m.parameters(), lr=1e-4) for k, m in models.items()}
+    opts = {k: adam(m.parameters(), lr=1e-4) for k, m in models.items()}
     times: dict[str, list[float]] = {k: [] for k in models}
     for r in range(rounds + 1):  # round 0 warms up
         for k, m in models.items():
@@ -133,7 +134,7 @@ def bench_spiking(card: str = "snn-1x800-lif", batch_size: int = 128, time_steps
     for t in time_steps:
         for k, (rule, opts) in which.items():
             m = build_learner(card, rule, t, input_shape, classes, device, opts)
-            opt = torch.optim.Adam(m.parameters(), lr=1e-4)
+            opt = adam(m.parameters(), lr=1e-4)
             train_step(m, opt, x, y)  # optimiser state exists before measuring
             opt.zero_grad(set_to_none=True)  # nothing allocated before the measurement is freed inside it
             memory[k][t] = peak_bytes(lambda: train_step(m, opt, x, y, zero=False), device)

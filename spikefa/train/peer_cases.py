@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from spikefa._optional import require
 from spikefa.rules.registry import REFERENCE
+from spikefa.train.optim import adam
 from spikefa.train.peer_timing import Section, Shape, interleave, load_peer, reason, try_peer
 
 
@@ -24,6 +25,8 @@ VARIANTS = {"bp": "layer", "fa": "layer", "sign": "layer", "dfa": "direct"}
 # spikefa variant -> BioTorch mode of the same rule ('dfa' is the one whose forward takes the targets)
 BIOTORCH_MODES = {"fa": "fa", "sign": "usf", "dfa": "dfa"}
 BIOTORCH_TARGETS = "dfa"
+_ADAM_NOTE = ("Every side steps the same optimiser, spikefa's `adam` (torch's fused Adam where the parameters "
+              "allow it), as `spikefa train` does.")
 
 
 def mlp_shapes(dims: Sequence[int], batch: int, feedback: str) -> list[Shape]:
@@ -74,7 +77,7 @@ def bench_fa(rounds: int = 5, steps: int = 10, batch_size: int = 128, input_shap
                 models[label] = _biotorch_twin(bt, dims, mode, classes)
         except Exception as exc:
             failed[label] = reason(exc)
-    opts = {k: torch.optim.Adam(m.parameters(), lr=1e-4) for k, m in models.items()}
+    opts = {k: adam(m.parameters(), lr=1e-4) for k, m in models.items()}
 
     def step(label: str) -> Callable[[], None]:
         m, opt, direct = models[label], opts[label], labels.get(label) == BIOTORCH_TARGETS
@@ -95,6 +98,7 @@ def bench_fa(rounds: int = 5, steps: int = 10, batch_size: int = 128, input_shap
     section.pairs = [(f"spikefa {r}", f"biotorch {m}") for r, m in BIOTORCH_MODES.items()]
     section.pairs += [(f"spikefa {v}", f"spikefa {REFERENCE}") for v in VARIANTS if v != REFERENCE]
     section.notes.append("BioTorch's sign-symmetry mode is 'usf' (uniform sign-concordant feedback, B = sign(W)).")
+    section.notes.append(_ADAM_NOTE)
     return section.finish(rounds)
 
 
@@ -330,11 +334,12 @@ def bench_online(rounds: int = 5, steps: int = 3, batch_size: int = 128, time_st
               "layer": mlp_shapes(dims, batch_size, "layer") * time_steps}
     section = Section("spiking", f"Spiking training step, `{card}`, T = {time_steps}, batch {batch_size}, Adam",
                       "ms per step", shapes)
-    opts = {k: torch.optim.Adam(m.parameters(), lr=1e-4) for k, m in models.items()}
+    opts = {k: adam(m.parameters(), lr=1e-4) for k, m in models.items()}
     times, failed = interleave({k: (lambda k=k: train_step(models[k], opts[k], x, y)) for k in models}, rounds, steps)
     names = {BASELINE: "snntorch bptt", "online-dfa": "spikefa online-dfa"}
     times, failed = {names[k]: v for k, v in times.items()}, {names[k]: v for k, v in failed.items()}
     section.add("spikefa online-dfa", "spikefa", times, failed, "direct")
     section.add("snntorch bptt", "snntorch", times, failed, "layer")
     section.pairs = [("spikefa online-dfa", "snntorch bptt")]
+    section.notes.append(_ADAM_NOTE)
     return section.finish(rounds)

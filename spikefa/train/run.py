@@ -38,6 +38,7 @@ from spikefa.train.ddp import DistInfo, barrier, init_from_env, unwrap, wrap
 from spikefa.train.distill import Teacher
 from spikefa.train.diagnostics import feature_diagnostics, feedback_row, feedback_start, feedback_summary
 from spikefa.train.loop import DivergenceError, Learning, Progress, evaluate, train_epoch, training_stats
+from spikefa.train.optim import adam
 from spikefa.train.schedule import lr_at, lr_factor
 
 __all__ = ["CHECKPOINT", "make_optimizer", "prepare_data", "resolve_config", "resume", "train"]
@@ -126,9 +127,9 @@ def make_optimizer(config: RunConfig, model: nn.Module) -> torch.optim.Optimizer
     if not groups:
         return None
     if config.optimizer == "adam" and not declared:
-        return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
+        return adam(groups, lr=config.lr, weight_decay=config.weight_decay)
     if config.optimizer == "adam":
-        return _AdamWithSGDGroups(groups, lr=config.lr, weight_decay=config.weight_decay)
+        return adam(groups, lr=config.lr, weight_decay=config.weight_decay, cls=_AdamWithSGDGroups)
     return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
 
 
