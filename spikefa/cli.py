@@ -84,6 +84,9 @@ def _train_options(p: argparse.ArgumentParser) -> None:
                    help="use only the first N training examples (default: all)")
     p.add_argument("--limit-eval", type=_positive, metavar="N",
                    help="score on only the first N validation and N test examples (smoke runs; default: all)")
+    p.add_argument("--val-size", type=_positive, metavar="N",
+                   help="hold out N training examples for validation (default: the dataset's own, e.g. the last "
+                        "10,000 MNIST training images)")
     p.add_argument("--align-every", type=int, metavar="N",
                    help="log alignment angles with backprop every N steps, 0: off (default: 100)")
     p.add_argument("--device", help="cpu, cuda or auto (default: cpu)")
@@ -103,7 +106,8 @@ def _overrides(a: argparse.Namespace) -> dict[str, object]:
     freeze = getattr(a, "qat_freeze", None) or (None, None)
     return {"data_dir": a.data_dir, "epochs": a.epochs, "batch_size": a.batch_size, "lr": a.lr,
             "optimizer": a.optimizer, "schedule": a.schedule, "weight_decay": a.weight_decay,
-            "limit_train": a.limit_train, "limit_eval": getattr(a, "limit_eval", None), "align_every": a.align_every, "device": a.device,
+            "limit_train": a.limit_train, "limit_eval": getattr(a, "limit_eval", None),
+            "val_size": getattr(a, "val_size", None), "align_every": a.align_every, "device": a.device,
             "qat": getattr(a, "qat", None), "state_bits": getattr(a, "state_bits", None),
             "qat_freeze": freeze[0], "qat_freeze_final": freeze[1],
             "checkpoint_every": getattr(a, "checkpoint_every", None), "init_from": getattr(a, "init_from", None),

@@ -55,6 +55,7 @@ class RunConfig(Validated):
     align_every: int = 100
     limit_train: int | None = None
     limit_eval: int | None = None
+    val_size: int | None = None  # training examples held out for validation (None: the dataset's default)
     device: str = "cpu"
     qat: str | None = None  # "PROFILE[:BITS]": train through the target's fake quantization
     state_bits: int | None = None  # QAT's membrane width in bits (None: the profile's)
@@ -103,7 +104,7 @@ class RunConfig(Validated):
             require("distill_from", self.distill_from, isinstance(self.distill_from, str) and bool(self.distill_from.strip())
                     and self.distill > 0, "a run directory made by `spikefa train`, with distill > 0")
         require("distill_temperature", self.distill_temperature, self.distill_temperature > 0, "a number > 0")
-        for key in ("limit_train", "limit_eval"):
+        for key in ("limit_train", "limit_eval", "val_size"):
             value = getattr(self, key)
             require(key, value, value is None or value >= 1, "an integer >= 1 or nothing")
 

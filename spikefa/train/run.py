@@ -102,13 +102,13 @@ def check_epochs(model: nn.Module, config: RunConfig, n_train: int) -> None:
 def _load(config: RunConfig) -> Splits:
     """The configured dataset; an events dataset is binned at the spiking card's T."""
     if get_dataset(config.dataset).kind == "images":
-        return load_dataset(config.dataset, config.data_dir)
+        return load_dataset(config.dataset, config.data_dir, val_size=config.val_size)
     card = card_of(config)
     if not card.spiking or card.encoder is None:
         raise SpikefaError(f"dataset {config.dataset!r} holds events: train it with a spiking card "
                            f"(spikefa list models, arch snn-*), not {config.model!r}")
     limits = [n for n in (config.limit_train, config.limit_eval) if n is not None]
-    return load_dataset(config.dataset, config.data_dir, time_steps=card.encoder.time_steps,
+    return load_dataset(config.dataset, config.data_dir, val_size=config.val_size, time_steps=card.encoder.time_steps,
                         limit=max(limits) if limits else None, progress=True)
 
 

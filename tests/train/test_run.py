@@ -215,6 +215,19 @@ def test_prepare_data_returns_the_splits_record_standardized_on_the_device() -> 
     assert torch.equal(again.x_train, data.x_train)
 
 
+def test_val_size_holds_out_that_many_training_examples() -> None:
+    from spikefa.data import load_dataset
+    from spikefa.train.run import prepare_data
+
+    default = load_dataset("digits").sizes()
+    data = prepare_data(resolve_config("mlp-1x800-tanh", "fa", "digits", val_size=200))
+    sizes = data.sizes()
+    assert sizes["val"] == 200 != default["val"] and sizes["test"] == default["test"]
+    assert sizes["train"] + sizes["val"] == default["train"] + default["val"]
+    with pytest.raises(SpikefaError, match="val_size"):
+        resolve_config("mlp-1x800-tanh", "fa", "digits", val_size=0)
+
+
 def test_prepare_data_keeps_event_counts_and_loads_events_at_the_cards_T(monkeypatch: pytest.MonkeyPatch) -> None:
     from spikefa.data import Splits
     from spikefa.train import run as harness
@@ -226,7 +239,9 @@ def test_prepare_data_keeps_event_counts_and_loads_events_at_the_cards_T(monkeyp
     config = resolve_config("snn-1x800-lif", "bp", "nmnist", limit_train=5, limit_eval=3)
     data = harness.prepare_data(config)
     assert asked == {"args": ("nmnist", None), "time_steps": load_card("snn-1x800-lif").encoder.time_steps,
-                     "limit": 5, "progress": True}
+                     "limit": 5, "progress": True, "val_size": None}
+    harness.prepare_data(resolve_config("snn-1x800-lif", "bp", "nmnist", limit_train=5, val_size=40))
+    assert asked["val_size"] == 40
     assert data.kind == "events" and not data.standardized and data.x_train.dtype == torch.uint8
     assert torch.equal(data.x_train, x[:5]) and data.sizes() == {"train": 5, "val": 3, "test": 3}
     with pytest.raises(SpikefaError, match="dataset 'nmnist' holds events: train it with a spiking card"):
