@@ -5,7 +5,9 @@ where every parameter allows it, else torch's default implementation. The defaul
 loop over the parameters that allocates the square root and the quotient of each; on a small MLP
 that update is a sizeable share of a training step (`spikefa bench peers --only fa` times every
 side, peers included, with this same optimiser). The fused update equals the default one to float
-rounding (tests/train/test_optim.py).
+rounding (tests/train/test_optim.py). One difference shows outside the update: the fused kernel does
+not advance a parameter's version counter (``p._version``), which QAT's iterative weight freezing
+reads to tell one optimiser step from the next, so such runs ask for the default (``fused=False``).
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ def fusable(params: Iterable[torch.Tensor]) -> bool:
 
 
 def adam(params_or_groups: Iterable[Any], lr: float, weight_decay: float = 0.0,
-         cls: type[torch.optim.Adam] = torch.optim.Adam) -> torch.optim.Adam:
-    """``cls(params_or_groups, lr=lr, weight_decay=weight_decay)``, fused where `fusable`."""
+         cls: type[torch.optim.Adam] = torch.optim.Adam, fused: bool = True) -> torch.optim.Adam:
+    """``cls(params_or_groups, lr=lr, weight_decay=weight_decay)``, fused where `fusable` (and ``fused``)."""
     items = list(params_or_groups)
-    fused = fusable(_params(items))
+    fused = fused and fusable(_params(items))
     return cls(items, lr=lr, weight_decay=weight_decay, fused=True if fused else None)

@@ -51,6 +51,9 @@ def prepare_data(config: RunConfig, device: str = "cpu", splits: Splits | None =
     and test examples kept (smoke runs), images standardized with training statistics when asked
     (events stay spike counts), on ``device``: the same record, ``standardized`` saying which."""
     data = splits if splits is not None else _load(config)
+    if config.val_size is not None and len(data.y_val) != config.val_size:
+        raise SpikefaError(f"val_size = {config.val_size}, but the splits given hold {len(data.y_val)} validation "
+                           f"examples; load them with load_dataset(..., val_size={config.val_size})")
     n_train, n_eval = config.limit_train, config.limit_eval
     xs = [data.x_train[:n_train], data.x_val[:n_eval], data.x_test[:n_eval]]
     standardize = config.standardize and data.kind == "images" and not data.standardized
@@ -126,10 +129,11 @@ def make_optimizer(config: RunConfig, model: nn.Module) -> torch.optim.Optimizer
                        "momentum": 0.0})
     if not groups:
         return None
+    fused = not config.qat_freeze  # freezing counts optimiser steps by the weights' version (spikefa.train.optim)
     if config.optimizer == "adam" and not declared:
-        return adam(groups, lr=config.lr, weight_decay=config.weight_decay)
+        return adam(groups, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
     if config.optimizer == "adam":
-        return adam(groups, lr=config.lr, weight_decay=config.weight_decay, cls=_AdamWithSGDGroups)
+        return adam(groups, lr=config.lr, weight_decay=config.weight_decay, cls=_AdamWithSGDGroups, fused=fused)
     return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
 
 

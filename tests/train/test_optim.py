@@ -16,6 +16,24 @@ def test_fused_on_cpu_floats_default_elsewhere() -> None:
     assert not fusable(meta.parameters())
     assert not adam(meta.parameters(), lr=1e-3).defaults["fused"]
     assert not fusable([])
+    assert not adam(nn.Linear(3, 2).parameters(), lr=1e-3, fused=False).defaults["fused"]
+
+
+def test_qat_freeze_runs_keep_the_default_adam() -> None:
+    """Fused Adam does not advance the weights' version counter, which freezing reads per step."""
+    from spikefa.schemas.run import RunConfig
+    from spikefa.train.run import make_optimizer
+
+    p = nn.Parameter(torch.ones(3))
+    fused = adam([p], lr=1e-3)
+    p.grad = torch.ones(3)
+    before = p._version
+    fused.step()
+    assert p._version == before  # what forces the default below (if torch changes this, fusing could stay)
+    model = nn.Linear(3, 2)
+    plain = dict(model="snn-1x800-lif", rule="bp", dataset="digits", qat="int8-edge:4")
+    assert make_optimizer(RunConfig(**plain), model).defaults["fused"] is True  # type: ignore[arg-type]
+    assert not make_optimizer(RunConfig(**plain, qat_freeze=0.1), model).defaults["fused"]  # type: ignore[arg-type]
 
 
 def test_fused_steps_equal_the_default_adam() -> None:
