@@ -226,6 +226,10 @@ def test_val_size_holds_out_that_many_training_examples() -> None:
     assert sizes["train"] + sizes["val"] == default["train"] + default["val"]
     with pytest.raises(SpikefaError, match="val_size"):
         resolve_config("mlp-1x800-tanh", "fa", "digits", val_size=0)
+    config = resolve_config("mlp-1x800-tanh", "fa", "digits", val_size=200)
+    with pytest.raises(SpikefaError, match="val_size = 200, but the splits given hold"):
+        prepare_data(config, splits=load_dataset("digits"))  # splits loaded without it are refused, not used
+    assert prepare_data(config, splits=load_dataset("digits", val_size=200)).sizes()["val"] == 200
 
 
 def test_prepare_data_keeps_event_counts_and_loads_events_at_the_cards_T(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -240,8 +244,8 @@ def test_prepare_data_keeps_event_counts_and_loads_events_at_the_cards_T(monkeyp
     data = harness.prepare_data(config)
     assert asked == {"args": ("nmnist", None), "time_steps": load_card("snn-1x800-lif").encoder.time_steps,
                      "limit": 5, "progress": True, "val_size": None}
-    harness.prepare_data(resolve_config("snn-1x800-lif", "bp", "nmnist", limit_train=5, val_size=40))
-    assert asked["val_size"] == 40
+    harness.prepare_data(resolve_config("snn-1x800-lif", "bp", "nmnist", limit_train=5, val_size=6))
+    assert asked["val_size"] == 6
     assert data.kind == "events" and not data.standardized and data.x_train.dtype == torch.uint8
     assert torch.equal(data.x_train, x[:5]) and data.sizes() == {"train": 5, "val": 3, "test": 3}
     with pytest.raises(SpikefaError, match="dataset 'nmnist' holds events: train it with a spiking card"):
