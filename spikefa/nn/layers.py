@@ -62,6 +62,8 @@ class FeedbackMixin:
         if not x.requires_grad:
             return self.weight.detach()
         kind = self.feedback_kind
+        if not kind.sign_congruent and not kind.redraw_every_step and not self.exact_backward:
+            return self.feedback_fixed  # type: ignore[attr-defined,no-any-return]  # a fixed B: as it is
         if kind.sign_congruent and not kind.redraw_every_step and not self.exact_backward:
             # the scale buffer gives |B|'s dtype and device: no second read of a parametrized (QAT) weight
             scale: torch.Tensor = self.feedback_scale  # type: ignore[attr-defined]
@@ -90,7 +92,7 @@ class FeedbackMixin:
 
     def _advance(self) -> None:
         if self.training and torch.is_grad_enabled():
-            self.feedback_step += 1  # type: ignore[attr-defined]
+            self.feedback_step.add_(1)  # type: ignore[attr-defined]  # in place: no Module.__setattr__
 
     def _feedback_repr(self) -> str:
         return f"feedback={self.feedback_kind.name}"
@@ -106,9 +108,11 @@ class FALinear(FeedbackMixin, nn.Linear):
             self._init_feedback(feedback, seed, scale, dist)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b = self._feedback_for(x)
         self._advance()
-        out = FALinearFunction.apply(x, self.weight, self.bias, b)
+        if not x.requires_grad:  # no error travels to the input (a first layer): B is never read, and the
+            out = nn.functional.linear(x, self.weight, self.bias)  # weight's gradient is backprop's
+        else:
+            out = FALinearFunction.apply(x, self.weight, self.bias, self._feedback_for(x))
         self._learn_feedback(x, out)
         return out
 
