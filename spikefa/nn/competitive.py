@@ -280,9 +280,16 @@ class CompetitiveLearner(nn.Module):
                 return False
         return False
 
+    @property
+    def plastic_layers(self) -> list[int]:
+        """The local layers that learn: a layer whose rate is 0 keeps its initialisation, and the greedy
+        schedule gives it no epochs."""
+        return [i for i in self.local if getattr(self.plasticity[i], "lr", 1.0) != 0]
+
     def learning(self) -> list[tuple[int, int]]:
         """(Sequential index, epoch within that layer's local phase) of the layers learning now."""
-        return scheduled_layers(int(self.epochs_done), self.local, self.local_epochs, self.schedule, self.frozen)
+        return scheduled_layers(int(self.epochs_done), self.plastic_layers, self.local_epochs, self.schedule,
+                                self.frozen)
 
     @property
     def fits_readout(self) -> bool:
@@ -312,7 +319,7 @@ class CompetitiveLearner(nn.Module):
         frozen. A fitted read-out is fitted after them, so a run needs at least this many (and 1)."""
         if self.frozen:
             return 0
-        return self.local_epochs * (len(self.local) if self.schedule == "greedy" else 1)
+        return self.local_epochs * (len(self.plastic_layers) if self.schedule == "greedy" else 1)
 
     def _images_to_learn(self, n: int) -> int:
         return images_to_learn(self, n)
@@ -409,7 +416,9 @@ class CompetitiveLearner(nn.Module):
                 per_unit = h.reshape(h.shape[0], mods[i].weight.shape[0], -1)
                 # a unit's largest value; its earliest spike where the layer gives spike times
                 response = per_unit.amin(2) if getattr(mods[i], "output", None) == "times" else per_unit.amax(2)
-                out.append((f"model.{i}", mods[i].weight.detach(), response))
+                still = not self.frozen and i not in self.plastic_layers  # rate 0: named so in plots and tables
+                out.append((f"model.{i} (rate 0, at initialisation)" if still else f"model.{i}", mods[i].weight.detach(),
+                            response))
         return out
 
     def local_layers(self) -> list[nn.Module]:

@@ -71,6 +71,11 @@ def test_softhebb_rate_zero_keeps_that_layer_at_its_initialisation() -> None:
     rules[1].step(second, first(x), 0, 1)
     assert not torch.equal(first.weight, before[0])
     assert torch.equal(second.weight, before[1])
+    greedy = convert(nn.Sequential(nn.Conv2d(1, 4, 3, bias=False), nn.Conv2d(4, 3, 3, bias=False), nn.Flatten(),
+                                   nn.Linear(3 * 2 * 2, 2)), "softhebb",
+                     options={"lr": "0,0.08", "schedule": "greedy", "local_epochs": 2})
+    assert greedy.plastic_layers == [1] and greedy.epochs_needed == 2  # no epochs for the layer that does not learn
+    assert greedy.learning() == [(1, 0)]
 
 
 @pytest.mark.parametrize("rule,net,options,match", [
