@@ -342,7 +342,8 @@ def protocol_text(summaries: list[dict[str, Any]], out_dir: str | Path) -> str:
     limit = "" if first.limit_train is None else f", the first {first.limit_train} training examples only"
     if first.limit_eval is not None:
         limit += f", scored on the first {first.limit_eval} validation and test examples only"
+    held = "the dataset's default size" if first.val_size is None else f"{first.val_size} examples"
     return (f"Protocol: model `{first.model}`, dataset `{first.dataset}`, batch {first.batch_size}, "
-            f"{first.epochs} epoch{'' if first.epochs == 1 else 's'}{limit}, inputs standardized: {first.standardize}; validation split held out of "
-            f"the training set; test accuracy after the last epoch (never used for selection). "
+            f"{first.epochs} epoch{'' if first.epochs == 1 else 's'}{limit}, inputs standardized: {first.standardize}; validation split "
+            f"({held}) held out of the training set; test accuracy after the last epoch (never used for selection). "
             f"Optimiser and options per rule: {per_rule}.")

@@ -85,6 +85,7 @@ def test_compare_grid_table_and_reuse(tmp_path: Path) -> None:
                          epochs=1, **FAST)
     table = write_report(summaries, tmp_path, "t", protocol_text(summaries, tmp_path))
     assert "| bp | 2 |" in table and "| fa:binary | 2 |" in table and "Protocol:" in table
+    assert "validation split (the dataset's default size) held out" in table
     per_rule = table.split("per rule: ")[1].split("\n")[0]
     assert "bp: adam lr 0.001 (cosine);" in per_rule  # bp has no options to list
     assert "fa:binary: adam lr 0.003 (cosine), options plastic=none, plastic_lr=0.0001." in per_rule
