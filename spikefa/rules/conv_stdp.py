@@ -40,6 +40,8 @@ _INIT_SEED = 4002  # the conv layers' initialization stream (derive_seed of the 
 _NAME = "conv-stdp"
 
 
+_READOUT_L2 = 1e-4  # readout=fit's default L2 penalty λ
+
 def _thresholds(text: str, n: int) -> list[float] | None:
     """None for "card" (keep the card's), else one threshold θ > 0 for all ``n`` layers or ``n`` of them."""
     if str(text).strip() == "card":
@@ -66,6 +68,10 @@ def _conv_stdp(model: nn.Module, req: Request) -> nn.Module:
         conv.threshold = theta
     plasticity = ConvSTDPPlasticity(a_plus=o["a_plus"], a_minus_ratio=o["a_minus_ratio"], a_plus_max=o["a_plus_max"],
                                     double_every=o["double_every"], k=o["k"], radius=o["radius"], update=o["update"])
+    if o["readout"] != "fit" and o["readout_l2"] != _READOUT_L2:
+        raise SpikefaError(f"rule {_NAME!r}: readout_l2={o['readout_l2']:g} (from --opt or the card's preset) is the "
+                           f"penalty of readout=fit, and readout={o['readout']!r} has no fit; give --opt readout=fit, "
+                           "or leave readout_l2 out")
     if o["readout"] == "rstdp":
         reward = RewardSTDP(**{f.name: o[f.name] for f in dataclasses.fields(RewardSTDP)})  # one option per field
         return RewardLearner(model, plasticity, reward, _NAME, seed=derive_seed(req.seed, _INIT_SEED),
@@ -117,7 +123,7 @@ def conv_stdp_rules() -> list[Rule]:
                                 "(fit; the paper's protocol, its linear SVM as a logistic regression); or the last "
                                 "conv layer as the decision layer, maps assigned to classes, learning by "
                                 "reward-modulated STDP (rstdp; Mozafari et al. 2018)"),
-              "readout_l2": Option(1e-4, float, "readout=fit only: the L2 penalty λ on the read-out's weights (1e-4: chosen on "
+              "readout_l2": Option(_READOUT_L2, float, "readout=fit only: the L2 penalty λ on the read-out's weights (1e-4: chosen on "
                                    "validation over 1e-4 and 1e-3, 3 seeds, benchmarks/results/conv_stdp_mnist_cpu)",
                                    minimum=0.0),
               "r_plus": Option(0.004, float, "rstdp: reward, +change for inputs no later than the winner"),

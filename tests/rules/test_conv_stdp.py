@@ -97,6 +97,8 @@ def test_options_reach_the_learner_and_thresholds_override() -> None:
     ({"update": "epoch"}, "update='epoch' is not allowed"),
     ({"schedule": "random"}, "schedule='random' is not allowed"),
     ({"tau": 1.0}, "has no option 'tau'"),
+    ({"readout": "linear", "readout_l2": 1e-3}, "readout_l2=0.001 .* is the penalty of readout=fit, and "
+     "readout='linear' has no fit"),  # it was silently unused
 ])
 def test_bad_options_refused_in_one_line(options: dict, match: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(SpikefaError, match=match) as err:
