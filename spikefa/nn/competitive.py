@@ -408,6 +408,7 @@ class CompetitiveLearner(nn.Module):
             return i + 1 if i + 1 < len(mods) and not isinstance(mods[i + 1], LOCAL_LAYERS) else i
 
         after = {activation_of(i): i for i in self.local}
+        still = set() if self.frozen else set(self.local) - set(self.plastic_layers)  # rate 0: named so below
         out, h = [], x
         for j, m in enumerate(mods):
             h = m(h)
@@ -416,8 +417,7 @@ class CompetitiveLearner(nn.Module):
                 per_unit = h.reshape(h.shape[0], mods[i].weight.shape[0], -1)
                 # a unit's largest value; its earliest spike where the layer gives spike times
                 response = per_unit.amin(2) if getattr(mods[i], "output", None) == "times" else per_unit.amax(2)
-                still = not self.frozen and i not in self.plastic_layers  # rate 0: named so in plots and tables
-                out.append((f"model.{i} (rate 0, at initialisation)" if still else f"model.{i}", mods[i].weight.detach(),
+                out.append((f"model.{i} (rate 0, at initialisation)" if i in still else f"model.{i}", mods[i].weight.detach(),
                             response))
         return out
 

@@ -62,13 +62,13 @@ class FeedbackMixin:
         if not x.requires_grad:
             return self.weight.detach()
         kind = self.feedback_kind
-        if not kind.sign_congruent and not kind.redraw_every_step and not self.exact_backward:
-            return self.feedback_fixed  # type: ignore[attr-defined,no-any-return]  # a fixed B: as it is
-        if kind.sign_congruent and not kind.redraw_every_step and not self.exact_backward:
-            # the scale buffer gives |B|'s dtype and device: no second read of a parametrized (QAT) weight
-            scale: torch.Tensor = self.feedback_scale  # type: ignore[attr-defined]
-            return self._deferred, sign_magnitude(self.feedback_fixed, scale, scale)  # type: ignore[attr-defined]
-        return self.feedback_matrix()
+        if kind.redraw_every_step or self.exact_backward:
+            return self.feedback_matrix()
+        if not kind.sign_congruent:
+            return self.feedback_fixed  # type: ignore[attr-defined,no-any-return]  # a fixed B, as it is
+        # the scale buffer gives |B|'s dtype and device: no second read of a parametrized (QAT) weight
+        scale: torch.Tensor = self.feedback_scale  # type: ignore[attr-defined]
+        return self._deferred, sign_magnitude(self.feedback_fixed, scale, scale)  # type: ignore[attr-defined]
 
     plastic: str | None = None
     plastic_lr: float = 0.0

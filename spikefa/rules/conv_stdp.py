@@ -38,9 +38,8 @@ from spikefa.rules.spec import Option, Request, Rule
 
 _INIT_SEED = 4002  # the conv layers' initialization stream (derive_seed of the run seed)
 _NAME = "conv-stdp"
-
-
 _READOUT_L2 = 1e-4  # readout=fit's default L2 penalty λ
+
 
 def _thresholds(text: str, n: int) -> list[float] | None:
     """None for "card" (keep the card's), else one threshold θ > 0 for all ``n`` layers or ``n`` of them."""
