@@ -67,6 +67,8 @@ def main() -> None:
     ap.add_argument("--kernel", type=int, default=None, help="a fresh decision layer with this kernel size, drawn "
                     "as the rule draws it (default: the run's layer)")
     ap.add_argument("--opt", action="append", metavar="KEY=VALUE", help="a RewardSTDP field (repeatable)")
+    ap.add_argument("--no-inhibition", action="store_true", help="the feature layers pass on every threshold "
+                    "crossing, without lateral inhibition (SpikingConv.inhibition = False)")
     ap.add_argument("--cache", type=Path, default=None, help="keep the features in this file (reused when it exists)")
     ap.add_argument("--seed", type=int, default=0, help="the presentation order's seed")
     ap.add_argument("--out", type=Path, default=None)
@@ -88,6 +90,10 @@ def main() -> None:
         learner.model[learner.decision_at] = layer
     if a.threshold is not None:
         layer.threshold = a.threshold
+    if a.no_inhibition:
+        for m in learner.model[:learner.decision_at]:
+            if isinstance(m, SpikingConv):
+                m.inhibition = False
     start = time.perf_counter()
     data = prepare_data(run.config)
     if a.cache is not None and a.cache.exists():

@@ -166,7 +166,8 @@ def build_conv_stdp(arch: ConvSTDPArch, input_shape: Shape, num_classes: int) ->
             height, width = (height - arch.pool) // arch.pool_stride + 1, (width - arch.pool) // arch.pool_stride + 1
         pad = max(0, math.ceil((k - min(height, width)) / 2))
         last = i == n - 1
-        layers.append(SpikingConv(channels, out, k, theta, arch.steps, arch.features if last else "times", padding=pad))
+        layers.append(SpikingConv(channels, out, k, theta, arch.steps, arch.features if last else "times", padding=pad,
+                                  inhibition=arch.lateral_inhibition))
         height, width, channels = height + 2 * pad - k + 1, width + 2 * pad - k + 1, out
     pool = min(arch.feature_pool, height, width)
     features = channels if pool == 0 else channels * (height // pool) * (width // pool)

@@ -59,15 +59,20 @@ class DoGLatency(nn.Module):
 class SpikingConv(nn.Conv2d):
     """A convolution (no bias; valid unless ``padding``: zeros that never spike) of non-leaky IF
     neurons that fire at most once per image, at threshold θ (``threshold``): input spike times
-    [B, C, H, W] -> output spike times after lateral inhibition [B, F, H', W'] (``output = "times"``),
-    or the final potentials V[T−1] (``"potential"``, the paper's last layer before global max
-    pooling). ``images_seen`` counts the images it learned from (the STDP rate schedule), saved with
-    the model so a resumed run continues it."""
+    [B, C, H, W] -> output spike times [B, F, H', W'] (``output = "times"``), after lateral
+    inhibition (at each position only the earliest map's spike) when ``inhibition``, else every
+    threshold crossing (as SpykeTorch's re-implementations of Kheradpisheh et al. 2018 and Mozafari
+    et al. 2019 pass spikes on: there the inhibition acts only where a layer picks its learning
+    winners); or the final potentials V[T−1] (``"potential"``, the paper's last layer before global
+    max pooling). ``images_seen`` counts the images it learned from (the STDP rate schedule), saved
+    with the model so a resumed run continues it."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, threshold: float, steps: int,
-                 output: Output = "times", padding: int = 0, device: torch.device | str | None = None) -> None:
+                 output: Output = "times", padding: int = 0, device: torch.device | str | None = None,
+                 inhibition: bool = True) -> None:
         super().__init__(in_channels, out_channels, kernel_size, padding=padding, bias=False, device=device)
         self.threshold, self.steps, self.output = float(threshold), int(steps), output
+        self.inhibition = bool(inhibition)
         self.register_buffer("images_seen", torch.zeros((), dtype=torch.int64, device=device))
 
     def potentials(self, times: torch.Tensor) -> torch.Tensor:
@@ -78,10 +83,11 @@ class SpikingConv(nn.Conv2d):
         if self.output == "potential":  # only the final step: no other is read
             return if_final_potential(times, self.weight, self.steps, self.stride[0], self.padding[0])  # type: ignore[index]
         t, v_fire = first_spikes(self.potentials(times), self.threshold)
-        return lateral_inhibition(t, v_fire, self.steps)
+        return lateral_inhibition(t, v_fire, self.steps) if self.inhibition else t
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, threshold={self.threshold:g}, steps={self.steps}, output={self.output}"
+        return (f"{super().extra_repr()}, threshold={self.threshold:g}, steps={self.steps}, output={self.output}"
+                + ("" if self.inhibition else ", inhibition=False"))
 
 
 class SpikePool(nn.Module):

@@ -208,7 +208,9 @@ class ConvSTDPArch(Validated):
     potentials, or 1 − first-spike time / T) per map over all positions (``feature_pool`` 0: the
     paper's global max pooling, one feature per map) or per ``feature_pool`` x ``feature_pool``
     window (a feature per map and window), when ``feature_norm`` each sample's features standardized
-    (mean 0, variance 1: their common offset removed), and a Linear read-out."""
+    (mean 0, variance 1: their common offset removed), and a Linear read-out. ``lateral_inhibition``
+    false: each layer passes on every threshold crossing, as SpykeTorch's re-implementations of the
+    papers do; the inhibition then acts only where a layer picks its STDP winners."""
 
     ARCH: ClassVar[str] = "conv-stdp"
     SECTIONS: ClassVar[tuple[str, ...]] = ()
@@ -224,6 +226,7 @@ class ConvSTDPArch(Validated):
     features: Literal["potential", "latency"] = "potential"
     feature_pool: int = 0
     feature_norm: bool = True
+    lateral_inhibition: bool = True
 
     def check(self) -> None:
         positive_ints("channels", self.channels, non_empty=True)
@@ -261,6 +264,7 @@ class SoftHebbConvArch(Validated):
     last_pool: LastPool = "same"
     dropout: float = 0.5
     feature_norm: bool = True
+    lateral_inhibition: bool = True
 
     def check(self) -> None:
         positive_ints("channels", self.channels, non_empty=True)

@@ -439,3 +439,29 @@ def test_rstdp_feature_layers_honour_local_images() -> None:
     for b in range(3):
         learner.local_step(*digits_like(16, seed=b))
     assert int(learner.local_layers()[0].images_seen) == 20
+
+
+def test_without_lateral_inhibition_a_layer_passes_on_every_threshold_crossing() -> None:
+    """``lateral_inhibition = false`` (SpykeTorch's propagation): a layer's output is its first-spike
+    times, every map that crossed θ; with it, at most one map per position, the earliest (ties: the
+    larger potential). The two formulations agree where only one map fired."""
+    from spikefa.functional.conv_stdp import first_spikes
+
+    text = TINY.replace("kernel_sizes = [3, 3]", "kernel_sizes = [3, 3]\nlateral_inhibition = false")
+    card = parse_card(tomllib.loads(text), "tiny.toml")
+    assert card.architecture.lateral_inhibition is False
+    dense, sparse = (build(c, (1, 10, 10), 3, seed=0) for c in (card, parse_card(tomllib.loads(TINY), "tiny.toml")))
+    sparse.load_state_dict(dense.state_dict())
+    conv_d, conv_s = dense[1], sparse[1]
+    assert isinstance(conv_d, SpikingConv) and not conv_d.inhibition and conv_s.inhibition
+    assert "inhibition=False" in repr(conv_d)
+    times = dense[0](digits_like(4)[0])
+    t_d, t_s = conv_d(times), conv_s(times)
+    t, _ = first_spikes(conv_d.potentials(times), conv_d.threshold)
+    assert torch.equal(t_d, t)  # every crossing
+    fired_d, fired_s = (t_d < conv_d.steps).sum(1), (t_s < conv_s.steps).sum(1)
+    assert bool((fired_s <= 1).all()) and int(fired_d.max()) > 1  # one map per position, against several
+    one = fired_d == 1
+    assert torch.equal(t_s.amin(1)[one], t_d.amin(1)[one])
+    with pytest.raises(ConfigError, match="lateral_inhibition"):
+        parse_card(tomllib.loads(text.replace("lateral_inhibition = false", 'lateral_inhibition = "no"')), "tiny.toml")
