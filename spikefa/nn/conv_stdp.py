@@ -16,6 +16,7 @@ decision layer, learning by R-STDP (`RewardSTDP`) instead of a Linear read-out b
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
@@ -265,12 +266,21 @@ class RewardLearner(nn.Module):
     - ``end_epoch()``: counts epochs (``epochs_done``, checkpointed).
     - ``forward(x)``: class scores [B, classes] whose argmax is the decision.
 
+    Once the feature layers are fixed (after their phases, or ``frozen``), the decision layer's input
+    spike times of up to ``cache_images`` images are kept in memory (one byte per input; keyed by each
+    image's bytes, cleared whenever a feature layer's weights or settings change), so later epochs and
+    evaluations skip the feature pass, the most of a decision epoch's time; the same bits either way
+    (tested). 0 turns it off.
+
     Raises `SpikefaError` for a model it cannot train (named)."""
 
     def __init__(self, model: nn.Module, plasticity: ConvSTDPPlasticity, reward: RewardSTDP, rule: str, *,
                  seed: int = 0, local_epochs: int = 1, schedule: str = "greedy", frozen: bool = False,
-                 init: bool = True, local_images: int = 0) -> None:
+                 init: bool = True, local_images: int = 0, cache_images: int = 100_000) -> None:
         super().__init__()
+        self.cache_images = int(cache_images)
+        self._cache: dict[bytes, torch.Tensor] = {}
+        self._cache_stamp: tuple[object, ...] = ()
         layers = list(model) if isinstance(model, nn.Sequential) else []
         convs = [i for i, m in enumerate(layers) if isinstance(m, SpikingConv)]
         linears = [m for m in layers if isinstance(m, nn.Linear)]
@@ -305,6 +315,29 @@ class RewardLearner(nn.Module):
         """(Sequential index, epoch within its local phase) of the unsupervised layers learning now."""
         return scheduled_layers(int(self.epochs_done), self.local, self.local_epochs, self.schedule, self.frozen)
 
+    @torch.no_grad()
+    def decision_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """The decision layer's input spike times for images x [B, ...], from the cache where the
+        feature layers are fixed (class docstring), else by the feature pass."""
+        body = self.model[:self.decision_at]
+        steps = self.model[self.decision_at].steps
+        if not self.cache_images or steps > 255 or not (self.frozen or int(self.epochs_done) >= self.decision_from):
+            return body(x)
+        stamp = tuple((m.weight._version, m.weight.data_ptr(), m.threshold, m.inhibition)
+                      for m in body if isinstance(m, SpikingConv))
+        if stamp != self._cache_stamp:
+            self._cache, self._cache_stamp = {}, stamp
+        flat = x.detach().cpu().contiguous().view(len(x), -1).numpy()
+        keys = [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in flat]
+        missing = [i for i, k in enumerate(keys) if k not in self._cache]
+        if missing:
+            fresh = body(x[missing])
+            if len(self._cache) + len(missing) > self.cache_images:
+                return body(x) if len(missing) < len(x) else fresh
+            for i, h in zip(missing, fresh.to(torch.uint8).cpu()):
+                self._cache[keys[i]] = h
+        return torch.stack([self._cache[k] for k in keys]).to(device=x.device, dtype=x.dtype)
+
     def decide(self, h: torch.Tensor,
                silenced: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(class scores [B, classes], winners [B, 1, 3] (map, y, x; −1 where nothing fired), the
@@ -325,19 +358,25 @@ class RewardLearner(nn.Module):
 
     @torch.no_grad()
     def local_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """One batch (class docstring)."""
+        """One batch (class docstring). In the feature layers' epochs the decision layer waits: the
+        batch's first images (``local_images``) go only as far as the last layer learning, and the
+        returned error is 1 (nothing decided)."""
         learning = dict(self.learning())
-        h, inputs = x, {}
-        for i, m in enumerate(list(self.model)[:self.decision_at]):
-            if i in learning:
-                inputs[i] = h
-            h = m(h)
-        n = images_to_learn(self, x.shape[0]) if learning else 0  # past local_images the layers stay fixed
-        for i, x_in in inputs.items() if n else ():  # all computed with the weights as they were at the batch's start
-            self.plasticity.step(self.model[i], x_in[:n], learning[i], self.local_epochs)
-        learn = int(self.epochs_done) >= self.decision_from
-        parts = zip(h.split(1), y.split(1)) if learn and self.plasticity.update == "image" else ((h, y),)
-        hits = sum(self.reward_step(h_part, y_part, learn) for h_part, y_part in parts)
+        if int(self.epochs_done) < self.decision_from:
+            n = images_to_learn(self, x.shape[0]) if learning else 0  # past local_images the layers stay fixed
+            if n:
+                h, inputs, last = x[:n], {}, max(learning)
+                for i, m in enumerate(list(self.model)[:last]):
+                    if i in learning:
+                        inputs[i] = h
+                    h = m(h)
+                inputs[last] = h
+                for i, x_in in inputs.items():  # all computed with the weights as they were at the batch's start
+                    self.plasticity.step(self.model[i], x_in, learning[i], self.local_epochs)
+            return torch.ones(())
+        h = self.decision_inputs(x)
+        parts = zip(h.split(1), y.split(1)) if self.plasticity.update == "image" else ((h, y),)
+        hits = sum(self.reward_step(h_part, y_part) for h_part, y_part in parts)
         return 1.0 - torch.as_tensor(hits, dtype=torch.float32) / x.shape[0]
 
     @torch.no_grad()
@@ -378,7 +417,7 @@ class RewardLearner(nn.Module):
             self.images_this_epoch.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decide(self.model[:self.decision_at](x))[0]
+        return self.decide(self.decision_inputs(x))[0]
 
     def local_layers(self) -> list[nn.Module]:
         """The layers that learn by unsupervised STDP, input side first (the decision layer excluded)."""

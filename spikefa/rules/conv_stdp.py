@@ -75,7 +75,8 @@ def _conv_stdp(model: nn.Module, req: Request) -> nn.Module:
         reward = RewardSTDP(**{f.name: o[f.name] for f in dataclasses.fields(RewardSTDP)})  # one option per field
         return RewardLearner(model, plasticity, reward, _NAME, seed=derive_seed(req.seed, _INIT_SEED),
                              local_epochs=o["local_epochs"], schedule=o["schedule"], frozen=o["frozen"],
-                             init=o["init"] == "paper", local_images=o["local_images"])
+                             init=o["init"] == "paper", local_images=o["local_images"],
+                             cache_images=o["cache_images"])
     return CompetitiveLearner(model, plasticity, _NAME,  # type: ignore[arg-type]
                               seed=derive_seed(req.seed, _INIT_SEED),
                               local_epochs=o["local_epochs"], schedule=o["schedule"], frozen=o["frozen"],
@@ -144,7 +145,11 @@ def conv_stdp_rules() -> list[Rule]:
                                  "decision spike decides (Mozafari et al. 2018), or the largest final potential, every "
                                  "input spike counting as causal (the 2019 deep network's threshold-less layer)"),
               "dropout": Option(0.0, float, "rstdp: probability that a decision map is silenced for one training "
-                                "decision (Mozafari et al. 2018's dropout)")},
+                                "decision (Mozafari et al. 2018's dropout)"),
+              "cache_images": Option(100_000, int, "rstdp: once the feature layers are fixed, keep the decision "
+                                     "layer's input spike times of up to this many images in memory (one byte per "
+                                     "input, 6 KB per image on the conv-stdp-rstdp card), so later epochs skip the "
+                                     "feature pass; the same bits either way (0: off)", minimum=0)},
              takes=("conv-stdp",), layers=(SpikingConv, nn.Linear), online=True, ends_epochs=True,
              unsupervised=_fits_readout, assigns_labels=_fits_readout),
     ]

@@ -465,3 +465,29 @@ def test_without_lateral_inhibition_a_layer_passes_on_every_threshold_crossing()
     assert torch.equal(t_s.amin(1)[one], t_d.amin(1)[one])
     with pytest.raises(ConfigError, match="lateral_inhibition"):
         parse_card(tomllib.loads(text.replace("lateral_inhibition = false", 'lateral_inhibition = "no"')), "tiny.toml")
+
+
+def test_rstdp_decision_input_cache_gives_the_same_bits_and_follows_the_feature_weights() -> None:
+    """Two runs of one feature epoch and two decision epochs, with and without the cache: the same
+    decision weights bit for bit and the same scores; the cache fills only once the features are
+    fixed, and a change to a feature layer's weights clears it (the scores follow the new weights)."""
+    runs = []
+    for cache in (100, 0):
+        learner = convert(rstdp_net(), "conv-stdp", options={"readout": "rstdp", "r_plus": 0.05, "p_minus": 0.05,
+                                                             "cache_images": cache})
+        for epoch in range(3):
+            for b in range(3):
+                learner.local_step(*digits_like(8, seed=b))
+            assert len(learner._cache) == (0 if epoch == 0 or not cache else 24)
+            learner.end_epoch()
+        runs.append(learner)
+    on, off = runs
+    assert torch.equal(on.model[on.decision_at].weight, off.model[off.decision_at].weight)
+    x = digits_like(8, seed=1)[0]
+    assert torch.equal(on(x), off(x)) and len(on._cache) == 24
+    with torch.no_grad():
+        on.model[1].weight.mul_(0.5)
+        off.model[1].weight.mul_(0.5)
+    assert torch.equal(on(x), off(x)) and len(on._cache) == 8  # rebuilt for the new weights
+    with pytest.raises(SpikefaError, match="cache_images=-1 must be >= 0"):
+        convert(rstdp_net(), "conv-stdp", options={"readout": "rstdp", "cache_images": -1})
