@@ -21,7 +21,7 @@ network, read-out and budget.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -207,6 +207,24 @@ def scheduled_layers(epoch: int, local: Sequence[int], local_epochs: int, schedu
     return [(local[j], epoch % local_epochs)] if j < len(local) else []
 
 
+def present(model: nn.Sequential, x: torch.Tensor, learning: dict[int, int], upto: int,
+            step: Callable[[int, torch.Tensor, int], None]) -> torch.Tensor:
+    """``x`` through modules [0, ``upto``) of ``model`` (returns their output, the input of module
+    ``upto``), then ``step(i, input of module i, epoch within its phase)`` for each learning module
+    i ≤ ``upto`` (``learning``: index -> epoch): every input computed with the weights as they were."""
+    inputs: dict[int, torch.Tensor] = {}
+    h = x
+    for i, m in enumerate(list(model)[:upto]):
+        if i in learning:
+            inputs[i] = h
+        h = m(h)
+    if upto in learning:
+        inputs[upto] = h
+    for i, x_in in inputs.items():
+        step(i, x_in, learning[i])
+    return h
+
+
 def images_to_learn(learner: nn.Module, n: int) -> int:
     """How many of a batch of ``n`` images a learner's local layers take: all, or those left of its
     ``local_images`` in this epoch (counted in its ``images_this_epoch`` buffer)."""
@@ -327,21 +345,10 @@ class CompetitiveLearner(nn.Module):
     def _present(self, x: torch.Tensor, learning: dict[int, int], upto: int) -> torch.Tensor:
         """``x`` through modules [0, upto) (the output, and the input of module ``upto``), in chunks of ``local_batch`` while layers learn: each chunk's
         forward with the weights as they are, then the learning layers' updates from their inputs."""
-        mods = list(self.model)[:upto]
         chunk = self.local_batch if learning and self.local_batch else max(len(x), 1)
-        out = []
-        for part in x.split(chunk):
-            inputs: dict[int, torch.Tensor] = {}
-            h = part
-            for i, m in enumerate(mods):
-                if i in learning:
-                    inputs[i] = h
-                h = m(h)
-            if upto in learning:
-                inputs[upto] = h
-            for i, x_in in inputs.items():
-                self.plasticity[i].step(self.model[i], x_in, learning[i], self.local_epochs)
-            out.append(h)
+        out = [present(self.model, part, learning, upto,
+                       lambda i, x_in, e: self.plasticity[i].step(self.model[i], x_in, e, self.local_epochs))
+               for part in x.split(chunk)]
         return torch.cat(out) if len(out) > 1 else out[0]
 
     def local_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -28,7 +28,7 @@ from spikefa.functional.conv_stdp import (dog_filter, dog_kernel, first_spike_de
                                           if_final_potential, if_potentials, k_winners, latency_code,
                                           latency_features, lateral_inhibition, potential_features, reward_rates,
                                           spike_pool, stdp_rates, stdp_update)
-from spikefa.nn.competitive import images_to_learn, scheduled_layers
+from spikefa.nn.competitive import images_to_learn, present, scheduled_layers
 from spikefa.schemas.validate import Validated, require
 
 Output = Literal["times", "potential"]
@@ -330,13 +330,11 @@ class RewardLearner(nn.Module):
         flat = x.detach().cpu().contiguous().view(len(x), -1).numpy()
         keys = [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in flat]
         missing = [i for i, k in enumerate(keys) if k not in self._cache]
-        if missing:
-            fresh = body(x[missing])
-            if len(self._cache) + len(missing) > self.cache_images:
-                return body(x) if len(missing) < len(x) else fresh
-            for i, h in zip(missing, fresh.to(torch.uint8).cpu()):
-                self._cache[keys[i]] = h
-        return torch.stack([self._cache[k] for k in keys]).to(device=x.device, dtype=x.dtype)
+        fresh = dict(zip(missing, body(x[missing]).to(torch.uint8).cpu())) if missing else {}
+        if len(self._cache) + len(fresh) <= self.cache_images:  # else this batch is served, not kept
+            self._cache.update((keys[i], h) for i, h in fresh.items())
+        return torch.stack([fresh[i] if i in fresh else self._cache[k] for i, k in enumerate(keys)]).to(
+            device=x.device, dtype=x.dtype)
 
     def decide(self, h: torch.Tensor,
                silenced: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -365,14 +363,8 @@ class RewardLearner(nn.Module):
         if int(self.epochs_done) < self.decision_from:
             n = images_to_learn(self, x.shape[0]) if learning else 0  # past local_images the layers stay fixed
             if n:
-                h, inputs, last = x[:n], {}, max(learning)
-                for i, m in enumerate(list(self.model)[:last]):
-                    if i in learning:
-                        inputs[i] = h
-                    h = m(h)
-                inputs[last] = h
-                for i, x_in in inputs.items():  # all computed with the weights as they were at the batch's start
-                    self.plasticity.step(self.model[i], x_in, learning[i], self.local_epochs)
+                present(self.model, x[:n], learning, max(learning),
+                        lambda i, x_in, e: self.plasticity.step(self.model[i], x_in, e, self.local_epochs))
             return torch.ones(())
         h = self.decision_inputs(x)
         parts = zip(h.split(1), y.split(1)) if self.plasticity.update == "image" else ((h, y),)
