@@ -127,14 +127,16 @@ def cmd_train(a: argparse.Namespace) -> int:
 
     if a.resume:
         # a resumed run keeps the settings it started with: every setting but --epochs is refused
+        # (and --device: a run started on a GPU can continue on a CPU, or the other way round)
         settings = ["model", "rule", "feedback", "dataset", "seed", "out", "opt", *_overrides(a)]
-        given = [f"--{k.replace('_', '-')}" for k in settings if k != "epochs" and getattr(a, k, None) is not None]
+        given = [f"--{k.replace('_', '-')}" for k in settings
+                 if k not in ("epochs", "device") and getattr(a, k, None) is not None]
         if given:
             raise SpikefaError(f"--resume {a.resume} continues that run with the settings in its config.json; "
-                               f"it takes only --epochs and --no-progress (drop {', '.join(given)})")
+                               f"it takes only --epochs, --device and --no-progress (drop {', '.join(given)})")
         once = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 says where the run continues
-        summary = resume(a.resume, epochs=a.epochs, progress=not a.no_progress, transform_for=_qat_for,
-                         announce=(lambda text: print(text, flush=True)) if once else None)
+        summary = resume(a.resume, epochs=a.epochs, device=a.device, progress=not a.no_progress,
+                         transform_for=_qat_for, announce=(lambda text: print(text, flush=True)) if once else None)
         out = a.resume
         if summary.get("complete"):
             print(f"{out}: the run is complete ({summary['epochs']} epochs); nothing to do, nothing changed "
@@ -357,8 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --distill: temperature τ of the softened class scores (default 1)")
     t.add_argument("--out", metavar="RUN_DIR", help="run directory to create")
     t.add_argument("--resume", metavar="RUN_DIR",
-                   help="continue a run from its last checkpoint (with --epochs N: train on to N epochs); a "
-                        "finished run is left as it is")
+                   help="continue a run from its last checkpoint (with --epochs N: train on to N epochs; with "
+                        "--device: on another device, e.g. a GPU run on a CPU); a finished run is left as it is")
     t.add_argument("--opt", action="append", metavar="KEY=VALUE",
                    help="a rule option, e.g. --opt beta=0.01 (repeatable; spikefa list rules shows them)")
     t.add_argument("--checkpoint-every", type=int, metavar="STEPS",

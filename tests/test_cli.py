@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from spikefa.cli import main
 
@@ -83,12 +84,22 @@ def test_train_then_resume_from_cli(capsys: pytest.CaptureFixture[str], tmp_path
     assert code == 2 and "--resume" in err
     code, _, err = run_cli(capsys, "train", "--resume", str(run), "--epochs", "2", "--lr", "0.5", "--seed", "0",
                            "--out", str(tmp_path / "elsewhere"))
-    assert code == 2 and "takes only --epochs and --no-progress (drop --seed, --out, --lr)" in err
+    assert code == 2 and "takes only --epochs, --device and --no-progress (drop --seed, --out, --lr)" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "elsewhere").exists()
     assert json.loads((run / "summary.json").read_text())["epochs"] == 1  # a refused resume changes nothing
     code, out, _ = run_cli(capsys, "train", "--resume", str(run), "--epochs", "2", "--no-progress")
     assert code == 0 and out.startswith(f"{run}: resuming after epoch 1, to 2 epochs\n")  # said, even without a bar
     assert json.loads((run / "summary.json").read_text())["epochs"] == 2
+    # a run started on a GPU continues on a CPU with --device (and says where to, without one)
+    cfg = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**cfg, "device": "cuda"}))
+    if not torch.cuda.is_available():
+        code, _, err = run_cli(capsys, "train", "--resume", str(run), "--epochs", "3", "--no-progress")
+        assert code == 2 and "no CUDA device is available; use --device cpu" in err
+        assert len(err.strip().splitlines()) == 1 and json.loads((run / "summary.json").read_text())["epochs"] == 2
+    code, out, _ = run_cli(capsys, "train", "--resume", str(run), "--epochs", "3", "--device", "cpu", "--no-progress")
+    assert code == 0 and json.loads((run / "summary.json").read_text())["epochs"] == 3
+    assert json.loads((run / "config.json").read_text())["device"] == "cpu"
 
 
 @pytest.mark.parametrize("argv", [

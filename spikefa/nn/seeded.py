@@ -4,6 +4,7 @@ draws what an unbroken one would) and fixed streams that every evaluation redraw
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import torch
@@ -28,7 +29,7 @@ class SeededStreams(nn.Module):
         if self._gen is None or self._gen.device != torch.device(device):
             self._gen = torch.Generator(device=device).manual_seed(derive_seed(self.seed, TRAIN))
             if self._gen_state is not None:
-                self._gen.set_state(self._gen_state)
+                self._gen.set_state(_state_for(self._gen, self._gen_state))
         return self._gen
 
     def fixed_generator(self, stream: int = EVAL, device: torch.device | str = "cpu") -> torch.Generator:
@@ -41,3 +42,14 @@ class SeededStreams(nn.Module):
 
     def set_extra_state(self, state: dict[str, Any]) -> None:
         self.seed, self._gen_state, self._gen = int(state["seed"]), state["generator"], None
+
+
+def _state_for(gen: torch.Generator, saved: torch.Tensor) -> torch.Tensor:
+    """``saved`` when it is a state of ``gen``'s kind; else (a run saved on a GPU, whose Philox state
+    is 16 bytes, resumed on a CPU, whose Mersenne Twister state is 5,056, or the other way round) a
+    state of ``gen``'s kind seeded from the saved bytes: the resumed run draws a stream of its own,
+    the same on every resume from that checkpoint, but not the one the other device would have drawn."""
+    if saved.numel() == gen.get_state().numel():
+        return saved
+    digest = hashlib.blake2b(bytes(saved.to(torch.uint8).tolist()), digest_size=8).digest()
+    return torch.Generator(device=gen.device).manual_seed(int.from_bytes(digest, "little") >> 1).get_state()

@@ -375,17 +375,20 @@ def _inside(state: dict[str, Any]) -> str:
     return f", {state['progress']['batch']} batches into epoch {state['epoch'] + 1}" if state.get("progress") else ""
 
 
-def resume(out_dir: str | Path, *, epochs: int | None = None, progress: bool = True,
+def resume(out_dir: str | Path, *, epochs: int | None = None, device: str | None = None, progress: bool = True,
            transform_for: Callable[[RunConfig], ModelTransform | None] | None = None,
            announce: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Continue the run in ``out_dir`` from its last checkpoint (optionally to more epochs). A run
     that never reached a checkpoint starts again from the beginning; a finished run is left as it is
-    (its summary is returned with ``complete = True``). ``announce`` is handed where the run
-    continues, in words, before any training."""
+    (its summary is returned with ``complete = True``). ``device`` moves the run to another device
+    (stored in its config.json; its spike streams continue from the saved state, `spikefa.nn.seeded`).
+    ``announce`` is handed where the run continues, in words, before any training."""
     out = Path(out_dir)
     config = read_config(out)  # a missing directory or config is refused here, in one line
     if epochs is not None:
         config = replace(config, epochs=epochs)
+    if device is not None:
+        config = replace(config, device=device)
     summary_path = out / "summary.json"
     state = load_checkpoint(out / CHECKPOINT) if (out / CHECKPOINT).exists() else None
     if state is not None and summary_path.exists() and state["epoch"] >= config.epochs and not state.get("progress"):
