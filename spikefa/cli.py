@@ -89,7 +89,7 @@ def _train_options(p: argparse.ArgumentParser) -> None:
                         "10,000 MNIST training images)")
     p.add_argument("--align-every", type=int, metavar="N",
                    help="log alignment angles with backprop every N steps, 0: off (default: 100)")
-    p.add_argument("--device", help="cpu, cuda or auto (default: cpu)")
+    p.add_argument("--device", help="cpu, cuda or auto (default: cpu; with --resume: the device the run was on)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -94,9 +94,12 @@ def test_train_then_resume_from_cli(capsys: pytest.CaptureFixture[str], tmp_path
     cfg = json.loads((run / "config.json").read_text())
     (run / "config.json").write_text(json.dumps({**cfg, "device": "cuda"}))
     if not torch.cuda.is_available():
-        code, _, err = run_cli(capsys, "train", "--resume", str(run), "--epochs", "3", "--no-progress")
-        assert code == 2 and "no CUDA device is available; use --device cpu" in err
+        code, out, err = run_cli(capsys, "train", "--resume", str(run), "--epochs", "3", "--no-progress")
+        assert code == 2 and "no CUDA device is available; use --device cpu" in err and not out  # said first
         assert len(err.strip().splitlines()) == 1 and json.loads((run / "summary.json").read_text())["epochs"] == 2
+    code, out, err = run_cli(capsys, "train", "--resume", str(run), "--epochs", "3", "--device", "gpu", "--no-progress")
+    assert code == 2 and err.strip() == ("spikefa: error: device 'gpu' is not a device torch knows; "
+                                         "expected cpu, cuda, cuda:N or auto") and not out
     code, out, _ = run_cli(capsys, "train", "--resume", str(run), "--epochs", "3", "--device", "cpu", "--no-progress")
     assert code == 0 and json.loads((run / "summary.json").read_text())["epochs"] == 3
     assert json.loads((run / "config.json").read_text())["device"] == "cpu"

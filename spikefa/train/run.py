@@ -389,6 +389,7 @@ def resume(out_dir: str | Path, *, epochs: int | None = None, device: str | None
         config = replace(config, epochs=epochs)
     if device is not None:
         config = replace(config, device=device)
+    _device(config.device)  # refused before anything is announced or written
     summary_path = out / "summary.json"
     state = load_checkpoint(out / CHECKPOINT) if (out / CHECKPOINT).exists() else None
     if state is not None and summary_path.exists() and state["epoch"] >= config.epochs and not state.get("progress"):
@@ -402,8 +403,14 @@ def resume(out_dir: str | Path, *, epochs: int | None = None, device: str | None
 
 
 def _device(name: str) -> str:
+    """The torch device a run's ``device`` setting names ("auto": CUDA when there is one); a name torch
+    does not know, or CUDA where there is none, is refused in one line."""
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        torch.device(name)
+    except (RuntimeError, TypeError):
+        raise SpikefaError(f"device {name!r} is not a device torch knows; expected cpu, cuda, cuda:N or auto") from None
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise SpikefaError(f"device {name!r} asked for but no CUDA device is available; use --device cpu")
     return name
