@@ -116,6 +116,8 @@ def _source(a: argparse.Namespace) -> tuple[Any, dict[str, Any], Any, str | None
     net, meta = _from_run(source, a.checkpoint)
     if a.no_accuracy and (a.no_verify or a.verify_examples == 0):
         return net, meta, None, "--no-accuracy"
+    if a.data_dir:  # the run's meta.data_dir is the folder it trained from; say where the test images came from
+        meta = {**meta, "test_data_dir": str(Path(a.data_dir).resolve())}
     try:
         return net, meta, _test_split(source, meta, a), None
     except SpikefaError as exc:

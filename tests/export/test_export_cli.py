@@ -189,3 +189,13 @@ def test_a_graph_spikefa_wrote_re_exports_with_its_sidecars_dt_and_reset(tmp_pat
     (tmp_path / "first" / "model.nir.json").unlink()  # a bare graph: both are asked for again
     code, err = _cli(["export", str(graph), "--target", "int8-edge", "--out", str(tmp_path / "bare")])
     assert code == 2 and "dt is missing" in err
+
+
+def test_export_json_names_the_folder_the_test_images_came_from(tmp_path: Path) -> None:
+    run = _digits_run(tmp_path)
+    common = ["--target", "int8-edge", "--no-verify", "--limit", "20"]
+    assert _cli(["export", str(run), *common, "--out", str(tmp_path / "a")]) == (0, "")
+    assert "test_data_dir" not in json.loads((tmp_path / "a" / "export.json").read_text())["meta"]
+    assert _cli(["export", str(run), *common, "--data-dir", str(tmp_path / "d"), "--out", str(tmp_path / "b")]) == (0, "")
+    meta = json.loads((tmp_path / "b" / "export.json").read_text())["meta"]
+    assert meta["test_data_dir"] == str((tmp_path / "d").resolve()) and "data_dir" in meta  # beside the run's own
