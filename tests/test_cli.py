@@ -94,6 +94,8 @@ def test_train_then_resume_from_cli(capsys: pytest.CaptureFixture[str], tmp_path
     cfg = json.loads((run / "config.json").read_text())
     (run / "config.json").write_text(json.dumps({**cfg, "device": "cuda"}))
     if not torch.cuda.is_available():
+        code, out, _ = run_cli(capsys, "train", "--resume", str(run), "--no-progress")  # finished: nothing to run
+        assert code == 0 and "the run is complete (2 epochs)" in out
         code, out, err = run_cli(capsys, "train", "--resume", str(run), "--epochs", "3", "--no-progress")
         assert code == 2 and "no CUDA device is available; use --device cpu" in err and not out  # said first
         assert len(err.strip().splitlines()) == 1 and json.loads((run / "summary.json").read_text())["epochs"] == 2

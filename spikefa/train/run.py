@@ -389,11 +389,11 @@ def resume(out_dir: str | Path, *, epochs: int | None = None, device: str | None
         config = replace(config, epochs=epochs)
     if device is not None:
         config = replace(config, device=device)
-    _device(config.device)  # refused before anything is announced or written
     summary_path = out / "summary.json"
     state = load_checkpoint(out / CHECKPOINT) if (out / CHECKPOINT).exists() else None
     if state is not None and summary_path.exists() and state["epoch"] >= config.epochs and not state.get("progress"):
         return {**json.loads(summary_path.read_text()), "complete": True}
+    _device(config.device)  # a run that will train: its device is refused before anything is announced
     if announce is not None:
         announce(f"{out}: no checkpoint yet; the run starts again from the beginning ({config.epochs} epochs)"
                  if state is None else
