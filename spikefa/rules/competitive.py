@@ -106,7 +106,8 @@ def competitive_rules() -> list[Rule]:
               "lr_power": Option(0.5, float, "exponent of the adaptive rate"),
               "radius": Option(25.0, float, "initial L2 norm of each unit's weights (reference code)", minimum=1e-6),
               "schedule": Option("together", ("together", "greedy"), "local layers learn in the same epochs, or "
-                                 "one after the other (local_epochs each)"),
+                                 "one after the other (local_epochs each; the reference code's default, "
+                                 "'successive')"),
               **_COMMON},
              takes=("rate",), layers=(nn.Linear, nn.Conv2d), online=True, ends_epochs=True),
     ]
